@@ -1,0 +1,1 @@
+//! Descriptive device information (being written).

@@ -1,0 +1,18 @@
+//! Device models: validated identifiers, descriptive information and status.
+//!
+//! [`validate_device_id`] and [`DeviceIdError`] work without an allocator so
+//! the codec can check ids on devices; the owned types need `alloc`/`std`.
+
+mod id;
+#[cfg(feature = "std")]
+mod info;
+#[cfg(feature = "std")]
+mod status;
+
+pub use id::{validate_device_id, DeviceIdError, MAX_DEVICE_ID_LEN};
+#[cfg(feature = "alloc")]
+pub use id::DeviceId;
+#[cfg(feature = "std")]
+pub use info::*;
+#[cfg(feature = "std")]
+pub use status::*;

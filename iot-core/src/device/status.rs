@@ -1,0 +1,1 @@
+//! Device status (being written).

@@ -1,0 +1,1 @@
+//! Fleet liveness registry (being written).

@@ -1,0 +1,1 @@
+//! SenML interop (being written).
