@@ -4,7 +4,7 @@
 //! **zero-copy telemetry codec** that also runs on microcontrollers
 //! (`no_std`, no allocator needed), and SenML (RFC 8428) interop.
 //!
-//! ```ignore
+//! ```
 //! use iot_core::codec::{decode_frame, encode_frame, Channel, FrameHeader, Reading, Value, Limits};
 //!
 //! let readings = [
@@ -19,7 +19,7 @@
 //! let frame = decode_frame(&buf[..len], &Limits::default()).unwrap();
 //! assert_eq!(frame.device_id(), "dev-4f2a9c01");
 //! assert_eq!(frame.readings().nth(1).unwrap().value, Value::Bool(true));
-//! ```ignore
+//! ```
 //!
 //! ## Features
 //!

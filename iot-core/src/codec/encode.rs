@@ -1,0 +1,327 @@
+//! Encoding data frames and birth messages.
+
+use super::birth::BirthEntry;
+use super::error::EncodeError;
+use super::sink::{Counter, Full, SliceSink, Sink};
+use super::wire::{self, ty, FLAG_BIRTH, FLAG_CHECKSUM, VERSION};
+use super::{Channel, FrameHeader, Reading, Value};
+use crate::device::validate_device_id;
+
+/// Encoder settings. Cheap to copy; the same encoder serves any number of
+/// messages.
+///
+/// ```
+/// use iot_core::codec::{Encoder, FrameHeader, Reading, Channel, Value};
+/// let enc = Encoder::new().checksum(true);
+/// let mut buf = [0u8; 64];
+/// let n = enc
+///     .frame(&FrameHeader::new("pump-7", 1, 0), &[Reading::new(Channel::Alias(0), Value::U64(3))], &mut buf)
+///     .unwrap();
+/// assert_eq!(n, enc.frame_len(&FrameHeader::new("pump-7", 1, 0), &[Reading::new(Channel::Alias(0), Value::U64(3))]));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct Encoder {
+    /// Append a CRC-32 trailer (4 bytes) so corruption is detected even
+    /// over links without their own integrity check.
+    pub checksum: bool,
+}
+
+impl Encoder {
+    /// An encoder without checksum.
+    pub const fn new() -> Self {
+        Self { checksum: false }
+    }
+
+    /// Sets whether messages carry a CRC-32 trailer.
+    pub const fn checksum(mut self, on: bool) -> Self {
+        self.checksum = on;
+        self
+    }
+
+    fn first_byte(&self, birth: bool) -> u8 {
+        let mut b = VERSION << 4;
+        if self.checksum {
+            b |= FLAG_CHECKSUM;
+        }
+        if birth {
+            b |= FLAG_BIRTH;
+        }
+        b
+    }
+
+    /// Encodes a data frame into `buf` and returns its length.
+    pub fn frame(
+        &self,
+        header: &FrameHeader<'_>,
+        readings: &[Reading<'_>],
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        self.frame_iter(header, readings.iter().copied(), buf)
+    }
+
+    /// Like [`Encoder::frame`], for any exact-size iterator of readings, such
+    /// as [`FrameView::readings`](crate::codec::FrameView::readings) when
+    /// re-encoding.
+    pub fn frame_iter<'r, I>(
+        &self,
+        header: &FrameHeader<'_>,
+        readings: I,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError>
+    where
+        I: ExactSizeIterator<Item = Reading<'r>> + Clone,
+    {
+        validate_device_id(header.device_id).map_err(EncodeError::InvalidDeviceId)?;
+        let available = buf.len();
+        let mut sink = SliceSink { buf, pos: 0 };
+        let first = self.first_byte(false);
+        match write_frame(&mut sink, first, header, readings.clone()) {
+            Ok(()) => self.finish_slice(sink),
+            Err(Full) => Err(EncodeError::BufferTooSmall {
+                needed: self.measure(|c| write_frame(c, first, header, readings)),
+                available,
+            }),
+        }
+    }
+
+    /// The exact encoded length of a data frame.
+    pub fn frame_len(&self, header: &FrameHeader<'_>, readings: &[Reading<'_>]) -> usize {
+        let first = self.first_byte(false);
+        self.measure(|c| write_frame(c, first, header, readings.iter().copied()))
+    }
+
+    /// Encodes a birth message (alias table) into `buf`.
+    pub fn birth(
+        &self,
+        header: &FrameHeader<'_>,
+        entries: &[BirthEntry<'_>],
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        validate_device_id(header.device_id).map_err(EncodeError::InvalidDeviceId)?;
+        let available = buf.len();
+        let mut sink = SliceSink { buf, pos: 0 };
+        let first = self.first_byte(true);
+        match write_birth(&mut sink, first, header, entries) {
+            Ok(()) => self.finish_slice(sink),
+            Err(Full) => Err(EncodeError::BufferTooSmall {
+                needed: self.measure(|c| write_birth(c, first, header, entries)),
+                available,
+            }),
+        }
+    }
+
+    /// Appends a data frame to `out`; returns the number of bytes appended.
+    #[cfg(feature = "alloc")]
+    pub fn frame_to_vec(
+        &self,
+        header: &FrameHeader<'_>,
+        readings: &[Reading<'_>],
+        out: &mut alloc::vec::Vec<u8>,
+    ) -> Result<usize, EncodeError> {
+        validate_device_id(header.device_id).map_err(EncodeError::InvalidDeviceId)?;
+        let start = out.len();
+        out.reserve(self.frame_len(header, readings));
+        let first = self.first_byte(false);
+        // Writing to a Vec cannot run out of space.
+        let _ = write_frame(out, first, header, readings.iter().copied());
+        self.finish_vec(out, start)
+    }
+
+    /// Appends a birth message to `out`; returns the number of bytes appended.
+    #[cfg(feature = "alloc")]
+    pub fn birth_to_vec(
+        &self,
+        header: &FrameHeader<'_>,
+        entries: &[BirthEntry<'_>],
+        out: &mut alloc::vec::Vec<u8>,
+    ) -> Result<usize, EncodeError> {
+        validate_device_id(header.device_id).map_err(EncodeError::InvalidDeviceId)?;
+        let start = out.len();
+        let _ = write_birth(out, self.first_byte(true), header, entries);
+        self.finish_vec(out, start)
+    }
+
+    /// Writes a data frame into any [`bytes::BufMut`]; returns its length.
+    ///
+    /// Fails with [`EncodeError::BufferTooSmall`], writing nothing, when the
+    /// buffer's `remaining_mut()` is too small.
+    #[cfg(feature = "bytes")]
+    pub fn frame_to_buf<B: bytes::BufMut>(
+        &self,
+        header: &FrameHeader<'_>,
+        readings: &[Reading<'_>],
+        buf: &mut B,
+    ) -> Result<usize, EncodeError> {
+        validate_device_id(header.device_id).map_err(EncodeError::InvalidDeviceId)?;
+        let needed = self.frame_len(header, readings);
+        if buf.remaining_mut() < needed {
+            return Err(EncodeError::BufferTooSmall {
+                needed,
+                available: buf.remaining_mut(),
+            });
+        }
+        let mut sink = super::sink::BufSink {
+            buf,
+            crc: crc32fast::Hasher::new(),
+        };
+        let first = self.first_byte(false);
+        // Capacity was checked above.
+        let _ = write_frame(&mut sink, first, header, readings.iter().copied());
+        if self.checksum {
+            let crc = sink.crc.clone().finalize();
+            sink.buf.put_slice(&crc.to_le_bytes());
+        }
+        Ok(needed)
+    }
+
+    fn measure(&self, write: impl FnOnce(&mut Counter) -> Result<(), Full>) -> usize {
+        let mut c = Counter::default();
+        let _ = write(&mut c);
+        c.0 + if self.checksum { wire::CRC_LEN } else { 0 }
+    }
+
+    fn finish_slice(&self, mut sink: SliceSink<'_>) -> Result<usize, EncodeError> {
+        if self.checksum {
+            let crc = crc32fast::hash(&sink.buf[..sink.pos]);
+            if sink.put(&crc.to_le_bytes()).is_err() {
+                return Err(EncodeError::BufferTooSmall {
+                    needed: sink.pos + wire::CRC_LEN,
+                    available: sink.buf.len(),
+                });
+            }
+        }
+        Ok(sink.pos)
+    }
+
+    #[cfg(feature = "alloc")]
+    fn finish_vec(&self, out: &mut alloc::vec::Vec<u8>, start: usize) -> Result<usize, EncodeError> {
+        if self.checksum {
+            let crc = crc32fast::hash(&out[start..]);
+            out.extend_from_slice(&crc.to_le_bytes());
+        }
+        Ok(out.len() - start)
+    }
+}
+
+/// Encodes a data frame without checksum into `buf`; returns its length.
+///
+/// Shorthand for `Encoder::new().frame(header, readings, buf)`.
+pub fn encode_frame(
+    header: &FrameHeader<'_>,
+    readings: &[Reading<'_>],
+    buf: &mut [u8],
+) -> Result<usize, EncodeError> {
+    Encoder::new().frame(header, readings, buf)
+}
+
+/// Encodes a birth message without checksum into `buf`; returns its length.
+pub fn encode_birth(
+    header: &FrameHeader<'_>,
+    entries: &[BirthEntry<'_>],
+    buf: &mut [u8],
+) -> Result<usize, EncodeError> {
+    Encoder::new().birth(header, entries, buf)
+}
+
+#[inline]
+fn write_header<S: Sink>(s: &mut S, first: u8, h: &FrameHeader<'_>, count: usize) -> Result<(), Full> {
+    s.put_u8(first)?;
+    put_str(s, h.device_id)?;
+    s.put_varint(h.seq)?;
+    s.put_varint(h.timestamp_ms)?;
+    s.put_varint(count as u64)
+}
+
+#[inline]
+fn write_frame<'r, S: Sink>(
+    s: &mut S,
+    first: u8,
+    h: &FrameHeader<'_>,
+    readings: impl ExactSizeIterator<Item = Reading<'r>>,
+) -> Result<(), Full> {
+    write_header(s, first, h, readings.len())?;
+    for r in readings {
+        write_reading(s, &r)?;
+    }
+    Ok(())
+}
+
+fn write_birth<S: Sink>(
+    s: &mut S,
+    first: u8,
+    h: &FrameHeader<'_>,
+    entries: &[BirthEntry<'_>],
+) -> Result<(), Full> {
+    write_header(s, first, h, entries.len())?;
+    for e in entries {
+        s.put_varint(u64::from(e.alias))?;
+        put_str(s, e.name)?;
+        match e.unit {
+            Some(u) => {
+                s.put_u8(wire::ENTRY_UNIT)?;
+                put_str(s, u)?;
+            }
+            None => s.put_u8(0)?,
+        }
+    }
+    Ok(())
+}
+
+#[inline]
+fn put_str<S: Sink>(s: &mut S, v: &str) -> Result<(), Full> {
+    put_bytes(s, v.as_bytes())
+}
+
+#[inline]
+fn put_bytes<S: Sink>(s: &mut S, v: &[u8]) -> Result<(), Full> {
+    s.put_varint(v.len() as u64)?;
+    s.put(v)
+}
+
+#[inline(always)]
+fn write_reading<S: Sink>(s: &mut S, r: &Reading<'_>) -> Result<(), Full> {
+    let value_type = match r.value {
+        Value::F64(v) if wire::fits_f32(v) => ty::F64_AS_F32,
+        Value::F64(_) => ty::F64,
+        Value::F32(_) => ty::F32,
+        Value::I64(_) => ty::I64,
+        Value::U64(_) => ty::U64,
+        Value::Bool(false) => ty::FALSE,
+        Value::Bool(true) => ty::TRUE,
+        Value::Str(_) => ty::STR,
+        Value::Bytes(_) => ty::BYTES,
+    };
+    let mut tag = value_type;
+    if matches!(r.channel, Channel::Name(_)) {
+        tag |= wire::TAG_NAMED;
+    }
+    if r.time_offset_ms.is_some() {
+        tag |= wire::TAG_OFFSET;
+    }
+    if r.unit.is_some() {
+        tag |= wire::TAG_UNIT;
+    }
+    s.put_u8(tag)?;
+    match r.channel {
+        Channel::Name(n) => put_str(s, n)?,
+        Channel::Alias(a) => s.put_varint(u64::from(a))?,
+    }
+    if let Some(off) = r.time_offset_ms {
+        s.put_varint(wire::zigzag(off))?;
+    }
+    if let Some(u) = r.unit {
+        put_str(s, u)?;
+    }
+    match r.value {
+        Value::F64(v) if value_type == ty::F64_AS_F32 => s.put(&(v as f32).to_le_bytes()),
+        Value::F64(v) => s.put(&v.to_le_bytes()),
+        Value::F32(v) => s.put(&v.to_le_bytes()),
+        Value::I64(v) => s.put_varint(wire::zigzag(v)),
+        Value::U64(v) => s.put_varint(v),
+        Value::Bool(_) => Ok(()),
+        Value::Str(v) => put_str(s, v),
+        Value::Bytes(v) => put_bytes(s, v),
+    }
+}

@@ -1,0 +1,125 @@
+//! Output targets for the encoder: one write routine, several destinations.
+
+/// The destination ran out of space.
+#[derive(Debug)]
+pub(crate) struct Full;
+
+/// Somewhere encoded bytes go. The encoder is written once against this
+/// trait; [`Counter`] reuses it to compute exact lengths.
+pub(crate) trait Sink {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Full>;
+
+    #[inline]
+    fn put_u8(&mut self, b: u8) -> Result<(), Full> {
+        self.put(&[b])
+    }
+
+    #[inline]
+    fn put_varint(&mut self, mut v: u64) -> Result<(), Full> {
+        let mut tmp = [0u8; 10];
+        let mut n = 0;
+        while v >= 0x80 {
+            tmp[n] = (v as u8) | 0x80;
+            v >>= 7;
+            n += 1;
+        }
+        tmp[n] = v as u8;
+        self.put(&tmp[..=n])
+    }
+}
+
+/// Writes into a caller's slice.
+pub(crate) struct SliceSink<'b> {
+    pub(crate) buf: &'b mut [u8],
+    pub(crate) pos: usize,
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Full> {
+        let end = self.pos + bytes.len();
+        match self.buf.get_mut(self.pos..end) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.pos = end;
+                Ok(())
+            }
+            None => Err(Full),
+        }
+    }
+
+    #[inline]
+    fn put_u8(&mut self, b: u8) -> Result<(), Full> {
+        match self.buf.get_mut(self.pos) {
+            Some(dst) => {
+                *dst = b;
+                self.pos += 1;
+                Ok(())
+            }
+            None => Err(Full),
+        }
+    }
+
+    #[inline]
+    fn put_varint(&mut self, mut v: u64) -> Result<(), Full> {
+        // Most varints (aliases, lengths, counts) are one byte.
+        if v < 0x80 {
+            return self.put_u8(v as u8);
+        }
+        loop {
+            let byte = if v >= 0x80 { (v as u8) | 0x80 } else { v as u8 };
+            self.put_u8(byte)?;
+            v >>= 7;
+            if v == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Counts bytes instead of writing them.
+#[derive(Default)]
+pub(crate) struct Counter(pub(crate) usize);
+
+impl Sink for Counter {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Full> {
+        self.0 += bytes.len();
+        Ok(())
+    }
+    #[inline]
+    fn put_varint(&mut self, v: u64) -> Result<(), Full> {
+        self.0 += super::wire::varint_len(v);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Sink for alloc::vec::Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Full> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Writes into a `BufMut` whose capacity was checked beforehand, hashing
+/// as it goes so the CRC needs no second pass over non-contiguous memory.
+#[cfg(feature = "bytes")]
+pub(crate) struct BufSink<'b, B: bytes::BufMut> {
+    pub(crate) buf: &'b mut B,
+    pub(crate) crc: crc32fast::Hasher,
+}
+
+#[cfg(feature = "bytes")]
+impl<B: bytes::BufMut> Sink for BufSink<'_, B> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Full> {
+        if self.buf.remaining_mut() < bytes.len() {
+            return Err(Full);
+        }
+        self.crc.update(bytes);
+        self.buf.put_slice(bytes);
+        Ok(())
+    }
+}
