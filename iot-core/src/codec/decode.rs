@@ -148,7 +148,11 @@ pub(crate) fn read_reading<'a, const CHECK: bool>(
         ));
     }
     let channel = if tag & wire::TAG_NAMED != 0 {
-        Channel::Name(read_str::<CHECK>(r, Field::ChannelName, limits.max_str_len)?)
+        Channel::Name(read_str::<CHECK>(
+            r,
+            Field::ChannelName,
+            limits.max_str_len,
+        )?)
     } else {
         Channel::Alias(read_u32::<CHECK>(r, "channel alias")?)
     };
@@ -170,7 +174,11 @@ pub(crate) fn read_reading<'a, const CHECK: bool>(
         ty::U64 => Value::U64(r.varint()?),
         ty::FALSE => Value::Bool(false),
         ty::TRUE => Value::Bool(true),
-        ty::STR => Value::Str(read_str::<CHECK>(r, Field::StringValue, limits.max_str_len)?),
+        ty::STR => Value::Str(read_str::<CHECK>(
+            r,
+            Field::StringValue,
+            limits.max_str_len,
+        )?),
         ty::BYTES => Value::Bytes(read_bytes::<CHECK>(
             r,
             Field::BytesValue,

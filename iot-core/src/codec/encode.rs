@@ -2,8 +2,8 @@
 
 use super::birth::BirthEntry;
 use super::error::EncodeError;
-use super::sink::{Counter, Full, SliceSink, Sink};
-use super::wire::{self, ty, FLAG_BIRTH, FLAG_CHECKSUM, VERSION};
+use super::sink::{Counter, Full, Sink, SliceSink};
+use super::wire::{self, FLAG_BIRTH, FLAG_CHECKSUM, VERSION, ty};
 use super::{Channel, FrameHeader, Reading, Value};
 use crate::device::validate_device_id;
 
@@ -196,7 +196,11 @@ impl Encoder {
     }
 
     #[cfg(feature = "alloc")]
-    fn finish_vec(&self, out: &mut alloc::vec::Vec<u8>, start: usize) -> Result<usize, EncodeError> {
+    fn finish_vec(
+        &self,
+        out: &mut alloc::vec::Vec<u8>,
+        start: usize,
+    ) -> Result<usize, EncodeError> {
         if self.checksum {
             let crc = crc32fast::hash(&out[start..]);
             out.extend_from_slice(&crc.to_le_bytes());
@@ -226,7 +230,12 @@ pub fn encode_birth(
 }
 
 #[inline]
-fn write_header<S: Sink>(s: &mut S, first: u8, h: &FrameHeader<'_>, count: usize) -> Result<(), Full> {
+fn write_header<S: Sink>(
+    s: &mut S,
+    first: u8,
+    h: &FrameHeader<'_>,
+    count: usize,
+) -> Result<(), Full> {
     s.put_u8(first)?;
     put_str(s, h.device_id)?;
     s.put_varint(h.seq)?;

@@ -4,7 +4,7 @@ use super::error::{DecodeError, DecodeErrorKind, Field, MessageKind};
 use super::reader::Reader;
 use super::wire::{CRC_LEN, FLAG_BIRTH, FLAG_CHECKSUM, FLAG_RESERVED, VERSION};
 use super::{FrameHeader, Limits};
-use crate::device::{validate_device_id, MAX_DEVICE_ID_LEN};
+use crate::device::{MAX_DEVICE_ID_LEN, validate_device_id};
 
 /// A validated header, and a reader positioned at the entry count.
 pub(crate) struct Parsed<'a> {
@@ -17,9 +17,10 @@ pub(crate) struct Parsed<'a> {
 
 /// The kind of message in `buf`, from its first byte only.
 pub fn peek_kind(buf: &[u8]) -> Result<MessageKind, DecodeError> {
-    let first = *buf
-        .first()
-        .ok_or(DecodeError::new(0, DecodeErrorKind::Truncated { needed: 1 }))?;
+    let first = *buf.first().ok_or(DecodeError::new(
+        0,
+        DecodeErrorKind::Truncated { needed: 1 },
+    ))?;
     check_first_byte(first)?;
     Ok(kind_of(first))
 }

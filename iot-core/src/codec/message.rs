@@ -1,7 +1,7 @@
 //! Decoding a message whose kind is not known in advance.
 
 use super::error::{DecodeError, MessageKind};
-use super::{decode_birth, decode_frame, peek_kind, BirthView, FrameView, Limits};
+use super::{BirthView, FrameView, Limits, decode_birth, decode_frame, peek_kind};
 
 /// A decoded message of either kind.
 #[derive(Debug, Clone, Copy)]

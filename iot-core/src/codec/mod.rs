@@ -53,12 +53,12 @@ mod wire;
 pub use alias::{AliasResolver, NoAliases};
 #[cfg(feature = "alloc")]
 pub use birth::{AliasTable, DuplicateAlias};
-pub use birth::{decode_birth, BirthEntries, BirthEntry, BirthView};
-pub use decode::{decode_frame, FrameView, Readings};
-pub use encode::{encode_birth, encode_frame, Encoder};
+pub use birth::{BirthEntries, BirthEntry, BirthView, decode_birth};
+pub use decode::{FrameView, Readings, decode_frame};
+pub use encode::{Encoder, encode_birth, encode_frame};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, Field, MessageKind};
 pub use header::peek_kind;
 pub use limits::Limits;
-pub use message::{decode, Message};
+pub use message::{Message, decode};
 pub use value::{Channel, FrameHeader, Reading, Value};
 pub use wire::VERSION as FORMAT_VERSION;
