@@ -1,6 +1,28 @@
 //! A `#![no_std]` crate without `alloc` that encodes and decodes a frame with
-//! `iot-core`'s codec. It exists so CI proves the codec links on devices:
-//! `cargo build -p nostd-check` fails if `iot-core` without default features
-//! pulls in `std` or `alloc`.
+//! `iot-core`'s codec, as device firmware would.
+//!
+//! It defines its own `#[panic_handler]`: if `iot-core` built without default
+//! features linked `std` (directly or through a dependency), compiling this
+//! crate would fail with a duplicate `panic_impl` lang item. CI runs
+//! `cargo build --manifest-path nostd-check/Cargo.toml`.
 #![no_std]
 #![forbid(unsafe_code)]
+
+use iot_core::codec::{decode_frame, encode_frame, Channel, FrameHeader, Limits, Reading, Value};
+
+/// Encodes one temperature reading into `buf` and decodes it back, returning
+/// the value read, or `None` on any error.
+pub fn round_trip(buf: &mut [u8], celsius: f32) -> Option<f32> {
+    let readings = [Reading::new(Channel::Alias(0), Value::F32(celsius))];
+    let len = encode_frame(&FrameHeader::new("mcu-1", 1, 0), &readings, buf).ok()?;
+    let frame = decode_frame(&buf[..len], &Limits::DEFAULT).ok()?;
+    match frame.readings().next()?.value {
+        Value::F32(v) => Some(v),
+        _ => None,
+    }
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {}
+}

@@ -94,7 +94,7 @@ pub use owned::DeviceId;
 
 #[cfg(feature = "alloc")]
 mod owned {
-    use super::{validate_device_id, DeviceIdError};
+    use super::{DeviceIdError, validate_device_id};
     use alloc::string::String;
     use core::{fmt, str::FromStr};
 
@@ -210,7 +210,9 @@ mod tests {
             ("é\u{2003}", '\u{2003}', 2),
         ] {
             match validate_device_id(id) {
-                Err(DeviceIdError::ForbiddenChar { ch: c, index: i, .. }) => {
+                Err(DeviceIdError::ForbiddenChar {
+                    ch: c, index: i, ..
+                }) => {
                     assert_eq!((c, i), (ch, index), "{id:?}")
                 }
                 other => panic!("{id:?}: {other:?}"),

@@ -9,9 +9,9 @@ mod info;
 #[cfg(feature = "std")]
 mod status;
 
-pub use id::{validate_device_id, DeviceIdError, MAX_DEVICE_ID_LEN};
 #[cfg(feature = "alloc")]
 pub use id::DeviceId;
+pub use id::{DeviceIdError, MAX_DEVICE_ID_LEN, validate_device_id};
 #[cfg(feature = "std")]
 pub use info::*;
 #[cfg(feature = "std")]

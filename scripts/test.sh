@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every check CI runs. Installs what the tests need on a fresh machine.
+# In CI (CI=true) a missing tool is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+in_ci() { [ "${CI:-}" = "true" ]; }
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (warnings denied)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "rustdoc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+
+step "tests"
+cargo test --workspace --all-features
+
+step "iot-core feature combinations"
+cargo check -p iot-core --no-default-features
+cargo check -p iot-core --no-default-features --features alloc
+cargo check -p iot-core --no-default-features --features senml
+cargo check -p iot-core --no-default-features --features bytes
+
+step "no_std without alloc (a duplicate panic_impl would fail this build)"
+cargo build --manifest-path nostd-check/Cargo.toml
+
+step "cargo package (published crates)"
+cargo package --workspace --no-verify --allow-dirty --exclude iot-examples --exclude iot-benches
+
+step "fuzz targets (short runs)"
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    if in_ci; then
+        cargo install cargo-fuzz --locked
+    else
+        echo "cargo-fuzz not installed: skipping fuzz runs (cargo install cargo-fuzz)"
+    fi
+fi
+if command -v cargo-fuzz >/dev/null 2>&1; then
+    FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+    for target in decode_frame decode_birth senml_json senml_cbor; do
+        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
+            -max_total_time="$FUZZ_SECONDS" -max_len=4096 -rss_limit_mb=1024 >"/tmp/fuzz-$target.log" 2>&1) \
+            || { tail -40 "/tmp/fuzz-$target.log"; exit 1; }
+        grep -E 'Done [0-9]+ runs' "/tmp/fuzz-$target.log" || true
+    done
+fi
