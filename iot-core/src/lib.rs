@@ -46,3 +46,8 @@ pub mod device;
 pub mod fleet;
 #[cfg(feature = "senml")]
 pub mod senml;
+
+// Compile and run the README's examples as doc tests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
