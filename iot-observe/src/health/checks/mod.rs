@@ -1,0 +1,17 @@
+//! Built-in checks.
+
+#[cfg(feature = "resilience")]
+mod circuit_breaker;
+mod connection;
+mod connection_state;
+mod fn_check;
+mod startup;
+mod tcp;
+
+#[cfg(feature = "resilience")]
+pub use circuit_breaker::CircuitBreakerCheck;
+pub use connection::ConnectionStateCheck;
+pub use connection_state::{ConnectionReporter, ConnectionState};
+pub use fn_check::{FnCheck, check_fn};
+pub use startup::StartupFlag;
+pub use tcp::TcpCheck;
