@@ -1,0 +1,142 @@
+//! tracing_init: JSON line shape, filtering, human formats, and the error on
+//! a second global init.
+#![cfg(feature = "tracing-init")]
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use iot_observe::tracing_init::{self, Format, InitError, TracingConfig};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// A `MakeWriter` appending to a shared buffer.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Buffer {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl io::Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Runs `f` under the subscriber `config` builds, returning the output.
+fn capture(config: TracingConfig, f: impl FnOnce()) -> String {
+    let buffer = Buffer::default();
+    let config = config.filter_env(None::<&'static str>);
+    let subscriber = config.build_subscriber(buffer.clone()).unwrap();
+    tracing::subscriber::with_default(subscriber, f);
+    buffer.text()
+}
+
+#[test]
+fn json_lines_have_flat_fields_and_the_current_span() {
+    let out = capture(TracingConfig::json(), || {
+        let span = tracing::info_span!("ingest", device = "dev-4f2a9c01");
+        let _entered = span.enter();
+        tracing::info!(readings = 10, "frame decoded");
+        tracing::warn!("slow");
+    });
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let first = &lines[0];
+    assert_eq!(first["level"], "INFO");
+    assert_eq!(first["message"], "frame decoded");
+    assert_eq!(first["readings"], 10);
+    assert_eq!(first["target"], "tracing_init");
+    assert_eq!(first["span"]["name"], "ingest");
+    assert_eq!(first["span"]["device"], "dev-4f2a9c01");
+    assert!(first["timestamp"].as_str().unwrap().contains('T'));
+    assert!(first.get("fields").is_none(), "fields are flattened");
+    assert!(first.get("spans").is_none(), "no span list");
+    assert_eq!(lines[1]["level"], "WARN");
+    assert!(!out.contains('\u{1b}'), "no colour codes in JSON");
+}
+
+#[test]
+fn default_directive_filters() {
+    let config = TracingConfig::json().default_directive("warn,tracing_init=error");
+    let out = capture(config, || {
+        tracing::warn!("dropped");
+        tracing::error!("kept");
+        tracing::warn!(target: "other", "kept too");
+    });
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains("\"kept\"") && out.contains("kept too"));
+}
+
+#[test]
+fn human_formats_are_not_json_and_have_no_colours_by_default() {
+    for format in [Format::Pretty, Format::Compact] {
+        let out = capture(TracingConfig::default().format(format), || {
+            tracing::info!(port = 8080, "listening");
+        });
+        assert!(out.contains("listening") && out.contains("port"), "{out}");
+        assert!(serde_json::from_str::<serde_json::Value>(out.trim()).is_err());
+        assert!(!out.contains('\u{1b}'), "{out:?}");
+    }
+    let coloured = capture(TracingConfig::compact().ansi(true), || tracing::info!("hi"));
+    assert!(coloured.contains('\u{1b}'));
+}
+
+#[test]
+fn a_bad_filter_is_an_error_not_a_panic() {
+    let err = TracingConfig::json()
+        .filter_env(None::<&'static str>)
+        .default_directive("tracing_init=loudest")
+        .build_subscriber(io::sink)
+        .err()
+        .unwrap();
+    assert!(matches!(err, InitError::InvalidFilter { .. }), "{err}");
+}
+
+#[test]
+fn second_global_init_returns_an_error() {
+    let config = TracingConfig::json()
+        .filter_env(None::<&'static str>)
+        .output(tracing_init::Output::Stderr);
+    tracing_init::init(config.clone()).unwrap();
+    assert!(matches!(
+        tracing_init::init(config),
+        Err(InitError::SubscriberAlreadySet)
+    ));
+    assert!(matches!(
+        tracing_init::init_json(),
+        Err(InitError::SubscriberAlreadySet)
+    ));
+    assert!(matches!(
+        tracing_init::init_pretty(),
+        Err(InitError::SubscriberAlreadySet)
+    ));
+}
+
+#[test]
+fn config_deserializes_with_defaults() {
+    let config: TracingConfig =
+        serde_json::from_str(r#"{"format": "compact", "default_directive": "debug"}"#).unwrap();
+    assert_eq!(config.format, Format::Compact);
+    assert_eq!(config.default_directive, "debug");
+    assert_eq!(config.filter_env.as_deref(), Some("RUST_LOG"));
+    assert_eq!(config.output, tracing_init::Output::Stdout);
+    assert!(serde_json::from_str::<TracingConfig>(r#"{"format": "xml"}"#).is_err());
+}
