@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 in_ci() { [ "${CI:-}" = "true" ]; }
 
+step "tools the tests need"
+# promtool (Debian package `prometheus`, extracted into a cache directory).
+PROMTOOL="$(bash scripts/install-promtool.sh)"
+export PROMTOOL
+echo "promtool: $PROMTOOL"
+
 step "rustfmt"
 cargo fmt --all -- --check
 
