@@ -1,0 +1,197 @@
+//! State shared by every clone of a retry service, and the decision taken
+//! after each attempt.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::budget::RetryBudget;
+use super::error::{GiveUpReason, RetryError};
+use super::metrics::{Outcome, RetryMetrics};
+use super::policy::{ResponseHint, RetryPredicate};
+use crate::backoff::{BackoffSchedule, MakeBackoff};
+use crate::{Clock, Hint, RetryHint};
+
+pub(crate) const TARGET: &str = "iot_resilience::retry";
+
+pub(crate) struct Shared<P, B, H> {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) max_attempts: u32,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) predicate: P,
+    pub(crate) backoff: B,
+    pub(crate) hint: H,
+    pub(crate) budget: Option<Arc<RetryBudget>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metrics: RetryMetrics,
+}
+
+/// Per-call progress, kept in the response future.
+pub(crate) struct Progress<S> {
+    /// Attempts started so far, the first one included.
+    pub(crate) attempts: u32,
+    /// When no new attempt may start any more.
+    pub(crate) deadline_at: Option<Instant>,
+    /// Made on the first retry only, so a call that succeeds at once
+    /// builds no schedule.
+    pub(crate) schedule: Option<S>,
+}
+
+/// What to do after an attempt.
+pub(crate) enum Step<T> {
+    /// Return this.
+    Done(T),
+    /// Wait this long, then make another attempt.
+    Retry(Duration),
+}
+
+impl<P, B: MakeBackoff, H> Shared<P, B, H> {
+    pub(crate) fn start(&self) -> Progress<B::Backoff> {
+        Progress {
+            attempts: 1,
+            deadline_at: self.deadline.and_then(|d| self.clock.now().checked_add(d)),
+            schedule: None,
+        }
+    }
+
+    /// Classifies the outcome of an attempt. `can_resend` is false when no
+    /// copy of the request is left (only with `max_attempts == 1`).
+    pub(crate) fn after_attempt<Res, E>(
+        &self,
+        progress: &mut Progress<B::Backoff>,
+        can_resend: bool,
+        result: Result<Res, E>,
+    ) -> Step<Result<Res, RetryError<E>>>
+    where
+        P: RetryPredicate<Res, E>,
+        H: ResponseHint<Res>,
+        E: RetryHint,
+    {
+        let attempts = progress.attempts;
+        if !self.predicate.should_retry(&result) {
+            return match result {
+                Ok(response) => {
+                    let outcome = if attempts == 1 {
+                        Outcome::Success
+                    } else {
+                        tracing::debug!(
+                            target: TARGET,
+                            name = %self.name,
+                            attempts,
+                            "succeeded after retrying"
+                        );
+                        Outcome::SuccessAfterRetry
+                    };
+                    self.metrics.call(outcome);
+                    Step::Done(Ok(response))
+                }
+                Err(error) => {
+                    Step::Done(self.give_up(Err(error), attempts, GiveUpReason::NotRetryable, None))
+                }
+            };
+        }
+        let hint = match &result {
+            Ok(response) => self.hint.response_hint(response),
+            Err(error) => error.retry_hint(),
+        };
+        if hint == Hint::DoNotRetry {
+            return Step::Done(self.give_up(
+                result,
+                attempts,
+                GiveUpReason::ServerSaidDoNotRetry,
+                None,
+            ));
+        }
+        if attempts >= self.max_attempts || !can_resend {
+            return Step::Done(self.give_up(result, attempts, GiveUpReason::MaxAttempts, None));
+        }
+        let schedule = progress
+            .schedule
+            .get_or_insert_with(|| self.backoff.make_backoff());
+        let Some(backoff) = schedule.next_delay() else {
+            return Step::Done(self.give_up(
+                result,
+                attempts,
+                GiveUpReason::BackoffExhausted,
+                None,
+            ));
+        };
+        let retry_after = match hint {
+            Hint::RetryAfter(d) => Some(d),
+            _ => None,
+        };
+        let delay = retry_after.map_or(backoff, |d| d.max(backoff));
+        if let Some(deadline_at) = progress.deadline_at {
+            let remaining = deadline_at.saturating_duration_since(self.clock.now());
+            if delay >= remaining {
+                return Step::Done(self.give_up(
+                    result,
+                    attempts,
+                    GiveUpReason::Deadline,
+                    Some(delay),
+                ));
+            }
+        }
+        if let Some(budget) = &self.budget {
+            if !budget.withdraw() {
+                self.metrics.budget_exhausted();
+                return Step::Done(self.give_up(
+                    result,
+                    attempts,
+                    GiveUpReason::BudgetExhausted,
+                    Some(delay),
+                ));
+            }
+        }
+        self.metrics.retry();
+        tracing::debug!(
+            target: TARGET,
+            name = %self.name,
+            attempt = attempts,
+            delay = ?delay,
+            retry_after = ?retry_after,
+            reason = if result.is_err() { "error" } else { "response" },
+            "retrying"
+        );
+        progress.attempts += 1;
+        Step::Retry(delay)
+    }
+
+    /// Stops: records the outcome and returns the last result, its error
+    /// wrapped with the attempts and the reason.
+    pub(crate) fn give_up<Res, E>(
+        &self,
+        result: Result<Res, E>,
+        attempts: u32,
+        reason: GiveUpReason,
+        delay: Option<Duration>,
+    ) -> Result<Res, RetryError<E>> {
+        let outcome = Outcome::given_up(reason);
+        self.metrics.call(outcome);
+        let failed = result.is_err();
+        match outcome {
+            Outcome::NotRetryable => tracing::debug!(
+                target: TARGET,
+                name = %self.name,
+                attempts,
+                reason = %reason,
+                failed,
+                "not retrying"
+            ),
+            _ => tracing::warn!(
+                target: TARGET,
+                name = %self.name,
+                attempts,
+                reason = %reason,
+                failed,
+                next_delay = ?delay,
+                "giving up"
+            ),
+        }
+        result.map_err(|error| RetryError::Failed {
+            error,
+            attempts,
+            reason,
+        })
+    }
+}
