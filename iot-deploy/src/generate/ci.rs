@@ -1,0 +1,169 @@
+//! A GitHub Actions workflow: fmt, clippy and tests, then the image.
+
+use super::File;
+use crate::emit::{Value, to_yaml};
+use crate::spec::DeploySpec;
+
+/// Actions pinned by full commit SHA (tags can be moved); the comment names
+/// the release each SHA is. Dependabot's `github-actions` updater keeps them current.
+pub const ACTIONS: [(&str, &str, &str); 5] = [
+    (
+        "actions/checkout",
+        "11bd71901bbe5b1630ceea73d27597364c9af683",
+        "v4.2.2",
+    ),
+    (
+        "Swatinem/rust-cache",
+        "98c8021b550208e191a6a3145459bfc9fb29c4c0",
+        "v2.8.0",
+    ),
+    (
+        "docker/setup-buildx-action",
+        "e468171a9de216ec08956ac3ada2f0791b6bd435",
+        "v3.11.1",
+    ),
+    (
+        "docker/login-action",
+        "74a5d142397b4f367a81961eba4e8cd7edddf772",
+        "v3.4.0",
+    ),
+    (
+        "docker/build-push-action",
+        "263435318d21b8e681c14492fe198d362a7d2c83",
+        "v6.18.0",
+    ),
+];
+
+fn uses(action: &str) -> String {
+    let (name, sha, _) = ACTIONS
+        .iter()
+        .find(|(n, _, _)| *n == action)
+        .copied()
+        .unwrap_or((action, "", ""));
+    format!("{name}@{sha}")
+}
+
+fn step(name: &str) -> Value {
+    Value::map().with("name", name)
+}
+
+fn checkout() -> Value {
+    step("Check out")
+        .with("uses", uses("actions/checkout"))
+        .with("with", Value::map().with("persist-credentials", false))
+}
+
+/// The workflow, with a comment naming each pinned action's release.
+pub fn workflow(spec: &DeploySpec) -> String {
+    let toolchain = &spec.build.rust_version;
+    let check_steps = vec![
+        checkout(),
+        step("Install Rust").with(
+            "run",
+            format!("rustup toolchain install {toolchain} --profile minimal --component rustfmt,clippy\nrustup default {toolchain}\n"),
+        ),
+        step("Cache").with("uses", uses("Swatinem/rust-cache")),
+        step("Format").with("run", "cargo fmt --all -- --check"),
+        step("Clippy").with("run", "cargo clippy --workspace --all-targets --locked -- -D warnings"),
+        step("Test").with("run", "cargo test --workspace --locked"),
+    ];
+    let registry = spec.image.registry().unwrap_or("docker.io").to_string();
+    let ghcr = registry == "ghcr.io";
+    let login = Value::map()
+        .with("registry", registry.as_str())
+        .with(
+            "username",
+            if ghcr {
+                "${{ github.actor }}"
+            } else {
+                "${{ secrets.REGISTRY_USERNAME }}"
+            },
+        )
+        .with(
+            "password",
+            if ghcr {
+                "${{ secrets.GITHUB_TOKEN }}"
+            } else {
+                "${{ secrets.REGISTRY_PASSWORD }}"
+            },
+        );
+    let repo = &spec.image.repository;
+    let build = Value::map()
+        .with("context", ".")
+        .with("file", spec.build.dockerfile.as_str())
+        .with("push", true)
+        .with(
+            "tags",
+            format!("{repo}:${{{{ github.sha }}}}\n{repo}:${{{{ github.ref_name }}}}\n"),
+        )
+        .with("build-args", "VCS_REF=${{ github.sha }}\n")
+        .with("cache-from", "type=gha")
+        .with("cache-to", "type=gha,mode=max");
+    let image_steps = vec![
+        checkout(),
+        step("Set up Buildx").with("uses", uses("docker/setup-buildx-action")),
+        step("Log in to the registry")
+            .with("uses", uses("docker/login-action"))
+            .with("with", login),
+        step("Build and push")
+            .with("uses", uses("docker/build-push-action"))
+            .with("with", build),
+    ];
+    let mut image_perms = Value::map().with("contents", "read");
+    if ghcr {
+        image_perms.set("packages", "write");
+    }
+    let jobs = Value::map()
+        .with(
+            "check",
+            Value::map()
+                .with("runs-on", "ubuntu-24.04")
+                .with("timeout-minutes", 30i64)
+                .with("steps", Value::Seq(check_steps)),
+        )
+        .with(
+            "image",
+            Value::map()
+                .with("needs", "check")
+                .with("if", "github.event_name == 'push'")
+                .with("runs-on", "ubuntu-24.04")
+                .with("timeout-minutes", 45i64)
+                .with("permissions", image_perms)
+                .with("steps", Value::Seq(image_steps)),
+        );
+    let wf = Value::map()
+        .with("name", format!("{} ci", spec.name))
+        .with(
+            "on",
+            Value::map()
+                .with(
+                    "push",
+                    Value::map()
+                        .with("branches", vec!["main"])
+                        .with("tags", vec!["v*"]),
+                )
+                .with("pull_request", Value::map()),
+        )
+        .with("permissions", Value::map().with("contents", "read"))
+        .with(
+            "concurrency",
+            Value::map()
+                .with("group", "${{ github.workflow }}-${{ github.ref }}")
+                .with("cancel-in-progress", true),
+        )
+        .with("jobs", jobs);
+    let mut out = String::from("# Generated by iot-deploy. Actions are pinned by commit SHA:\n");
+    for (name, sha, version) in ACTIONS {
+        out.push_str(&format!("#   {name} {version} = {sha}\n"));
+    }
+    out.push_str(&to_yaml(&wf));
+    out
+}
+
+/// The workflow file.
+pub fn files(spec: &DeploySpec) -> Vec<File> {
+    vec![File::new(
+        format!(".github/workflows/{}.yaml", spec.name),
+        workflow(spec),
+    )]
+}

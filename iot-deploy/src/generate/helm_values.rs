@@ -1,0 +1,190 @@
+//! The Helm chart's `Chart.yaml` and `values.yaml`.
+
+use crate::emit::{Value, to_yaml};
+use crate::generate::k8s::workload_env;
+use crate::spec::{DeploySpec, ProbeKind};
+
+/// `Chart.yaml`.
+pub(crate) fn chart(spec: &DeploySpec) -> String {
+    let desc = if spec.description.is_empty() {
+        format!("The {} service", spec.name)
+    } else {
+        spec.description.clone()
+    };
+    to_yaml(
+        &Value::map()
+            .with("apiVersion", "v2")
+            .with("name", spec.name.as_str())
+            .with("description", desc)
+            .with("type", "application")
+            .with("version", "0.1.0")
+            .with("appVersion", spec.image.version()),
+    )
+}
+
+fn quantities(cpu: Option<&str>, mem: Option<&str>) -> Value {
+    let mut m = Value::map();
+    if let Some(c) = cpu {
+        m.set("cpu", c);
+    }
+    if let Some(v) = mem {
+        m.set("memory", v);
+    }
+    m
+}
+
+fn probe(spec: &DeploySpec, kind: ProbeKind) -> Value {
+    let p = spec.probes.resolved(kind);
+    Value::map()
+        .with("path", p.path)
+        .with("initialDelaySeconds", p.initial_delay_seconds)
+        .with("periodSeconds", p.period_seconds)
+        .with("timeoutSeconds", p.timeout_seconds)
+        .with("failureThreshold", p.failure_threshold)
+}
+
+/// `values.yaml`: every knob the templates read, defaulting to the spec.
+pub(crate) fn values(spec: &DeploySpec) -> String {
+    let r = &spec.resources;
+    let h = &spec.hardening;
+    let mut env = Value::map();
+    for e in workload_env(spec).into_iter().filter(|e| e.value.is_some()) {
+        env.set(e.name, e.value.unwrap_or_default());
+    }
+    let secrets: Vec<Value> = spec
+        .secrets
+        .iter()
+        .map(|s| {
+            Value::map()
+                .with("name", s.name.as_str())
+                .with("keys", s.keys.clone())
+        })
+        .collect();
+    let files: Value = Value::Map(
+        spec.config_files
+            .iter()
+            .map(|(k, f)| (k.clone(), Value::from(f.text())))
+            .collect(),
+    );
+    let a = spec.scaling.autoscale.clone().unwrap_or_default();
+    let ing = spec.ingress.clone().unwrap_or_default();
+    let mut egress_ports: Vec<Value> = Vec::new();
+    let d = &spec.dependencies;
+    for port in [
+        d.mqtt.as_ref().map(|m| m.port),
+        d.postgres.as_ref().map(|p| p.port),
+        d.redis.as_ref().map(|x| x.port),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        egress_ports.push(Value::from(port));
+    }
+    let cron = spec.cronjob.clone().unwrap_or_default();
+    let v = Value::map()
+        .with("nameOverride", "")
+        .with("fullnameOverride", "")
+        .with(
+            "image",
+            Value::map()
+                .with("repository", spec.image.repository.as_str())
+                .with("tag", spec.image.tag.clone().unwrap_or_default())
+                .with("digest", spec.image.digest.clone().unwrap_or_default())
+                .with("pullPolicy", spec.image.pull_policy.as_str()),
+        )
+        .with("replicaCount", spec.scaling.replicas)
+        .with(
+            "autoscaling",
+            Value::map()
+                .with("enabled", spec.scaling.autoscale.is_some())
+                .with("minReplicas", a.min)
+                .with("maxReplicas", a.max)
+                .with("targetCPUUtilizationPercentage", a.cpu_percent),
+        )
+        .with(
+            "resources",
+            Value::map()
+                .with("requests", quantities(r.request_cpu(), r.request_memory()))
+                .with("limits", quantities(r.limit_cpu(), r.limit_memory())),
+        )
+        .with(
+            "service",
+            Value::map()
+                .with("httpPort", spec.ports.http)
+                .with("metricsPort", spec.ports.metrics.unwrap_or(0)),
+        )
+        .with(
+            "metrics",
+            Value::map().with("path", spec.metrics.path.as_str()),
+        )
+        .with(
+            "probes",
+            Value::map()
+                .with("liveness", probe(spec, ProbeKind::Liveness))
+                .with("readiness", probe(spec, ProbeKind::Readiness))
+                .with("startup", probe(spec, ProbeKind::Startup)),
+        )
+        .with("env", env)
+        .with("secrets", Value::Seq(secrets))
+        .with(
+            "config",
+            Value::map()
+                .with("mountPath", spec.config_dir())
+                .with("files", files),
+        )
+        .with(
+            "ingress",
+            Value::map()
+                .with("enabled", spec.ingress.is_some())
+                .with("className", ing.class.unwrap_or_default())
+                .with("host", ing.host.as_str())
+                .with(
+                    "tlsSecret",
+                    ing.tls_secret
+                        .unwrap_or_else(|| format!("{}-tls", spec.name)),
+                ),
+        )
+        .with(
+            "securityContext",
+            Value::map()
+                .with("runAsUser", h.run_as_user)
+                .with("readOnlyRootFilesystem", h.read_only_root_filesystem)
+                .with("dropAllCapabilities", h.drop_all_capabilities)
+                .with("seccompRuntimeDefault", h.seccomp_runtime_default),
+        )
+        .with(
+            "serviceAccount",
+            Value::map().with("automountToken", h.automount_service_account_token),
+        )
+        .with(
+            "networkPolicy",
+            Value::map()
+                .with("enabled", h.network_policy)
+                .with("egressPorts", Value::Seq(egress_ports)),
+        )
+        .with(
+            "podDisruptionBudget",
+            Value::map()
+                .with("enabled", h.pod_disruption_budget)
+                .with("maxUnavailable", 1i64),
+        )
+        .with("terminationGracePeriodSeconds", spec.grace_seconds())
+        .with(
+            "cronjob",
+            Value::map()
+                .with("enabled", spec.cronjob.is_some())
+                .with(
+                    "schedule",
+                    if cron.schedule.is_empty() {
+                        "0 3 * * *".to_string()
+                    } else {
+                        cron.schedule
+                    },
+                )
+                .with("args", cron.args),
+        )
+        .with("podAnnotations", Value::map())
+        .with("nodeSelector", Value::map())
+        .with("tolerations", Value::Seq(vec![]));
+    to_yaml(&v)
+}

@@ -1,0 +1,407 @@
+//! Kubernetes manifests.
+
+pub(crate) mod kinds;
+pub(crate) mod types;
+mod workload;
+
+pub(crate) use workload::env as workload_env;
+
+use kinds::*;
+use types::*;
+
+use crate::emit::{Value, to_value};
+use crate::generate::{labels, sha256};
+use crate::spec::DeploySpec;
+
+/// One manifest file: its path under `k8s/` and its documents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// File name, like `deployment.yaml`.
+    pub file: String,
+    /// The objects, in order.
+    pub docs: Vec<Value>,
+}
+
+fn meta(spec: &DeploySpec, name: &str) -> Meta {
+    Meta {
+        name: Some(name.to_string()),
+        namespace: Some(spec.namespace().to_string()),
+        labels: Some(labels::all(spec)),
+        annotations: None,
+    }
+}
+
+/// The SHA-256 of the ConfigMap data, if there is any.
+pub(crate) fn config_hash(spec: &DeploySpec) -> Option<String> {
+    if spec.config_files.is_empty() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    for (name, file) in &spec.config_files {
+        for part in [name.as_bytes(), &[0], file.text().as_bytes(), &[0]] {
+            bytes.extend_from_slice(part);
+        }
+    }
+    Some(sha256::hex(&bytes))
+}
+
+/// Whether the pod meets the `restricted` Pod Security Standard.
+fn restricted(spec: &DeploySpec) -> bool {
+    let h = &spec.hardening;
+    h.run_as_user != 0 && h.drop_all_capabilities && h.seccomp_runtime_default
+}
+
+fn namespace(spec: &DeploySpec) -> Value {
+    let mut m = Meta {
+        name: Some(spec.namespace().into()),
+        labels: Some(labels::all(spec)),
+        ..Meta::default()
+    };
+    let level = if restricted(spec) {
+        "restricted"
+    } else {
+        "baseline"
+    };
+    if let Some(l) = m.labels.as_mut() {
+        l.insert("pod-security.kubernetes.io/enforce".into(), level.into());
+        l.insert(
+            "pod-security.kubernetes.io/warn".into(),
+            "restricted".into(),
+        );
+    }
+    to_value(&Plain::new("v1", "Namespace", m))
+}
+
+fn service(spec: &DeploySpec) -> Value {
+    let mut ports = vec![ServicePort {
+        name: "http",
+        port: spec.ports.http,
+        target_port: "http",
+        protocol: "TCP",
+    }];
+    if let Some(m) = spec.ports.metrics {
+        ports.push(ServicePort {
+            name: "metrics",
+            port: m,
+            target_port: "metrics",
+            protocol: "TCP",
+        });
+    }
+    let s = ServiceSpec {
+        kind: "ClusterIP",
+        cluster_ip: None,
+        selector: labels::selector(spec),
+        ports,
+    };
+    to_value(&Object {
+        api_version: "v1",
+        kind: "Service",
+        metadata: meta(spec, &spec.name),
+        spec: Some(s),
+    })
+}
+
+/// The name of the headless Service Prometheus discovers pods through.
+pub fn headless_name(spec: &DeploySpec) -> String {
+    format!("{}-headless", spec.name)
+}
+
+/// A headless Service: its DNS name resolves to every ready pod, so
+/// Prometheus finds the pods with `dns_sd_configs` and needs no API access.
+fn headless_service(spec: &DeploySpec) -> Value {
+    let (name, port) = match spec.ports.metrics {
+        Some(m) => ("metrics", m),
+        None => ("http", spec.ports.http),
+    };
+    let ports = vec![ServicePort {
+        name,
+        port,
+        target_port: name,
+        protocol: "TCP",
+    }];
+    let s = ServiceSpec {
+        kind: "ClusterIP",
+        cluster_ip: Some("None"),
+        selector: labels::selector(spec),
+        ports,
+    };
+    to_value(&Object {
+        api_version: "v1",
+        kind: "Service",
+        metadata: meta(spec, &headless_name(spec)),
+        spec: Some(s),
+    })
+}
+
+fn hpa(spec: &DeploySpec) -> Option<Value> {
+    let a = spec.scaling.autoscale.as_ref()?;
+    let policy = |kind, value, period_seconds| ScalingPolicy {
+        kind,
+        value,
+        period_seconds,
+    };
+    let s = HpaSpec {
+        scale_target_ref: TargetRef {
+            api_version: "apps/v1",
+            kind: "Deployment",
+            name: spec.name.clone(),
+        },
+        min_replicas: a.min,
+        max_replicas: a.max,
+        metrics: vec![HpaMetric {
+            kind: "Resource",
+            resource: HpaResource {
+                name: "cpu",
+                target: HpaTarget {
+                    kind: "Utilization",
+                    average_utilization: a.cpu_percent,
+                },
+            },
+        }],
+        behavior: HpaBehavior {
+            scale_up: ScalingRules {
+                stabilization_window_seconds: 0,
+                select_policy: "Max",
+                policies: vec![policy("Percent", 100, 60), policy("Pods", 4, 60)],
+            },
+            scale_down: ScalingRules {
+                stabilization_window_seconds: 300,
+                select_policy: "Min",
+                policies: vec![policy("Percent", 50, 60)],
+            },
+        },
+    };
+    let api = "autoscaling/v2";
+    Some(to_value(&Object {
+        api_version: api,
+        kind: "HorizontalPodAutoscaler",
+        metadata: meta(spec, &spec.name),
+        spec: Some(s),
+    }))
+}
+
+fn pdb(spec: &DeploySpec) -> Option<Value> {
+    spec.hardening.pod_disruption_budget.then(|| {
+        let s = PdbSpec {
+            max_unavailable: 1,
+            selector: Selector {
+                match_labels: labels::selector(spec),
+            },
+        };
+        to_value(&Object {
+            api_version: "policy/v1",
+            kind: "PodDisruptionBudget",
+            metadata: meta(spec, &spec.name),
+            spec: Some(s),
+        })
+    })
+}
+
+fn ingress(spec: &DeploySpec) -> Option<Value> {
+    let ing = spec.ingress.as_ref()?;
+    let secret = ing
+        .tls_secret
+        .clone()
+        .unwrap_or_else(|| format!("{}-tls", spec.name));
+    let backend = IngressBackend {
+        service: BackendService {
+            name: spec.name.clone(),
+            port: NamedPort { name: "http" },
+        },
+    };
+    let s = IngressSpec {
+        ingress_class_name: ing.class.clone(),
+        tls: vec![IngressTls {
+            hosts: vec![ing.host.clone()],
+            secret_name: secret,
+        }],
+        rules: vec![IngressRule {
+            host: ing.host.clone(),
+            http: IngressHttp {
+                paths: vec![IngressPath {
+                    path: "/",
+                    path_type: "Prefix",
+                    backend,
+                }],
+            },
+        }],
+    };
+    Some(to_value(&Object {
+        api_version: "networking.k8s.io/v1",
+        kind: "Ingress",
+        metadata: meta(spec, &spec.name),
+        spec: Some(s),
+    }))
+}
+
+fn network_policies(spec: &DeploySpec) -> Vec<Value> {
+    if !spec.hardening.network_policy {
+        return Vec::new();
+    }
+    let pods = || Selector {
+        match_labels: labels::selector(spec),
+    };
+    let obj = |name: String, s| {
+        to_value(&Object {
+            api_version: "networking.k8s.io/v1",
+            kind: "NetworkPolicy",
+            metadata: meta(spec, &name),
+            spec: Some(s),
+        })
+    };
+    let deny = NetworkPolicySpec {
+        pod_selector: pods(),
+        policy_types: vec!["Ingress", "Egress"],
+        ingress: None,
+        egress: None,
+    };
+    let tcp = |port| PolicyPort {
+        protocol: "TCP",
+        port,
+    };
+    let mut inbound = vec![tcp(PortValue::Name("http"))];
+    if spec.ports.metrics.is_some() {
+        inbound.push(tcp(PortValue::Name("metrics")));
+    }
+    let dns_peer = Peer {
+        namespace_selector: Some(Selector {
+            match_labels: Labels::from([(
+                "kubernetes.io/metadata.name".into(),
+                "kube-system".into(),
+            )]),
+        }),
+        pod_selector: Some(Selector {
+            match_labels: Labels::from([("k8s-app".into(), "kube-dns".into())]),
+        }),
+        ip_block: None,
+    };
+    let mut egress = vec![PolicyRule {
+        from: None,
+        to: Some(vec![dns_peer]),
+        ports: vec![
+            PolicyPort {
+                protocol: "UDP",
+                port: PortValue::Number(53),
+            },
+            tcp(PortValue::Number(53)),
+        ],
+    }];
+    let d = &spec.dependencies;
+    let deps = [
+        d.mqtt.as_ref().map(|m| (m.port, m.cidr.clone())),
+        d.postgres.as_ref().map(|p| (p.port, p.cidr.clone())),
+        d.redis.as_ref().map(|r| (r.port, r.cidr.clone())),
+    ];
+    for (port, cidr) in deps.into_iter().flatten() {
+        let to = cidr.map(|c| {
+            vec![Peer {
+                ip_block: Some(IpBlock { cidr: c }),
+                ..Peer::default()
+            }]
+        });
+        egress.push(PolicyRule {
+            from: None,
+            to,
+            ports: vec![tcp(PortValue::Number(port))],
+        });
+    }
+    let allow = NetworkPolicySpec {
+        pod_selector: pods(),
+        policy_types: vec!["Ingress", "Egress"],
+        ingress: Some(vec![PolicyRule {
+            from: None,
+            to: None,
+            ports: inbound,
+        }]),
+        egress: Some(egress),
+    };
+    vec![
+        obj(format!("{}-default-deny", spec.name), deny),
+        obj(format!("{}-allow", spec.name), allow),
+    ]
+}
+
+fn config_map(spec: &DeploySpec) -> Option<Value> {
+    if spec.config_files.is_empty() {
+        return None;
+    }
+    let mut cm = Plain::new("v1", "ConfigMap", meta(spec, &spec.name));
+    cm.data = Some(
+        spec.config_files
+            .iter()
+            .map(|(k, f)| (k.clone(), f.text().to_string()))
+            .collect(),
+    );
+    Some(to_value(&cm))
+}
+
+fn service_account(spec: &DeploySpec) -> Value {
+    let mut sa = Plain::new("v1", "ServiceAccount", meta(spec, &spec.name));
+    sa.automount_service_account_token = Some(spec.hardening.automount_service_account_token);
+    to_value(&sa)
+}
+
+/// The Secret templates: one per secret reference, values left as placeholders.
+pub fn secret_templates(spec: &DeploySpec) -> Vec<Manifest> {
+    spec.secrets
+        .iter()
+        .map(|s| {
+            let mut sec = Plain::new("v1", "Secret", meta(spec, &s.name));
+            sec.secret_type = Some("Opaque");
+            sec.string_data = Some(
+                s.keys
+                    .iter()
+                    .map(|k| (k.clone(), format!("<{k}>")))
+                    .collect(),
+            );
+            Manifest {
+                file: format!("secret-templates/{}.yaml", s.name),
+                docs: vec![to_value(&sec)],
+            }
+        })
+        .collect()
+}
+
+/// Every manifest to apply (Secret templates excluded), in apply order.
+pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
+    let hash = config_hash(spec);
+    let one = |file: &str, v: Option<Value>| {
+        v.map(|v| Manifest {
+            file: file.into(),
+            docs: vec![v],
+        })
+    };
+    let policies = network_policies(spec);
+    [
+        one("namespace.yaml", Some(namespace(spec))),
+        one("serviceaccount.yaml", Some(service_account(spec))),
+        one("configmap.yaml", config_map(spec)),
+        one(
+            "deployment.yaml",
+            Some(to_value(&workload::deployment(
+                spec,
+                meta(spec, &spec.name),
+                hash.as_deref(),
+            ))),
+        ),
+        Some(Manifest {
+            file: "service.yaml".into(),
+            docs: vec![service(spec), headless_service(spec)],
+        }),
+        one("hpa.yaml", hpa(spec)),
+        one("pdb.yaml", pdb(spec)),
+        one("ingress.yaml", ingress(spec)),
+        (!policies.is_empty()).then(|| Manifest {
+            file: "networkpolicy.yaml".into(),
+            docs: policies,
+        }),
+        one(
+            "cronjob.yaml",
+            workload::cronjob(spec, meta(spec, &format!("{}-cron", spec.name)))
+                .map(|c| to_value(&c)),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}

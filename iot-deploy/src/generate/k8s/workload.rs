@@ -1,0 +1,272 @@
+//! Deployment and CronJob: the pod, its container and its hardening.
+
+use super::kinds::{CronJobSpec, JobSpec, JobTemplate};
+use super::types::*;
+use crate::generate::labels;
+use crate::spec::{DeploySpec, ProbeKind};
+
+/// Environment variables: plain values, dependency endpoints, then secret references.
+pub(crate) fn env(spec: &DeploySpec) -> Vec<EnvVar> {
+    let plain = |name: &str, value: String| EnvVar {
+        name: name.into(),
+        value: Some(value),
+        value_from: None,
+    };
+    let mut out: Vec<EnvVar> = spec.env.iter().map(|(k, v)| plain(k, v.clone())).collect();
+    let d = &spec.dependencies;
+    if let Some(m) = &d.mqtt {
+        out.push(plain("MQTT_HOST", m.host.clone()));
+        out.push(plain("MQTT_PORT", m.port.to_string()));
+    }
+    if let Some(p) = &d.postgres {
+        out.push(plain("POSTGRES_HOST", p.host.clone()));
+        out.push(plain("POSTGRES_PORT", p.port.to_string()));
+        out.push(plain("POSTGRES_DB", p.database.clone()));
+    }
+    if let Some(r) = &d.redis {
+        out.push(plain("REDIS_HOST", r.host.clone()));
+        out.push(plain("REDIS_PORT", r.port.to_string()));
+    }
+    for s in &spec.secrets {
+        for key in &s.keys {
+            out.push(EnvVar {
+                name: key.clone(),
+                value: None,
+                value_from: Some(EnvSource {
+                    secret_key_ref: KeyRef {
+                        name: s.name.clone(),
+                        key: key.clone(),
+                    },
+                }),
+            });
+        }
+    }
+    out
+}
+
+fn resources(spec: &DeploySpec) -> ResourceRequirements {
+    let r = &spec.resources;
+    let pair = |cpu: Option<&str>, mem: Option<&str>| {
+        let mut m = Labels::new();
+        if let Some(c) = cpu {
+            m.insert("cpu".into(), c.into());
+        }
+        if let Some(v) = mem {
+            m.insert("memory".into(), v.into());
+        }
+        (!m.is_empty()).then_some(m)
+    };
+    ResourceRequirements {
+        requests: pair(r.request_cpu(), r.request_memory()),
+        limits: pair(r.limit_cpu(), r.limit_memory()),
+    }
+}
+
+fn probe(spec: &DeploySpec, kind: ProbeKind) -> Probe {
+    let p = spec.probes.resolved(kind);
+    Probe {
+        http_get: HttpGet {
+            path: p.path,
+            port: "http",
+        },
+        initial_delay_seconds: (p.initial_delay_seconds > 0).then_some(p.initial_delay_seconds),
+        period_seconds: p.period_seconds,
+        timeout_seconds: p.timeout_seconds,
+        failure_threshold: p.failure_threshold,
+    }
+}
+
+/// The hardened container running the service (or, with `args`, a job).
+pub(crate) fn container(spec: &DeploySpec, args: Option<Vec<String>>) -> Container {
+    let h = &spec.hardening;
+    let serving = args.is_none();
+    let mut ports = vec![ContainerPort {
+        name: "http",
+        container_port: spec.ports.http,
+        protocol: "TCP",
+    }];
+    if let Some(m) = spec.ports.metrics {
+        ports.push(ContainerPort {
+            name: "metrics",
+            container_port: m,
+            protocol: "TCP",
+        });
+    }
+    let mut mounts = vec![VolumeMount {
+        name: "tmp",
+        mount_path: "/tmp".into(),
+        read_only: false,
+    }];
+    if !spec.config_files.is_empty() {
+        mounts.push(VolumeMount {
+            name: "config",
+            mount_path: spec.config_dir(),
+            read_only: true,
+        });
+    }
+    let env = env(spec);
+    Container {
+        name: spec.name.clone(),
+        image: spec.image.reference(),
+        image_pull_policy: spec.image.pull_policy.as_str(),
+        args,
+        ports: serving.then_some(ports),
+        env: (!env.is_empty()).then_some(env),
+        resources: resources(spec),
+        liveness_probe: serving.then(|| probe(spec, ProbeKind::Liveness)),
+        readiness_probe: serving.then(|| probe(spec, ProbeKind::Readiness)),
+        startup_probe: serving.then(|| probe(spec, ProbeKind::Startup)),
+        security_context: ContainerSecurityContext {
+            allow_privilege_escalation: false,
+            read_only_root_filesystem: h.read_only_root_filesystem,
+            run_as_non_root: h.run_as_user != 0,
+            capabilities: h
+                .drop_all_capabilities
+                .then(|| Capabilities { drop: vec!["ALL"] }),
+        },
+        volume_mounts: mounts,
+    }
+}
+
+/// The pod spec; `restart` is set for jobs.
+pub(crate) fn pod(
+    spec: &DeploySpec,
+    container: Container,
+    restart: Option<&'static str>,
+) -> PodSpec {
+    let h = &spec.hardening;
+    let mut volumes = vec![Volume {
+        name: "tmp",
+        empty_dir: Some(EmptyDir { size_limit: "64Mi" }),
+        config_map: None,
+    }];
+    if !spec.config_files.is_empty() {
+        volumes.push(Volume {
+            name: "config",
+            empty_dir: None,
+            config_map: Some(ConfigMapVolume {
+                name: spec.name.clone(),
+                default_mode: 0o444,
+            }),
+        });
+    }
+    let spread = |key| TopologySpread {
+        max_skew: 1,
+        topology_key: key,
+        when_unsatisfiable: "ScheduleAnyway",
+        label_selector: Selector {
+            match_labels: labels::selector(spec),
+        },
+    };
+    PodSpec {
+        service_account_name: spec.name.clone(),
+        automount_service_account_token: h.automount_service_account_token,
+        enable_service_links: false,
+        restart_policy: restart,
+        termination_grace_period_seconds: spec.grace_seconds(),
+        security_context: PodSecurityContext {
+            run_as_non_root: h.run_as_user != 0,
+            run_as_user: h.run_as_user,
+            run_as_group: h.run_as_user,
+            fs_group: h.run_as_user,
+            seccomp_profile: h.seccomp_runtime_default.then_some(Seccomp {
+                kind: "RuntimeDefault",
+            }),
+        },
+        topology_spread_constraints: restart.is_none().then(|| {
+            vec![
+                spread("topology.kubernetes.io/zone"),
+                spread("kubernetes.io/hostname"),
+            ]
+        }),
+        containers: vec![container],
+        volumes,
+    }
+}
+
+/// Pod template annotations: the config hash and Prometheus scrape hints.
+fn pod_annotations(spec: &DeploySpec, config_hash: Option<&str>) -> Labels {
+    let mut a = Labels::new();
+    if let Some(h) = config_hash {
+        a.insert("checksum/config".into(), h.into());
+    }
+    a.insert("prometheus.io/scrape".into(), "true".into());
+    a.insert("prometheus.io/port".into(), spec.metrics_port().to_string());
+    a.insert("prometheus.io/path".into(), spec.metrics.path.clone());
+    a
+}
+
+pub(crate) fn deployment(
+    spec: &DeploySpec,
+    meta: Meta,
+    config_hash: Option<&str>,
+) -> Object<DeploymentSpec> {
+    let template = PodTemplate {
+        metadata: Meta {
+            labels: Some(labels::all(spec)),
+            annotations: Some(pod_annotations(spec, config_hash)),
+            ..Meta::default()
+        },
+        spec: pod(spec, container(spec, None), None),
+    };
+    Object {
+        api_version: "apps/v1",
+        kind: "Deployment",
+        metadata: meta,
+        spec: Some(DeploymentSpec {
+            replicas: spec
+                .scaling
+                .autoscale
+                .is_none()
+                .then_some(spec.scaling.replicas),
+            revision_history_limit: 5,
+            selector: Selector {
+                match_labels: labels::selector(spec),
+            },
+            strategy: Strategy {
+                kind: "RollingUpdate",
+                rolling_update: RollingUpdate {
+                    max_unavailable: 0,
+                    max_surge: 1,
+                },
+            },
+            template,
+        }),
+    }
+}
+
+pub(crate) fn cronjob(spec: &DeploySpec, meta: Meta) -> Option<Object<CronJobSpec>> {
+    let job = spec.cronjob.as_ref()?;
+    let instance = format!("{}-cron", spec.name);
+    let template = PodTemplate {
+        metadata: Meta {
+            labels: Some(labels::all_for(spec, &instance, "cronjob")),
+            ..Meta::default()
+        },
+        spec: pod(
+            spec,
+            container(spec, Some(job.args.clone())),
+            Some("OnFailure"),
+        ),
+    };
+    Some(Object {
+        api_version: "batch/v1",
+        kind: "CronJob",
+        metadata: meta,
+        spec: Some(CronJobSpec {
+            schedule: job.schedule.clone(),
+            time_zone: job.time_zone.clone(),
+            concurrency_policy: "Forbid",
+            starting_deadline_seconds: 300,
+            successful_jobs_history_limit: 3,
+            failed_jobs_history_limit: 1,
+            job_template: JobTemplate {
+                spec: JobSpec {
+                    backoff_limit: 2,
+                    ttl_seconds_after_finished: 86400,
+                    template,
+                },
+            },
+        }),
+    })
+}

@@ -1,0 +1,580 @@
+//! The rules, field by field.
+
+use super::Problems;
+use super::names::*;
+use super::quantity::{Measure, check as check_quantity};
+use crate::decode::join;
+use crate::spec::{DeploySpec, ProbeKind};
+
+/// Checks everything that types alone do not.
+pub(crate) fn validate(s: &DeploySpec) -> Problems {
+    let mut p = Problems::default();
+    identity(s, &mut p);
+    image(s, &mut p);
+    ports(s, &mut p);
+    env(s, &mut p);
+    resources(s, &mut p);
+    scaling_and_probes(s, &mut p);
+    dependencies(s, &mut p);
+    extras(s, &mut p);
+    p
+}
+
+fn identity(s: &DeploySpec, p: &mut Problems) {
+    if s.name.is_empty() {
+        p.add(
+            "name",
+            "missing: every spec needs a name (a DNS-1035 label like \"telemetry-gateway\")",
+        );
+    } else if !is_dns1035_label(&s.name) {
+        let fix = dns_label_suggestion(&s.name);
+        let hint = fix
+            .as_ref()
+            .map_or(String::new(), |f| format!(", did you mean {f:?}?"));
+        let msg = format!(
+            "{:?} is not a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63 characters){hint}",
+            s.name
+        );
+        p.suggest("name", msg, fix);
+    }
+    if let Some(ns) = &s.namespace {
+        if !is_dns1123_label(ns) {
+            p.suggest(
+                "namespace",
+                format!("{ns:?} is not a DNS-1123 label"),
+                dns_label_suggestion(ns),
+            );
+        }
+    }
+    for (path, v) in [
+        ("part_of", s.part_of.as_deref().unwrap_or("")),
+        ("component", s.component.as_str()),
+    ] {
+        if !is_label_value(v) {
+            p.add(
+                path,
+                format!(
+                    "{v:?} is not a valid label value (alphanumerics, '-', '_', '.', at most 63)"
+                ),
+            );
+        }
+    }
+}
+
+fn image(s: &DeploySpec, p: &mut Problems) {
+    let img = &s.image;
+    let repo = &img.repository;
+    if repo.is_empty() {
+        p.add(
+            "image.repository",
+            "missing: expected an image repository like \"ghcr.io/acme/gateway\"",
+        );
+    } else if let Some((r, t)) = repo.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+        let msg =
+            format!("{repo:?} contains a tag; set image.repository = {r:?} and image.tag = {t:?}");
+        p.suggest("image.repository", msg, Some(r.to_string()));
+    } else if repo.contains('@') {
+        p.add(
+            "image.repository",
+            format!("{repo:?} contains a digest; move it to image.digest"),
+        );
+    } else if !is_repository(repo) {
+        let lower = repo.to_ascii_lowercase();
+        let fix = (is_repository(&lower) && lower != *repo).then_some(lower);
+        p.suggest(
+            "image.repository",
+            format!(
+                "{repo:?} is not an image repository (lowercase path like \"ghcr.io/acme/gateway\")"
+            ),
+            fix,
+        );
+    }
+    match (&img.tag, &img.digest) {
+        (None, None) => p.add("image.tag", "missing: pin the image with a tag (like \"1.4.2\") or a digest"),
+        (Some(t), _) if t == "latest" && !img.allow_latest => p.add(
+            "image.tag",
+            "\"latest\" is not a pinned version; use a release tag or a digest (or set image.allow_latest = true)",
+        ),
+        (Some(t), _) if !is_tag(t) => {
+            p.add("image.tag", format!("{t:?} is not an image tag (letters, digits, '_', '.', '-', at most 128)"))
+        }
+        _ => {}
+    }
+    if let Some(d) = &img.digest {
+        if !is_digest(d) {
+            p.add(
+                "image.digest",
+                format!("{d:?} is not a digest, expected \"sha256:\" and 64 hex digits"),
+            );
+        }
+    }
+    let b = &s.build;
+    for (path, v) in [("build.binary", &b.binary), ("build.package", &b.package)] {
+        if let Some(v) = v {
+            if v.is_empty()
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                p.add(path, format!("{v:?} is not a cargo target name"));
+            }
+        }
+    }
+    for (i, f) in b.features.iter().enumerate() {
+        if f.is_empty()
+            || !f
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'))
+        {
+            p.add(
+                format!("build.features[{i}]"),
+                format!("{f:?} is not a cargo feature name"),
+            );
+        }
+    }
+    let df = &b.dockerfile;
+    if df.starts_with('/')
+        || df.split('/').any(|c| c.is_empty() || c == "..")
+        || df.contains(char::is_whitespace)
+    {
+        p.add(
+            "build.dockerfile",
+            format!(
+                "{df:?} must be a relative path inside the workspace, like \"deploy/Dockerfile\""
+            ),
+        );
+    }
+    let version_ok = |v: &str| {
+        let parts: Vec<&str> = v.split('.').collect();
+        (2..=3).contains(&parts.len())
+            && parts
+                .iter()
+                .all(|x| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit()))
+    };
+    for (path, v) in [
+        ("build.rust_version", &b.rust_version),
+        ("build.cargo_chef_version", &b.cargo_chef_version),
+    ] {
+        if !version_ok(v) {
+            p.add(
+                path,
+                format!("{v:?} is not a pinned version like \"1.85\" or \"0.1.68\""),
+            );
+        }
+    }
+}
+
+fn port(p: &mut Problems, path: &str, port: u32) {
+    if !(1..=65535).contains(&port) {
+        p.add(
+            path,
+            format!("{port} is out of range, expected a port from 1 to 65535"),
+        );
+    } else if port < 1024 {
+        p.suggest(
+            path,
+            format!("{port} is a privileged port; the non-root container (all capabilities dropped) cannot bind it, use 1024 or above, like 8080"),
+            Some("8080".into()),
+        );
+    }
+}
+
+fn ports(s: &DeploySpec, p: &mut Problems) {
+    port(p, "ports.http", s.ports.http);
+    if let Some(m) = s.ports.metrics {
+        port(p, "ports.metrics", m);
+        if m == s.ports.http {
+            p.add(
+                "ports.metrics",
+                "equals ports.http; leave it out to serve /metrics on the http port",
+            );
+        }
+    }
+    if !s.metrics.path.starts_with('/') {
+        p.add(
+            "metrics.path",
+            format!("{:?} must start with '/'", s.metrics.path),
+        );
+    }
+    if !is_duration(&s.metrics.scrape_interval) {
+        p.add(
+            "metrics.scrape_interval",
+            format!(
+                "{:?} is not a duration like \"30s\" or \"1m\"",
+                s.metrics.scrape_interval
+            ),
+        );
+    }
+}
+
+const DEP_ENV: [&str; 7] = [
+    "MQTT_HOST",
+    "MQTT_PORT",
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "POSTGRES_DB",
+    "REDIS_HOST",
+    "REDIS_PORT",
+];
+
+fn env(s: &DeploySpec, p: &mut Problems) {
+    for name in s.env.keys() {
+        let path = join("env", name);
+        if !is_env_name(name) {
+            p.suggest(
+                &path,
+                format!("{name:?} is not an environment variable name (letters, digits, '_')"),
+                env_name_suggestion(name),
+            );
+        } else if DEP_ENV.contains(&name.as_str()) {
+            p.add(
+                &path,
+                format!("{name} is set from `dependencies`; change the dependency instead"),
+            );
+        }
+    }
+    if let Some(dir) = &s.config_dir {
+        if !is_abs_path(dir) {
+            p.add("config_dir", format!("{dir:?} is not an absolute path"));
+        }
+    }
+    for (name, file) in &s.config_files {
+        let path = join("config_files", name);
+        if !is_config_key(name) {
+            p.add(
+                &path,
+                format!("{name:?} is not a file name (letters, digits, '-', '_', '.')"),
+            );
+        }
+        match (&file.content, &file.path) {
+            (Some(_), Some(_)) => p.add(&path, "has both `content` and `path`; keep one"),
+            (None, None) => p.add(
+                &path,
+                "needs `content` (the text) or `path` (a file next to the spec)",
+            ),
+            _ => {}
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, secret) in s.secrets.iter().enumerate() {
+        let path = format!("secrets[{i}]");
+        if !is_dns1123_subdomain(&secret.name) || secret.name.is_empty() {
+            p.suggest(
+                format!("{path}.name"),
+                format!(
+                    "{:?} is not a Secret name (DNS-1123 subdomain)",
+                    secret.name
+                ),
+                dns_label_suggestion(&secret.name),
+            );
+        }
+        if secret.keys.is_empty() {
+            p.add(
+                format!("{path}.keys"),
+                "is empty: list the keys the service reads",
+            );
+        }
+        for (j, key) in secret.keys.iter().enumerate() {
+            let kp = format!("{path}.keys[{j}]");
+            if !is_env_name(key) {
+                p.suggest(&kp, format!("{key:?} becomes an environment variable, so it must be a valid name (letters, digits, '_')"), env_name_suggestion(key));
+            } else if s.env.contains_key(key) || !seen.insert(key.clone()) {
+                p.add(
+                    &kp,
+                    format!("{key} is defined twice (in env or another secret)"),
+                );
+            }
+        }
+    }
+}
+
+fn resources(s: &DeploySpec, p: &mut Problems) {
+    let r = &s.resources;
+    let mut value = |path: &str, q: &Option<String>, m: Measure, limit: bool| -> Option<f64> {
+        let q = q.as_deref()?;
+        if q == "none" {
+            if !limit {
+                p.add(
+                    path,
+                    "\"none\" only removes limits; requests are needed for scheduling",
+                );
+            }
+            return None;
+        }
+        match check_quantity(q, m) {
+            Ok(v) => Some(v),
+            Err((msg, fix)) => {
+                p.suggest(path, msg, fix);
+                None
+            }
+        }
+    };
+    let rc = value(
+        "resources.requests.cpu",
+        &r.requests.cpu,
+        Measure::Cpu,
+        false,
+    );
+    let rm = value(
+        "resources.requests.memory",
+        &r.requests.memory,
+        Measure::Memory,
+        false,
+    );
+    let lc = value("resources.limits.cpu", &r.limits.cpu, Measure::Cpu, true);
+    let lm = value(
+        "resources.limits.memory",
+        &r.limits.memory,
+        Measure::Memory,
+        true,
+    );
+    let eff = |explicit: Option<f64>, q: Option<&str>| {
+        explicit.or_else(|| q.and_then(super::parse_quantity))
+    };
+    let pairs = [
+        (
+            "cpu",
+            eff(rc, r.request_cpu()),
+            eff(lc, r.limit_cpu()),
+            r.request_cpu(),
+            r.limit_cpu(),
+        ),
+        (
+            "memory",
+            eff(rm, r.request_memory()),
+            eff(lm, r.limit_memory()),
+            r.request_memory(),
+            r.limit_memory(),
+        ),
+    ];
+    for (what, req, lim, rq, lq) in pairs {
+        if let (Some(a), Some(b), Some(rq), Some(lq)) = (req, lim, rq, lq) {
+            if a > b {
+                p.add(
+                    format!("resources.limits.{what}"),
+                    format!("the {what} limit {lq:?} is below the request {rq:?}"),
+                );
+            }
+        }
+    }
+}
+
+fn scaling_and_probes(s: &DeploySpec, p: &mut Problems) {
+    if s.scaling.replicas == 0 {
+        p.add(
+            "scaling.replicas",
+            "0 replicas runs nothing; expected 1 or more",
+        );
+    }
+    if let Some(a) = &s.scaling.autoscale {
+        if a.min == 0 {
+            p.add("scaling.autoscale.min", "expected 1 or more");
+        }
+        if a.max < a.min {
+            p.add(
+                "scaling.autoscale.max",
+                format!("{} is below min ({})", a.max, a.min),
+            );
+        }
+        if !(1..=100).contains(&a.cpu_percent) {
+            p.add(
+                "scaling.autoscale.cpu_percent",
+                format!("{} is out of range, expected 1 to 100", a.cpu_percent),
+            );
+        }
+    }
+    for (kind, name) in [
+        (ProbeKind::Liveness, "liveness"),
+        (ProbeKind::Readiness, "readiness"),
+        (ProbeKind::Startup, "startup"),
+    ] {
+        let r = s.probes.resolved(kind);
+        let base = format!("probes.{name}");
+        if !r.path.starts_with('/') {
+            p.add(
+                format!("{base}.path"),
+                format!("{:?} must start with '/'", r.path),
+            );
+        }
+        for (field, v) in [
+            ("period_seconds", r.period_seconds),
+            ("timeout_seconds", r.timeout_seconds),
+            ("failure_threshold", r.failure_threshold),
+        ] {
+            if v == 0 {
+                p.add(format!("{base}.{field}"), "expected 1 or more");
+            }
+        }
+        if r.timeout_seconds > r.period_seconds && r.period_seconds > 0 {
+            p.add(
+                format!("{base}.timeout_seconds"),
+                format!(
+                    "{} s is longer than the period ({} s)",
+                    r.timeout_seconds, r.period_seconds
+                ),
+            );
+        }
+    }
+    if s.drain_seconds > 3600 {
+        p.add(
+            "drain_seconds",
+            format!(
+                "{} is more than an hour; expected 0 to 3600",
+                s.drain_seconds
+            ),
+        );
+    }
+}
+
+fn host(p: &mut Problems, path: String, h: &str) {
+    if h.parse::<std::net::IpAddr>().is_err() && !is_dns1123_subdomain(h) {
+        p.add(path, format!("{h:?} is not a host name or IP address"));
+    }
+}
+
+fn pinned_image(p: &mut Problems, path: String, image: &str) {
+    let tag = image
+        .rsplit_once(':')
+        .map(|(_, t)| t)
+        .filter(|t| !t.contains('/'));
+    match tag {
+        None => p.add(path, format!("{image:?} has no tag; pin a version")),
+        Some("latest") => p.add(path, format!("{image:?} uses latest; pin a version")),
+        _ => {}
+    }
+}
+
+fn dependencies(s: &DeploySpec, p: &mut Problems) {
+    let d = &s.dependencies;
+    let mut common = |name: &str, h: &str, prt: u32, cidr: &Option<String>, image: &str| {
+        let base = format!("dependencies.{name}");
+        host(p, format!("{base}.host"), h);
+        if !(1..=65535).contains(&prt) {
+            p.add(
+                format!("{base}.port"),
+                format!("{prt} is out of range, expected a port from 1 to 65535"),
+            );
+        }
+        if let Some(c) = cidr {
+            if !is_cidr(c) {
+                p.add(
+                    format!("{base}.cidr"),
+                    format!("{c:?} is not a CIDR like \"10.0.0.0/8\""),
+                );
+            }
+        }
+        pinned_image(p, format!("{base}.image"), image);
+    };
+    if let Some(m) = &d.mqtt {
+        common("mqtt", &m.host, m.port, &m.cidr, &m.image);
+    }
+    if let Some(r) = &d.redis {
+        common("redis", &r.host, r.port, &r.cidr, &r.image);
+    }
+    if let Some(pg) = &d.postgres {
+        common("postgres", &pg.host, pg.port, &pg.cidr, &pg.image);
+        let ident = |v: &str| {
+            v.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && v.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        for (f, v) in [("database", &pg.database), ("user", &pg.user)] {
+            if !ident(v) {
+                p.add(
+                    format!("dependencies.postgres.{f}"),
+                    format!("{v:?} is not a plain identifier (lowercase letters, digits, '_')"),
+                );
+            }
+        }
+    }
+}
+
+fn extras(s: &DeploySpec, p: &mut Problems) {
+    if let Some(ing) = &s.ingress {
+        let h = ing.host.strip_prefix("*.").unwrap_or(&ing.host);
+        if ing.host.is_empty() {
+            p.add(
+                "ingress.host",
+                "missing: expected the public host name, like \"gateway.example.com\"",
+            );
+        } else if !is_dns1123_subdomain(h) || !h.contains('.') {
+            p.add(
+                "ingress.host",
+                format!("{:?} is not a fully qualified host name", ing.host),
+            );
+        }
+        if let Some(t) = &ing.tls_secret {
+            if !is_dns1123_subdomain(t) {
+                p.add(
+                    "ingress.tls_secret",
+                    format!("{t:?} is not a Secret name (DNS-1123 subdomain)"),
+                );
+            }
+        }
+        if let Some(c) = &ing.class {
+            if !is_dns1123_subdomain(c) {
+                p.add(
+                    "ingress.class",
+                    format!("{c:?} is not an IngressClass name"),
+                );
+            }
+        }
+    }
+    if let Some(c) = &s.cronjob {
+        if !is_cron(&c.schedule) {
+            p.add(
+                "cronjob.schedule",
+                format!(
+                    "{:?} is not a cron schedule, expected five fields like \"0 3 * * *\"",
+                    c.schedule
+                ),
+            );
+        }
+        if c.args.is_empty() {
+            p.add(
+                "cronjob.args",
+                "is empty: give the arguments the job passes to the binary",
+            );
+        }
+    }
+    let a = &s.alerts;
+    for (f, v) in [
+        ("error_ratio", a.error_ratio),
+        ("devices_offline_ratio", a.devices_offline_ratio),
+    ] {
+        if !(v > 0.0 && v <= 1.0) {
+            p.add(
+                format!("alerts.{f}"),
+                format!("{v} is out of range, expected a ratio above 0 and at most 1"),
+            );
+        }
+    }
+    for (f, v) in [
+        ("p95_latency_seconds", a.p95_latency_seconds),
+        ("decode_errors_per_second", a.decode_errors_per_second),
+        ("rate_limited_per_second", a.rate_limited_per_second),
+    ] {
+        if v <= 0.0 {
+            p.add(
+                format!("alerts.{f}"),
+                format!("{v} must be greater than zero"),
+            );
+        }
+    }
+    if s.hardening.run_as_user > i32::MAX as u32 {
+        p.add("hardening.run_as_user", "is above 2147483647");
+    }
+    if s.compose.env_file.is_empty() || s.compose.env_file.contains(char::is_whitespace) {
+        p.add("compose.env_file", "expected a file name like \".env\"");
+    }
+    for (f, v) in [
+        ("systemd.exec_path", &s.systemd.exec_path),
+        ("systemd.environment_file", &s.systemd.environment_file),
+    ] {
+        if let Some(v) = v {
+            if !is_abs_path(v) {
+                p.add(f, format!("{v:?} is not an absolute path"));
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The command-line tool: exit codes, messages on stderr, files written.
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_iot-deploy"))
+}
+
+fn spec(name: &str) -> String {
+    format!("{}/tests/specs/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn init_then_check_then_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("svc.toml");
+    let out = bin().arg("init").arg(&path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = bin().arg("init").arg(&path).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let check = bin().arg("check").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(
+        check.status.code(),
+        Some(1),
+        "the starter's dev replica count is a finding: {stderr}"
+    );
+    assert!(stderr.contains("[dev] ID007"), "{stderr}");
+
+    let out_dir = dir.path().join("deploy");
+    let render = bin()
+        .args(["render"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--env", "prod", "--only", "k8s,docker"])
+        .output()
+        .unwrap();
+    assert!(
+        render.status.success(),
+        "{}",
+        String::from_utf8_lossy(&render.stderr)
+    );
+    assert!(out_dir.join("k8s/deployment.yaml").is_file());
+    assert!(out_dir.join("Dockerfile").is_file());
+    assert!(!out_dir.join("helm").exists());
+}
+
+#[test]
+fn check_clean_spec_exits_zero() {
+    let out = bin()
+        .arg("check")
+        .arg(spec("minimal.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn errors_name_file_line_column_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(&path, "name: gw\nimage:\n  repository: ghcr.io/acme/gw\n  tag: 1.0\nresources:\n  limits:\n    memory: 512MB\n").unwrap();
+    for args in [vec!["check"], vec!["render", "--out", "x"]] {
+        let out = bin()
+            .args(&args[..1])
+            .arg(&path)
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1));
+        let expected = format!(
+            "{}:7:13: resources.limits.memory: \"512MB\" is not a Kubernetes quantity, did you mean \"512Mi\"?",
+            path.display()
+        );
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Diagnostic {"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn unknown_environment_and_missing_file_are_errors() {
+    let out = bin()
+        .arg("render")
+        .arg(spec("minimal.toml"))
+        .args(["--out", "/tmp/x", "--env", "qa"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--env qa: the spec has no such environment")
+    );
+    let out = bin()
+        .arg("check")
+        .arg("/nonexistent/spec.toml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the spec"));
+}

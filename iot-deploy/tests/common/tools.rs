@@ -1,0 +1,73 @@
+//! Finding the external validators; a missing one fails under CI=true.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+fn lookup(name: &str) -> Option<PathBuf> {
+    if name == "promtool" {
+        if let Some(p) = std::env::var_os("PROMTOOL")
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+        {
+            return Some(p);
+        }
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.push(home().join(".local/bin"));
+    dirs.push(home().join(".cache/iot-rs/promtool"));
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// Runs `scripts/install-validators.sh` once (CI only).
+fn install() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-validators.sh");
+        let status = Command::new("bash").arg(&script).status();
+        eprintln!("ran {}: {status:?}", script.display());
+    });
+}
+
+/// The tool's path; `None` (after a skip notice) when it is missing outside CI.
+pub fn require(name: &str) -> Option<PathBuf> {
+    if let Some(p) = lookup(name) {
+        return Some(p);
+    }
+    if in_ci() {
+        install();
+        match lookup(name) {
+            Some(p) => return Some(p),
+            None => panic!("{name} is required in CI (CI=true); run scripts/install-validators.sh"),
+        }
+    }
+    eprintln!("SKIPPED: {name} not found; run scripts/install-validators.sh to test with it");
+    None
+}
+
+/// Runs a command; returns (success, stdout + stderr).
+pub fn run(cmd: &mut Command) -> (bool, String) {
+    match cmd.output() {
+        Ok(o) => (
+            o.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        ),
+        Err(e) => (false, format!("cannot run {cmd:?}: {e}")),
+    }
+}

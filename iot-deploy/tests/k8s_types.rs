@@ -1,0 +1,61 @@
+//! Every emitted Kubernetes object is exactly representable by the
+//! `k8s-openapi` types: deserializing it and serializing it back gives the
+//! same JSON (a misspelled or misplaced field would be dropped or rejected).
+
+mod common;
+
+use iot_deploy::generate::k8s::{manifests, secret_templates};
+use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+
+fn round_trip<T: DeserializeOwned + Serialize>(json: &Json) -> Result<Json, String> {
+    let typed: T = serde_json::from_value(json.clone()).map_err(|e| e.to_string())?;
+    serde_json::to_value(&typed).map_err(|e| e.to_string())
+}
+
+fn check(json: &Json) -> Result<(), String> {
+    let kind = json["kind"].as_str().unwrap_or_default();
+    let back = match kind {
+        "Namespace" => round_trip::<core::v1::Namespace>(json),
+        "ServiceAccount" => round_trip::<core::v1::ServiceAccount>(json),
+        "ConfigMap" => round_trip::<core::v1::ConfigMap>(json),
+        "Secret" => round_trip::<core::v1::Secret>(json),
+        "Service" => round_trip::<core::v1::Service>(json),
+        "Deployment" => round_trip::<apps::v1::Deployment>(json),
+        "HorizontalPodAutoscaler" => round_trip::<autoscaling::v2::HorizontalPodAutoscaler>(json),
+        "PodDisruptionBudget" => round_trip::<policy::v1::PodDisruptionBudget>(json),
+        "Ingress" => round_trip::<networking::v1::Ingress>(json),
+        "NetworkPolicy" => round_trip::<networking::v1::NetworkPolicy>(json),
+        "CronJob" => round_trip::<batch::v1::CronJob>(json),
+        other => return Err(format!("no k8s-openapi type mapped for kind {other:?}")),
+    }?;
+    if back != *json {
+        return Err(format!(
+            "{kind} changed in the round trip\nemitted: {}\nk8s-openapi: {}",
+            serde_json::to_string_pretty(json).unwrap_or_default(),
+            serde_json::to_string_pretty(&back).unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn every_emitted_object_matches_k8s_openapi() {
+    let mut kinds = std::collections::BTreeSet::new();
+    for (label, spec) in common::all_variants() {
+        for m in manifests(&spec).into_iter().chain(secret_templates(&spec)) {
+            for doc in &m.docs {
+                let json = serde_json::to_value(doc).unwrap();
+                kinds.insert(json["kind"].as_str().unwrap_or_default().to_string());
+                check(&json).unwrap_or_else(|e| panic!("{label} {}: {e}", m.file));
+            }
+        }
+    }
+    assert_eq!(
+        kinds.len(),
+        11,
+        "every kind is covered by some spec: {kinds:?}"
+    );
+}

@@ -1,0 +1,233 @@
+//! Broken specs: each gives the expected message (with its position), and
+//! no input, however garbled, makes the loader panic.
+
+use iot_deploy::{Format, SpecFile};
+use proptest::prelude::*;
+
+const OK: &str = "name = \"gw\"\n[image]\nrepository = \"ghcr.io/acme/gw\"\ntag = \"1.0.0\"\n";
+
+/// (format, text, expected substring of the rendered diagnostics).
+const CASES: &[(Format, &str, &str)] = &[
+    (Format::Toml, "name = \n", "1:8: invalid TOML"),
+    (Format::Yaml, "name: [gw\n", "invalid YAML"),
+    (
+        Format::Yaml,
+        "name: gw\nname: other\n",
+        "2:1: duplicate key `name` (first at 1:1)",
+    ),
+    (
+        Format::Yaml,
+        "- a\n- b\n",
+        "expected a table of settings, found a list",
+    ),
+    (
+        Format::Toml,
+        "[image]\nrepository = \"ghcr.io/acme/gw\"\ntag = \"1\"\n",
+        "name: missing: every spec needs a name",
+    ),
+    (
+        Format::Toml,
+        "name = \"Gateway_1\"\n",
+        "1:8: name: \"Gateway_1\" is not a DNS-1035 label",
+    ),
+    (Format::Toml, "name = \"1gw\"\n", "is not a DNS-1035 label"),
+    (
+        Format::Toml,
+        "name = \"gw\"\nreplcas = 3\n",
+        "3:1: replcas: unknown field `replcas`, expected one of: name,",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[scaling]\nreplcas = 3\n",
+        "4:1: scaling.replcas: unknown field `replcas`, did you mean `replicas`?",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\nfoo = 1\n",
+        "unknown field `foo`, expected one of: name, namespace",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[image]\nrepository = \"ghcr.io/acme/gw:1.0\"\n",
+        "contains a tag; set image.repository = \"ghcr.io/acme/gw\" and image.tag = \"1.0\"",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[image]\nrepository = \"ghcr.io/acme/gw\"\n",
+        "image.tag: missing: pin the image",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[image]\nrepository = \"ghcr.io/acme/gw\"\ntag = \"latest\"\n",
+        "4:7: image.tag: \"latest\" is not a pinned version",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[image]\nrepository = \"ghcr.io/acme/gw\"\ndigest = \"sha256:abc\"\n",
+        "image.digest: \"sha256:abc\" is not a digest",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[ports]\nhttp = 70000\n",
+        "4:8: ports.http: 70000 is out of range, expected a port from 1 to 65535",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[ports]\nhttp = 80\n",
+        "ports.http: 80 is a privileged port",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[ports]\nhttp = \"8080\"\n",
+        "ports.http: expected a whole number from 0 to 4294967295, found the string \"8080\" (remove the quotes)",
+    ),
+    (
+        Format::Yaml,
+        "name: gw\nports:\n  http: 08080\n",
+        "has a leading zero (YAML 1.1 readers take it as octal)",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[resources.limits]\nmemory = \"512MB\"\n",
+        "4:10: resources.limits.memory: \"512MB\" is not a Kubernetes quantity, did you mean \"512Mi\"?",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[resources.requests]\ncpu = \"2 cores\"\n",
+        "\"2 cores\" is not a Kubernetes quantity, did you mean \"2\"?",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[resources.requests]\nmemory = \"512m\"\n",
+        "(m is milli), did you mean \"512Mi\"?",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[resources.requests]\nmemory = \"1Gi\"\n[resources.limits]\nmemory = \"512Mi\"\n",
+        "the memory limit \"512Mi\" is below the request \"1Gi\"",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[scaling]\nreplicas = 0\n",
+        "scaling.replicas: 0 replicas runs nothing",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[scaling.autoscale]\nmin = 5\nmax = 2\n",
+        "scaling.autoscale.max: 2 is below min (5)",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[env]\n\"db-url\" = \"x\"\n",
+        "\"db-url\" is not an environment variable name",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[[secrets]]\nname = \"db\"\nkeys = []\n",
+        "secrets[0].keys: is empty",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[config_files.\"a.toml\"]\n",
+        "config_files[\"a.toml\"]: needs `content`",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[build]\nruntime = \"distroles\"\n",
+        "unknown value \"distroles\", did you mean \"distroless\"?",
+    ),
+    (
+        Format::Yaml,
+        "name: gw\nhardening:\n  read_only_root_filesystem: yes\n",
+        "\"yes\" is a boolean only to YAML 1.1 readers, expected true or false",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[ingress]\nhost = \"localhost\"\n",
+        "ingress.host: \"localhost\" is not a fully qualified host name",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[cronjob]\nschedule = \"every day\"\nargs = [\"x\"]\n",
+        "cronjob.schedule: \"every day\" is not a cron schedule",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.postgres]\nport = 0\n",
+        "dependencies.postgres.port: 0 is out of range",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[environments.production]\n",
+        "unknown environment `production`",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[environments.prod]\nname = \"other\"\n",
+        "environments.prod.name: `name` cannot differ per environment",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[environments.prod.scaling]\nreplicas = -1\n",
+        "4:12: environments.prod.scaling.replicas: -1 is out of range",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\nports = 8080\n",
+        "ports: expected a table, found the integer 8080",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[alerts]\nerror_ratio = 5.0\n",
+        "alerts.error_ratio: 5 is out of range, expected a ratio above 0 and at most 1",
+    ),
+];
+
+fn with_image(text: &str, format: Format) -> String {
+    // Add a valid image (as line 2) unless the case is about the image or the whole document.
+    if text.contains("[image]") || text.contains("image:") || !text.starts_with("name") {
+        return text.to_string();
+    }
+    match format {
+        Format::Toml => {
+            let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+            format!(
+                "{first}\nimage = {{ repository = \"ghcr.io/acme/gw\", tag = \"1.0.0\" }}\n{rest}"
+            )
+        }
+        Format::Yaml => format!("{text}image:\n  repository: ghcr.io/acme/gw\n  tag: \"1.0.0\"\n"),
+    }
+}
+
+#[test]
+fn each_broken_spec_gives_its_message() {
+    assert!(CASES.len() >= 20);
+    assert!(SpecFile::parse(OK, Format::Toml).is_ok());
+    let mut failures = Vec::new();
+    for (format, text, expected) in CASES {
+        let text = with_image(text, *format);
+        match SpecFile::parse(&text, *format) {
+            Ok(_) => failures.push(format!("accepted:\n{text}")),
+            Err(d) if d.to_string().contains(expected) => {}
+            Err(d) => failures.push(format!("{text}\nexpected {expected:?}, got:\n{d}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+}
+
+proptest! {
+    #[test]
+    fn garbage_never_panics(text in any::<String>()) {
+        let _ = SpecFile::parse(&text, Format::Toml);
+        let _ = SpecFile::parse(&text, Format::Yaml);
+    }
+
+    #[test]
+    fn structured_garbage_never_panics(
+        text in "[a-z_\\[\\]{}:=,\"'\\- \\n0-9.#&*!|>]{0,200}",
+    ) {
+        let _ = SpecFile::parse(&text, Format::Toml);
+        let _ = SpecFile::parse(&text, Format::Yaml);
+        let _ = SpecFile::parse(&format!("{OK}{text}"), Format::Toml);
+    }
+}

