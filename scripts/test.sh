@@ -8,7 +8,10 @@ step() { printf '\n==> %s\n' "$*"; }
 in_ci() { [ "${CI:-}" = "true" ]; }
 
 step "tools the tests need"
-# promtool (Debian package `prometheus`, extracted into a cache directory).
+# Validators for iot-deploy's generated files (pip) and promtool (extracted
+# from the Debian package `prometheus` into a cache directory).
+bash scripts/install-validators.sh
+export PATH="$PATH:$HOME/.local/bin"
 PROMTOOL="$(bash scripts/install-promtool.sh)"
 export PROMTOOL
 echo "promtool: $PROMTOOL"
