@@ -1,0 +1,135 @@
+//! The generic cell rate algorithm, as pure arithmetic on nanoseconds.
+//!
+//! State is one number per limiter (or key): the theoretical arrival time
+//! `tat`, the instant at which the bucket would be full again. With the
+//! emission interval `t = period / permits` and the tolerance
+//! `tau = t * burst`, a request of cost `n` at `now` would move it to
+//! `tat' = max(tat, now) + n * t`, and conforms iff `tat' - tau <= now`.
+//! A fresh state (`tat = 0`, or any `tat <= now`) is a full bucket.
+
+use std::time::Duration;
+
+/// The quota in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Gcra {
+    /// Emission interval: nanoseconds per permit.
+    t: u64,
+    /// Tolerance: `t * burst`.
+    tau: u64,
+    burst: u32,
+}
+
+impl Gcra {
+    /// `permits` per `period` with `burst`; the inputs are validated by the
+    /// configs (interval at least 1 ns, `tau` within half the u64 range),
+    /// the arithmetic below saturates regardless.
+    pub(crate) fn new(permits: u32, period: Duration, burst: u32) -> Self {
+        let t = period.as_nanos() / u128::from(permits.max(1));
+        let t = u64::try_from(t).unwrap_or(u64::MAX).max(1);
+        Self {
+            t,
+            tau: t.saturating_mul(u64::from(burst)),
+            burst,
+        }
+    }
+
+    pub(crate) fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    pub(crate) fn interval(&self) -> Duration {
+        Duration::from_nanos(self.t)
+    }
+
+    /// Tests a request of `cost` at `now` that may be admitted up to
+    /// `max_wait` nanoseconds in the future: `Ok(new_tat)` when it conforms
+    /// at `now + max_wait` (the caller then waits `conforming_at - now`),
+    /// `Err(conforming_at)` (the earliest time it would conform without
+    /// waiting) otherwise.
+    #[inline]
+    pub(crate) fn test(&self, tat: u64, now: u64, cost: u32, max_wait: u64) -> Result<u64, u64> {
+        let new_tat = tat
+            .max(now)
+            .saturating_add(self.t.saturating_mul(u64::from(cost)));
+        let conforming_at = new_tat.saturating_sub(self.tau);
+        if conforming_at <= now.saturating_add(max_wait) {
+            Ok(new_tat)
+        } else {
+            Err(conforming_at)
+        }
+    }
+
+    /// How long a request that moved the state to `new_tat` at `now` must
+    /// wait before it conforms.
+    #[inline]
+    pub(crate) fn wait(&self, new_tat: u64, now: u64) -> u64 {
+        new_tat.saturating_sub(self.tau).saturating_sub(now)
+    }
+
+    /// The earliest time a request of `cost` conforms given `tat`.
+    #[inline]
+    pub(crate) fn conforming_at(&self, tat: u64, now: u64, cost: u32) -> u64 {
+        match self.test(tat, now, cost, 0) {
+            Ok(new_tat) => new_tat.saturating_sub(self.tau).min(now),
+            Err(at) => at,
+        }
+    }
+
+    /// The state after giving back `cost` permits taken earlier.
+    #[inline]
+    pub(crate) fn refund(&self, tat: u64, cost: u32) -> u64 {
+        tat.saturating_sub(self.t.saturating_mul(u64::from(cost)))
+    }
+
+    /// Permits available at `now` (how many cost-1 requests would conform).
+    #[inline]
+    pub(crate) fn available(&self, tat: u64, now: u64) -> u32 {
+        let used = tat.saturating_sub(now);
+        let free = self.tau.saturating_sub(used) / self.t;
+        u32::try_from(free).unwrap_or(u32::MAX).min(self.burst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn ten_per_second_burst_3() -> Gcra {
+        Gcra::new(10, Duration::from_secs(1), 3)
+    }
+
+    #[test]
+    fn burst_then_one_per_interval() {
+        let g = ten_per_second_burst_3();
+        assert_eq!(g.interval(), Duration::from_millis(100));
+        let mut tat = 0;
+        for _ in 0..3 {
+            tat = g.test(tat, 0, 1, 0).unwrap();
+        }
+        assert_eq!(tat, 300 * MS);
+        assert_eq!(g.test(tat, 0, 1, 0), Err(100 * MS));
+        assert_eq!(g.test(tat, 100 * MS - 1, 1, 0), Err(100 * MS));
+        tat = g.test(tat, 100 * MS, 1, 0).unwrap();
+        assert_eq!(g.test(tat, 100 * MS, 1, 0), Err(200 * MS));
+    }
+
+    #[test]
+    fn weighted_and_reservations() {
+        let g = ten_per_second_burst_3();
+        let tat = g.test(0, 0, 3, 0).unwrap();
+        assert_eq!(g.available(tat, 0), 0);
+        assert_eq!(g.available(tat, 150 * MS), 1);
+        // Cost 2 needs 200 ms more; a 250 ms wait allowance admits it.
+        assert_eq!(g.test(tat, 0, 2, 0), Err(200 * MS));
+        let reserved = g.test(tat, 0, 2, 250 * MS).unwrap();
+        assert_eq!(g.wait(reserved, 0), 200 * MS);
+        assert_eq!(g.conforming_at(tat, 0, 2), 200 * MS);
+        assert_eq!(g.refund(reserved, 2), tat);
+        // A cost above the burst never conforms without waiting.
+        assert!(g.test(0, 0, 4, 0).is_err());
+        // Idle long enough, the bucket is full again but not more.
+        assert_eq!(g.available(tat, 10_000 * MS), 3);
+    }
+}

@@ -1,0 +1,291 @@
+//! The bare, lock-free limiter: one `AtomicU64` shared by every clone.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::config::{RateLimitConfig, RateLimitMode};
+use super::gcra::Gcra;
+use super::metrics::DecisionMetrics;
+use crate::clock::Epoch;
+use crate::{Clock, ConfigError, TokioClock};
+
+/// The request does not conform yet: it would after `retry_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotUntil {
+    earliest: Instant,
+    retry_after: Duration,
+}
+
+impl NotUntil {
+    pub(crate) fn new(earliest: Instant, retry_after: Duration) -> Self {
+        Self {
+            earliest,
+            retry_after,
+        }
+    }
+
+    /// How long from the check until the request would conform (assuming
+    /// nobody else takes permits meanwhile).
+    pub fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+
+    /// The instant, on the limiter's clock, at which it would conform.
+    pub fn earliest_possible(&self) -> Instant {
+        self.earliest
+    }
+}
+
+impl fmt::Display for NotUntil {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rate limited, retry after {:?}", self.retry_after)
+    }
+}
+
+impl std::error::Error for NotUntil {}
+
+/// Why [`RateLimiter::check`] refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// Not enough permits now; retrying after
+    /// [`NotUntil::retry_after`] would succeed.
+    #[error(transparent)]
+    NotUntil(NotUntil),
+    /// The cost exceeds the burst: the request can never be admitted.
+    #[error("a cost of {cost} permits exceeds the burst of {burst}: it can never be admitted")]
+    InsufficientCapacity {
+        /// The request's cost.
+        cost: u32,
+        /// The limiter's burst.
+        burst: u32,
+    },
+}
+
+impl CheckError {
+    /// The wait until the request conforms; `None` if it never will.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::NotUntil(n) => Some(n.retry_after()),
+            Self::InsufficientCapacity { .. } => None,
+        }
+    }
+}
+
+/// A GCRA rate limiter in one `AtomicU64`, shared by its clones.
+///
+/// Usable on its own (no tower involved) or through
+/// [`RateLimitLayer`](super::RateLimitLayer). A check is one clock read,
+/// one atomic load and, when admitted, one compare-exchange (retried only
+/// when another thread won the race); no locks, no allocation. Checks made
+/// directly on the limiter are not counted in metrics (the layer counts
+/// its decisions).
+///
+/// ```
+/// use std::time::Duration;
+/// use iot_resilience::ManualClock;
+/// use iot_resilience::rate_limit::{RateLimitConfig, RateLimiter};
+///
+/// let clock = ManualClock::new();
+/// let config = RateLimitConfig::per(10, Duration::from_secs(1)).burst(2);
+/// let limiter = RateLimiter::with_clock(config, clock.clone()).unwrap();
+/// assert!(limiter.check(1).is_ok());
+/// assert!(limiter.check(1).is_ok());
+/// let denied = limiter.check(1).unwrap_err();
+/// assert_eq!(denied.retry_after(), Some(Duration::from_millis(100)));
+/// clock.advance(Duration::from_millis(100));
+/// assert!(limiter.check(1).is_ok());
+/// ```
+pub struct RateLimiter<C = TokioClock> {
+    inner: Arc<Inner<C>>,
+}
+
+struct Inner<C> {
+    /// Theoretical arrival time, nanoseconds since `epoch`.
+    tat: AtomicU64,
+    gcra: Gcra,
+    epoch: Epoch,
+    clock: C,
+    mode: RateLimitMode,
+    max_wait: Duration,
+    name: Cow<'static, str>,
+    metrics: DecisionMetrics,
+}
+
+impl RateLimiter<TokioClock> {
+    /// A limiter on tokio's clock (pausable in tests).
+    pub fn new(config: RateLimitConfig) -> Result<Self, ConfigError> {
+        Self::with_clock(config, TokioClock)
+    }
+}
+
+impl<C: Clock> RateLimiter<C> {
+    /// A limiter reading time from `clock`. It starts with a full bucket.
+    pub fn with_clock(config: RateLimitConfig, clock: C) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let gcra = Gcra::new(config.permits, config.period, config.effective_burst());
+        let epoch = Epoch::new(clock.now());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tat: AtomicU64::new(0),
+                gcra,
+                epoch,
+                clock,
+                mode: config.mode,
+                max_wait: config.max_wait,
+                name: config.name.clone(),
+                metrics: DecisionMetrics::new(&config.name),
+            }),
+        })
+    }
+
+    /// Takes `cost` permits now, or says when they will be available.
+    ///
+    /// A cost of 0 always succeeds; a cost above the burst always fails
+    /// with [`CheckError::InsufficientCapacity`].
+    #[inline]
+    pub fn check(&self, cost: u32) -> Result<(), CheckError> {
+        self.check_at(cost, self.inner.clock.now())
+    }
+
+    /// [`check`](Self::check) at a given instant (for callers that already
+    /// read the clock). Instants before the limiter's creation count as its
+    /// creation.
+    #[inline]
+    pub fn check_at(&self, cost: u32, now: Instant) -> Result<(), CheckError> {
+        self.take(cost, now, 0).map(|_| ())
+    }
+
+    /// Takes `cost` permits if they are available within `max_wait`, and
+    /// returns how long the caller must wait before using them (zero if
+    /// available now). The permits are reserved at once, so concurrent
+    /// callers are served in reservation order.
+    pub fn reserve(&self, cost: u32, max_wait: Duration) -> Result<Duration, CheckError> {
+        let max_wait = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
+        self.take(cost, self.inner.clock.now(), max_wait)
+            .map(Duration::from_nanos)
+    }
+
+    /// How long until `cost` permits are available, without taking them.
+    pub fn time_until(&self, cost: u32) -> Result<Duration, CheckError> {
+        let inner = &*self.inner;
+        if cost > inner.gcra.burst() {
+            return Err(self.insufficient(cost));
+        }
+        let now = inner.epoch.nanos(inner.clock.now());
+        let tat = inner.tat.load(Ordering::Relaxed);
+        let at = inner.gcra.conforming_at(tat, now, cost);
+        Ok(Duration::from_nanos(at.saturating_sub(now)))
+    }
+
+    /// Permits available right now.
+    pub fn available(&self) -> u32 {
+        let inner = &*self.inner;
+        let now = inner.epoch.nanos(inner.clock.now());
+        inner.gcra.available(inner.tat.load(Ordering::Relaxed), now)
+    }
+
+    /// The hot path: returns the wait in nanoseconds on success.
+    #[inline]
+    fn take(&self, cost: u32, now: Instant, max_wait: u64) -> Result<u64, CheckError> {
+        let inner = &*self.inner;
+        if cost == 0 {
+            return Ok(0);
+        }
+        if cost > inner.gcra.burst() {
+            return Err(self.insufficient(cost));
+        }
+        let now = inner.epoch.nanos(now);
+        // Relaxed is enough: the limiter publishes no other memory through
+        // this atomic, and read-modify-writes of one location are totally
+        // ordered, so no two callers can both take the same permit.
+        let mut tat = inner.tat.load(Ordering::Relaxed);
+        loop {
+            match inner.gcra.test(tat, now, cost, max_wait) {
+                Ok(new_tat) => {
+                    match inner.tat.compare_exchange_weak(
+                        tat,
+                        new_tat,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return Ok(inner.gcra.wait(new_tat, now)),
+                        Err(actual) => tat = actual,
+                    }
+                }
+                Err(at) => {
+                    return Err(CheckError::NotUntil(NotUntil::new(
+                        inner.epoch.instant(at),
+                        Duration::from_nanos(at.saturating_sub(now)),
+                    )));
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn insufficient(&self, cost: u32) -> CheckError {
+        CheckError::InsufficientCapacity {
+            cost,
+            burst: self.inner.gcra.burst(),
+        }
+    }
+}
+
+impl<C> RateLimiter<C> {
+    /// The most permits available at once.
+    pub fn burst(&self) -> u32 {
+        self.inner.gcra.burst()
+    }
+
+    /// The time to replenish one permit (`period / permits`, rounded down
+    /// to whole nanoseconds).
+    pub fn interval(&self) -> Duration {
+        self.inner.gcra.interval()
+    }
+
+    /// The configured name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub(crate) fn mode(&self) -> (RateLimitMode, Duration) {
+        (self.inner.mode, self.inner.max_wait)
+    }
+
+    pub(crate) fn metrics(&self) -> &DecisionMetrics {
+        &self.inner.metrics
+    }
+
+    /// Gives back `cost` permits taken but never used (a ready service
+    /// dropped before `call`). The bucket never exceeds full: refunding
+    /// into an idle limiter changes nothing.
+    pub(crate) fn refund(&self, cost: u32) {
+        let inner = &*self.inner;
+        let _ = inner
+            .tat
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
+                Some(inner.gcra.refund(tat, cost))
+            });
+    }
+}
+
+impl<C> Clone for RateLimiter<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C> fmt::Debug for RateLimiter<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("name", &self.inner.name)
+            .field("gcra", &self.inner.gcra)
+            .field("mode", &self.inner.mode)
+            .finish_non_exhaustive()
+    }
+}

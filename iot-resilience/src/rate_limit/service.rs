@@ -1,0 +1,230 @@
+//! The rate limit service.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::time::Sleep;
+use tower_service::Service;
+
+use super::config::RateLimitMode;
+use super::cost::{RequestCost, UnitCost};
+use super::error::RateLimitError;
+use super::future::ResponseFuture;
+use super::limiter::{CheckError, RateLimiter};
+use crate::{Clock, TokioClock};
+
+/// Limits the rate of requests to `S` with a shared [`RateLimiter`].
+///
+/// Made by [`RateLimitLayer`](super::RateLimitLayer); see the
+/// [module docs](super) for where permits are taken. Clones share the
+/// limiter; each clone has its own readiness (and, in wait mode, its own
+/// timer, allocated on its first wait and reused).
+pub struct RateLimit<S, W = UnitCost, C = TokioClock> {
+    inner: S,
+    limiter: RateLimiter<C>,
+    cost: W,
+    state: State,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// No readiness: `call` returns `NotReady`.
+    Idle,
+    /// Sleeping until a reserved unit permit is due (`reserved`), or until
+    /// the limiter has a permit again (weighted costs).
+    Waiting { reserved: bool },
+    /// Ready to call; `permit` if a unit permit is held.
+    Ready { permit: bool, waited: bool },
+    /// The limiter refused; the next `call` fails with this.
+    Rejected { retry_after: Duration },
+}
+
+impl<S, W, C: Clock> RateLimit<S, W, C> {
+    /// Wraps `inner` with `limiter` and a cost function (use [`UnitCost`]
+    /// for one permit per request).
+    pub fn new(inner: S, limiter: RateLimiter<C>, cost: W) -> Self {
+        Self {
+            inner,
+            limiter,
+            cost,
+            state: State::Idle,
+            sleep: None,
+        }
+    }
+
+    /// The shared limiter.
+    pub fn limiter(&self) -> &RateLimiter<C> {
+        &self.limiter
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Decides the next state from `Idle`: takes (or reserves) a unit
+    /// permit, or for weighted costs checks that the limiter is not
+    /// exhausted.
+    fn acquire(&mut self, unit: bool) -> State {
+        let (mode, max_wait) = self.limiter.mode();
+        let taken = match (mode, unit) {
+            (RateLimitMode::Reject, false) => Ok(Duration::ZERO),
+            (RateLimitMode::Reject, true) => self.limiter.check(1).map(|()| Duration::ZERO),
+            (RateLimitMode::Wait, true) => self.limiter.reserve(1, max_wait),
+            (RateLimitMode::Wait, false) => match self.limiter.time_until(1) {
+                Ok(wait) if wait > max_wait => return self.reject_after(wait),
+                other => other,
+            },
+        };
+        match taken {
+            Ok(wait) if wait.is_zero() => {
+                if unit {
+                    self.limiter.metrics().allowed();
+                }
+                State::Ready {
+                    permit: unit,
+                    waited: false,
+                }
+            }
+            Ok(wait) => {
+                tracing::trace!(name = %self.limiter.name(), ?wait, "rate limit: waiting for a permit");
+                let deadline = tokio::time::Instant::now() + wait;
+                match &mut self.sleep {
+                    Some(sleep) => sleep.as_mut().reset(deadline),
+                    None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                }
+                State::Waiting { reserved: unit }
+            }
+            Err(CheckError::NotUntil(n)) => self.reject_after(n.retry_after()),
+            // Cost 1 never exceeds a burst of at least 1.
+            Err(CheckError::InsufficientCapacity { .. }) => self.reject_after(Duration::MAX),
+        }
+    }
+
+    fn reject_after(&self, retry_after: Duration) -> State {
+        self.limiter.metrics().rejected();
+        tracing::debug!(name = %self.limiter.name(), ?retry_after, "rate limit: request rejected");
+        State::Rejected { retry_after }
+    }
+
+    fn release(&mut self) {
+        if let State::Ready { permit: true, .. } | State::Waiting { reserved: true } = self.state {
+            self.limiter.refund(1);
+        }
+        self.state = State::Idle;
+    }
+}
+
+impl<S, W, C, Req> Service<Req> for RateLimit<S, W, C>
+where
+    S: Service<Req>,
+    W: RequestCost<Req>,
+    C: Clock,
+{
+    type Response = S::Response;
+    type Error = RateLimitError<S::Error>;
+    type Future = ResponseFuture<S::Future, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        loop {
+            match self.state {
+                State::Ready { .. } => {
+                    return match self.inner.poll_ready(cx) {
+                        Poll::Ready(Err(e)) => {
+                            self.release();
+                            Poll::Ready(Err(RateLimitError::Inner(e)))
+                        }
+                        other => other.map_err(RateLimitError::Inner),
+                    };
+                }
+                State::Waiting { reserved } => {
+                    if let Some(sleep) = self.sleep.as_mut() {
+                        ready!(sleep.as_mut().poll(cx));
+                    }
+                    if reserved {
+                        self.limiter.metrics().waited();
+                    }
+                    self.state = State::Ready {
+                        permit: reserved,
+                        waited: true,
+                    };
+                }
+                // A rejection is delivered by `call`, never by `poll_ready`:
+                // `Buffer`, `Balance` and others treat a `poll_ready` error
+                // as the end of the service. Polling again retries.
+                State::Idle | State::Rejected { .. } => {
+                    self.state = self.acquire(W::UNIT);
+                    if let State::Rejected { .. } = self.state {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        match self.state {
+            State::Ready { waited, .. } => {
+                self.state = State::Idle;
+                if !W::UNIT {
+                    let metrics = self.limiter.metrics();
+                    match self.limiter.check(self.cost.cost(&req)) {
+                        Ok(()) if waited => metrics.waited(),
+                        Ok(()) => metrics.allowed(),
+                        Err(e) => {
+                            metrics.rejected();
+                            tracing::debug!(name = %self.limiter.name(), error = %e, "rate limit: request rejected");
+                            return ResponseFuture::failed(e.into());
+                        }
+                    }
+                }
+                ResponseFuture::called(self.inner.call(req))
+            }
+            State::Rejected { retry_after } => {
+                self.state = State::Idle;
+                ResponseFuture::failed(RateLimitError::Rejected { retry_after })
+            }
+            State::Idle | State::Waiting { .. } => ResponseFuture::failed(RateLimitError::NotReady),
+        }
+    }
+}
+
+impl<S, W, C> Drop for RateLimit<S, W, C> {
+    fn drop(&mut self) {
+        // A permit taken in `poll_ready` but never used goes back.
+        if let State::Ready { permit: true, .. } | State::Waiting { reserved: true } = self.state {
+            self.limiter.refund(1);
+        }
+    }
+}
+
+impl<S: Clone, W: Clone, C> Clone for RateLimit<S, W, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            limiter: self.limiter.clone(),
+            cost: self.cost.clone(),
+            state: State::Idle,
+            sleep: None,
+        }
+    }
+}
+
+impl<S: fmt::Debug, W, C> fmt::Debug for RateLimit<S, W, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("inner", &self.inner)
+            .field("limiter", &self.limiter)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}

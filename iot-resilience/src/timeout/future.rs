@@ -1,0 +1,67 @@
+//! The response future: the inner future raced against a deadline.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+
+use super::error::TimeoutError;
+use super::metrics::Shared;
+
+pin_project! {
+    /// The future of [`Timeout`](super::Timeout). The timer lives inside
+    /// it (no allocation).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        future: F,
+        #[pin]
+        sleep: Sleep,
+        after: Duration,
+        shared: Arc<Shared>,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(future: F, after: Duration, shared: Arc<Shared>) -> Self {
+        Self {
+            future,
+            sleep: tokio::time::sleep(after),
+            after,
+            shared,
+        }
+    }
+}
+
+impl<F, T, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    type Output = Result<T, TimeoutError<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // The inner future first: a response ready at the deadline wins.
+        if let Poll::Ready(out) = this.future.poll(cx) {
+            return Poll::Ready(out.map_err(TimeoutError::Inner));
+        }
+        match this.sleep.poll(cx) {
+            Poll::Ready(()) => {
+                this.shared.elapsed(*this.after);
+                Poll::Ready(Err(TimeoutError::Elapsed { after: *this.after }))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("after", &self.after)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,94 @@
+//! The timeout service.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tower_service::Service;
+
+use super::error::TimeoutError;
+use super::future::ResponseFuture;
+use super::metrics::Shared;
+use super::per_request::{DefaultTimeout, RequestTimeout};
+
+/// Fails calls to `S` that take longer than their timeout with
+/// [`TimeoutError::Elapsed`]. Made by [`TimeoutLayer`](super::TimeoutLayer).
+pub struct Timeout<S, T = DefaultTimeout> {
+    inner: S,
+    timeout: Duration,
+    per_request: T,
+    shared: Arc<Shared>,
+}
+
+impl<S, T> Timeout<S, T> {
+    pub(crate) fn new(inner: S, timeout: Duration, per_request: T, shared: Arc<Shared>) -> Self {
+        Self {
+            inner,
+            timeout,
+            per_request,
+            shared,
+        }
+    }
+
+    /// The configured timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, T, Req> Service<Req> for Timeout<S, T>
+where
+    S: Service<Req>,
+    T: RequestTimeout<Req>,
+{
+    type Response = S::Response;
+    type Error = TimeoutError<S::Error>;
+    type Future = ResponseFuture<S::Future>;
+
+    /// Readiness is not timed: only calls are.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(TimeoutError::Inner)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let after = self.per_request.timeout(&req).unwrap_or(self.timeout);
+        ResponseFuture::new(self.inner.call(req), after, Arc::clone(&self.shared))
+    }
+}
+
+impl<S: Clone, T: Clone> Clone for Timeout<S, T> {
+    fn clone(&self) -> Self {
+        Self::new(
+            self.inner.clone(),
+            self.timeout,
+            self.per_request.clone(),
+            Arc::clone(&self.shared),
+        )
+    }
+}
+
+impl<S: fmt::Debug, T> fmt::Debug for Timeout<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("inner", &self.inner)
+            .field("name", &self.shared.name)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
