@@ -1,0 +1,396 @@
+//! The shared breaker: admission and recording (hot paths, lock-free).
+//!
+//! The state lives in one `AtomicU64`: `generation << 32 | half-open
+//! permits left << 3 | state tag`. Every transition bumps the generation, so
+//! a permit remembers the generation that admitted it and an outcome that
+//! arrives after a transition is discarded instead of polluting the next
+//! state. Transitions themselves (rare) are serialised by a mutex, see
+//! `transition.rs`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use super::window::{Counts, Padded, Sample, Window};
+use super::{CircuitBreakerConfig, Outcome, Rejected, State, StateTransition, TransitionReason};
+use crate::Clock;
+use crate::circuit_breaker::telemetry::Metrics;
+use crate::clock::Epoch;
+
+const TAG_MASK: u64 = 0b111;
+const PERMIT_SHIFT: u32 = 3;
+pub(super) const PERMIT_ONE: u64 = 1 << PERMIT_SHIFT;
+const PERMIT_MASK: u64 = (1 << 29) - 1;
+const GEN_SHIFT: u32 = 32;
+
+#[inline]
+pub(super) fn tag(word: u64) -> u64 {
+    word & TAG_MASK
+}
+
+#[inline]
+pub(super) fn generation(word: u64) -> u32 {
+    (word >> GEN_SHIFT) as u32
+}
+
+#[inline]
+fn permits(word: u64) -> u64 {
+    (word >> PERMIT_SHIFT) & PERMIT_MASK
+}
+
+pub(super) fn pack(state: State, permits: u32, generation: u32) -> u64 {
+    (u64::from(generation) << GEN_SHIFT) | (u64::from(permits) << PERMIT_SHIFT) | state.tag()
+}
+
+const CLOSED: u64 = State::Closed.tag();
+const HALF_OPEN: u64 = State::HalfOpen.tag();
+const DISABLED: u64 = State::Disabled.tag();
+const METRICS_ONLY: u64 = State::MetricsOnly.tag();
+
+/// Admission to make one call: the generation and state that granted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawPermit {
+    generation: u32,
+    tag: u8,
+}
+
+impl RawPermit {
+    pub(crate) fn state(self) -> State {
+        State::from_tag(u64::from(self.tag))
+    }
+}
+
+/// State only touched while transitioning or recording probes.
+#[derive(Debug, Default)]
+pub(super) struct Locked {
+    /// Consecutive trips without a successful close.
+    pub(super) trips: u32,
+    /// Outcomes of the current half-open probes.
+    pub(super) probes: Counts,
+    /// What tripped the breaker, shown by `stats()` while open, and the
+    /// minimum number of calls that applied to it.
+    pub(super) frozen: (Counts, u32),
+}
+
+/// One circuit breaker, shared by its handle, services and permits.
+pub(crate) struct Core {
+    pub(super) state: Padded<AtomicU64>,
+    pub(super) window: Window,
+    pub(super) open_until: AtomicU64,
+    pub(super) half_open_since: AtomicU64,
+    pub(super) not_permitted: AtomicU64,
+    failure_ppm: u64,
+    slow_ppm: u64,
+    /// 0 when slow-call detection is off.
+    slow_nanos: u64,
+    pub(super) min_calls: u32,
+    pub(super) half_open_permits: u32,
+    pub(super) max_half_open_nanos: Option<u64>,
+    pub(super) config: CircuitBreakerConfig,
+    clock: Arc<dyn Clock>,
+    epoch: Epoch,
+    pub(super) locked: Mutex<Locked>,
+    pub(super) events: OnceLock<broadcast::Sender<StateTransition>>,
+    pub(super) metrics: Arc<Metrics>,
+    /// The key of a per-key breaker, for logs.
+    pub(super) key: Option<Box<str>>,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn ppm(percent: f32) -> u64 {
+    (f64::from(percent) * 10_000.0).round() as u64
+}
+
+impl Core {
+    /// `config` must be valid.
+    pub(crate) fn new(
+        config: CircuitBreakerConfig,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        key: Option<Box<str>>,
+    ) -> Self {
+        metrics.enter(State::Closed);
+        Self {
+            state: Padded(AtomicU64::new(pack(State::Closed, 0, 0))),
+            window: Window::new(&config.sliding_window),
+            open_until: AtomicU64::new(0),
+            half_open_since: AtomicU64::new(0),
+            not_permitted: AtomicU64::new(0),
+            failure_ppm: ppm(config.failure_rate_threshold),
+            slow_ppm: ppm(config.slow_call_rate_threshold),
+            slow_nanos: config
+                .slow_call_duration_threshold
+                .map_or(0, |d| nanos(d).max(1)),
+            min_calls: config.effective_minimum_calls().max(1),
+            half_open_permits: config.permitted_calls_in_half_open.max(1),
+            max_half_open_nanos: config.max_wait_in_half_open.map(nanos),
+            epoch: Epoch::new(clock.now()),
+            clock,
+            config,
+            locked: Mutex::new(Locked::default()),
+            events: OnceLock::new(),
+            metrics,
+            key,
+        }
+    }
+
+    #[inline]
+    pub(super) fn now(&self) -> u64 {
+        self.epoch.nanos(self.clock.now())
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Locked> {
+        // Nothing in `Locked` can be left half-updated by a panic that
+        // matters more than availability: keep going.
+        self.locked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> u64 {
+        self.state.0.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn current_state(&self) -> State {
+        State::from_tag(tag(self.load()))
+    }
+
+    /// Whether slow-call detection is on (calls then need a start time).
+    #[inline]
+    pub(crate) fn start_time(&self) -> u64 {
+        if self.slow_nanos != 0 { self.now() } else { 0 }
+    }
+
+    /// Whether `permit` was granted by the current generation.
+    #[inline]
+    pub(crate) fn is_current(&self, permit: RawPermit) -> bool {
+        generation(self.load()) == permit.generation
+    }
+
+    /// Admits a call or says why not. Closed, disabled and metrics-only: one
+    /// atomic load.
+    #[inline]
+    pub(crate) fn try_acquire(&self) -> Result<RawPermit, Rejected> {
+        let word = self.load();
+        let t = tag(word);
+        if t == CLOSED || t == DISABLED || t == METRICS_ONLY {
+            return Ok(RawPermit {
+                generation: generation(word),
+                tag: t as u8,
+            });
+        }
+        self.acquire_slow(word)
+    }
+
+    #[cold]
+    fn acquire_slow(&self, mut word: u64) -> Result<RawPermit, Rejected> {
+        loop {
+            let state = State::from_tag(tag(word));
+            match state {
+                State::Closed | State::Disabled | State::MetricsOnly => {
+                    return Ok(RawPermit {
+                        generation: generation(word),
+                        tag: tag(word) as u8,
+                    });
+                }
+                State::ForcedOpen => return Err(self.reject(state, None)),
+                State::Open => {
+                    let now = self.now();
+                    let until = self.open_until.load(Ordering::Acquire);
+                    if now < until {
+                        let left = Duration::from_nanos(until - now);
+                        return Err(self.reject(state, Some(left)));
+                    }
+                    // Lazily: the first call after the wait moves to
+                    // half-open (whoever loses the race just re-reads).
+                    self.transition(
+                        Some(word),
+                        State::HalfOpen,
+                        TransitionReason::OpenDurationElapsed,
+                    );
+                }
+                State::HalfOpen => {
+                    if self.half_open_expired() {
+                        self.transition(
+                            Some(word),
+                            State::Open,
+                            TransitionReason::HalfOpenTimedOut,
+                        );
+                    } else if permits(word) == 0 {
+                        return Err(self.reject(state, None));
+                    } else {
+                        match self.state.0.compare_exchange_weak(
+                            word,
+                            word - PERMIT_ONE,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        ) {
+                            Ok(_) => {
+                                return Ok(RawPermit {
+                                    generation: generation(word),
+                                    tag: HALF_OPEN as u8,
+                                });
+                            }
+                            Err(w) => {
+                                word = w;
+                                continue;
+                            }
+                        }
+                    }
+                }
+            }
+            word = self.load();
+        }
+    }
+
+    fn half_open_expired(&self) -> bool {
+        self.max_half_open_nanos.is_some_and(|max| {
+            let since = self.half_open_since.load(Ordering::Acquire);
+            self.now().saturating_sub(since) >= max
+        })
+    }
+
+    #[cold]
+    fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
+        self.not_permitted.fetch_add(1, Ordering::Relaxed);
+        self.metrics.rejected();
+        tracing::debug!(
+            name = %self.config.name,
+            key = self.key.as_deref(),
+            state = %state,
+            retry_after = ?retry_after,
+            "circuit breaker rejected a call"
+        );
+        Rejected { state, retry_after }
+    }
+
+    /// Gives back a permit whose call never completed (dropped future or
+    /// service) or was ignored. Only half-open permits are scarce.
+    #[inline]
+    pub(crate) fn release(&self, permit: RawPermit) {
+        if u64::from(permit.tag) == HALF_OPEN {
+            self.release_probe(permit);
+        }
+    }
+
+    #[cold]
+    fn release_probe(&self, permit: RawPermit) {
+        let mut word = self.load();
+        while tag(word) == HALF_OPEN && generation(word) == permit.generation {
+            match self.state.0.compare_exchange_weak(
+                word,
+                word + PERMIT_ONE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(w) => word = w,
+            }
+        }
+    }
+
+    /// Records the outcome of a call started at `start` (from
+    /// [`start_time`](Self::start_time)).
+    #[inline]
+    pub(crate) fn finish(&self, permit: RawPermit, outcome: Outcome, start: u64) {
+        if u64::from(permit.tag) == DISABLED {
+            return;
+        }
+        let now = if self.slow_nanos != 0 || self.window.needs_time() {
+            self.now()
+        } else {
+            0
+        };
+        self.record(permit, outcome, now.saturating_sub(start), now);
+    }
+
+    /// Records an outcome that took `elapsed` nanoseconds, at `now`.
+    #[inline]
+    pub(crate) fn record(&self, permit: RawPermit, outcome: Outcome, elapsed: u64, now: u64) {
+        let failed = match outcome {
+            Outcome::Success => false,
+            Outcome::Failure => true,
+            Outcome::Ignored => {
+                if u64::from(permit.tag) != DISABLED {
+                    self.metrics.ignored();
+                }
+                self.release(permit);
+                return;
+            }
+        };
+        let t = u64::from(permit.tag);
+        if t == DISABLED {
+            return;
+        }
+        let slow = self.slow_nanos != 0 && elapsed > self.slow_nanos;
+        let sample = Sample::new(failed, slow);
+        self.metrics.sample(sample);
+        if t == HALF_OPEN {
+            self.record_probe(permit, sample);
+            return;
+        }
+        let word = self.load();
+        if generation(word) != permit.generation {
+            return;
+        }
+        let counts = self.window.record(sample, now);
+        if t == CLOSED && counts.calls >= self.min_calls {
+            if let Some(reason) = self.exceeded(counts) {
+                self.transition(Some(word), State::Open, reason);
+            }
+        }
+    }
+
+    /// Which threshold `counts` reach, if any. No division: compares
+    /// `failures / calls >= ppm / 10^6` as `failures * 10^6 >= ppm * calls`.
+    #[inline]
+    pub(super) fn exceeded(&self, counts: Counts) -> Option<TransitionReason> {
+        let calls = u64::from(counts.calls);
+        if u64::from(counts.failures) * 1_000_000 >= self.failure_ppm * calls {
+            Some(TransitionReason::FailureRateExceeded)
+        } else if self.slow_nanos != 0
+            && u64::from(counts.slow) * 1_000_000 >= self.slow_ppm * calls
+        {
+            Some(TransitionReason::SlowCallRateExceeded)
+        } else {
+            None
+        }
+    }
+
+    #[cold]
+    fn record_probe(&self, permit: RawPermit, sample: Sample) {
+        let mut locked = self.lock();
+        let word = self.load();
+        if tag(word) != HALF_OPEN || generation(word) != permit.generation {
+            return;
+        }
+        locked.probes.add(sample);
+        if locked.probes.calls >= self.half_open_permits {
+            let to = match self.exceeded(locked.probes) {
+                Some(reason) => (State::Open, reason),
+                None => (State::Closed, TransitionReason::ProbesSucceeded),
+            };
+            self.transition_locked(&mut locked, word, to.0, to.1);
+        }
+    }
+
+    pub(super) fn slow_detection(&self) -> bool {
+        self.slow_nanos != 0
+    }
+
+    pub(super) fn subscribe(&self) -> broadcast::Receiver<StateTransition> {
+        self.events
+            .get_or_init(|| broadcast::channel(super::EVENT_CAPACITY).0)
+            .subscribe()
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.metrics.leave(self.current_state());
+    }
+}
