@@ -18,6 +18,84 @@
 //!
 //! The crate is generic: it knows nothing about IoT types.
 //!
+//! ## A composed stack
+//!
+//! The order that works for calls to a flaky backend, outermost first:
+//! rate limit (shed load before doing anything), circuit breaker (fail fast
+//! while the backend is sick), retry (with a shared budget, so retries
+//! cannot storm it), timeout (per attempt, so a hung attempt is retried).
+//! `docs/resilience.md` explains the choices.
+//!
+//! ```
+//! use std::time::Duration;
+//! use iot_resilience::{
+//!     circuit_breaker::{CircuitBreakerConfig, CircuitBreakerLayer, SlidingWindow},
+//!     rate_limit::{RateLimitConfig, RateLimitLayer},
+//!     retry::{RetryConfig, RetryLayer},
+//!     timeout::{TimeoutConfig, TimeoutLayer},
+//!     backoff::BackoffConfig,
+//! };
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let breaker = CircuitBreakerLayer::new(
+//!     CircuitBreakerConfig::default()
+//!         .name("ingest")
+//!         .sliding_window(SlidingWindow::count(50))
+//!         .minimum_number_of_calls(20)
+//!         .failure_rate_threshold(50.0)
+//!         .wait_duration_in_open(Duration::from_secs(10)),
+//! )?;
+//! let handle = breaker.handle().clone(); // state, stats, forcing, transitions
+//!
+//! let mut svc = ServiceBuilder::new()
+//!     .layer(RateLimitLayer::new(RateLimitConfig::per(1_000, Duration::from_secs(1)).name("ingest"))?)
+//!     .layer(breaker)
+//!     .layer(RetryLayer::new(
+//!         RetryConfig::default()
+//!             .name("ingest")
+//!             .max_attempts(3)
+//!             .backoff(BackoffConfig::full_jitter(Duration::from_millis(50), Duration::from_secs(1))),
+//!     )?)
+//!     .layer(TimeoutLayer::new(TimeoutConfig::default().name("ingest").timeout(Duration::from_millis(500)))?)
+//!     .service_fn(|frame: u64| async move { Ok::<_, std::io::Error>(frame * 2) });
+//!
+//! let response = svc.ready().await?.call(21).await?;
+//! assert_eq!(response, 42);
+//! assert_eq!(handle.state(), iot_resilience::circuit_breaker::State::Closed);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Metrics
+//!
+//! With the `metrics` feature every layer reports through the
+//! [`metrics`](https://docs.rs/metrics) facade. Handles are registered when a
+//! layer is built, so the hot path only increments. The label `name` is the
+//! configured layer name.
+//!
+//! | metric | type | labels | meaning |
+//! | --- | --- | --- | --- |
+//! | `resilience_circuit_breaker_state` | gauge | `name`, `state` | 1 on the current state's series (per-key: breakers in that state) |
+//! | `resilience_circuit_breaker_calls_total` | counter | `name`, `outcome` = success, failure, slow_success, slow_failure, ignored, rejected | calls by outcome |
+//! | `resilience_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` | state transitions |
+//! | `resilience_circuit_breaker_keyed_entries` | gauge | `name` | per-key breakers held |
+//! | `resilience_circuit_breaker_keyed_evictions_total` | counter | `name`, `reason` = idle, capacity | per-key breakers evicted |
+//! | `resilience_retry_attempts_total` | counter | `name` | retries made (first attempts not counted) |
+//! | `resilience_retry_calls_total` | counter | `name`, `outcome` = success, success_after_retry, exhausted, budget_exhausted, not_retryable, deadline | calls by how they ended |
+//! | `resilience_retry_budget_exhausted_total` | counter | `name` | retries refused by the budget |
+//! | `resilience_rate_limit_decisions_total` | counter | `name`, `decision` = allowed, rejected, waited | limiter decisions of the layers |
+//! | `resilience_rate_limit_keys` | gauge | `name` | keys held by a keyed limiter |
+//! | `resilience_rate_limit_evictions_total` | counter | `name`, `reason` = idle, busy | keys evicted |
+//! | `resilience_bulkhead_in_flight` | gauge | `name` | permits held |
+//! | `resilience_bulkhead_rejections_total` | counter | `name` | calls rejected by a full bulkhead |
+//! | `resilience_timeout_elapsed_total` | counter | `name` | calls that timed out |
+//! | `resilience_fallback_invocations_total` | counter | `name`, `outcome` = success, failure | fallbacks run |
+//!
+//! Every state transition, rejection and retry is also a `tracing` event
+//! with target `iot_resilience::<layer>` and a `name` field.
+//!
 //! ## Server hints
 //!
 //! Errors and responses that implement [`RetryHint`] tell the retry layer
