@@ -8,6 +8,10 @@ step() { printf '\n==> %s\n' "$*"; }
 in_ci() { [ "${CI:-}" = "true" ]; }
 
 step "tools the tests need"
+# A real Mosquitto broker and its clients for iot-core's MQTT tests.
+if ! command -v mosquitto >/dev/null 2>&1 && ! [ -x /usr/sbin/mosquitto ] || ! command -v mosquitto_pub >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+fi
 # Validators for iot-deploy's generated files (pip) and promtool (extracted
 # from the Debian package `prometheus` into a cache directory).
 bash scripts/install-validators.sh

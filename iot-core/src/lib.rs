@@ -29,6 +29,8 @@
 //! | `alloc` | via `std` | encode into `Vec<u8>`, owned alias tables |
 //! | `senml` | yes | SenML JSON and CBOR decode and encode |
 //! | `bytes` | no | encode into any `bytes::BufMut` |
+//! | `mqtt` | no | MQTT transport over rumqttc and tokio: topic scheme, store-and-forward publisher, deduplicating consumer (module `mqtt`, see `docs/mqtt.md`) |
+//! | `metrics` | no | the MQTT transport's counters through the `metrics` facade |
 //!
 //! With `default-features = false` the crate is `#![no_std]` without `alloc`
 //! and contains the binary codec and device-id validation only.
@@ -44,6 +46,8 @@ pub mod codec;
 pub mod device;
 #[cfg(feature = "std")]
 pub mod fleet;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 #[cfg(feature = "senml")]
 pub mod senml;
 

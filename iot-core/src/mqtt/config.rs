@@ -1,0 +1,670 @@
+//! Configuration of the connection, the publisher and the consumer.
+//!
+//! Every struct has `Default` (or a constructor for the one required
+//! value), public fields, builder methods for the common ones and a
+//! `validate()` that names the offending field. With the `serde` feature
+//! (on with `mqtt`) they deserialize from configuration files; durations are
+//! written as `"250ms"`, `"5s"` or integer milliseconds.
+
+use std::fmt;
+use std::time::Duration;
+
+use iot_resilience::backoff::BackoffConfig;
+
+use crate::codec::Limits;
+use crate::device::validate_device_id;
+
+use super::error::ConfigError;
+use super::topics::{TopicScheme, shared_filter};
+
+/// Delivery guarantee of MQTT publishes and subscriptions.
+///
+/// QoS 2 is not offered: the consumer suppresses duplicates itself, which
+/// QoS 1 plus deduplication makes cheaper than QoS 2's four-packet handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Qos {
+    /// QoS 0, fire and forget: nothing is acknowledged, so frames leave the
+    /// publisher's queue once written to the socket and can be lost.
+    AtMostOnce,
+    /// QoS 1 (the default): frames stay queued until the broker's PUBACK.
+    #[default]
+    AtLeastOnce,
+}
+
+impl Qos {
+    pub(crate) fn to_rumqttc(self) -> rumqttc::QoS {
+        match self {
+            Qos::AtMostOnce => rumqttc::QoS::AtMostOnce,
+            Qos::AtLeastOnce => rumqttc::QoS::AtLeastOnce,
+        }
+    }
+}
+
+/// User name and password for the broker. `Debug` does not show the password.
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct Credentials {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The connection to the broker; shared by publisher and consumer.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct MqttConfig {
+    /// Broker host name or address. Default `127.0.0.1`.
+    pub host: String,
+    /// Broker TCP port. Default 1883.
+    pub port: u16,
+    /// MQTT client id. Must be non-empty, stable across restarts and unique
+    /// per broker: the persistent session is keyed by it. Publishers
+    /// default to `iot-pub-<device_id>`.
+    pub client_id: String,
+    /// Optional user name and password.
+    pub credentials: Option<Credentials>,
+    /// Keep-alive interval; 0 disables pings, otherwise at least 1 s.
+    /// Default 30 s.
+    #[cfg_attr(feature = "serde", serde(with = "iot_resilience::serde_duration"))]
+    pub keep_alive: Duration,
+    /// Time allowed to connect (TCP and CONNACK) and to flush a write; whole
+    /// seconds, at least 1. Default 5 s.
+    #[cfg_attr(feature = "serde", serde(with = "iot_resilience::serde_duration"))]
+    pub connect_timeout: Duration,
+    /// Largest MQTT packet, in bytes, in both directions (rumqttc's own
+    /// default is 10 KiB). A frame whose PUBLISH would be larger is
+    /// rejected by `publish`; an incoming packet larger than this makes
+    /// rumqttc drop the connection. Default 256 KiB.
+    pub max_packet_size: usize,
+    /// Most QoS 1 publishes awaiting PUBACK at once (rumqttc's `inflight`,
+    /// and the publisher's hand-off window). Default 100.
+    pub max_inflight: u16,
+    /// Connect with `clean_session = false` so the broker keeps
+    /// subscriptions and queued messages while the client is away.
+    /// Default `true`; turning it off gives up the consumer's guarantees.
+    pub persistent_session: bool,
+    /// Reconnect schedule. Default full jitter from 100 ms, capped at 10 s.
+    /// Must not set `max_retries`: the transport never gives up.
+    pub backoff: BackoffConfig,
+    /// The topic scheme.
+    pub topics: TopicScheme,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 1883,
+            client_id: String::new(),
+            credentials: None,
+            keep_alive: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            max_packet_size: 256 * 1024,
+            max_inflight: 100,
+            persistent_session: true,
+            backoff: BackoffConfig::full_jitter(
+                Duration::from_millis(100),
+                Duration::from_secs(10),
+            ),
+            topics: TopicScheme::default(),
+        }
+    }
+}
+
+/// MQTT's largest packet: 1 type byte, 4 length bytes, 268,435,455 bytes.
+const MQTT_MAX_PACKET: usize = 1 + 4 + 268_435_455;
+
+impl MqttConfig {
+    /// A configuration for the broker at `host:port`, otherwise default.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`client_id`](Self::client_id).
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self
+    }
+
+    /// Sets [`topics`](Self::topics).
+    pub fn topics(mut self, topics: TopicScheme) -> Self {
+        self.topics = topics;
+        self
+    }
+
+    /// Sets [`backoff`](Self::backoff).
+    pub fn backoff(mut self, backoff: BackoffConfig) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Sets [`max_packet_size`](Self::max_packet_size).
+    pub fn max_packet_size(mut self, bytes: usize) -> Self {
+        self.max_packet_size = bytes;
+        self
+    }
+
+    /// Sets [`max_inflight`](Self::max_inflight).
+    pub fn max_inflight(mut self, n: u16) -> Self {
+        self.max_inflight = n;
+        self
+    }
+
+    /// Sets [`keep_alive`](Self::keep_alive).
+    pub fn keep_alive(mut self, d: Duration) -> Self {
+        self.keep_alive = d;
+        self
+    }
+
+    /// Sets [`credentials`](Self::credentials).
+    pub fn credentials(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials = Some(Credentials {
+            username: username.into(),
+            password: password.into(),
+        });
+        self
+    }
+
+    /// Checks every field; the error names it as `mqtt.<field>`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.host.is_empty() {
+            return Err(ConfigError::new("mqtt.host", "must not be empty"));
+        }
+        if self.client_id.is_empty() {
+            return Err(ConfigError::new(
+                "mqtt.client_id",
+                "must not be empty (persistent sessions are keyed by it)",
+            ));
+        }
+        if self.client_id.len() > u16::MAX as usize {
+            return Err(ConfigError::new(
+                "mqtt.client_id",
+                format!("{} bytes exceed MQTT's 65535", self.client_id.len()),
+            ));
+        }
+        let ka = self.keep_alive;
+        if !ka.is_zero()
+            && (ka < Duration::from_secs(1)
+                || ka.subsec_nanos() != 0
+                || ka.as_secs() > u64::from(u16::MAX))
+        {
+            return Err(ConfigError::new(
+                "mqtt.keep_alive",
+                format!("{ka:?} is not 0 or a whole number of seconds in 1..=65535"),
+            ));
+        }
+        let ct = self.connect_timeout;
+        if ct < Duration::from_secs(1) || ct.subsec_nanos() != 0 {
+            return Err(ConfigError::new(
+                "mqtt.connect_timeout",
+                format!("{ct:?} is not a whole number of seconds >= 1"),
+            ));
+        }
+        if !(128..=MQTT_MAX_PACKET).contains(&self.max_packet_size) {
+            return Err(ConfigError::new(
+                "mqtt.max_packet_size",
+                format!(
+                    "{} is outside 128..={MQTT_MAX_PACKET}",
+                    self.max_packet_size
+                ),
+            ));
+        }
+        if self.max_inflight == 0 {
+            return Err(ConfigError::new("mqtt.max_inflight", "must be at least 1"));
+        }
+        self.backoff
+            .validate()
+            .map_err(|e| ConfigError::new(format!("mqtt.{}", e.field), e.message.clone()))?;
+        if self.backoff.max_retries.is_some() {
+            return Err(ConfigError::new(
+                "mqtt.backoff.max_retries",
+                "must be unset: the transport reconnects forever",
+            ));
+        }
+        self.topics
+            .validate()
+            .map_err(|e| ConfigError::new("mqtt.topics", e.to_string()))
+    }
+
+    /// rumqttc options for this configuration.
+    pub(crate) fn to_options(&self) -> (rumqttc::MqttOptions, rumqttc::NetworkOptions) {
+        let mut o = rumqttc::MqttOptions::new(self.client_id.clone(), self.host.clone(), self.port);
+        o.set_keep_alive(self.keep_alive)
+            .set_max_packet_size(self.max_packet_size, self.max_packet_size)
+            .set_inflight(self.max_inflight)
+            // The publisher never lets more than `max_inflight` publishes
+            // wait in the request channel, so it is never full; a little
+            // slack covers subscribe and disconnect requests.
+            .set_request_channel_capacity(usize::from(self.max_inflight) + 8)
+            .set_clean_session(!self.persistent_session);
+        if let Some(c) = &self.credentials {
+            o.set_credentials(c.username.clone(), c.password.clone());
+        }
+        let mut n = rumqttc::NetworkOptions::new();
+        n.set_connection_timeout(self.connect_timeout.as_secs());
+        (o, n)
+    }
+}
+
+/// What the publisher does when its queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum OverflowPolicy {
+    /// Drop the oldest queued frames to make room (counted in
+    /// [`dropped`](super::StatsSnapshot::dropped)). The default: fresh
+    /// telemetry is usually worth more than old.
+    #[default]
+    DropOldest,
+    /// Refuse the new frame with [`PublishError::QueueFull`](super::PublishError::QueueFull)
+    /// (counted in [`rejected`](super::StatsSnapshot::rejected)).
+    RejectNew,
+}
+
+/// Bounds of the publisher's store-and-forward queue.
+///
+/// A frame stays queued from `publish` until the broker acknowledges it
+/// (QoS 1) or it was written to the socket (QoS 0). Both limits hold at
+/// all times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct QueueConfig {
+    /// Most frames queued. Default 10,000.
+    pub max_frames: usize,
+    /// Most payload bytes queued. Default 16 MiB.
+    pub max_bytes: usize,
+    /// What happens when a new frame does not fit.
+    pub policy: OverflowPolicy,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            max_frames: 10_000,
+            max_bytes: 16 * 1024 * 1024,
+            policy: OverflowPolicy::DropOldest,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Checks the limits.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_frames == 0 {
+            return Err(ConfigError::new("queue.max_frames", "must be at least 1"));
+        }
+        if self.max_bytes == 0 {
+            return Err(ConfigError::new("queue.max_bytes", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// One entry of the alias table a publisher announces in its birth message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct AliasEntry {
+    /// The alias data frames use.
+    pub alias: u32,
+    /// The channel name.
+    pub name: String,
+    /// The unit, if any.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub unit: Option<String>,
+}
+
+impl AliasEntry {
+    /// An entry without unit.
+    pub fn new(alias: u32, name: impl Into<String>) -> Self {
+        Self {
+            alias,
+            name: name.into(),
+            unit: None,
+        }
+    }
+
+    /// Sets the unit.
+    pub fn with_unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = Some(unit.into());
+        self
+    }
+}
+
+/// Configuration of a [`Publisher`](super::Publisher): one device's
+/// connection.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct PublisherConfig {
+    /// The connection. An empty `client_id` becomes `iot-pub-<device_id>`.
+    pub mqtt: MqttConfig,
+    /// The device this publisher speaks for; every frame must carry it.
+    pub device_id: String,
+    /// QoS of data frames. Default QoS 1. Status and birth are always QoS 1.
+    pub qos: Qos,
+    /// The store-and-forward queue.
+    pub queue: QueueConfig,
+    /// Append a CRC-32 trailer to every frame.
+    pub checksum: bool,
+    /// The alias table published (retained) on the birth topic after every
+    /// connect; empty publishes no birth. Can be replaced at run time with
+    /// [`Publisher::set_birth`](super::Publisher::set_birth).
+    pub birth: Vec<AliasEntry>,
+}
+
+impl Default for PublisherConfig {
+    fn default() -> Self {
+        Self {
+            mqtt: MqttConfig::default(),
+            device_id: String::new(),
+            qos: Qos::AtLeastOnce,
+            queue: QueueConfig::default(),
+            checksum: false,
+            birth: Vec::new(),
+        }
+    }
+}
+
+impl PublisherConfig {
+    /// A publisher of `device_id` through `mqtt`.
+    pub fn new(mqtt: MqttConfig, device_id: impl Into<String>) -> Self {
+        Self {
+            mqtt,
+            device_id: device_id.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`qos`](Self::qos).
+    pub fn qos(mut self, qos: Qos) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// Sets [`queue`](Self::queue).
+    pub fn queue(mut self, queue: QueueConfig) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Sets [`birth`](Self::birth).
+    pub fn birth(mut self, entries: Vec<AliasEntry>) -> Self {
+        self.birth = entries;
+        self
+    }
+
+    /// Sets [`checksum`](Self::checksum).
+    pub fn checksum(mut self, on: bool) -> Self {
+        self.checksum = on;
+        self
+    }
+
+    /// The configuration with the default client id filled in.
+    pub(crate) fn resolved(&self) -> Self {
+        let mut c = self.clone();
+        if c.mqtt.client_id.is_empty() {
+            c.mqtt.client_id = format!("iot-pub-{}", c.device_id);
+        }
+        c
+    }
+
+    /// Checks every field (after filling in the default client id).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_device_id(&self.device_id)
+            .map_err(|e| ConfigError::new("device_id", format!("{:?}: {e}", self.device_id)))?;
+        self.resolved().mqtt.validate()?;
+        self.queue.validate()?;
+        let mut aliases: Vec<u32> = self.birth.iter().map(|e| e.alias).collect();
+        aliases.sort_unstable();
+        if let Some(w) = aliases.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ConfigError::new(
+                "birth",
+                format!("alias {} appears more than once", w[0]),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Duplicate suppression of a [`Consumer`](super::Consumer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct DedupConfig {
+    /// Sequence numbers remembered per device, behind the highest seen
+    /// (rounded up to a multiple of 64; costs `window / 8` bytes per
+    /// device). Must exceed how far a redelivered frame can lag: at least
+    /// twice the publishers' `max_inflight` plus the broker's
+    /// `max_inflight_messages`. Default 4096.
+    pub window: u64,
+    /// Devices tracked at once; beyond this the least recently seen device
+    /// is forgotten (CLOCK approximation of LRU). Default 10,000.
+    pub max_devices: usize,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        Self {
+            window: 4096,
+            max_devices: 10_000,
+        }
+    }
+}
+
+/// Configuration of a [`Consumer`](super::Consumer).
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct ConsumerConfig {
+    /// The connection. `client_id` is required and must be stable: with a
+    /// persistent session the broker queues frames for it while it is away.
+    pub mqtt: MqttConfig,
+    /// Devices to receive; empty (the default) subscribes to all with `+`.
+    pub devices: Vec<String>,
+    /// Join this shared-subscription group for telemetry
+    /// (`$share/<group>/...`): the broker splits frames among the group's
+    /// members. Birth topics are always subscribed unshared, so every
+    /// member knows every alias table.
+    pub share_group: Option<String>,
+    /// QoS of the subscriptions. Default QoS 1.
+    pub qos: Qos,
+    /// Decoder limits for frames and births.
+    pub limits: Limits,
+    /// Duplicate suppression.
+    pub dedup: DedupConfig,
+    /// Alias tables kept (one per device, least recently used forgotten).
+    /// Default 10,000.
+    pub max_alias_tables: usize,
+    /// Items buffered between the connection task and `recv`. When full,
+    /// the task stops reading from the broker (back-pressure). Default 1024.
+    pub channel_capacity: usize,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
+            mqtt: MqttConfig::default(),
+            devices: Vec::new(),
+            share_group: None,
+            qos: Qos::AtLeastOnce,
+            limits: Limits::default(),
+            dedup: DedupConfig::default(),
+            max_alias_tables: 10_000,
+            channel_capacity: 1024,
+        }
+    }
+}
+
+impl ConsumerConfig {
+    /// A consumer of all devices through `mqtt`.
+    pub fn new(mqtt: MqttConfig) -> Self {
+        Self {
+            mqtt,
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`share_group`](Self::share_group).
+    pub fn share_group(mut self, group: impl Into<String>) -> Self {
+        self.share_group = Some(group.into());
+        self
+    }
+
+    /// Sets [`devices`](Self::devices).
+    pub fn devices<I, S>(mut self, devices: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.devices = devices.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets [`qos`](Self::qos).
+    pub fn qos(mut self, qos: Qos) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// Sets [`limits`](Self::limits).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`dedup`](Self::dedup).
+    pub fn dedup(mut self, dedup: DedupConfig) -> Self {
+        self.dedup = dedup;
+        self
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.mqtt.validate()?;
+        for d in &self.devices {
+            validate_device_id(d)
+                .map_err(|e| ConfigError::new("devices", format!("{d:?}: {e}")))?;
+        }
+        if let Some(g) = &self.share_group {
+            shared_filter(g, "x").map_err(|e| ConfigError::new("share_group", e.to_string()))?;
+        }
+        if self.dedup.window == 0 {
+            return Err(ConfigError::new("dedup.window", "must be at least 1"));
+        }
+        if self.dedup.window > 1 << 24 {
+            return Err(ConfigError::new(
+                "dedup.window",
+                format!("{} exceeds 2^24", self.dedup.window),
+            ));
+        }
+        if self.dedup.max_devices == 0 {
+            return Err(ConfigError::new("dedup.max_devices", "must be at least 1"));
+        }
+        if self.max_alias_tables == 0 {
+            return Err(ConfigError::new("max_alias_tables", "must be at least 1"));
+        }
+        if self.channel_capacity == 0 {
+            return Err(ConfigError::new("channel_capacity", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        MqttConfig::default().client_id("c").validate().unwrap();
+        PublisherConfig::new(MqttConfig::default(), "dev-1")
+            .validate()
+            .unwrap();
+        ConsumerConfig::new(MqttConfig::default().client_id("gw"))
+            .share_group("g")
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let base = MqttConfig::default().client_id("c");
+        let cases: Vec<(MqttConfig, &str)> = vec![
+            (MqttConfig::default(), "mqtt.client_id"),
+            (base.clone().max_packet_size(10), "mqtt.max_packet_size"),
+            (base.clone().max_inflight(0), "mqtt.max_inflight"),
+            (
+                base.clone().keep_alive(Duration::from_millis(1500)),
+                "mqtt.keep_alive",
+            ),
+            (
+                base.clone()
+                    .backoff(BackoffConfig::default().max_retries(Some(3))),
+                "mqtt.backoff.max_retries",
+            ),
+            (
+                base.clone()
+                    .backoff(BackoffConfig::default().base(Duration::ZERO)),
+                "mqtt.backoff.base",
+            ),
+            (base.clone().topics(TopicScheme::new("a/+")), "mqtt.topics"),
+        ];
+        for (c, field) in cases {
+            assert_eq!(c.validate().unwrap_err().field, field);
+        }
+        let p = PublisherConfig::new(base.clone(), "bad id");
+        assert_eq!(p.validate().unwrap_err().field, "device_id");
+        let p = PublisherConfig::new(base.clone(), "d")
+            .birth(vec![AliasEntry::new(1, "a"), AliasEntry::new(1, "b")]);
+        assert_eq!(p.validate().unwrap_err().field, "birth");
+        let c = ConsumerConfig::new(base).share_group("a/b");
+        assert_eq!(c.validate().unwrap_err().field, "share_group");
+    }
+
+    #[test]
+    fn publisher_client_id_defaults_to_device() {
+        let p = PublisherConfig::new(MqttConfig::default(), "dev-9").resolved();
+        assert_eq!(p.mqtt.client_id, "iot-pub-dev-9");
+    }
+
+    #[test]
+    fn credentials_are_redacted() {
+        let c = MqttConfig::default().credentials("u", "hunter2");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn deserializes_with_durations() {
+        let c: ConsumerConfig = serde_json::from_str(
+            r#"{"mqtt": {"client_id": "gw", "keep_alive": "10s",
+                "backoff": {"base": "50ms", "cap": "2s"}},
+               "share_group": "g", "dedup": {"window": 128}}"#,
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.mqtt.keep_alive, Duration::from_secs(10));
+        assert_eq!(c.mqtt.backoff.cap, Duration::from_secs(2));
+        assert_eq!(c.dedup.window, 128);
+    }
+}

@@ -1,0 +1,140 @@
+//! What publisher and consumer share about driving rumqttc's event loop:
+//! the connection state, the reconnect backoff, and cleaning up after a
+//! broken connection.
+
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use iot_resilience::backoff::{Backoff, BackoffConfig};
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, QoS, Request};
+use tokio::sync::watch;
+
+use super::state::{ConnectionState, Role, Stats, metrics_impl};
+
+/// Connection bookkeeping of one event-loop task.
+pub(crate) struct Link {
+    role: Role,
+    backoff: Backoff,
+    state: watch::Sender<ConnectionState>,
+    stats: Arc<Stats>,
+    connected: bool,
+    down_since: Instant,
+}
+
+impl Link {
+    pub(crate) fn new(
+        role: Role,
+        backoff: BackoffConfig,
+        stats: Arc<Stats>,
+    ) -> (Self, watch::Receiver<ConnectionState>) {
+        let (state, rx) = watch::channel(ConnectionState::Connecting);
+        let link = Self {
+            role,
+            backoff: Backoff::new(backoff),
+            state,
+            stats,
+            connected: false,
+            down_since: Instant::now(),
+        };
+        (link, rx)
+    }
+
+    /// A CONNACK arrived: connected, backoff starts over.
+    pub(crate) fn on_connack(&mut self, session_present: bool, client_id: &str) {
+        self.backoff.reset();
+        if !self.connected {
+            self.connected = true;
+            metrics_impl::connected(self.role, true);
+        }
+        Stats::add(&self.stats.connects, 1);
+        tracing::info!(client_id, session_present, "MQTT connected");
+        self.state.send_replace(ConnectionState::Connected {
+            since: Instant::now(),
+        });
+    }
+
+    /// The connection broke or an attempt failed: returns how long to wait
+    /// before the next attempt.
+    pub(crate) fn on_error(&mut self, error: &ConnectionError, client_id: &str) -> Duration {
+        if self.connected {
+            self.connected = false;
+            self.down_since = Instant::now();
+            metrics_impl::connected(self.role, false);
+        }
+        Stats::add(&self.stats.disconnects, 1);
+        metrics_impl::reconnect(self.role);
+        let cap = self.backoff.config().cap;
+        let delay = self.backoff.next_delay().unwrap_or(cap);
+        tracing::warn!(client_id, %error, retry_in = ?delay, "MQTT connection lost");
+        self.state.send_replace(ConnectionState::Disconnected {
+            since: self.down_since,
+        });
+        delay
+    }
+
+    /// The task ends.
+    pub(crate) fn closed(&mut self) {
+        if self.connected {
+            self.connected = false;
+            metrics_impl::connected(self.role, false);
+        }
+        self.state.send_replace(ConnectionState::Closed);
+    }
+}
+
+/// Cleans up rumqttc after `poll` returned an error.
+///
+/// rumqttc keeps (1) events it queued before the failure (they would be
+/// returned after the next CONNACK, mixed with the new connection's), (2)
+/// the unacknowledged publishes and the requests it drained from its
+/// channel in `pending`, to re-send them if the broker resumes the session,
+/// and (3) a publish that collided on a packet id (never cleared by
+/// rumqttc itself). This takes (1) for the caller to process now, discards
+/// (2) and (3) because the caller re-sends from its own queue, and returns
+/// how many publishes rumqttc had taken from its channel without reporting
+/// them as written (the drained ones plus the collided one): they are the
+/// oldest of the caller's unreported hand-offs.
+pub(crate) fn take_stale(eventloop: &mut EventLoop) -> (Vec<Event>, usize) {
+    let events: Vec<Event> = eventloop.state.events.drain(..).collect();
+    let drained = eventloop
+        .pending
+        .iter()
+        .filter(|r| matches!(r, Request::Publish(p) if p.pkid == 0))
+        .count();
+    let collided = usize::from(eventloop.state.collision.take().is_some());
+    eventloop.pending.clear();
+    (events, drained + collided)
+}
+
+/// Hands a publish to rumqttc's request channel without waiting.
+///
+/// Callers keep fewer publishes outstanding than the channel holds, so the
+/// first poll of `publish_bytes` always finds room and completes. Were it
+/// ever pending, dropping the future withdraws the request and `false`
+/// reports that nothing was sent.
+pub(crate) fn try_publish(
+    client: &AsyncClient,
+    topic: &str,
+    qos: QoS,
+    retain: bool,
+    payload: bytes::Bytes,
+) -> bool {
+    let fut = client.publish_bytes(topic, qos, retain, payload);
+    let mut fut = std::pin::pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(())) => true,
+        Poll::Ready(Err(_)) => false,
+        Poll::Pending => {
+            tracing::error!("rumqttc request channel unexpectedly full; publish deferred");
+            false
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,530 @@
+//! The consumer: decoded, deduplicated frames from the broker.
+
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, StateError,
+    SubscribeFilter, SubscribeReasonCode,
+};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::codec::{AliasTable, FrameView, Limits, decode_birth, decode_frame};
+
+use super::config::ConsumerConfig;
+use super::connection::{Link, take_stale};
+use super::dedup::{Dedup, Verdict};
+use super::error::{ConfigError, ReceiveError};
+use super::lru::ClockMap;
+use super::state::{ConnectionState, Role, Stats, metrics_impl};
+use super::topics::{TopicKind, TopicScheme, shared_filter};
+
+/// One item of a consumer: a frame, or a message that could not be used.
+pub type Received = Result<ReceivedFrame, ReceiveError>;
+
+/// A validated data frame as received: the MQTT payload (`Bytes`, shared
+/// with rumqttc's read buffer, never copied) and what was learnt when it
+/// was validated.
+///
+/// [`view`](Self::view) gives the codec's [`FrameView`] over the payload.
+#[derive(Clone)]
+pub struct ReceivedFrame {
+    topic: String,
+    device: Range<usize>,
+    payload: Bytes,
+    seq: u64,
+    timestamp_ms: u64,
+    limits: Limits,
+    aliases: Option<Arc<AliasTable>>,
+    redelivered: bool,
+}
+
+impl std::fmt::Debug for ReceivedFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivedFrame")
+            .field("topic", &self.topic)
+            .field("seq", &self.seq)
+            .field("timestamp_ms", &self.timestamp_ms)
+            .field("len", &self.payload.len())
+            .field("redelivered", &self.redelivered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReceivedFrame {
+    /// The topic the frame arrived on.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The sending device (from the topic, equal to the frame's).
+    pub fn device_id(&self) -> &str {
+        &self.topic[self.device.clone()]
+    }
+
+    /// The frame's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The frame's timestamp, milliseconds since the Unix epoch.
+    pub fn timestamp_ms(&self) -> u64 {
+        self.timestamp_ms
+    }
+
+    /// The encoded frame: the MQTT payload itself.
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// The encoded frame, e.g. to forward it without re-encoding.
+    pub fn into_payload(self) -> Bytes {
+        self.payload
+    }
+
+    /// Whether the broker flagged the message as a redelivery (MQTT DUP).
+    /// Duplicates of frames already delivered are suppressed; this one was
+    /// not delivered before.
+    pub fn redelivered(&self) -> bool {
+        self.redelivered
+    }
+
+    /// The device's alias table when the frame arrived (from its latest
+    /// birth message), to resolve [`Channel::Alias`](crate::codec::Channel).
+    pub fn aliases(&self) -> Option<&AliasTable> {
+        self.aliases.as_deref()
+    }
+
+    /// The decoded frame, borrowing from the payload; iterating its
+    /// readings allocates nothing.
+    ///
+    /// The payload was validated when it arrived. The codec has no
+    /// constructor for already-validated input, so this runs the codec's
+    /// single validating pass again over the immutable payload with the
+    /// same limits, which cannot fail.
+    pub fn view(&self) -> FrameView<'_> {
+        match decode_frame(&self.payload, &self.limits) {
+            Ok(view) => view,
+            // The same bytes and limits passed at receipt.
+            Err(e) => unreachable!("frame validated at receipt failed to decode: {e}"),
+        }
+    }
+}
+
+/// Receives frames from the broker: decoded, validated, deduplicated.
+///
+/// A background task owns the connection: it subscribes after every
+/// connect (telemetry optionally through `$share/<group>/...`, births
+/// always unshared), validates each payload once, keeps per-device alias
+/// tables from birth messages, suppresses duplicates by `(device, seq)`
+/// and passes the rest to [`recv`](Self::recv) through a bounded channel.
+/// A malformed message becomes an error item naming its topic; the stream
+/// goes on.
+///
+/// ```no_run
+/// use iot_core::mqtt::{Consumer, ConsumerConfig, MqttConfig};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = ConsumerConfig::new(MqttConfig::new("127.0.0.1", 1883).client_id("gateway-1"))
+///     .share_group("gateways");
+/// let mut consumer = Consumer::start(config)?;
+/// while let Some(item) = consumer.recv().await {
+///     match item {
+///         Ok(frame) => {
+///             let view = frame.view();
+///             for reading in view.readings() {
+///                 let name = frame.aliases().and_then(|t| reading.channel.name(t));
+///                 println!("{} #{} {name:?} = {:?}", frame.device_id(), view.seq(), reading.value);
+///             }
+///         }
+///         Err(error) => eprintln!("skipped: {error}"),
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Consumer {
+    rx: mpsc::Receiver<Received>,
+    shared: Arc<Shared>,
+    state: watch::Receiver<ConnectionState>,
+    client: AsyncClient,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("client_id", &self.shared.client_id)
+            .field("state", &*self.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    stats: Arc<Stats>,
+    aliases: Mutex<ClockMap<Arc<AliasTable>>>,
+    shutdown: Notify,
+    closing: std::sync::atomic::AtomicBool,
+    client_id: String,
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.shared.shutdown.notify_one();
+    }
+}
+
+impl Consumer {
+    /// Validates `config` and starts the connection task (within a Tokio
+    /// runtime).
+    pub fn start(config: ConsumerConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| ConfigError::new("runtime", format!("no Tokio runtime: {e}")))?;
+        let filters = subscriptions(&config)?;
+        let (options, network) = config.mqtt.to_options();
+        let cap = options.request_channel_capacity();
+        let (client, mut eventloop) = AsyncClient::new(options, cap);
+        eventloop.set_network_options(network);
+        let stats = Arc::new(Stats::default());
+        let shared = Arc::new(Shared {
+            stats: stats.clone(),
+            aliases: Mutex::new(ClockMap::new(config.max_alias_tables)),
+            shutdown: Notify::new(),
+            closing: false.into(),
+            client_id: config.mqtt.client_id.clone(),
+        });
+        let (link, state) = Link::new(Role::Consumer, config.mqtt.backoff, stats);
+        let (tx, rx) = mpsc::channel(config.channel_capacity);
+        let worker = Worker {
+            shared: shared.clone(),
+            client: client.clone(),
+            filters,
+            scheme: config.mqtt.topics.clone(),
+            limits: config.limits,
+            dedup: Dedup::new(config.dedup.window, config.dedup.max_devices),
+            tx,
+        };
+        let task = runtime.spawn(worker.run(eventloop, link));
+        Ok(Self {
+            rx,
+            shared,
+            state,
+            client,
+            task: Some(task),
+        })
+    }
+
+    /// The next frame or error item; `None` once the consumer is closed.
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    pub async fn recv(&mut self) -> Option<Received> {
+        self.rx.recv().await
+    }
+
+    /// The next item if one is ready, without waiting.
+    pub fn try_recv(&mut self) -> Option<Received> {
+        self.rx.try_recv().ok()
+    }
+
+    /// The connection state, for readiness checks.
+    pub fn state(&self) -> watch::Receiver<ConnectionState> {
+        self.state.clone()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// The latest alias table `device` announced, if it is known.
+    pub fn aliases(&self, device: &str) -> Option<Arc<AliasTable>> {
+        lock(&self.shared.aliases).get_mut(device).cloned()
+    }
+
+    /// Disconnects cleanly (the broker keeps the persistent session and
+    /// queues frames until this client id connects again) and stops the
+    /// task, waiting at most `grace`.
+    pub async fn close(mut self, grace: Duration) {
+        self.shared
+            .closing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + grace;
+        if self.state.borrow().is_connected() {
+            let _ = tokio::time::timeout_at(deadline, self.client.disconnect()).await;
+        } else {
+            self.shared.shutdown.notify_one();
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                self.shared.shutdown.notify_one();
+                let _ = task.await;
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Telemetry filters (shared if a group is set), then birth filters.
+fn subscriptions(config: &ConsumerConfig) -> Result<Vec<SubscribeFilter>, ConfigError> {
+    let scheme = &config.mqtt.topics;
+    let qos = config.qos.to_rumqttc();
+    let devices: Vec<Option<&str>> = if config.devices.is_empty() {
+        vec![None]
+    } else {
+        config.devices.iter().map(|d| Some(d.as_str())).collect()
+    };
+    let mut filters = Vec::new();
+    for d in &devices {
+        let f = scheme.filter(TopicKind::Telemetry, *d)?;
+        let f = match &config.share_group {
+            Some(g) => shared_filter(g, &f)?,
+            None => f,
+        };
+        filters.push(SubscribeFilter::new(f, qos));
+    }
+    for d in &devices {
+        filters.push(SubscribeFilter::new(
+            scheme.filter(TopicKind::Birth, *d)?,
+            qos,
+        ));
+    }
+    Ok(filters)
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    client: AsyncClient,
+    filters: Vec<SubscribeFilter>,
+    scheme: TopicScheme,
+    limits: Limits,
+    dedup: Dedup,
+    tx: mpsc::Sender<Received>,
+}
+
+/// Whether the task goes on.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Worker {
+    async fn run(mut self, mut eventloop: EventLoop, mut link: Link) {
+        loop {
+            let polled = tokio::select! {
+                biased;
+                () = self.shared.shutdown.notified() => break,
+                polled = eventloop.poll() => polled,
+            };
+            let flow = match polled {
+                Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
+                    link.on_connack(ack.session_present, &self.shared.client_id);
+                    // Always (re)subscribe: cheap, and correct even when the
+                    // broker lost the session (restart without persistence).
+                    if let Err(e) = self.client.try_subscribe_many(self.filters.clone()) {
+                        tracing::error!(error = %e, "could not queue the subscription");
+                    }
+                    Flow::Continue
+                }
+                Ok(event) => self.on_event(event).await,
+                Err(error) => {
+                    let (stale, _) = take_stale(&mut eventloop);
+                    let mut flow = Flow::Continue;
+                    for event in stale {
+                        if let Flow::Stop = self.on_event(event).await {
+                            flow = Flow::Stop;
+                        }
+                    }
+                    if let Some(size) = packet_too_large(&error) {
+                        flow = self
+                            .deliver(Err(ReceiveError::PacketTooLarge { size }))
+                            .await;
+                    }
+                    let delay = link.on_error(&error, &self.shared.client_id);
+                    if self
+                        .shared
+                        .closing
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                    {
+                        flow = Flow::Stop;
+                    }
+                    if let Flow::Continue = flow {
+                        tokio::select! {
+                            biased;
+                            () = self.shared.shutdown.notified() => flow = Flow::Stop,
+                            () = tokio::time::sleep(delay) => {}
+                        }
+                    }
+                    flow
+                }
+            };
+            if let Flow::Stop = flow {
+                break;
+            }
+        }
+        link.closed();
+    }
+
+    async fn on_event(&mut self, event: Event) -> Flow {
+        match event {
+            Event::Incoming(Incoming::Publish(publish)) => match self.on_publish(publish) {
+                Some(item) => self.deliver(item).await,
+                None => Flow::Continue,
+            },
+            Event::Incoming(Incoming::SubAck(ack)) => {
+                if !ack.return_codes.contains(&SubscribeReasonCode::Failure) {
+                    Stats::add(&self.shared.stats.subscribed, 1);
+                }
+                for (code, filter) in ack.return_codes.iter().zip(&self.filters) {
+                    if *code == SubscribeReasonCode::Failure {
+                        let item = Err(ReceiveError::SubscriptionRefused {
+                            filter: filter.path.clone(),
+                        });
+                        if let Flow::Stop = self.deliver(item).await {
+                            return Flow::Stop;
+                        }
+                    }
+                }
+                Flow::Continue
+            }
+            Event::Outgoing(Outgoing::Disconnect)
+                if self
+                    .shared
+                    .closing
+                    .load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                Flow::Stop
+            }
+            _ => Flow::Continue,
+        }
+    }
+
+    /// Hands an item to `recv`, waiting for room (back-pressure) unless
+    /// the consumer is shut down.
+    async fn deliver(&self, item: Received) -> Flow {
+        let stats = &self.shared.stats;
+        match &item {
+            Ok(_) => {
+                Stats::add(&stats.received, 1);
+                metrics_impl::received(1);
+            }
+            Err(_) => {
+                Stats::add(&stats.decode_errors, 1);
+                metrics_impl::decode_error();
+            }
+        }
+        tokio::select! {
+            biased;
+            () = self.shared.shutdown.notified() => Flow::Stop,
+            sent = self.tx.send(item) => match sent {
+                Ok(()) => Flow::Continue,
+                Err(_) => Flow::Stop,
+            },
+        }
+    }
+
+    /// Validates one message; `None` when there is nothing to deliver.
+    fn on_publish(&mut self, publish: Publish) -> Option<Received> {
+        let parsed = match self.scheme.parse(&publish.topic) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(ReceiveError::Topic(e))),
+        };
+        match parsed.kind {
+            TopicKind::Telemetry => {
+                let view = match decode_frame(&publish.payload, &self.limits) {
+                    Ok(v) => v,
+                    Err(error) => {
+                        return Some(Err(ReceiveError::Decode {
+                            topic: publish.topic.clone(),
+                            len: publish.payload.len(),
+                            error,
+                        }));
+                    }
+                };
+                if view.device_id() != parsed.device_id {
+                    return Some(Err(ReceiveError::DeviceMismatch {
+                        topic: publish.topic.clone(),
+                        frame_device: view.device_id().into(),
+                    }));
+                }
+                let (seq, timestamp_ms) = (view.seq(), view.timestamp_ms());
+                let stats = &self.shared.stats;
+                match self.dedup.check(parsed.device_id, seq, timestamp_ms) {
+                    Verdict::Duplicate => {
+                        Stats::add(&stats.duplicates, 1);
+                        metrics_impl::duplicate();
+                        return None;
+                    }
+                    Verdict::Stale => Stats::add(&stats.stale, 1),
+                    Verdict::Restart => Stats::add(&stats.seq_resets, 1),
+                    Verdict::Fresh => {}
+                }
+                // Offset of the device level in the topic (it borrows from it).
+                let start = parsed.device_id.as_ptr() as usize - publish.topic.as_ptr() as usize;
+                let device = start..start + parsed.device_id.len();
+                let aliases = lock(&self.shared.aliases)
+                    .get_mut(parsed.device_id)
+                    .cloned();
+                Some(Ok(ReceivedFrame {
+                    device,
+                    payload: publish.payload,
+                    seq,
+                    timestamp_ms,
+                    limits: self.limits,
+                    aliases,
+                    redelivered: publish.dup,
+                    topic: publish.topic,
+                }))
+            }
+            TopicKind::Birth => {
+                // An empty retained message clears the retained birth.
+                if publish.payload.is_empty() {
+                    return None;
+                }
+                let birth = match decode_birth(&publish.payload, &self.limits) {
+                    Ok(b) => b,
+                    Err(error) => {
+                        return Some(Err(ReceiveError::Decode {
+                            topic: publish.topic.clone(),
+                            len: publish.payload.len(),
+                            error,
+                        }));
+                    }
+                };
+                if birth.header().device_id != parsed.device_id {
+                    return Some(Err(ReceiveError::DeviceMismatch {
+                        topic: publish.topic.clone(),
+                        frame_device: birth.header().device_id.into(),
+                    }));
+                }
+                match AliasTable::from_birth(&birth) {
+                    Ok(table) => {
+                        lock(&self.shared.aliases).insert(parsed.device_id, Arc::new(table));
+                        Stats::add(&self.shared.stats.births, 1);
+                        None
+                    }
+                    Err(e) => Some(Err(ReceiveError::DuplicateAlias {
+                        topic: publish.topic.clone(),
+                        alias: e.alias,
+                    })),
+                }
+            }
+            TopicKind::Status | TopicKind::Command => None,
+        }
+    }
+}
+
+/// The size of an incoming packet rumqttc refused as too large.
+fn packet_too_large(error: &ConnectionError) -> Option<usize> {
+    match error {
+        ConnectionError::MqttState(StateError::Deserialization(
+            rumqttc::Error::PayloadSizeLimitExceeded(size),
+        )) => Some(*size),
+        _ => None,
+    }
+}

@@ -1,0 +1,79 @@
+//! MQTT transport over [rumqttc](https://docs.rs/rumqttc/0.25) (feature
+//! `mqtt`): publish and consume telemetry frames, losing nothing silently.
+//!
+//! * [`TopicScheme`] — `<prefix>/<device_id>/telemetry|status|birth|cmd`,
+//!   building, parsing and subscription filters, `$share/<group>/...`.
+//! * [`Publisher`] encodes frames with the [codec](crate::codec), keeps
+//!   them in a bounded store-and-forward queue until the broker's PUBACK,
+//!   re-sends the unacknowledged ones after every reconnect, announces
+//!   presence (retained `online`, Last Will `offline`) and the alias table
+//!   (birth) on every connect, reconnects with capped exponential backoff
+//!   and full jitter ([`iot_resilience::backoff`]).
+//! * [`Consumer`] subscribes (optionally as a shared-subscription group),
+//!   validates each payload once and yields [`ReceivedFrame`]s, zero-copy
+//!   views over the received `Bytes`; malformed messages become
+//!   [`ReceiveError`] items naming the topic; QoS 1 duplicates are
+//!   suppressed by `(device, seq)` in a bounded window; birth messages keep
+//!   per-device alias tables.
+//! * Observability: [`ConnectionState`] through a `watch` receiver,
+//!   [`Stats`] counters, and metrics with the `metrics` feature (names
+//!   [below](self#observability)).
+//!
+//! The delivery design, configuration reference, the Mosquitto settings
+//! consumers rely on and the known limits are in `docs/mqtt.md`.
+//!
+//! # Delivery guarantee
+//!
+//! With QoS 1 (the default), persistent sessions on both sides and a broker
+//! that keeps sessions across restarts (Mosquitto `persistence true`),
+//! every frame that [`Publisher::publish`] accepted reaches each subscribed
+//! consumer exactly once, as seen through [`Consumer::recv`], unless it is
+//! counted: dropped by the publisher's full queue
+//! ([`StatsSnapshot::dropped`]), still queued at
+//! [`Publisher::close`] ([`StatsSnapshot::closed_unacked`]), or refused up
+//! front ([`PublishError`]). Members of a shared-subscription group do
+//! not share deduplication windows: a frame a publisher had to re-send may
+//! reach two members.
+//!
+//! # Observability
+//!
+//! | name | type | labels | meaning |
+//! | --- | --- | --- | --- |
+//! | `iot_mqtt_frames_published_total` | counter | | frames accepted by `Publisher::publish` |
+//! | `iot_mqtt_frames_sent_total` | counter | | PUBLISH packets of frames written to the socket, resends included |
+//! | `iot_mqtt_frames_resent_total` | counter | | frames handed to rumqttc again after a reconnect |
+//! | `iot_mqtt_frames_acked_total` | counter | | frames acknowledged by the broker (QoS 1) or written (QoS 0) |
+//! | `iot_mqtt_frames_dropped_total` | counter | `reason` | `queue_full` (drop oldest), `rejected` (reject new), `too_large`, `closed` |
+//! | `iot_mqtt_queue_depth` | gauge | | frames in publishers' queues |
+//! | `iot_mqtt_queue_bytes` | gauge | | payload bytes in publishers' queues |
+//! | `iot_mqtt_frames_received_total` | counter | | frames delivered by consumers (after deduplication) |
+//! | `iot_mqtt_frames_decode_errors_total` | counter | | error items (undecodable payloads, unexpected topics, refused subscriptions) |
+//! | `iot_mqtt_frames_duplicate_total` | counter | | frames suppressed as duplicates |
+//! | `iot_mqtt_connected` | gauge | `role` | clients connected now (`publisher`, `consumer`) |
+//! | `iot_mqtt_reconnects_total` | counter | `role` | connections lost or attempts failed |
+
+mod config;
+mod connection;
+mod consumer;
+mod dedup;
+mod error;
+mod lru;
+mod publisher;
+mod queue;
+mod state;
+mod topics;
+
+pub use config::{
+    AliasEntry, ConsumerConfig, Credentials, DedupConfig, MqttConfig, OverflowPolicy,
+    PublisherConfig, Qos, QueueConfig,
+};
+pub use consumer::{Consumer, Received, ReceivedFrame};
+pub use error::{ConfigError, PublishError, ReceiveError, TopicError};
+/// Reconnect schedules, re-exported from [`iot_resilience::backoff`] for
+/// [`MqttConfig::backoff`].
+pub use iot_resilience::backoff::{BackoffConfig, BackoffStrategy};
+pub use publisher::Publisher;
+pub use state::{ConnectionState, Stats, StatsSnapshot};
+pub use topics::{
+    MAX_TOPIC_LEN, ParsedTopic, TopicKind, TopicScheme, shared_filter, validate_filter,
+};

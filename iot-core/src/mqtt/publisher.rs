@@ -1,0 +1,632 @@
+//! The publisher: one device's frames to the broker, losing nothing
+//! silently.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rumqttc::{AsyncClient, Event, EventLoop, Incoming, LastWill, Outgoing as RumqttOutgoing, QoS};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::codec::{BirthEntry, Encoder, FrameHeader, Reading};
+
+use super::config::{AliasEntry, PublisherConfig, Qos};
+use super::connection::{Link, now_ms, take_stale, try_publish};
+use super::error::{ConfigError, PublishError};
+use super::queue::{Control, FrameQueue, Item, Outgoing};
+use super::state::{ConnectionState, Role, Stats, metrics_impl};
+use super::topics::TopicKind;
+
+/// Encoded frames are cut from buffers of this size, so a burst of small
+/// frames costs one allocation per 64 KiB rather than one per frame.
+const BUF_CHUNK: usize = 64 * 1024;
+
+const ONLINE: &[u8] = b"online";
+const OFFLINE: &[u8] = b"offline";
+
+/// Publishes one device's frames over MQTT.
+///
+/// [`publish`](Self::publish) encodes a frame into a reused buffer, stores
+/// it in a bounded store-and-forward queue and returns at once; a
+/// background task hands queued frames to rumqttc (`publish_bytes`, no
+/// copy), tracks their packet ids and drops them from the queue on the
+/// broker's PUBACK. After a reconnect every unacknowledged frame is sent
+/// again. See `docs/mqtt.md` for the full delivery design.
+///
+/// On every connect the publisher sends the birth message (alias table) and
+/// a retained `online` status; its Last Will is a retained `offline`. The
+/// session is persistent (`clean_session = false`) with a stable client id.
+///
+/// Cloning is cheap; all clones feed the same queue. Dropping the last
+/// clone stops the background task at once without publishing `offline`
+/// (the broker then publishes the Last Will); frames still queued are
+/// counted in [`StatsSnapshot::closed_unacked`](super::StatsSnapshot::closed_unacked)
+/// and logged. [`close`](Self::close) shuts down cleanly.
+///
+/// ```no_run
+/// use iot_core::codec::{Channel, FrameHeader, Reading, Value};
+/// use iot_core::mqtt::{AliasEntry, MqttConfig, Publisher, PublisherConfig};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = PublisherConfig::new(MqttConfig::new("127.0.0.1", 1883), "pump-7")
+///     .birth(vec![AliasEntry::new(0, "temperature").with_unit("Cel")]);
+/// let publisher = Publisher::start(config)?;
+/// for seq in 0..10 {
+///     let header = FrameHeader::new("pump-7", seq, 1_700_000_000_000 + seq);
+///     publisher.publish(&header, &[Reading::new(Channel::Alias(0), Value::F64(21.5))])?;
+/// }
+/// publisher.flush().await; // every frame acknowledged by the broker
+/// publisher.close(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Publisher {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("device_id", &self.handle.shared.device_id)
+            .field("state", &*self.handle.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops the task when the last `Publisher` clone goes.
+struct Handle {
+    shared: Arc<Shared>,
+    state: watch::Receiver<ConnectionState>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.shutdown.notify_one();
+    }
+}
+
+struct Shared {
+    core: Mutex<Core>,
+    stats: Arc<Stats>,
+    /// Wakes the task to stop.
+    shutdown: Notify,
+    /// Wakes `flush` and `close` when frames finish or controls go out.
+    progress: Notify,
+    device_id: String,
+    client_id: String,
+    qos: QoS,
+    /// Largest frame whose PUBLISH fits `max_packet_size`.
+    max_frame: usize,
+    /// Largest birth message whose PUBLISH fits `max_packet_size`.
+    max_birth: usize,
+    max_bytes: usize,
+}
+
+struct Core {
+    queue: FrameQueue,
+    client: AsyncClient,
+    connected: bool,
+    closing: bool,
+    closed: bool,
+    /// Frames still queued when the task ended.
+    unacked_at_close: usize,
+    buf: BytesMut,
+    encoder: Encoder,
+    telemetry_topic: String,
+    status_topic: String,
+    birth_topic: String,
+    birth: Option<Bytes>,
+}
+
+impl Publisher {
+    /// Validates `config` and starts the connection task.
+    ///
+    /// Must be called within a Tokio runtime (with the `net` and `time`
+    /// drivers enabled, as rumqttc needs them). Returns at once; the first
+    /// connection attempt runs in the background and frames published
+    /// meanwhile are queued.
+    pub fn start(config: PublisherConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| ConfigError::new("runtime", format!("no Tokio runtime: {e}")))?;
+        let config = config.resolved();
+        let topics = &config.mqtt.topics;
+        let topic = |kind| {
+            topics
+                .topic(&config.device_id, kind)
+                .map_err(ConfigError::from)
+        };
+        let telemetry_topic = topic(TopicKind::Telemetry)?;
+        let status_topic = topic(TopicKind::Status)?;
+        let birth_topic = topic(TopicKind::Birth)?;
+
+        let (mut options, network) = config.mqtt.to_options();
+        options.set_last_will(LastWill::new(
+            status_topic.clone(),
+            OFFLINE,
+            QoS::AtLeastOnce,
+            true,
+        ));
+        let cap = options.request_channel_capacity();
+        let (client, mut eventloop) = AsyncClient::new(options, cap);
+        eventloop.set_network_options(network);
+
+        let qos = config.qos.to_rumqttc();
+        let max_packet = config.mqtt.max_packet_size;
+        let max_frame = max_payload(max_packet, telemetry_topic.len(), config.qos);
+        let encoder = Encoder::new().checksum(config.checksum);
+        let stats = Arc::new(Stats::default());
+        let mut core = Core {
+            queue: FrameQueue::new(config.queue, usize::from(config.mqtt.max_inflight)),
+            client,
+            connected: false,
+            closing: false,
+            closed: false,
+            unacked_at_close: 0,
+            buf: BytesMut::new(),
+            encoder,
+            telemetry_topic,
+            status_topic,
+            birth_topic,
+            birth: None,
+        };
+        let max_birth = max_payload(max_packet, core.birth_topic.len(), Qos::AtLeastOnce);
+        if !config.birth.is_empty() {
+            let birth = encode_birth(&encoder, &config.device_id, &config.birth)
+                .map_err(|e| ConfigError::new("birth", e.to_string()))?;
+            if birth.len() > max_birth {
+                return Err(ConfigError::new(
+                    "birth",
+                    format!("encoded birth of {} bytes exceeds {max_birth}", birth.len()),
+                ));
+            }
+            core.birth = Some(birth);
+        }
+        let shared = Arc::new(Shared {
+            core: Mutex::new(core),
+            stats: stats.clone(),
+            shutdown: Notify::new(),
+            progress: Notify::new(),
+            device_id: config.device_id.clone(),
+            client_id: config.mqtt.client_id.clone(),
+            qos,
+            max_frame,
+            max_birth,
+            max_bytes: config.queue.max_bytes,
+        });
+        let (link, state) = Link::new(Role::Publisher, config.mqtt.backoff, stats);
+        let task = runtime.spawn(run(shared.clone(), eventloop, link));
+        Ok(Self {
+            handle: Arc::new(Handle {
+                shared,
+                state,
+                task: Mutex::new(Some(task)),
+            }),
+        })
+    }
+
+    /// Encodes a frame and queues it for the broker; never waits.
+    ///
+    /// `header.device_id` must be the publisher's device. The sequence
+    /// number and timestamp are the caller's: consumers suppress
+    /// duplicates by `(device, seq)`, so use one increasing sequence per
+    /// device, and frame timestamps that grow with it (see `docs/mqtt.md`).
+    ///
+    /// `Ok` means the frame is queued: it stays there until the broker
+    /// acknowledges it, unless the drop-oldest policy gives it up for newer
+    /// frames (counted in [`StatsSnapshot::dropped`](super::StatsSnapshot::dropped)).
+    pub fn publish(
+        &self,
+        header: &FrameHeader<'_>,
+        readings: &[Reading<'_>],
+    ) -> Result<(), PublishError> {
+        let shared = &self.handle.shared;
+        if header.device_id != shared.device_id {
+            return Err(PublishError::DeviceMismatch {
+                expected: shared.device_id.clone(),
+                found: header.device_id.into(),
+            });
+        }
+        let mut core = shared.lock();
+        if core.closing || core.closed {
+            return Err(PublishError::Closed);
+        }
+        let len = core.encoder.frame_len(header, readings);
+        let (max, limit) = if shared.max_frame <= shared.max_bytes {
+            (shared.max_frame, "max_packet_size")
+        } else {
+            (shared.max_bytes, "queue.max_bytes")
+        };
+        if len > max {
+            Stats::add(&shared.stats.rejected, 1);
+            metrics_impl::dropped("too_large", 1);
+            return Err(PublishError::FrameTooLarge { len, max, limit });
+        }
+        let core = &mut *core;
+        if core.buf.capacity() - core.buf.len() < len {
+            core.buf.reserve(len.max(BUF_CHUNK));
+        }
+        core.encoder.frame_to_buf(header, readings, &mut core.buf)?;
+        let payload = core.buf.split().freeze();
+        match core.queue.push(payload) {
+            Ok((_, dropped)) => {
+                Stats::add(&shared.stats.published, 1);
+                metrics_impl::published(1);
+                if dropped > 0 {
+                    Stats::add(&shared.stats.dropped, dropped as u64);
+                    metrics_impl::dropped("queue_full", dropped as u64);
+                    tracing::debug!(
+                        dropped,
+                        "store-and-forward queue full; oldest frames dropped"
+                    );
+                }
+            }
+            Err(full) => {
+                Stats::add(&shared.stats.rejected, 1);
+                metrics_impl::dropped("rejected", 1);
+                return Err(PublishError::QueueFull {
+                    frames: full.frames,
+                    bytes: full.bytes,
+                    max_frames: core.queue.limits().0,
+                    max_bytes: shared.max_bytes,
+                });
+            }
+        }
+        shared.pump(core);
+        Ok(())
+    }
+
+    /// Replaces the alias table: publishes the new birth message now (if
+    /// connected) and after every later connect. An empty table stops
+    /// sending births (the retained one stays on the broker).
+    pub fn set_birth(&self, entries: &[AliasEntry]) -> Result<(), PublishError> {
+        let shared = &self.handle.shared;
+        let mut core = shared.lock();
+        if entries.is_empty() {
+            core.birth = None;
+            return Ok(());
+        }
+        let birth = encode_birth(&core.encoder, &shared.device_id, entries)?;
+        if birth.len() > shared.max_birth {
+            return Err(PublishError::FrameTooLarge {
+                len: birth.len(),
+                max: shared.max_birth,
+                limit: "max_packet_size",
+            });
+        }
+        core.birth = Some(birth.clone());
+        if core.connected {
+            let topic = core.birth_topic.clone();
+            core.queue.push_control(Control {
+                topic,
+                payload: birth,
+            });
+            shared.pump(&mut core);
+        }
+        Ok(())
+    }
+
+    /// Waits until every queued frame is acknowledged (or dropped). Wrap it
+    /// in a timeout: while the broker is unreachable it does not return.
+    pub async fn flush(&self) {
+        let shared = &self.handle.shared;
+        loop {
+            let notified = shared.progress.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if shared.lock().queue.len() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Shuts down cleanly: waits up to `grace` for the queue to drain,
+    /// publishes the retained `offline` status, disconnects (so the broker
+    /// does not publish the Last Will) and stops the task.
+    ///
+    /// Returns how many frames were still unacknowledged; they are counted
+    /// in [`StatsSnapshot::closed_unacked`](super::StatsSnapshot::closed_unacked)
+    /// and as `iot_mqtt_frames_dropped_total{reason="closed"}`.
+    pub async fn close(self, grace: Duration) -> usize {
+        let shared = self.handle.shared.clone();
+        let deadline = tokio::time::Instant::now() + grace;
+        let _ = tokio::time::timeout_at(deadline, self.flush()).await;
+        let (client, connected) = {
+            let mut core = shared.lock();
+            core.closing = true;
+            if core.connected {
+                let topic = core.status_topic.clone();
+                core.queue.push_control(Control {
+                    topic,
+                    payload: Bytes::from_static(OFFLINE),
+                });
+                shared.pump(&mut core);
+            }
+            (core.client.clone(), core.connected)
+        };
+        // The DISCONNECT must follow the offline status through rumqttc's
+        // channel; if the status could not be handed off in time, the
+        // connection is dropped instead and the broker publishes the Last
+        // Will (also `offline`).
+        let offline_sent = connected
+            && tokio::time::timeout_at(deadline, shared.wait_controls_sent())
+                .await
+                .is_ok();
+        if offline_sent {
+            let _ = tokio::time::timeout_at(deadline, client.disconnect()).await;
+        } else {
+            shared.shutdown.notify_one();
+        }
+        let task = self.handle.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(mut task) = task {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                shared.shutdown.notify_one();
+                let _ = task.await;
+            }
+        }
+        shared.lock().unacked_at_close
+    }
+
+    /// The connection state, for readiness checks.
+    pub fn state(&self) -> watch::Receiver<ConnectionState> {
+        self.handle.state.clone()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.handle.shared.stats
+    }
+
+    /// The device id.
+    pub fn device_id(&self) -> &str {
+        &self.handle.shared.device_id
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        // A panic while holding the lock leaves consistent data behind
+        // (every method restores its invariants before it can panic).
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands queued publishes to rumqttc while connected and the window
+    /// has room.
+    fn pump(&self, core: &mut Core) {
+        if core.connected {
+            let Core {
+                queue,
+                client,
+                telemetry_topic,
+                ..
+            } = core;
+            let qos = self.qos;
+            let done = queue.handoff(|item| match item {
+                Item::Control(c) => {
+                    try_publish(client, &c.topic, QoS::AtLeastOnce, true, c.payload.clone())
+                }
+                Item::Frame(payload) => try_publish(client, telemetry_topic, qos, false, payload),
+            });
+            if done.resent > 0 {
+                Stats::add(&self.stats.resent, done.resent);
+                metrics_impl::resent(done.resent);
+            }
+        }
+        self.stats.set_queue(core.queue.len(), core.queue.bytes());
+    }
+
+    async fn wait_controls_sent(&self) {
+        loop {
+            let notified = self.progress.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if !self.lock().queue.has_control() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn on_event(&self, event: Event) -> bool {
+        match event {
+            Event::Incoming(Incoming::ConnAck(ack)) => {
+                let mut core = self.lock();
+                core.connected = true;
+                if let Some(birth) = core.birth.clone() {
+                    let topic = core.birth_topic.clone();
+                    core.queue.push_control(Control {
+                        topic,
+                        payload: birth,
+                    });
+                }
+                let topic = core.status_topic.clone();
+                let closing = core.closing;
+                core.queue.push_control(Control {
+                    topic,
+                    payload: Bytes::from_static(if closing { OFFLINE } else { ONLINE }),
+                });
+                tracing::debug!(
+                    session_present = ack.session_present,
+                    queued = core.queue.len(),
+                    "publisher connected; re-sending unacknowledged frames"
+                );
+                self.pump(&mut core);
+            }
+            Event::Outgoing(RumqttOutgoing::Publish(pkid)) => {
+                let mut core = self.lock();
+                match core.queue.on_outgoing_publish(pkid) {
+                    Outgoing::Frame { done } => {
+                        Stats::add(&self.stats.sent, 1);
+                        metrics_impl::sent(1);
+                        if done {
+                            Stats::add(&self.stats.acked, 1);
+                            metrics_impl::acked(1);
+                        }
+                    }
+                    Outgoing::Control => {}
+                    Outgoing::Unexpected => {
+                        tracing::warn!(pkid, "publish written that the publisher did not hand off");
+                    }
+                }
+                self.pump(&mut core);
+                drop(core);
+                self.progress.notify_waiters();
+            }
+            Event::Incoming(Incoming::PubAck(ack)) => {
+                let mut core = self.lock();
+                if core.queue.on_puback(ack.pkid) {
+                    Stats::add(&self.stats.acked, 1);
+                    metrics_impl::acked(1);
+                }
+                self.pump(&mut core);
+                drop(core);
+                self.progress.notify_waiters();
+            }
+            Event::Outgoing(RumqttOutgoing::Disconnect) if self.lock().closing => return false,
+            _ => {}
+        }
+        true
+    }
+}
+
+/// The connection task: polls rumqttc, keeps the queue's bookkeeping, and
+/// reconnects with backoff.
+async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link: Link) {
+    loop {
+        let polled = tokio::select! {
+            biased;
+            () = shared.shutdown.notified() => break,
+            polled = eventloop.poll() => polled,
+        };
+        match polled {
+            Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
+                link.on_connack(ack.session_present, &shared.client_id);
+                shared.on_event(Event::Incoming(Incoming::ConnAck(ack)));
+            }
+            Ok(event) => {
+                if !shared.on_event(event) {
+                    break;
+                }
+            }
+            Err(error) => {
+                let (stale, drained) = take_stale(&mut eventloop);
+                for event in stale {
+                    shared.on_event(event);
+                }
+                let closing = {
+                    let mut core = shared.lock();
+                    core.connected = false;
+                    let moved = core.queue.reset(drained);
+                    if moved > 0 {
+                        tracing::debug!(moved, "unacknowledged frames will be re-sent");
+                    }
+                    shared.stats.set_queue(core.queue.len(), core.queue.bytes());
+                    core.closing
+                };
+                let delay = link.on_error(&error, &shared.client_id);
+                shared.progress.notify_waiters();
+                if closing {
+                    break;
+                }
+                tokio::select! {
+                    biased;
+                    () = shared.shutdown.notified() => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+    {
+        // Whatever is still queued is given up, and counted.
+        let mut core = shared.lock();
+        core.connected = false;
+        core.closed = true;
+        let left = core.queue.clear();
+        core.unacked_at_close = left;
+        shared.stats.set_queue(0, 0);
+        if left > 0 {
+            Stats::add(&shared.stats.closed_unacked, left as u64);
+            metrics_impl::dropped("closed", left as u64);
+            tracing::warn!(
+                client_id = %shared.client_id,
+                unacked = left,
+                "publisher stopped with unacknowledged frames"
+            );
+        }
+    }
+    link.closed();
+    shared.progress.notify_waiters();
+}
+
+fn encode_birth(
+    encoder: &Encoder,
+    device_id: &str,
+    entries: &[AliasEntry],
+) -> Result<Bytes, crate::codec::EncodeError> {
+    let entries: Vec<BirthEntry<'_>> = entries
+        .iter()
+        .map(|e| BirthEntry {
+            alias: e.alias,
+            name: &e.name,
+            unit: e.unit.as_deref(),
+        })
+        .collect();
+    let header = FrameHeader::new(device_id, 0, now_ms());
+    let mut out = Vec::new();
+    encoder.birth_to_vec(&header, &entries, &mut out)?;
+    Ok(Bytes::from(out))
+}
+
+/// The largest payload whose PUBLISH to a topic of `topic_len` bytes fits
+/// in `max_packet` bytes (fixed header, topic, packet id for QoS 1).
+pub(crate) fn max_payload(max_packet: usize, topic_len: usize, qos: Qos) -> usize {
+    let fixed = 2 + topic_len + if qos == Qos::AtLeastOnce { 2 } else { 0 };
+    // Remaining length takes 1 to 4 bytes; try each.
+    (1..=4u32)
+        .filter_map(|len_len| {
+            let remaining = max_packet.checked_sub(1 + len_len as usize)?;
+            let remaining = remaining.min((1usize << (7 * len_len)) - 1);
+            remaining.checked_sub(fixed)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size rumqttc computes for a PUBLISH.
+    fn packet_size(topic: usize, payload: usize, qos1: bool) -> usize {
+        let rem = 2 + topic + payload + if qos1 { 2 } else { 0 };
+        let len_len = match rem {
+            0..=127 => 1,
+            128..=16_383 => 2,
+            16_384..=2_097_151 => 3,
+            _ => 4,
+        };
+        1 + len_len + rem
+    }
+
+    #[test]
+    fn max_payload_is_exact() {
+        for max_packet in [128, 200, 16_386, 16_387, 16_390, 256 * 1024, 10 << 20] {
+            for topic in [5, 40, 100] {
+                for (qos, q1) in [(Qos::AtLeastOnce, true), (Qos::AtMostOnce, false)] {
+                    let m = max_payload(max_packet, topic, qos);
+                    assert!(
+                        packet_size(topic, m, q1) <= max_packet,
+                        "{max_packet} {topic}"
+                    );
+                    assert!(
+                        packet_size(topic, m + 1, q1) > max_packet,
+                        "{max_packet} {topic}"
+                    );
+                }
+            }
+        }
+    }
+}

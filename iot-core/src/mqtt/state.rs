@@ -1,0 +1,236 @@
+//! Observability: the connection state and the transport's counters.
+//!
+//! * [`ConnectionState`] is published through a
+//!   [`tokio::sync::watch::Receiver`] (`Publisher::state`,
+//!   `Consumer::state`), e.g. for a readiness check that fails while a
+//!   client is disconnected for longer than some grace period.
+//! * [`Stats`] holds atomic counters readable at any time
+//!   ([`Stats::snapshot`]).
+//! * With the `metrics` feature the same numbers go to the `metrics`
+//!   facade (names in the module documentation).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+/// Where a publisher's or consumer's connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// The first connection attempt is under way; never connected yet.
+    Connecting,
+    /// Connected: the broker accepted the session (CONNACK).
+    Connected {
+        /// When the CONNACK arrived.
+        since: Instant,
+    },
+    /// The connection was lost or refused; reconnecting with backoff.
+    Disconnected {
+        /// When the client was last connected, or when it started
+        /// connecting if it never was: how long it has been unavailable.
+        since: Instant,
+    },
+    /// Closed by the application; the connection task has ended.
+    Closed,
+}
+
+impl ConnectionState {
+    /// Whether the client is connected now.
+    pub fn is_connected(&self) -> bool {
+        matches!(self, ConnectionState::Connected { .. })
+    }
+}
+
+/// The transport's counters, updated with relaxed atomics.
+///
+/// One `Stats` belongs to one publisher or consumer; counters that do not
+/// apply to it stay 0.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub(crate) published: AtomicU64,
+    pub(crate) sent: AtomicU64,
+    pub(crate) resent: AtomicU64,
+    pub(crate) acked: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) closed_unacked: AtomicU64,
+    pub(crate) queue_depth: AtomicU64,
+    pub(crate) queue_bytes: AtomicU64,
+    pub(crate) queue_depth_max: AtomicU64,
+    pub(crate) received: AtomicU64,
+    pub(crate) decode_errors: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
+    pub(crate) stale: AtomicU64,
+    pub(crate) seq_resets: AtomicU64,
+    pub(crate) births: AtomicU64,
+    pub(crate) subscribed: AtomicU64,
+    pub(crate) connects: AtomicU64,
+    pub(crate) disconnects: AtomicU64,
+}
+
+/// A copy of [`Stats`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatsSnapshot {
+    /// Frames accepted by `publish` into the queue.
+    pub published: u64,
+    /// PUBLISH packets of frames written to the socket, resends included.
+    pub sent: u64,
+    /// Frames handed to rumqttc again after a connection loss.
+    pub resent: u64,
+    /// Frames acknowledged by the broker (QoS 1) or written (QoS 0).
+    pub acked: u64,
+    /// Frames dropped from a full queue (drop-oldest policy).
+    pub dropped: u64,
+    /// Frames refused by `publish` (queue full with reject-new, or too large).
+    pub rejected: u64,
+    /// Frames still queued, unacknowledged, when the publisher was closed.
+    pub closed_unacked: u64,
+    /// Frames queued now.
+    pub queue_depth: u64,
+    /// Payload bytes queued now.
+    pub queue_bytes: u64,
+    /// The largest queue depth seen.
+    pub queue_depth_max: u64,
+    /// Frames delivered to the application (after deduplication).
+    pub received: u64,
+    /// Error items: undecodable payloads, unexpected topics, refused
+    /// subscriptions.
+    pub decode_errors: u64,
+    /// Frames suppressed as duplicates.
+    pub duplicates: u64,
+    /// Frames too far behind the dedup window to be judged; delivered.
+    pub stale: u64,
+    /// Times a device's sequence restarted (window reset).
+    pub seq_resets: u64,
+    /// Birth messages applied to alias tables.
+    pub births: u64,
+    /// Subscriptions the broker confirmed (one per SUBACK whose filters
+    /// were all granted; one per connect).
+    pub subscribed: u64,
+    /// Successful connections (CONNACKs).
+    pub connects: u64,
+    /// Connections lost or attempts failed.
+    pub disconnects: u64,
+}
+
+impl Stats {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            published: self.published.load(Relaxed),
+            sent: self.sent.load(Relaxed),
+            resent: self.resent.load(Relaxed),
+            acked: self.acked.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            rejected: self.rejected.load(Relaxed),
+            closed_unacked: self.closed_unacked.load(Relaxed),
+            queue_depth: self.queue_depth.load(Relaxed),
+            queue_bytes: self.queue_bytes.load(Relaxed),
+            queue_depth_max: self.queue_depth_max.load(Relaxed),
+            received: self.received.load(Relaxed),
+            decode_errors: self.decode_errors.load(Relaxed),
+            duplicates: self.duplicates.load(Relaxed),
+            stale: self.stale.load(Relaxed),
+            seq_resets: self.seq_resets.load(Relaxed),
+            births: self.births.load(Relaxed),
+            subscribed: self.subscribed.load(Relaxed),
+            connects: self.connects.load(Relaxed),
+            disconnects: self.disconnects.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    /// Stores the queue's size and reports the change to the gauges.
+    pub(crate) fn set_queue(&self, depth: usize, bytes: usize) {
+        let depth = depth as u64;
+        let bytes = bytes as u64;
+        let old_depth = self.queue_depth.swap(depth, Relaxed);
+        let old_bytes = self.queue_bytes.swap(bytes, Relaxed);
+        self.queue_depth_max.fetch_max(depth, Relaxed);
+        metrics_impl::queue(old_depth, depth, old_bytes, bytes);
+    }
+}
+
+/// The role label of the connection gauges.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Role {
+    Publisher,
+    Consumer,
+}
+
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics_impl {
+    use super::Role;
+
+    fn role(r: Role) -> &'static str {
+        match r {
+            Role::Publisher => "publisher",
+            Role::Consumer => "consumer",
+        }
+    }
+
+    pub(crate) fn published(n: u64) {
+        metrics::counter!("iot_mqtt_frames_published_total").increment(n);
+    }
+    pub(crate) fn sent(n: u64) {
+        metrics::counter!("iot_mqtt_frames_sent_total").increment(n);
+    }
+    pub(crate) fn resent(n: u64) {
+        metrics::counter!("iot_mqtt_frames_resent_total").increment(n);
+    }
+    pub(crate) fn acked(n: u64) {
+        metrics::counter!("iot_mqtt_frames_acked_total").increment(n);
+    }
+    pub(crate) fn dropped(reason: &'static str, n: u64) {
+        metrics::counter!("iot_mqtt_frames_dropped_total", "reason" => reason).increment(n);
+    }
+    pub(crate) fn received(n: u64) {
+        metrics::counter!("iot_mqtt_frames_received_total").increment(n);
+    }
+    pub(crate) fn decode_error() {
+        metrics::counter!("iot_mqtt_frames_decode_errors_total").increment(1);
+    }
+    pub(crate) fn duplicate() {
+        metrics::counter!("iot_mqtt_frames_duplicate_total").increment(1);
+    }
+    pub(crate) fn connected(r: Role, up: bool) {
+        let g = metrics::gauge!("iot_mqtt_connected", "role" => role(r));
+        if up {
+            g.increment(1.0);
+        } else {
+            g.decrement(1.0);
+        }
+    }
+    pub(crate) fn reconnect(r: Role) {
+        metrics::counter!("iot_mqtt_reconnects_total", "role" => role(r)).increment(1);
+    }
+    pub(crate) fn queue(old_depth: u64, depth: u64, old_bytes: u64, bytes: u64) {
+        if old_depth != depth {
+            metrics::gauge!("iot_mqtt_queue_depth").increment(depth as f64 - old_depth as f64);
+        }
+        if old_bytes != bytes {
+            metrics::gauge!("iot_mqtt_queue_bytes").increment(bytes as f64 - old_bytes as f64);
+        }
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+#[allow(clippy::missing_const_for_fn)]
+pub(crate) mod metrics_impl {
+    use super::Role;
+
+    pub(crate) fn published(_: u64) {}
+    pub(crate) fn sent(_: u64) {}
+    pub(crate) fn resent(_: u64) {}
+    pub(crate) fn acked(_: u64) {}
+    pub(crate) fn dropped(_: &'static str, _: u64) {}
+    pub(crate) fn received(_: u64) {}
+    pub(crate) fn decode_error() {}
+    pub(crate) fn duplicate() {}
+    pub(crate) fn connected(_: Role, _: bool) {}
+    pub(crate) fn reconnect(_: Role) {}
+    pub(crate) fn queue(_: u64, _: u64, _: u64, _: u64) {}
+}
