@@ -6,7 +6,8 @@ use super::error::{DecodeError, DecodeErrorKind, Field, MessageKind};
 use super::header;
 use super::reader::Reader;
 use super::wire::{self, ty};
-use super::{AliasResolver, Channel, FrameHeader, Limits, Reading, Value};
+use super::fast;
+use super::{AliasResolver, Channel, FrameHeader, Limits, Reading};
 
 /// A validated data frame borrowed from its input.
 ///
@@ -27,12 +28,45 @@ pub struct FrameView<'a> {
 /// This is the single validating pass: version, flags, checksum, lengths
 /// against `limits`, UTF-8, device-id rules and every reading's tag. Errors
 /// carry the byte offset where the problem was found.
+#[inline]
 pub fn decode_frame<'a>(buf: &'a [u8], limits: &Limits) -> Result<FrameView<'a>, DecodeError> {
+    match fast::validate_frame(buf, limits) {
+        Some(layout) => {
+            // Debug builds and the fuzzers check the lean validator against
+            // the detailed one on every frame it accepts.
+            #[cfg(any(debug_assertions, fuzzing))]
+            assert!(
+                decode_frame_detailed(buf, limits).is_ok(),
+                "the lean validator accepted a frame the detailed one rejects"
+            );
+            Ok(FrameView {
+                header: FrameHeader {
+                    device_id: layout.device_id,
+                    seq: layout.seq,
+                    timestamp_ms: layout.timestamp_ms,
+                },
+                count: layout.count,
+                readings: layout.readings,
+                raw: buf,
+                checksum: layout.checksum,
+            })
+        }
+        None => decode_frame_detailed(buf, limits),
+    }
+}
+
+/// The validator that explains: every check with its offset and cause.
+#[cold]
+#[inline(never)]
+fn decode_frame_detailed<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+) -> Result<FrameView<'a>, DecodeError> {
     let parsed = header::parse(buf, limits, MessageKind::Data)?;
     let mut r = parsed.body;
     let start = r.pos();
     for _ in 0..parsed.count {
-        read_reading::<true>(&mut r, limits)?;
+        skip_reading(&mut r, limits)?;
     }
     if r.remaining() != 0 {
         return Err(r.error(DecodeErrorKind::TrailingBytes {
@@ -84,7 +118,8 @@ impl<'a> FrameView<'a> {
     /// Iterates the readings without allocating or re-validating.
     pub fn readings(&self) -> Readings<'a> {
         Readings {
-            r: Reader::new(self.readings, 0),
+            buf: self.readings,
+            pos: 0,
             remaining: self.count,
         }
     }
@@ -93,7 +128,8 @@ impl<'a> FrameView<'a> {
 /// Iterator over a [`FrameView`]'s readings.
 #[derive(Debug, Clone)]
 pub struct Readings<'a> {
-    r: Reader<'a>,
+    buf: &'a [u8],
+    pos: usize,
     remaining: usize,
 }
 
@@ -106,8 +142,8 @@ impl<'a> Iterator for Readings<'a> {
             return None;
         }
         self.remaining -= 1;
-        // Validated by `decode_frame`: the unchecked parse cannot fail.
-        read_reading::<false>(&mut self.r, &Limits::DEFAULT).ok()
+        // Validated by `decode_frame`: the trusted parse cannot fail.
+        fast::read_trusted(self.buf, &mut self.pos)
     }
 
     #[inline]
@@ -132,71 +168,57 @@ impl<'a> Channel<'a> {
     }
 }
 
-/// Reads one reading. With `CHECK`, enforces every rule and limit; without,
-/// trusts input that an earlier checked pass accepted.
+/// Validates one reading without building it: the checked pass only needs
+/// to know that every field is well-formed and where the reading ends.
+///
+/// Must accept exactly the valid readings of `docs/wire-format.md`, like
+/// `fast::skip_reading` (which may decline some) and `fast::read_trusted`.
 #[inline(always)]
-pub(crate) fn read_reading<'a, const CHECK: bool>(
-    r: &mut Reader<'a>,
-    limits: &Limits,
-) -> Result<Reading<'a>, DecodeError> {
+fn skip_reading(r: &mut Reader<'_>, limits: &Limits) -> Result<(), DecodeError> {
     let tag_at = r.pos();
     let tag = r.u8()?;
-    if CHECK && tag & wire::TAG_RESERVED != 0 {
+    if tag & wire::TAG_RESERVED != 0 {
         return Err(DecodeError::new(
             tag_at,
             DecodeErrorKind::ReservedTagBit { tag },
         ));
     }
-    let channel = if tag & wire::TAG_NAMED != 0 {
-        Channel::Name(read_str::<CHECK>(
-            r,
-            Field::ChannelName,
-            limits.max_str_len,
-        )?)
+    if tag & wire::TAG_NAMED != 0 {
+        read_str::<true>(r, Field::ChannelName, limits.max_str_len)?;
     } else {
-        Channel::Alias(read_u32::<CHECK>(r, "channel alias")?)
-    };
-    let time_offset_ms = if tag & wire::TAG_OFFSET != 0 {
-        Some(wire::unzigzag(r.varint()?))
-    } else {
-        None
-    };
-    let unit = if tag & wire::TAG_UNIT != 0 {
-        Some(read_str::<CHECK>(r, Field::Unit, limits.max_str_len)?)
-    } else {
-        None
-    };
-    let value = match tag & wire::TAG_TYPE_MASK {
-        ty::F64 => Value::F64(f64::from_le_bytes(r.array()?)),
-        ty::F64_AS_F32 => Value::F64(f64::from(f32::from_le_bytes(r.array()?))),
-        ty::F32 => Value::F32(f32::from_le_bytes(r.array()?)),
-        ty::I64 => Value::I64(wire::unzigzag(r.varint()?)),
-        ty::U64 => Value::U64(r.varint()?),
-        ty::FALSE => Value::Bool(false),
-        ty::TRUE => Value::Bool(true),
-        ty::STR => Value::Str(read_str::<CHECK>(
-            r,
-            Field::StringValue,
-            limits.max_str_len,
-        )?),
-        ty::BYTES => Value::Bytes(read_bytes::<CHECK>(
-            r,
-            Field::BytesValue,
-            limits.max_bytes_len,
-        )?),
+        read_u32::<true>(r, "channel alias")?;
+    }
+    if tag & wire::TAG_OFFSET != 0 {
+        r.varint()?;
+    }
+    if tag & wire::TAG_UNIT != 0 {
+        read_str::<true>(r, Field::Unit, limits.max_str_len)?;
+    }
+    match tag & wire::TAG_TYPE_MASK {
+        ty::F64 => {
+            r.take(8)?;
+        }
+        ty::F64_AS_F32 | ty::F32 => {
+            r.take(4)?;
+        }
+        ty::I64 | ty::U64 => {
+            r.varint()?;
+        }
+        ty::FALSE | ty::TRUE => {}
+        ty::STR => {
+            read_str::<true>(r, Field::StringValue, limits.max_str_len)?;
+        }
+        ty::BYTES => {
+            read_bytes::<true>(r, Field::BytesValue, limits.max_bytes_len)?;
+        }
         value_type => {
             return Err(DecodeError::new(
                 tag_at,
                 DecodeErrorKind::UnknownValueType { tag, value_type },
             ));
         }
-    };
-    Ok(Reading {
-        channel,
-        value,
-        time_offset_ms,
-        unit,
-    })
+    }
+    Ok(())
 }
 
 #[inline(always)]

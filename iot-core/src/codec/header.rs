@@ -137,7 +137,7 @@ fn read_device_id<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
     }
     let at = r.pos();
     let bytes = r.take(len as usize)?;
-    let id = core::str::from_utf8(bytes).map_err(|_| {
+    let id = super::utf8::to_str::<true>(bytes).ok_or_else(|| {
         DecodeError::new(
             at,
             DecodeErrorKind::InvalidUtf8 {

@@ -41,6 +41,7 @@ mod birth;
 mod decode;
 mod encode;
 mod error;
+mod fast;
 mod header;
 mod limits;
 mod message;

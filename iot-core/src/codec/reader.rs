@@ -56,45 +56,24 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    #[inline]
-    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let s = self.take(N)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(s);
-        Ok(out)
-    }
-
     /// Unsigned LEB128, at most 10 bytes and 64 bits.
     #[inline]
     pub(crate) fn varint(&mut self) -> Result<u64, DecodeError> {
-        // One-byte fast path: aliases, counts, lengths and small ints.
-        if let Some(&b) = self.buf.get(self.pos) {
-            if b < 0x80 {
-                self.pos += 1;
-                return Ok(u64::from(b));
-            }
+        let start = self.pos;
+        match super::wire::read_varint(self.buf, &mut self.pos) {
+            Some(v) => Ok(v),
+            None => Err(self.varint_error(start)),
         }
-        self.varint_slow()
     }
 
-    fn varint_slow(&mut self) -> Result<u64, DecodeError> {
-        let start = self.pos;
-        let mut value = 0u64;
-        for i in 0..10 {
-            let Some(&b) = self.buf.get(self.pos) else {
-                return Err(self.truncated(1));
-            };
-            self.pos += 1;
-            let bits = u64::from(b & 0x7f);
-            // The tenth byte may only carry the 64th bit.
-            if i == 9 && b > 1 {
-                return Err(DecodeError::new(start, DecodeErrorKind::VarintOverflow));
-            }
-            value |= bits << (7 * i);
-            if b < 0x80 {
-                return Ok(value);
-            }
+    #[cold]
+    fn varint_error(&self, start: usize) -> DecodeError {
+        // Truncated if every remaining byte continues; overflow otherwise.
+        let rest = &self.buf[start..];
+        if rest.len() < 10 && rest.iter().all(|&b| b >= 0x80) {
+            DecodeError::new(self.buf.len(), DecodeErrorKind::Truncated { needed: 1 })
+        } else {
+            DecodeError::new(start, DecodeErrorKind::VarintOverflow)
         }
-        Err(DecodeError::new(start, DecodeErrorKind::VarintOverflow))
     }
 }

@@ -67,6 +67,59 @@ pub(crate) const fn varint_len(v: u64) -> usize {
     bits.div_ceil(7)
 }
 
+/// Reads an unsigned LEB128 varint at `*pos`, at most 10 bytes and 64
+/// bits, advancing `pos`; `None` if it is truncated or overflows.
+///
+/// Varints of up to 8 bytes (timestamps take 6) are decoded from one
+/// 64-bit load without a loop.
+#[inline(always)]
+pub(crate) fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let p = *pos;
+    let first = *b.get(p)?;
+    if first < 0x80 {
+        *pos = p + 1;
+        return Some(u64::from(first));
+    }
+    if let Some(chunk) = b.get(p..p + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        // A clear top bit ends the varint: find the first one.
+        let stops = !w & 0x8080_8080_8080_8080;
+        if stops != 0 {
+            let n = (stops.trailing_zeros() / 8 + 1) as usize;
+            let x = if n == 8 {
+                w
+            } else {
+                w & ((1u64 << (8 * n)) - 1)
+            };
+            // Squeeze out the continuation bits: 7-bit groups to 56 bits.
+            let x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
+            let x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
+            let x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
+            *pos = p + n;
+            return Some(x);
+        }
+    }
+    read_varint_slow(b, pos)
+}
+
+#[cold]
+fn read_varint_slow(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for i in 0..10 {
+        let byte = *b.get(*pos + i)?;
+        // The tenth byte may only carry the 64th bit.
+        if i == 9 && byte > 1 {
+            return None;
+        }
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            *pos += i + 1;
+            return Some(value);
+        }
+    }
+    None
+}
+
 /// Whether an `f64` may travel as 4 bytes: it survives `f32` bit for bit.
 /// NaNs always take 8 bytes because float casts may change NaN payloads.
 #[inline]
@@ -94,6 +147,40 @@ mod tests {
         assert_eq!(varint_len(127), 1);
         assert_eq!(varint_len(128), 2);
         assert_eq!(varint_len(u64::MAX), 10);
+    }
+
+    #[test]
+    fn word_varints_match_the_byte_loop() {
+        let mut vals = vec![0u64, 1, 127, 128, 300, 1 << 21, (1 << 35) + 7, 1_795_349_380_301];
+        for shift in 0..64 {
+            vals.push(1u64 << shift);
+            vals.push((1u64 << shift) - 1);
+        }
+        vals.push(u64::MAX);
+        for v in vals {
+            let mut buf = [0u8; 24];
+            let mut n = 0;
+            let mut x = v;
+            while x >= 0x80 {
+                buf[n] = (x as u8) | 0x80;
+                x >>= 7;
+                n += 1;
+            }
+            buf[n] = x as u8;
+            // With slack behind (word path) and cut at the end (byte path).
+            for end in [24, n + 1] {
+                let mut pos = 0;
+                assert_eq!(read_varint(&buf[..end], &mut pos), Some(v), "{v}");
+                assert_eq!(pos, n + 1);
+                let mut pos = 0;
+                assert_eq!(read_varint_slow(&buf[..end], &mut pos), Some(v));
+            }
+            let mut pos = 0;
+            assert_eq!(read_varint(&buf[..n], &mut pos), None, "truncated {v}");
+        }
+        let mut pos = 0;
+        assert_eq!(read_varint(&[0xff; 10], &mut pos), None);
+        assert_eq!(read_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], &mut 0), None);
     }
 
     #[test]

@@ -59,22 +59,32 @@ pub fn validate_device_id(id: &str) -> Result<(), DeviceIdError> {
             max: MAX_DEVICE_ID_LEN,
         });
     }
-    // Fast path: the common ids are short ASCII [A-Za-z0-9._:-].
-    for (index, b) in id.bytes().enumerate() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':') {
-            continue;
+    // Fast path: the common ids are short ASCII [A-Za-z0-9._:-]; one table
+    // lookup per byte keeps this off the codec's profile.
+    let bytes = id.as_bytes();
+    match bytes.iter().position(|&b| !PLAIN_ID_BYTES[usize::from(b)]) {
+        None => Ok(()),
+        // Something other than plain ASCII: check every char from there on.
+        Some(index) => {
+            for (i, ch) in id[index..].char_indices() {
+                check_char(ch, index + i)?;
+            }
+            Ok(())
         }
-        if b < 0x80 {
-            return check_char(b as char, index);
-        }
-        // Non-ASCII: fall back to full char checks from here.
-        for (i, ch) in id[index..].char_indices() {
-            check_char(ch, index + i)?;
-        }
-        return Ok(());
     }
-    Ok(())
 }
+
+/// ASCII bytes that are always valid in an id: `A-Z a-z 0-9 - _ . :`.
+pub(crate) const PLAIN_ID_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':');
+        b += 1;
+    }
+    t
+};
 
 fn check_char(ch: char, index: usize) -> Result<(), DeviceIdError> {
     let reason = match ch {
@@ -208,6 +218,12 @@ mod tests {
             ("$SYS", '$', 0),
             ("Zä\u{7f}", '\u{7f}', 3),
             ("é\u{2003}", '\u{2003}', 2),
+            // A permitted non-plain character must not end the scan.
+            ("a@b/c", '/', 3),
+            ("a@b#", '#', 3),
+            ("x=y+z", '+', 3),
+            ("a@b c", ' ', 3),
+            ("ä/", '/', 2),
         ] {
             match validate_device_id(id) {
                 Err(DeviceIdError::ForbiddenChar {
@@ -217,6 +233,23 @@ mod tests {
                 }
                 other => panic!("{id:?}: {other:?}"),
             }
+        }
+    }
+
+    /// The rules, written as plainly as possible.
+    fn reference(id: &str) -> bool {
+        !id.is_empty()
+            && id.len() <= MAX_DEVICE_ID_LEN
+            && !id.starts_with('$')
+            && id.chars().all(|c| {
+                !matches!(c, '/' | '+' | '#' | '\0') && !c.is_control() && !c.is_whitespace()
+            })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_plain_rules(id in "[a-z0-9@=$/+# \\-]{0,12}|.{0,20}|[a-z]{120,130}") {
+            proptest::prop_assert_eq!(validate_device_id(&id).is_ok(), reference(&id), "{:?}", id);
         }
     }
 

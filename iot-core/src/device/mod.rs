@@ -11,6 +11,7 @@ mod status;
 
 #[cfg(feature = "alloc")]
 pub use id::DeviceId;
+pub(crate) use id::PLAIN_ID_BYTES;
 pub use id::{DeviceIdError, MAX_DEVICE_ID_LEN, validate_device_id};
 #[cfg(feature = "std")]
 pub use info::*;
