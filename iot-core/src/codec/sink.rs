@@ -66,6 +66,18 @@ impl Sink for SliceSink<'_> {
         if v < 0x80 {
             return self.put_u8(v as u8);
         }
+        // With room for the longest varint, one bounds check for all bytes.
+        if let Some(dst) = self.buf.get_mut(self.pos..self.pos + 10) {
+            let mut n = 0;
+            while v >= 0x80 {
+                dst[n] = (v as u8) | 0x80;
+                v >>= 7;
+                n += 1;
+            }
+            dst[n] = v as u8;
+            self.pos += n + 1;
+            return Ok(());
+        }
         loop {
             let byte = if v >= 0x80 { (v as u8) | 0x80 } else { v as u8 };
             self.put_u8(byte)?;

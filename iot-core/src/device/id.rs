@@ -62,6 +62,13 @@ pub fn validate_device_id(id: &str) -> Result<(), DeviceIdError> {
     // Fast path: the common ids are short ASCII [A-Za-z0-9._:-]; one table
     // lookup per byte keeps this off the codec's profile.
     let bytes = id.as_bytes();
+    // Branch-free over the common case; find the position only on failure.
+    if bytes
+        .iter()
+        .fold(true, |ok, &b| ok & PLAIN_ID_BYTES[usize::from(b)])
+    {
+        return Ok(());
+    }
     match bytes.iter().position(|&b| !PLAIN_ID_BYTES[usize::from(b)]) {
         None => Ok(()),
         // Something other than plain ASCII: check every char from there on.
