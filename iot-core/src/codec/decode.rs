@@ -3,10 +3,10 @@
 use core::iter::FusedIterator;
 
 use super::error::{DecodeError, DecodeErrorKind, Field, MessageKind};
+use super::fast;
 use super::header;
 use super::reader::Reader;
 use super::wire::{self, ty};
-use super::fast;
 use super::{AliasResolver, Channel, FrameHeader, Limits, Reading};
 
 /// A validated data frame borrowed from its input.
@@ -58,10 +58,7 @@ pub fn decode_frame<'a>(buf: &'a [u8], limits: &Limits) -> Result<FrameView<'a>,
 /// The validator that explains: every check with its offset and cause.
 #[cold]
 #[inline(never)]
-fn decode_frame_detailed<'a>(
-    buf: &'a [u8],
-    limits: &Limits,
-) -> Result<FrameView<'a>, DecodeError> {
+fn decode_frame_detailed<'a>(buf: &'a [u8], limits: &Limits) -> Result<FrameView<'a>, DecodeError> {
     let parsed = header::parse(buf, limits, MessageKind::Data)?;
     let mut r = parsed.body;
     let start = r.pos();

@@ -151,7 +151,16 @@ mod tests {
 
     #[test]
     fn word_varints_match_the_byte_loop() {
-        let mut vals = vec![0u64, 1, 127, 128, 300, 1 << 21, (1 << 35) + 7, 1_795_349_380_301];
+        let mut vals = vec![
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            1 << 21,
+            (1 << 35) + 7,
+            1_795_349_380_301,
+        ];
         for shift in 0..64 {
             vals.push(1u64 << shift);
             vals.push((1u64 << shift) - 1);
@@ -180,7 +189,13 @@ mod tests {
         }
         let mut pos = 0;
         assert_eq!(read_varint(&[0xff; 10], &mut pos), None);
-        assert_eq!(read_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], &mut 0), None);
+        assert_eq!(
+            read_varint(
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+                &mut 0
+            ),
+            None
+        );
     }
 
     #[test]
