@@ -1,0 +1,2 @@
+//! Placeholder: filled by the mqtt benchmark.
+fn main() {}

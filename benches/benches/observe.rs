@@ -1,0 +1,2 @@
+//! Placeholder: filled by the observe benchmark.
+fn main() {}

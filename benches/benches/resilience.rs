@@ -1,0 +1,2 @@
+//! Placeholder: filled by the resilience benchmark.
+fn main() {}
