@@ -127,3 +127,8 @@ pub use clock::{Clock, ManualClock, TokioClock};
 pub use config::duration as serde_duration;
 pub use config::ConfigError;
 pub use hint::{Hint, RetryHint};
+
+// Compile and run the README's example as a doc test, so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
