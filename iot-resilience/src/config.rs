@@ -129,7 +129,11 @@ pub mod duration {
                 assert_eq!(parse(&format(d)), Ok(d));
             }
             assert_eq!(format(Duration::from_millis(1500)), "1500ms");
-            assert!(parse("5 parsecs").unwrap_err().contains("unknown duration unit"));
+            assert!(
+                parse("5 parsecs")
+                    .unwrap_err()
+                    .contains("unknown duration unit")
+            );
             assert!(parse("ms").is_err());
             assert!(parse("99999999999999999999h").is_err());
         }

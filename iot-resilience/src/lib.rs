@@ -123,9 +123,9 @@ pub mod retry;
 pub mod timeout;
 
 pub use clock::{Clock, ManualClock, TokioClock};
+pub use config::ConfigError;
 #[cfg(feature = "serde")]
 pub use config::duration as serde_duration;
-pub use config::ConfigError;
 pub use hint::{Hint, RetryHint};
 
 // Compile and run the README's example as a doc test, so it stays true.
