@@ -1,7 +1,7 @@
 //! Any input: decoding a birth returns an error or a fully iterable table.
 #![no_main]
 
-use iot_core::codec::{decode_birth, AliasResolver, AliasTable, Limits};
+use iot_core::codec::{AliasResolver, AliasTable, Limits, decode_birth};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

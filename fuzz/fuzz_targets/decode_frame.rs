@@ -2,7 +2,7 @@
 //! completely; a decoded frame re-encodes to the same bytes' meaning.
 #![no_main]
 
-use iot_core::codec::{decode_frame, Encoder, Limits};
+use iot_core::codec::{Encoder, Limits, decode_frame};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,5 +18,10 @@ fuzz_target!(|data: &[u8]| {
         .expect("a decoded frame re-encodes");
     let again = decode_frame(&buf[..n], &Limits::default()).expect("re-encoded frame decodes");
     assert_eq!(again.header(), frame.header());
-    assert!(again.readings().zip(frame.readings()).all(|(a, b)| a.bitwise_eq(&b)));
+    assert!(
+        again
+            .readings()
+            .zip(frame.readings())
+            .all(|(a, b)| a.bitwise_eq(&b))
+    );
 });

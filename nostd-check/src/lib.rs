@@ -8,7 +8,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-use iot_core::codec::{decode_frame, encode_frame, Channel, FrameHeader, Limits, Reading, Value};
+use iot_core::codec::{Channel, FrameHeader, Limits, Reading, Value, decode_frame, encode_frame};
 
 /// Encodes one temperature reading into `buf` and decodes it back, returning
 /// the value read, or `None` on any error.
