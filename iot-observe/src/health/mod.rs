@@ -94,9 +94,11 @@ pub use async_trait::async_trait;
 pub use check::HealthCheck;
 #[cfg(feature = "resilience")]
 pub use checks::CircuitBreakerCheck;
+#[cfg(feature = "mqtt")]
+pub use checks::MqttConnection;
 pub use checks::{
-    ConnectionReporter, ConnectionState, ConnectionStateCheck, FnCheck, StartupFlag, TcpCheck,
-    check_fn,
+    ConnectionReporter, ConnectionSource, ConnectionState, ConnectionStateCheck, FnCheck,
+    StartupFlag, TcpCheck, check_fn,
 };
 pub use config::{Detail, HealthConfig};
 pub use error::RegistryError;

@@ -32,16 +32,41 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// # }
 /// ```
 #[derive(Debug, Clone)]
-pub struct ConnectionStateCheck {
-    rx: watch::Receiver<ConnectionState>,
+pub struct ConnectionStateCheck<S = watch::Receiver<ConnectionState>> {
+    source: S,
     grace: Duration,
+}
+
+/// Where a [`ConnectionStateCheck`] reads the current state from.
+///
+/// Implemented for `watch::Receiver<ConnectionState>` (fed by a
+/// [`ConnectionReporter`](super::ConnectionReporter)) and, with the `mqtt`
+/// feature, for iot-core's MQTT transport state
+/// ([`MqttConnection`](super::MqttConnection)).
+pub trait ConnectionSource: Send + Sync + 'static {
+    /// The state now.
+    fn current(&self) -> ConnectionState;
+}
+
+impl ConnectionSource for watch::Receiver<ConnectionState> {
+    fn current(&self) -> ConnectionState {
+        // Copy out at once: the borrow guard must not be held.
+        *self.borrow()
+    }
 }
 
 impl ConnectionStateCheck {
     /// A check over `rx` with a grace period of 30 s.
     pub fn new(rx: watch::Receiver<ConnectionState>) -> Self {
+        Self::from_source(rx)
+    }
+}
+
+impl<S: ConnectionSource> ConnectionStateCheck<S> {
+    /// A check over any [`ConnectionSource`] with a grace period of 30 s.
+    pub fn from_source(source: S) -> Self {
         Self {
-            rx,
+            source,
             grace: DEFAULT_GRACE,
         }
     }
@@ -54,10 +79,9 @@ impl ConnectionStateCheck {
 }
 
 #[async_trait]
-impl HealthCheck for ConnectionStateCheck {
+impl<S: ConnectionSource> HealthCheck for ConnectionStateCheck<S> {
     async fn check(&self) -> CheckResult {
-        // Copy out at once: the borrow guard must not be held.
-        let state = *self.rx.borrow();
+        let state = self.source.current();
         let (what, since) = match state {
             ConnectionState::Connected => {
                 return CheckResult::pass().with_component_type("component");

@@ -5,13 +5,17 @@ mod circuit_breaker;
 mod connection;
 mod connection_state;
 mod fn_check;
+#[cfg(feature = "mqtt")]
+mod mqtt;
 mod startup;
 mod tcp;
 
 #[cfg(feature = "resilience")]
 pub use circuit_breaker::CircuitBreakerCheck;
-pub use connection::ConnectionStateCheck;
+pub use connection::{ConnectionSource, ConnectionStateCheck};
 pub use connection_state::{ConnectionReporter, ConnectionState};
 pub use fn_check::{FnCheck, check_fn};
+#[cfg(feature = "mqtt")]
+pub use mqtt::MqttConnection;
 pub use startup::StartupFlag;
 pub use tcp::TcpCheck;
