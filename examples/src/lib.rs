@@ -1,1 +1,16 @@
-//! Shared helpers for the example binaries.
+//! The iot-rs examples as a library, so the binaries stay thin and the
+//! gateway can be tested end to end (`tests/gateway.rs`).
+//!
+//! * [`gateway`]: the demo gateway (`--bin gateway`).
+//! * [`sim`]: the simulated fleet (also `--bin device-sim`).
+//! * [`broker`]: the embedded rumqttd broker and a fault-injecting proxy.
+//! * [`sink`]: the in-memory aggregator and the HTTP sink.
+//! * [`latency`]: a fixed-bucket latency histogram.
+//! * [`util`]: durations, broker URLs, a tiny HTTP GET, process stats.
+
+pub mod broker;
+pub mod gateway;
+pub mod latency;
+pub mod sim;
+pub mod sink;
+pub mod util;

@@ -1,0 +1,781 @@
+//! The gateway demo: an MQTT broker (embedded or not), a simulated fleet,
+//! a consumer feeding a resilient tower stack into a sink, health and
+//! metrics endpoints, live progress and a summary.
+//!
+//! [`Gateway::start`] runs everything on the current Tokio runtime and
+//! returns once frames flow; [`Gateway::wait`] returns the [`Summary`]
+//! after `--duration` or a [`stop`](Gateway::stop) (Ctrl-C in the binary).
+
+mod console;
+mod pipeline;
+mod summary;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use iot_core::device::DeviceStatus;
+use iot_core::fleet::{FleetConfig, FleetRegistry};
+use iot_core::mqtt::{
+    BackoffConfig, ConnectionState as MqttState, Consumer, ConsumerConfig, MqttConfig,
+};
+use iot_observe::endpoint::{HealthEndpoint, ServerHandle, serve};
+use iot_observe::health::{
+    CheckOptions, CircuitBreakerCheck, ConnectionReporter, Group, HealthConfig, HealthRegistry,
+    RefreshHandle, StartupFlag,
+};
+use iot_observe::prometheus::{PrometheusConfig, PrometheusExporter};
+use iot_observe::shutdown::Shutdown;
+use iot_resilience::circuit_breaker::State;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use console::{Console, ProgressMode};
+pub use pipeline::{Counters, StackError};
+pub use summary::{Percentiles, Summary};
+
+use crate::broker::{FaultProxy, start_embedded};
+use crate::sim::{Fleet, FleetConfig as SimConfig};
+use crate::sink::{Aggregator, Faults, Sink};
+use crate::util::{ProcStats, parse_broker, parse_duration};
+
+/// Command-line options of the gateway (also the library's configuration:
+/// build one with `GatewayArgs::parse_from`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatewayArgs {
+    /// Use this broker instead of starting an embedded one
+    /// (mqtt://host:port). Without it, MQTT_HOST/MQTT_PORT are used when
+    /// set (as in the generated deployment files).
+    #[arg(long, value_name = "URL", env = "GATEWAY_BROKER")]
+    pub broker: Option<String>,
+    /// Simulated devices publishing through the broker (0: consume only).
+    #[arg(long, default_value_t = 50, env = "GATEWAY_DEVICES")]
+    pub devices: usize,
+    /// Frames per second per device.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Stop after this long (e.g. 30s, 2m); default: run until Ctrl-C.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Address of the /health/* and /metrics endpoints (port 0: any free).
+    #[arg(long, default_value = "127.0.0.1:0", env = "GATEWAY_HTTP")]
+    pub http: SocketAddr,
+    /// POST every frame as SenML JSON to this http:// URL instead of the
+    /// in-memory aggregator.
+    #[arg(long, value_name = "URL")]
+    pub sink_url: Option<String>,
+    /// Fault injection: share of sink calls that fail (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    pub sink_fail_rate: f64,
+    /// Fault injection: latency added to every sink call.
+    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    pub sink_latency: Duration,
+    /// Timeout of one sink attempt.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    pub sink_timeout: Duration,
+    /// Fault injection: take the broker down after this long (all
+    /// connections dropped, port closed), for --broker-down.
+    #[arg(long, value_parser = parse_duration)]
+    pub kill_broker_after: Option<Duration>,
+    /// How long the broker stays down.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub broker_down: Duration,
+    /// Frames per second each device may send to the sink (default: twice
+    /// --rate).
+    #[arg(long)]
+    pub device_limit: Option<f64>,
+    /// Devices that misbehave and send at 4x --rate (caught by the
+    /// per-device rate limit).
+    #[arg(long, default_value_t = 1)]
+    pub noisy_devices: usize,
+    /// Shared-subscription group: gateways in one group split the frames.
+    /// Default with --broker: "gateways"; with the embedded broker a plain
+    /// subscription (rumqttd 0.20 drops frames sent to a shared group while
+    /// its members reconnect).
+    #[arg(long, value_name = "NAME")]
+    pub share_group: Option<String>,
+    /// Subscribe without a shared-subscription group.
+    #[arg(long, conflicts_with = "share_group")]
+    pub no_share: bool,
+    /// MQTT client id of the consumer (stable per replica in production);
+    /// default gateway-PID.
+    #[arg(long, env = "GATEWAY_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Prefix of the simulated device ids (default: dev, or devPID (hex) with
+    /// --broker so that two gateways' fleets do not collide).
+    #[arg(long)]
+    pub device_prefix: Option<String>,
+    /// A device silent this long is marked offline.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub offline_after: Duration,
+    /// On stop, wait at most this long for queued frames to arrive.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub drain: Duration,
+    /// Frames in the sink stack at once (back-pressure beyond).
+    #[arg(long, default_value_t = 1024)]
+    pub max_in_flight: usize,
+    /// Progress display.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Write the summary as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a share between 0 and 1")),
+    }
+}
+
+/// The Prometheus recorder is process-global: install it once.
+fn exporter() -> Result<PrometheusExporter, String> {
+    static EXPORTER: Mutex<Option<PrometheusExporter>> = Mutex::new(None);
+    let mut slot = EXPORTER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = slot.as_ref() {
+        return Ok(e.clone());
+    }
+    let e = PrometheusExporter::install(PrometheusConfig::default().service("gateway"))
+        .map_err(|e| format!("metrics exporter: {e}"))?;
+    *slot = Some(e.clone());
+    Ok(e)
+}
+
+/// A running gateway.
+pub struct Gateway {
+    http_addr: SocketAddr,
+    broker_addr: SocketAddr,
+    shutdown: Shutdown,
+    task: JoinHandle<Summary>,
+    server: ServerHandle,
+    summary_json: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("http_addr", &self.http_addr)
+            .field("broker_addr", &self.broker_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the supervising task owns.
+struct Run {
+    args: GatewayArgs,
+    console: Arc<Console>,
+    shared: Arc<pipeline::Shared>,
+    shutdown: Shutdown,
+    fleet: Option<Fleet>,
+    fleet_prefix: String,
+    dispatcher: JoinHandle<Consumer>,
+    stop_tx: watch::Sender<bool>,
+    proxy: Option<Arc<FaultProxy>>,
+    background: Vec<JoinHandle<()>>,
+    sink_stats: Arc<crate::sink::SinkStats>,
+    breaker_opened: Arc<std::sync::atomic::AtomicU64>,
+    _refresh: RefreshHandle,
+}
+
+impl Gateway {
+    /// Starts the gateway on the current Tokio runtime; returns once the
+    /// consumer is subscribed and the fleet publishes.
+    pub async fn start(args: GatewayArgs) -> Result<Gateway, String> {
+        if !(args.rate > 0.0 && args.rate.is_finite()) {
+            return Err(format!("--rate {}: must be positive", args.rate));
+        }
+        if args.max_in_flight == 0 {
+            return Err("--max-in-flight must be at least 1".into());
+        }
+        let console = Arc::new(Console::new(args.progress));
+        let exporter = exporter()?;
+
+        // The broker: embedded, --broker, or MQTT_HOST/MQTT_PORT.
+        let external = match &args.broker {
+            Some(url) => Some(parse_broker(url)?),
+            None => match std::env::var("MQTT_HOST") {
+                Ok(host) if !host.is_empty() => {
+                    let port = std::env::var("MQTT_PORT")
+                        .ok()
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(1883);
+                    Some((host, port))
+                }
+                _ => None,
+            },
+        };
+        let (upstream, broker_desc) = match &external {
+            Some((host, port)) => {
+                let addr = tokio::net::lookup_host((host.as_str(), *port))
+                    .await
+                    .map_err(|e| format!("broker {host}:{port}: {e}"))?
+                    .next()
+                    .ok_or_else(|| format!("broker {host}:{port}: no address"))?;
+                (addr, format!("mqtt://{host}:{port}"))
+            }
+            None => {
+                let addr = start_embedded(args.devices + 256).await?;
+                (addr, format!("embedded rumqttd on mqtt://{addr}"))
+            }
+        };
+        let proxy = match args.kill_broker_after {
+            Some(_) => Some(Arc::new(
+                FaultProxy::start(upstream)
+                    .await
+                    .map_err(|e| format!("fault proxy: {e}"))?,
+            )),
+            None => None,
+        };
+        let broker_addr = proxy.as_ref().map_or(upstream, |p| p.addr());
+        let host = broker_addr.ip().to_string();
+        let port = broker_addr.port();
+
+        // Health, readiness and metrics.
+        let client_id = args
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("gateway-{}", std::process::id()));
+        let startup = StartupFlag::new();
+        let mqtt_state = ConnectionReporter::new();
+        let shutdown = Shutdown::new(args.drain);
+        let registry = FleetRegistry::new(
+            FleetConfig::DEFAULT
+                .offline_after(args.offline_after)
+                .max_devices(100_000),
+        );
+        let fleet_prefix = args.device_prefix.clone().unwrap_or_else(|| {
+            if external.is_some() {
+                format!("dev{:04x}", std::process::id() & 0xffff)
+            } else {
+                "dev".into()
+            }
+        });
+        let shared = pipeline::shared(registry, args.max_in_flight, &fleet_prefix)?;
+        let health = HealthRegistry::builder()
+            .config(
+                HealthConfig::default()
+                    .version(env!("CARGO_PKG_VERSION"))
+                    .service_id(client_id.clone())
+                    .interval(Duration::from_secs(5)),
+            )
+            .check(
+                "app:startup",
+                startup.clone(),
+                CheckOptions::startup().and(Group::Readiness),
+            )
+            .check(
+                "mqtt:connection",
+                mqtt_state.check().grace_period(Duration::from_secs(10)),
+                CheckOptions::readiness(),
+            )
+            .check(
+                "sink:circuit_breaker",
+                CircuitBreakerCheck::new(shared.breaker.clone()),
+                CheckOptions::readiness().critical(false),
+            )
+            .check(
+                Shutdown::CHECK_NAME,
+                shutdown.clone(),
+                CheckOptions::readiness(),
+            )
+            .build()
+            .map_err(|e| format!("health registry: {e}"))?;
+        let refresh = health.start();
+        let endpoint = HealthEndpoint::new(health).with_metrics(Arc::new(exporter));
+        let server = serve(args.http, endpoint, shutdown.drained())
+            .await
+            .map_err(|e| format!("--http {}: {e}", args.http))?;
+        let http_addr = server.local_addr();
+
+        // The consumer.
+        let mqtt = MqttConfig::new(host.clone(), port)
+            .client_id(client_id.clone())
+            .backoff(BackoffConfig::full_jitter(
+                Duration::from_millis(100),
+                Duration::from_secs(2),
+            ));
+        let share_group = match (&args.share_group, args.no_share) {
+            (_, true) => None,
+            (Some(g), false) => Some(g.clone()),
+            (None, false) if external.is_some() => Some("gateways".to_string()),
+            (None, false) => None,
+        };
+        let mut cc = ConsumerConfig::new(mqtt);
+        if let Some(group) = &share_group {
+            cc = cc.share_group(group.clone());
+        }
+        let consumer = Consumer::start(cc).map_err(|e| format!("consumer: {e}"))?;
+        let mut background = Vec::new();
+        background.push(tokio::spawn(follow_connection(
+            consumer.state(),
+            mqtt_state,
+            console.clone(),
+        )));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while consumer.stats().snapshot().subscribed == 0 {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "could not connect and subscribe to {broker_desc} within 10 s"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // The sink and the stack.
+        let faults = Faults {
+            fail_rate: args.sink_fail_rate,
+            latency: args.sink_latency,
+        };
+        let sink = match &args.sink_url {
+            Some(url) => Sink::http(url, faults)?,
+            None => Sink::memory(Aggregator::default(), faults),
+        };
+        let sink_stats = sink.stats().clone();
+        let device_limit = args.device_limit.unwrap_or(args.rate * 2.0);
+        let breaker_opened = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        background.push(tokio::spawn(follow_breaker(
+            shared.breaker.subscribe(),
+            breaker_opened.clone(),
+            console.clone(),
+        )));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let dispatcher = pipeline::spawn(
+            consumer,
+            sink,
+            &pipeline::StackConfig {
+                device_limit,
+                sink_timeout: args.sink_timeout,
+            },
+            shared.clone(),
+            console.clone(),
+            stop_rx,
+        )?;
+
+        // The fleet.
+        let fleet = if args.devices > 0 {
+            Some(Fleet::start(&SimConfig {
+                host,
+                port,
+                prefix: fleet_prefix.clone(),
+                devices: args.devices,
+                rate: args.rate,
+                noisy: args.noisy_devices.min(args.devices),
+                noisy_factor: 4.0,
+                backoff_cap: Duration::from_secs(2),
+            })?)
+        } else {
+            None
+        };
+        if let Some(f) = &fleet {
+            f.wait_started(Duration::from_secs(10)).await;
+        }
+        startup.mark_done();
+
+        // The banner.
+        let sink_desc = match &args.sink_url {
+            Some(url) => format!("HTTP POST (SenML JSON) to {url}"),
+            None => "in-memory aggregator (latest value per device and channel)".into(),
+        };
+        let mut faults_desc = Vec::new();
+        if args.sink_fail_rate > 0.0 {
+            faults_desc.push(format!("{:.0}% sink failures", args.sink_fail_rate * 100.0));
+        }
+        if !args.sink_latency.is_zero() {
+            faults_desc.push(format!("+{:?} sink latency", args.sink_latency));
+        }
+        if let Some(after) = args.kill_broker_after {
+            faults_desc.push(format!(
+                "broker down at {:?} for {:?}",
+                after, args.broker_down
+            ));
+        }
+        let noisy = args.noisy_devices.min(args.devices);
+        console.event(&format!(
+            "iot-rs gateway demo\n  broker   {broker_desc}{}\n  fleet    {} devices x {}/s{}\n  \
+             stack    per-device limit {}/s -> circuit breaker -> retry (3 attempts, 20% budget) \
+             -> timeout {:?} -> sink\n  sink     {sink_desc}\n  faults   {}\n  health   \
+             http://{http_addr}/health/ready\n  metrics  http://{http_addr}/metrics\n  stop     {}",
+            match &share_group {
+                Some(g) => format!(", shared subscription group \"{g}\""),
+                None => ", plain subscription".to_string(),
+            },
+            args.devices,
+            args.rate,
+            if noisy > 0 {
+                format!(
+                    " ({} sends 4x too fast)",
+                    if noisy == 1 {
+                        format!("{fleet_prefix}-0000")
+                    } else {
+                        format!("{noisy} devices")
+                    }
+                )
+            } else {
+                String::new()
+            },
+            device_limit,
+            args.sink_timeout,
+            if faults_desc.is_empty() {
+                "none (try --sink-fail-rate 0.6, --sink-latency 300ms, --kill-broker-after 10s)"
+                    .to_string()
+            } else {
+                faults_desc.join(", ")
+            },
+            match args.duration {
+                Some(d) => format!("after {d:?} or Ctrl-C"),
+                None => "Ctrl-C".into(),
+            }
+        ));
+
+        // Fault injection schedule.
+        if let (Some(after), Some(proxy)) = (args.kill_broker_after, proxy.clone()) {
+            let console = console.clone();
+            let down_for = args.broker_down;
+            background.push(tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                proxy.down();
+                console.event(&format!(
+                    "fault: broker DOWN (connections dropped, port closed) for {down_for:?}"
+                ));
+                tokio::time::sleep(down_for).await;
+                proxy.up();
+                console.event("fault: broker UP again");
+            }));
+        }
+
+        let summary_json = args.summary_json.clone();
+        let run = Run {
+            args,
+            console,
+            shared,
+            shutdown: shutdown.clone(),
+            fleet,
+            fleet_prefix,
+            dispatcher,
+            stop_tx,
+            proxy,
+            background,
+            sink_stats,
+            breaker_opened,
+            _refresh: refresh,
+        };
+        let task = tokio::spawn(run.supervise());
+        Ok(Gateway {
+            http_addr,
+            broker_addr,
+            shutdown,
+            task,
+            server,
+            summary_json,
+        })
+    }
+
+    /// Where `/health/*` and `/metrics` are served.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The broker address the clients use.
+    pub fn broker_addr(&self) -> SocketAddr {
+        self.broker_addr
+    }
+
+    /// The shutdown controller (`listen_for_signals` for Ctrl-C).
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
+    /// Starts stopping: publishing ends, queued frames drain, then
+    /// [`wait`](Self::wait) returns.
+    pub fn stop(&self) {
+        self.shutdown.trigger();
+    }
+
+    /// Waits for the end of the run; writes `--summary-json` if asked.
+    pub async fn wait(self) -> Result<Summary, String> {
+        let summary = self.task.await.map_err(|e| format!("gateway task: {e}"))?;
+        self.shutdown.finish_now();
+        let _ = self.server.await;
+        if let Some(path) = &self.summary_json {
+            let text = serde_json::to_string_pretty(&summary.to_json())
+                .map_err(|e| format!("summary: {e}"))?;
+            std::fs::write(path, text + "\n")
+                .map_err(|e| format!("--summary-json {}: {e}", path.display()))?;
+        }
+        Ok(summary)
+    }
+}
+
+/// Feeds the consumer's connection state to the readiness check and tells
+/// the user about losses and recoveries.
+async fn follow_connection(
+    mut state: watch::Receiver<MqttState>,
+    reporter: ConnectionReporter,
+    console: Arc<Console>,
+) {
+    let mut was_connected = false;
+    let mut lost = false;
+    loop {
+        let now = *state.borrow_and_update();
+        match now {
+            MqttState::Connected { .. } => {
+                reporter.connected();
+                if lost {
+                    console.event("gateway: reconnected to the broker");
+                    lost = false;
+                }
+                was_connected = true;
+            }
+            MqttState::Connecting => reporter.connecting(),
+            _ => {
+                reporter.disconnected();
+                if was_connected {
+                    console.event(
+                        "gateway: MQTT connection lost, reconnecting (readiness warns, then fails after 10 s)",
+                    );
+                    lost = true;
+                }
+                was_connected = false;
+            }
+        }
+        if state.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Reports every breaker transition.
+async fn follow_breaker(
+    mut transitions: tokio::sync::broadcast::Receiver<
+        iot_resilience::circuit_breaker::StateTransition,
+    >,
+    opened: Arc<std::sync::atomic::AtomicU64>,
+    console: Arc<Console>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match transitions.recv().await {
+            Ok(t) => {
+                if t.to == State::Open {
+                    opened.fetch_add(1, Relaxed);
+                }
+                console.event(&format!(
+                    "circuit breaker: {} -> {} ({})",
+                    t.from, t.to, t.reason
+                ));
+            }
+            Err(RecvError::Lagged(n)) => {
+                console.event(&format!("circuit breaker: {n} transitions skipped"));
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+impl Run {
+    /// Sweeps the fleet registry, updates the online gauge and shows
+    /// progress, every second until `stop`.
+    async fn monitor(
+        console: Arc<Console>,
+        shared: Arc<pipeline::Shared>,
+        sink_stats: Arc<crate::sink::SinkStats>,
+        devices: usize,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let online_gauge = metrics::gauge!("iot_devices_online");
+        let started = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the first tick is immediate
+        let mut last_received = 0;
+        let mut last_time = Instant::now();
+        let mut ticks = 0u64;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            ticks += 1;
+            let now = Instant::now();
+            shared.fleet.sweep(now);
+            let online = shared.fleet.by_status(DeviceStatus::Online).len();
+            online_gauge.set(online as f64);
+            let c = &shared.counters;
+            let received = c.received.load(Relaxed);
+            let rate = (received - last_received) as f64
+                / now.duration_since(last_time).as_secs_f64().max(1e-3);
+            last_received = received;
+            last_time = now;
+            let plain = console.mode() == ProgressMode::Plain;
+            if plain && ticks % 5 != 0 {
+                continue;
+            }
+            let retries = sink_stats
+                .attempts
+                .load(Relaxed)
+                .saturating_sub(c.admitted.load(Relaxed));
+            let known = shared.fleet.len().max(devices);
+            let line = format!(
+                "[{:>4.0}s] {:>7} msg/s | devices {online}/{known} online | decode errors {} | \
+                 rate-limited {} | breaker {} ({} rejected) | retries {} | failed {} | p99 {}",
+                started.elapsed().as_secs_f64(),
+                console::thousands(rate.round() as u64),
+                c.decode_errors.load(Relaxed),
+                console::thousands(c.rate_limited.load(Relaxed)),
+                shared.breaker.state(),
+                console::thousands(c.breaker_rejected.load(Relaxed)),
+                console::thousands(retries),
+                console::thousands(c.failed.load(Relaxed)),
+                console::micros(shared.receive_latency.quantile(0.99)),
+            );
+            console.progress(&line);
+        }
+    }
+
+    async fn supervise(mut self) -> Summary {
+        let (monitor_stop, monitor_rx) = watch::channel(false);
+        let monitor = tokio::spawn(Self::monitor(
+            self.console.clone(),
+            self.shared.clone(),
+            self.sink_stats.clone(),
+            self.args.devices,
+            monitor_rx,
+        ));
+        let started = Instant::now();
+        match self.args.duration {
+            Some(d) => {
+                tokio::select! {
+                    () = tokio::time::sleep(d) => { self.shutdown.trigger(); }
+                    () = self.shutdown.triggered() => {}
+                }
+            }
+            None => self.shutdown.triggered().await,
+        }
+        let run_seconds = self
+            .fleet
+            .as_ref()
+            .and_then(|f| f.stats().started.get().copied())
+            .unwrap_or(started)
+            .elapsed()
+            .as_secs_f64();
+        // No more faults: let the queued frames through.
+        for task in &self.background {
+            task.abort();
+        }
+        if let Some(p) = &self.proxy {
+            p.up();
+        }
+        let drained = self.shutdown.drained();
+        tokio::pin!(drained);
+
+        // Stop publishing; flush the publishers while the consumer goes on.
+        let fleet_stats = self.fleet.as_ref().map(|f| f.stats().clone());
+        let publishers = match self.fleet.take() {
+            Some(f) => f.stop().await,
+            None => Vec::new(),
+        };
+        let published = fleet_stats
+            .as_ref()
+            .map_or(0, |s| s.published.load(Relaxed));
+        let flush = tokio::spawn(crate::sim::flush_and_close(
+            publishers.clone(),
+            self.args.drain,
+        ));
+
+        // Settle: until every frame of the fleet arrived, nothing arrived
+        // for 2 s, or the drain period ran out.
+        let c = &self.shared.counters;
+        let mut last = c.received.load(Relaxed);
+        let mut quiet_since = Instant::now();
+        loop {
+            let own = c.received_own.load(Relaxed);
+            if published > 0 && own >= published {
+                break;
+            }
+            let now = c.received.load(Relaxed);
+            if now != last {
+                last = now;
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() > Duration::from_secs(2) {
+                break;
+            }
+            tokio::select! {
+                () = &mut drained => break,
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+        let _ = self.stop_tx.send(true);
+        let consumer = match (&mut self.dispatcher).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::error!(error = %e, "dispatcher failed");
+                None
+            }
+        };
+        tokio::select! {
+            _ = self.shared.wait_idle(self.args.drain) => {}
+            () = &mut drained => {}
+        }
+        let unacked = flush.await.unwrap_or(0) as u64;
+        let mut publish_dropped = 0;
+        let mut resent = 0;
+        for p in &publishers {
+            let s = p.stats().snapshot();
+            publish_dropped += s.dropped;
+            resent += s.resent;
+        }
+        drop(publishers);
+        let consumer_snapshot = self.shared.consumer_snapshot();
+        if let Some(consumer) = consumer {
+            consumer.close(Duration::from_secs(1)).await;
+        }
+        let _ = monitor_stop.send(true);
+        let _ = monitor.await;
+        self.console.finish();
+
+        let c = &self.shared.counters;
+        let received_own = c.received_own.load(Relaxed);
+        let proc_stats = ProcStats::read();
+        let _ = &self.fleet_prefix;
+        Summary {
+            run_seconds,
+            devices: self.args.devices,
+            rate: self.args.rate,
+            published,
+            publish_refused: fleet_stats.as_ref().map_or(0, |s| s.refused.load(Relaxed)),
+            publish_dropped,
+            resent,
+            unacked_at_close: unacked,
+            received: c.received.load(Relaxed),
+            received_own,
+            duplicates: consumer_snapshot.duplicates,
+            lost: published.saturating_sub(received_own),
+            decode_errors: c.decode_errors.load(Relaxed),
+            stored: c.stored.load(Relaxed),
+            rate_limited: c.rate_limited.load(Relaxed),
+            breaker_rejected: c.breaker_rejected.load(Relaxed),
+            failed: c.failed.load(Relaxed),
+            budget_exhausted: c.budget_exhausted.load(Relaxed),
+            retries: self
+                .sink_stats
+                .attempts
+                .load(Relaxed)
+                .saturating_sub(c.admitted.load(Relaxed)),
+            timeouts: c.timeouts.load(Relaxed),
+            injected_failures: self.sink_stats.injected.load(Relaxed),
+            devices_online: self.shared.fleet.by_status(DeviceStatus::Online).len(),
+            devices_seen: self.shared.fleet.len(),
+            receive_latency: Percentiles::of(&self.shared.receive_latency),
+            stored_latency: Percentiles::of(&self.shared.stored_latency),
+            breaker_state: self.shared.breaker.state().to_string(),
+            breaker_opened: self.breaker_opened.load(Relaxed),
+            consumer_reconnects: consumer_snapshot.disconnects,
+            cpu_seconds: proc_stats.cpu_seconds,
+            peak_rss_kib: proc_stats.peak_rss_kib,
+            rss_kib: proc_stats.rss_kib,
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The numbers of a run: printed as a table, written as JSON.
+
+use serde_json::{Value, json};
+
+use super::console::{micros, thousands};
+
+/// Latency percentiles, microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Percentiles {
+    /// Values recorded.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// Reads a histogram.
+    pub fn of(h: &crate::latency::Histogram) -> Self {
+        Self {
+            count: h.count(),
+            p50: h.quantile(0.5),
+            p90: h.quantile(0.9),
+            p99: h.quantile(0.99),
+            p999: h.quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "count": self.count, "p50_us": self.p50, "p90_us": self.p90, "p99_us": self.p99,
+            "p999_us": self.p999, "max_us": self.max, "mean_us": (self.mean * 10.0).round() / 10.0,
+        })
+    }
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Seconds the fleet published.
+    pub run_seconds: f64,
+    /// Simulated devices.
+    pub devices: usize,
+    /// Frames per second per device.
+    pub rate: f64,
+    /// Frames accepted by the simulated devices' publishers.
+    pub published: u64,
+    /// Frames the publishers refused (queue full, too large).
+    pub publish_refused: u64,
+    /// Frames the publishers dropped from a full queue.
+    pub publish_dropped: u64,
+    /// Frames the publishers sent again after a reconnect.
+    pub resent: u64,
+    /// Frames still unacknowledged when the publishers closed.
+    pub unacked_at_close: u64,
+    /// Frames delivered by the consumer after deduplication.
+    pub received: u64,
+    /// ... of which from this process's simulated fleet.
+    pub received_own: u64,
+    /// Duplicates the consumer suppressed.
+    pub duplicates: u64,
+    /// Published by this fleet but never received.
+    pub lost: u64,
+    /// Undecodable messages.
+    pub decode_errors: u64,
+    /// Frames stored by the sink.
+    pub stored: u64,
+    /// Frames shed by the per-device rate limit.
+    pub rate_limited: u64,
+    /// Frames refused by the open breaker.
+    pub breaker_rejected: u64,
+    /// Frames that failed after retrying.
+    pub failed: u64,
+    /// Retries refused by the budget.
+    pub budget_exhausted: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// Sink attempts that timed out.
+    pub timeouts: u64,
+    /// Sink failures injected.
+    pub injected_failures: u64,
+    /// Devices online at the end.
+    pub devices_online: usize,
+    /// Devices seen.
+    pub devices_seen: usize,
+    /// Device send -> gateway receipt.
+    pub receive_latency: Percentiles,
+    /// Device send -> stored by the sink.
+    pub stored_latency: Percentiles,
+    /// The breaker's state at the end.
+    pub breaker_state: String,
+    /// Times the breaker opened.
+    pub breaker_opened: u64,
+    /// Consumer reconnects.
+    pub consumer_reconnects: u64,
+    /// CPU seconds used by the process.
+    pub cpu_seconds: f64,
+    /// Peak resident set, KiB.
+    pub peak_rss_kib: u64,
+    /// Resident set at the end, KiB.
+    pub rss_kib: u64,
+}
+
+impl Summary {
+    /// Frames received per second of publishing.
+    pub fn frames_per_second(&self) -> f64 {
+        if self.run_seconds > 0.0 {
+            self.received as f64 / self.run_seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// The summary as JSON (for `--summary-json`).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "run_seconds": (self.run_seconds * 1000.0).round() / 1000.0,
+            "devices": self.devices,
+            "rate_per_device": self.rate,
+            "frames_per_second": self.frames_per_second().round(),
+            "published": self.published,
+            "publish_refused": self.publish_refused,
+            "publish_dropped": self.publish_dropped,
+            "resent": self.resent,
+            "unacked_at_close": self.unacked_at_close,
+            "received": self.received,
+            "received_own": self.received_own,
+            "duplicates": self.duplicates,
+            "lost": self.lost,
+            "decode_errors": self.decode_errors,
+            "stored": self.stored,
+            "rate_limited": self.rate_limited,
+            "breaker_rejected": self.breaker_rejected,
+            "failed": self.failed,
+            "budget_exhausted": self.budget_exhausted,
+            "retries": self.retries,
+            "timeouts": self.timeouts,
+            "injected_failures": self.injected_failures,
+            "devices_online": self.devices_online,
+            "devices_seen": self.devices_seen,
+            "receive_latency": self.receive_latency.json(),
+            "stored_latency": self.stored_latency.json(),
+            "breaker_state": self.breaker_state,
+            "breaker_opened": self.breaker_opened,
+            "consumer_reconnects": self.consumer_reconnects,
+            "cpu_seconds": (self.cpu_seconds * 100.0).round() / 100.0,
+            "peak_rss_kib": self.peak_rss_kib,
+            "rss_kib": self.rss_kib,
+        })
+    }
+
+    /// The summary as an aligned table.
+    pub fn table(&self) -> String {
+        let t = thousands;
+        let rows: Vec<(&str, String, String)> = vec![
+            (
+                "frames published",
+                t(self.published),
+                format!(
+                    "{} devices x {}/s for {:.1} s",
+                    self.devices, self.rate, self.run_seconds
+                ),
+            ),
+            (
+                "frames received",
+                t(self.received),
+                format!(
+                    "{}/s, after dropping {} duplicates",
+                    t(self.frames_per_second().round() as u64),
+                    t(self.duplicates)
+                ),
+            ),
+            (
+                "lost",
+                t(self.lost),
+                format!(
+                    "published by this fleet, never received ({} resent after reconnects)",
+                    t(self.resent)
+                ),
+            ),
+            ("decode errors", t(self.decode_errors), String::new()),
+            ("stored by the sink", t(self.stored), String::new()),
+            (
+                "rate limited",
+                t(self.rate_limited),
+                "per-device limit (noisy devices)".into(),
+            ),
+            (
+                "breaker rejected",
+                t(self.breaker_rejected),
+                format!(
+                    "opened {} times, now {}",
+                    self.breaker_opened, self.breaker_state
+                ),
+            ),
+            (
+                "failed after retries",
+                t(self.failed),
+                format!("{} refused by the retry budget", t(self.budget_exhausted)),
+            ),
+            (
+                "retries",
+                t(self.retries),
+                format!(
+                    "{} timeouts, {} injected failures",
+                    t(self.timeouts),
+                    t(self.injected_failures)
+                ),
+            ),
+            (
+                "devices online",
+                format!("{}/{}", self.devices_online, self.devices_seen),
+                String::new(),
+            ),
+            (
+                "latency to gateway",
+                format!("p50 {}", micros(self.receive_latency.p50)),
+                format!(
+                    "p90 {}  p99 {}  max {}",
+                    micros(self.receive_latency.p90),
+                    micros(self.receive_latency.p99),
+                    micros(self.receive_latency.max)
+                ),
+            ),
+            (
+                "latency to sink",
+                format!("p50 {}", micros(self.stored_latency.p50)),
+                format!(
+                    "p90 {}  p99 {}  max {}",
+                    micros(self.stored_latency.p90),
+                    micros(self.stored_latency.p99),
+                    micros(self.stored_latency.max)
+                ),
+            ),
+            (
+                "process",
+                format!("{:.1} s CPU", self.cpu_seconds),
+                format!("peak RSS {:.1} MiB", self.peak_rss_kib as f64 / 1024.0),
+            ),
+        ];
+        let mut out = String::from("summary\n");
+        for (name, value, note) in rows {
+            let line = format!("  {name:<22}{value:>14}   {note}");
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}

@@ -1,0 +1,146 @@
+//! Runs the gateway library end to end against the embedded broker: frames
+//! flow from the simulated devices through MQTT and the tower stack into
+//! the sink, probes and metrics answer, and the fault injections do what
+//! the README says.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use iot_examples::gateway::{Gateway, GatewayArgs, Summary};
+use iot_examples::util::http_get;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: GatewayArgs,
+}
+
+fn args(extra: &[&str]) -> GatewayArgs {
+    let base = ["gateway", "--progress", "off", "--http", "127.0.0.1:0"];
+    Cli::parse_from(base.iter().chain(extra)).args
+}
+
+async fn get(addr: SocketAddr, path: &'static str) -> (u16, String) {
+    tokio::task::spawn_blocking(move || http_get(addr, path))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn check_accounting(s: &Summary) {
+    // Every frame received went somewhere, exactly once.
+    assert_eq!(
+        s.received,
+        s.stored + s.rate_limited + s.breaker_rejected + s.failed,
+        "{s:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_flow_end_to_end() {
+    let gateway = Gateway::start(args(&[
+        "--devices",
+        "6",
+        "--rate",
+        "25",
+        "--noisy-devices",
+        "1",
+        "--duration",
+        "4s",
+        "--offline-after",
+        "10s",
+    ]))
+    .await
+    .unwrap();
+    let http = gateway.http_addr();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    let (status, body) = get(http, "/health/ready").await;
+    assert_eq!(status, 200, "{body}");
+    for check in [
+        "app:startup",
+        "mqtt:connection",
+        "sink:circuit_breaker",
+        "shutdown:draining",
+    ] {
+        assert!(body.contains(check), "{check} missing in {body}");
+    }
+    let (status, _) = get(http, "/health/live").await;
+    assert_eq!(status, 200);
+    let (status, _) = get(http, "/health/startup").await;
+    assert_eq!(status, 200);
+
+    let (status, metrics) = get(http, "/metrics").await;
+    assert_eq!(status, 200);
+    for name in [
+        "iot_requests_total{",
+        "iot_request_duration_seconds_bucket{",
+        "iot_mqtt_frames_received_total",
+        "iot_mqtt_frames_published_total",
+        "resilience_circuit_breaker_state{",
+        "resilience_rate_limit_decisions_total{",
+        "resilience_retry_calls_total{",
+        "iot_gateway_frames_total{",
+        "iot_gateway_e2e_latency_seconds_bucket{",
+        "iot_devices_online",
+    ] {
+        assert!(
+            metrics.contains(name),
+            "{name} missing from /metrics:\n{metrics}"
+        );
+    }
+
+    let s = gateway.wait().await.unwrap();
+    assert!(s.published >= 6 * 25 * 3, "{s:#?}");
+    assert_eq!(s.received_own, s.published, "{s:#?}");
+    assert_eq!(s.lost, 0, "{s:#?}");
+    assert_eq!(s.decode_errors, 0, "{s:#?}");
+    assert!(s.devices_online > 0, "{s:#?}");
+    assert_eq!(s.devices_seen, 6, "{s:#?}");
+    // dev-0000 sends 4x its rate; the per-device limit is 2x.
+    assert!(s.rate_limited > 0, "{s:#?}");
+    assert_eq!(s.failed + s.breaker_rejected, 0, "{s:#?}");
+    assert!(
+        s.receive_latency.count > 0 && s.receive_latency.p50 < 1_000_000,
+        "{s:#?}"
+    );
+    check_accounting(&s);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_open_the_breaker_and_broker_outages_lose_nothing() {
+    let gateway = Gateway::start(args(&[
+        "--devices",
+        "4",
+        "--rate",
+        "50",
+        "--noisy-devices",
+        "0",
+        "--sink-fail-rate",
+        "0.8",
+        "--kill-broker-after",
+        "1500ms",
+        "--broker-down",
+        "1500ms",
+        "--duration",
+        "5s",
+    ]))
+    .await
+    .unwrap();
+    let http = gateway.http_addr();
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    // The breaker is open or probing by now: readiness warns (it is not
+    // critical), so the instance stays in rotation.
+    let (status, body) = get(http, "/health/ready").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("circuit breaker"), "{body}");
+
+    let s = gateway.wait().await.unwrap();
+    assert!(s.breaker_opened >= 1, "{s:#?}");
+    assert!(s.breaker_rejected > 0, "{s:#?}");
+    assert!(s.retries > 0, "{s:#?}");
+    assert!(s.consumer_reconnects >= 1, "{s:#?}");
+    assert_eq!(s.lost, 0, "{s:#?}");
+    assert_eq!(s.received_own, s.published, "{s:#?}");
+    check_accounting(&s);
+}
