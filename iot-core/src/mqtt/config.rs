@@ -97,6 +97,10 @@ pub struct MqttConfig {
     /// subscriptions and queued messages while the client is away.
     /// Default `true`; turning it off gives up the consumer's guarantees.
     pub persistent_session: bool,
+    /// Disable Nagle's algorithm on the socket (`TCP_NODELAY`). Default
+    /// `true`: telemetry frames are small and latency matters more than
+    /// packing them; rumqttc's own default is off.
+    pub tcp_nodelay: bool,
     /// Reconnect schedule. Default full jitter from 100 ms, capped at 10 s.
     /// Must not set `max_retries`: the transport never gives up.
     pub backoff: BackoffConfig,
@@ -116,6 +120,7 @@ impl Default for MqttConfig {
             max_packet_size: 256 * 1024,
             max_inflight: 100,
             persistent_session: true,
+            tcp_nodelay: true,
             backoff: BackoffConfig::full_jitter(
                 Duration::from_millis(100),
                 Duration::from_secs(10),
@@ -165,6 +170,12 @@ impl MqttConfig {
     /// Sets [`max_inflight`](Self::max_inflight).
     pub fn max_inflight(mut self, n: u16) -> Self {
         self.max_inflight = n;
+        self
+    }
+
+    /// Sets [`tcp_nodelay`](Self::tcp_nodelay).
+    pub fn tcp_nodelay(mut self, on: bool) -> Self {
+        self.tcp_nodelay = on;
         self
     }
 
@@ -260,6 +271,7 @@ impl MqttConfig {
         }
         let mut n = rumqttc::NetworkOptions::new();
         n.set_connection_timeout(self.connect_timeout.as_secs());
+        n.set_tcp_nodelay(self.tcp_nodelay);
         (o, n)
     }
 }
