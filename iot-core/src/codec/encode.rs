@@ -164,14 +164,13 @@ impl Encoder {
         }
         let mut sink = super::sink::BufSink {
             buf,
-            crc: crc32fast::Hasher::new(),
+            crc: self.checksum.then(crc32fast::Hasher::new),
         };
         let first = self.first_byte(false);
         // Capacity was checked above.
         let _ = write_frame(&mut sink, first, header, readings.iter().copied());
-        if self.checksum {
-            let crc = sink.crc.clone().finalize();
-            sink.buf.put_slice(&crc.to_le_bytes());
+        if let Some(crc) = sink.crc.take() {
+            sink.buf.put_slice(&crc.finalize().to_le_bytes());
         }
         Ok(needed)
     }

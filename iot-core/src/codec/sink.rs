@@ -120,7 +120,8 @@ impl Sink for alloc::vec::Vec<u8> {
 #[cfg(feature = "bytes")]
 pub(crate) struct BufSink<'b, B: bytes::BufMut> {
     pub(crate) buf: &'b mut B,
-    pub(crate) crc: crc32fast::Hasher,
+    /// Hashes what is written; `None` when the message has no checksum.
+    pub(crate) crc: Option<crc32fast::Hasher>,
 }
 
 #[cfg(feature = "bytes")]
@@ -130,7 +131,9 @@ impl<B: bytes::BufMut> Sink for BufSink<'_, B> {
         if self.buf.remaining_mut() < bytes.len() {
             return Err(Full);
         }
-        self.crc.update(bytes);
+        if let Some(crc) = &mut self.crc {
+            crc.update(bytes);
+        }
         self.buf.put_slice(bytes);
         Ok(())
     }
