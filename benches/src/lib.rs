@@ -22,9 +22,15 @@
 pub mod alloc_count;
 pub mod fixtures;
 pub mod formats;
+pub mod mqtt_broker;
+pub mod mqtt_e2e;
 pub mod native;
+pub mod observe_setup;
 pub mod paired;
 pub mod report;
+pub mod resilience_driver;
+pub mod resilience_report;
+pub mod resilience_setup;
 pub mod senml;
 pub mod serde_frame;
 pub mod sparkplug;
