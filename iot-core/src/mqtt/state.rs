@@ -161,9 +161,77 @@ pub(crate) enum Role {
     Consumer,
 }
 
+/// Every metric of the MQTT transport, with its HELP text.
+#[cfg(feature = "metrics")]
+pub(crate) const METRICS: &[(&str, &str)] = &[
+    (
+        "iot_mqtt_frames_published_total",
+        "Frames accepted by Publisher::publish.",
+    ),
+    (
+        "iot_mqtt_frames_sent_total",
+        "PUBLISH packets of frames written to the broker, resends included.",
+    ),
+    (
+        "iot_mqtt_frames_resent_total",
+        "Frames handed to the client again after a connection loss.",
+    ),
+    (
+        "iot_mqtt_frames_acked_total",
+        "Frames acknowledged by the broker (QoS 1) or written (QoS 0).",
+    ),
+    (
+        "iot_mqtt_frames_dropped_total",
+        "Frames given up, by reason; nothing is dropped silently.",
+    ),
+    (
+        "iot_mqtt_frames_received_total",
+        "Frames delivered by consumers after deduplication.",
+    ),
+    (
+        "iot_mqtt_frames_decode_errors_total",
+        "Payloads that failed to decode, reported as error items.",
+    ),
+    (
+        "iot_mqtt_frames_duplicate_total",
+        "QoS 1 redeliveries suppressed by (device, sequence).",
+    ),
+    (
+        "iot_mqtt_connected",
+        "MQTT clients currently connected, by role.",
+    ),
+    (
+        "iot_mqtt_reconnects_total",
+        "Connections lost or connection attempts failed, by role.",
+    ),
+    (
+        "iot_mqtt_queue_depth",
+        "Frames queued for the broker, not yet acknowledged.",
+    ),
+    (
+        "iot_mqtt_queue_bytes",
+        "Payload bytes queued for the broker, not yet acknowledged.",
+    ),
+];
+
 #[cfg(feature = "metrics")]
 pub(crate) mod metrics_impl {
     use super::Role;
+
+    /// Registers HELP text and units with the current recorder. Cheap and
+    /// idempotent; called whenever a publisher or consumer starts, so the
+    /// text reaches whichever recorder the application installed first.
+    pub(crate) fn describe() {
+        for &(name, help) in super::METRICS {
+            if name.ends_with("_total") {
+                metrics::describe_counter!(name, metrics::Unit::Count, help);
+            } else if name.ends_with("_bytes") {
+                metrics::describe_gauge!(name, metrics::Unit::Bytes, help);
+            } else {
+                metrics::describe_gauge!(name, metrics::Unit::Count, help);
+            }
+        }
+    }
 
     fn role(r: Role) -> &'static str {
         match r {
@@ -222,6 +290,7 @@ pub(crate) mod metrics_impl {
 pub(crate) mod metrics_impl {
     use super::Role;
 
+    pub(crate) fn describe() {}
     pub(crate) fn published(_: u64) {}
     pub(crate) fn sent(_: u64) {}
     pub(crate) fn resent(_: u64) {}
@@ -233,4 +302,57 @@ pub(crate) mod metrics_impl {
     pub(crate) fn connected(_: Role, _: bool) {}
     pub(crate) fn reconnect(_: Role) {}
     pub(crate) fn queue(_: u64, _: u64, _: u64, _: u64) {}
+}
+
+#[cfg(all(test, feature = "metrics"))]
+mod metrics_tests {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+
+    #[derive(Default)]
+    struct Described(Mutex<BTreeSet<String>>);
+
+    impl Recorder for Described {
+        fn describe_counter(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
+            assert!(!help.is_empty());
+            self.0.lock().unwrap().insert(key.as_str().to_owned());
+        }
+        fn describe_gauge(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
+            assert!(!help.is_empty());
+            self.0.lock().unwrap().insert(key.as_str().to_owned());
+        }
+        fn describe_histogram(&self, key: KeyName, _: Option<Unit>, _: SharedString) {
+            self.0.lock().unwrap().insert(key.as_str().to_owned());
+        }
+        fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::noop()
+        }
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    /// Every metric name this module records has HELP text: the names are
+    /// read from the source, so a new metric without a description fails.
+    #[test]
+    fn every_recorded_metric_is_described() {
+        let recorder = Described::default();
+        metrics::with_local_recorder(&recorder, super::metrics_impl::describe);
+        let described = recorder.0.into_inner().unwrap();
+        let source = include_str!("state.rs");
+        let recorded: BTreeSet<String> = source
+            .split('"')
+            .filter(|s| s.starts_with("iot_mqtt_") && s.len() > 9 && !s.contains(' '))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(recorded.len(), 12, "{recorded:?}");
+        assert_eq!(described, recorded);
+    }
 }
