@@ -195,6 +195,13 @@ async fn all_checks_at_health() {
 #[tokio::test]
 async fn liveness_stays_200_when_every_dependency_fails() {
     let registry = HealthRegistry::builder()
+        .config(config())
+        // The process's own check: the only thing liveness looks at.
+        .check(
+            "process:loop",
+            status_check(Status::Pass),
+            CheckOptions::liveness(),
+        )
         .check(
             "db:ping",
             status_check(Status::Fail),
@@ -222,7 +229,13 @@ async fn liveness_stays_200_when_every_dependency_fails() {
     assert_eq!(get(&endpoint, "/health/ready").await.status, 503);
     let live = get(&endpoint, "/health/live").await;
     assert_eq!(live.status, StatusCode::OK);
-    assert_eq!(live.json()["status"], "pass");
+    let body = live.json();
+    assert_eq!(body["status"], "pass");
+    // Liveness ran its own check and none of the dependencies'.
+    let checks = body["checks"].as_object().expect("checks in the body");
+    assert_eq!(checks.keys().collect::<Vec<_>>(), ["process:loop"]);
+    // The whole-service view sees every failure.
+    assert_eq!(get(&endpoint, "/health").await.status, 503);
 }
 
 #[tokio::test(start_paused = true)]

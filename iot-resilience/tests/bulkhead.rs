@@ -75,6 +75,22 @@ async fn bounded_wait_gets_the_permit_released_in_time() {
     assert_eq!(fa.await.unwrap(), Ok(300));
 }
 
+/// A wait longer than the clock can represent means "no bound": the
+/// caller waits until a permit frees up instead of overflowing `Instant`.
+#[tokio::test(start_paused = true)]
+async fn unbounded_wait_does_not_overflow_the_clock() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let layer = layer(1, Duration::MAX);
+    let mut a = layer.layer(sleeper(calls.clone()));
+    let mut b = a.clone();
+    let start = Instant::now();
+    let fa = tokio::spawn(a.ready().await.unwrap().call(86_400_000));
+    b.ready().await.unwrap();
+    assert_eq!(Instant::now() - start, 86_400_000 * MS);
+    assert_eq!(b.call(1).await, Ok(1));
+    assert_eq!(fa.await.unwrap(), Ok(86_400_000));
+}
+
 #[tokio::test(start_paused = true)]
 async fn bounded_wait_rejects_after_max_wait() {
     let layer = layer(1, 500 * MS);

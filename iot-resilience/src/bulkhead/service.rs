@@ -75,7 +75,12 @@ impl<S> Bulkhead<S> {
             return self.reject(Duration::ZERO);
         }
         let now = Instant::now();
-        let deadline = now + self.max_wait;
+        // `Duration::MAX` (or any wait past the clock's range) means "wait
+        // as long as it takes": a century stands in for it instead of
+        // overflowing the `Instant`.
+        let deadline = now
+            .checked_add(self.max_wait)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         let guard = WaitGuard::new(&self.limit);
         let notify = &self.limit.notify;
         self.waiter
