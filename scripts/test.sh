@@ -32,11 +32,11 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 step "tests"
 cargo test --workspace --all-features
 
-step "iot-core feature combinations"
-cargo check -p iot-core --no-default-features
-cargo check -p iot-core --no-default-features --features alloc
-cargo check -p iot-core --no-default-features --features senml
-cargo check -p iot-core --no-default-features --features bytes
+step "feature flags: none, each alone, defaults; default dependency trees"
+bash scripts/check-features.sh
+
+step "rust-version: dependencies and language features"
+python3 scripts/check-msrv.py
 
 step "no_std without alloc (a duplicate panic_impl would fail this build)"
 cargo build --manifest-path nostd-check/Cargo.toml

@@ -31,7 +31,7 @@ use iot_resilience::circuit_breaker::{
 use iot_resilience::rate_limit::{RateLimit, RateLimitConfig, RateLimitLayer, RateLimiter};
 use iot_resilience::retry::{Retry, RetryBudget, RetryConfig, RetryLayer};
 use iot_resilience::timeout::{Timeout, TimeoutConfig, TimeoutLayer};
-use iot_resilience::{Clock, TokioClock};
+use iot_resilience::{Clock, QuantaClock, TokioClock};
 use tower::{Layer, Service};
 use tower_resilience::circuitbreaker as trcb;
 use tower_resilience::ratelimiter as trrl;
@@ -139,6 +139,11 @@ pub fn iot_rate_limit<S>(inner: S, config: RateLimitConfig) -> (RateLimit<S>, Ra
 /// The bare limiter, checked by hand.
 pub fn iot_limiter(config: RateLimitConfig) -> RateLimiter {
     RateLimiter::new(config).expect("valid rate limit config")
+}
+
+/// The bare limiter on `QuantaClock`, governor's clock source.
+pub fn iot_limiter_quanta(config: RateLimitConfig) -> RateLimiter<QuantaClock> {
+    RateLimiter::with_clock(config, QuantaClock::new()).expect("valid rate limit config")
 }
 
 /// iot-resilience's retry layer around `inner`, and its budget.
@@ -449,6 +454,8 @@ pub enum Direct {
     BareClosure,
     /// `RateLimiter::check(1)` of iot-resilience.
     IotRateLimiterCheck,
+    /// The same on `QuantaClock` (feature `quanta`), governor's clock.
+    IotRateLimiterCheckQuanta,
     /// `DefaultDirectRateLimiter::check()` of governor.
     GovernorCheck,
     /// Our breaker by hand: `try_acquire`, the closure, `success`.
@@ -472,9 +479,10 @@ pub enum Direct {
 
 impl Direct {
     /// Every variant, in benchmark order.
-    pub const ALL: [Direct; 11] = [
+    pub const ALL: [Direct; 12] = [
         Direct::BareClosure,
         Direct::IotRateLimiterCheck,
+        Direct::IotRateLimiterCheckQuanta,
         Direct::GovernorCheck,
         Direct::IotBreakerPermit,
         Direct::IotBreakerPermitLeaked,
@@ -491,6 +499,7 @@ impl Direct {
         match self {
             Direct::BareClosure => "bare_closure",
             Direct::IotRateLimiterCheck => "iot_rate_limiter_check",
+            Direct::IotRateLimiterCheckQuanta => "iot_rate_limiter_check_quanta",
             Direct::GovernorCheck => "governor_check",
             Direct::IotBreakerPermit => "iot_breaker_permit",
             Direct::IotBreakerPermitLeaked => "iot_breaker_permit_leaked",
@@ -508,6 +517,9 @@ impl Direct {
         match self {
             Direct::BareClosure => "bare closure (baseline)",
             Direct::IotRateLimiterCheck => "iot-resilience `RateLimiter::check(1)`",
+            Direct::IotRateLimiterCheckQuanta => {
+                "iot-resilience `RateLimiter::check(1)` on `QuantaClock`"
+            }
             Direct::GovernorCheck => "governor `DefaultDirectRateLimiter::check()`",
             Direct::IotBreakerPermit => "iot-resilience breaker by hand: `try_acquire` + `success`",
             Direct::IotBreakerPermitLeaked => "the same, leaked handle",
@@ -528,7 +540,10 @@ impl Direct {
     pub fn ours(self) -> bool {
         matches!(
             self,
-            Direct::IotRateLimiterCheck | Direct::IotBreakerPermit | Direct::IotBreakerPermitLeaked
+            Direct::IotRateLimiterCheck
+                | Direct::IotRateLimiterCheckQuanta
+                | Direct::IotBreakerPermit
+                | Direct::IotBreakerPermitLeaked
         )
     }
 
@@ -563,6 +578,13 @@ pub fn build_direct(which: Direct, visitor: &mut impl FnVisitor) {
         Direct::BareClosure => visitor.visit(which, || guarded().expect("ok")),
         Direct::IotRateLimiterCheck => {
             let limiter = iot_limiter(rate_limit_config());
+            visitor.visit(which, move || {
+                limiter.check(1).expect("the bench limit never rejects");
+                1
+            })
+        }
+        Direct::IotRateLimiterCheckQuanta => {
+            let limiter = iot_limiter_quanta(rate_limit_config());
             visitor.visit(which, move || {
                 limiter.check(1).expect("the bench limit never rejects");
                 1

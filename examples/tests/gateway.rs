@@ -3,6 +3,8 @@
 //! the sink, probes and metrics answer, and the fault injections do what
 //! the README says.
 
+mod common;
+
 use std::net::SocketAddr;
 
 use clap::Parser;
@@ -89,6 +91,10 @@ async fn frames_flow_end_to_end() {
             "{name} missing from /metrics:\n{metrics}"
         );
     }
+    // Every metric the running gateway exports is in the docs' table and
+    // passes `promtool check metrics` with zero findings.
+    common::assert_all_documented(&metrics);
+    common::assert_promtool_clean(&metrics);
 
     let s = gateway.wait().await.unwrap();
     assert!(s.published >= 6 * 25 * 3, "{s:#?}");
@@ -134,6 +140,18 @@ async fn faults_open_the_breaker_and_broker_outages_lose_nothing() {
     let (status, body) = get(http, "/health/ready").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("circuit breaker"), "{body}");
+    // With the breaker tripped, retries made and the broker about to go
+    // away, the exposition still lints clean.
+    let (status, metrics) = get(http, "/metrics").await;
+    assert_eq!(status, 200);
+    for name in [
+        "resilience_circuit_breaker_transitions_total{",
+        "resilience_retry_attempts_total{",
+    ] {
+        assert!(metrics.contains(name), "{name} missing:\n{metrics}");
+    }
+    common::assert_all_documented(&metrics);
+    common::assert_promtool_clean(&metrics);
 
     let s = gateway.wait().await.unwrap();
     assert!(s.breaker_opened >= 1, "{s:#?}");

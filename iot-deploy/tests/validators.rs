@@ -1,6 +1,7 @@
 //! The generated files pass the real validators: kubernetes-validate
-//! (strict, Kubernetes 1.29 and the newest it ships; raw manifests and every
-//! built overlay), hadolint (every runtime), promtool, yamllint,
+//! (strict, Kubernetes 1.29 and the newest it ships; raw manifests, every
+//! overlay built by the stand-in and by `kubectl kustomize`, and `helm
+//! template` output), `helm lint --strict`, hadolint (every runtime), promtool, yamllint,
 //! systemd-analyze, and PyYAML (a YAML 1.1 reader) reads every YAML file as
 //! the YAML 1.2 reader does. A missing tool is a skip, or a failure under CI=true.
 
@@ -68,7 +69,8 @@ fn newest_kubernetes(tool: &Path) -> String {
     words
         .windows(3)
         .find(|w| w[0] == "Defaults" && w[1] == "to")
-        .map_or("1.33.0".into(), |w| w[2].trim_end_matches('.').to_string())
+        .map(|w| w[2].trim_end_matches('.').to_string())
+        .unwrap_or_else(|| panic!("no default version in kubernetes-validate --help:\n{help}"))
 }
 
 #[test]
@@ -103,15 +105,89 @@ fn kubernetes_validate_strict() {
             manifests.push(out);
         }
     }
-    for version in ["1.29.0".to_string(), newest_kubernetes(&tool)] {
-        let (ok, out) = run(Command::new(&tool)
+    assert_kubernetes_valid(&tool, &manifests, "manifests and overlays");
+}
+
+/// Validates `manifests` (files of YAML documents) with kubernetes-validate
+/// --strict against Kubernetes 1.29 and the newest it ships.
+fn assert_kubernetes_valid(tool: &Path, manifests: &[PathBuf], what: &str) {
+    for version in ["1.29.0".to_string(), newest_kubernetes(tool)] {
+        let (ok, out) = run(Command::new(tool)
             .args(["-k", &version, "--strict", "--quiet"])
-            .args(&manifests));
+            .args(manifests));
         assert!(
             ok && !out.contains("ERROR") && !out.contains("WARN"),
-            "kubernetes-validate {version}:\n{out}"
+            "kubernetes-validate {version} on {what}:\n{out}"
         );
     }
+}
+
+/// Every overlay built by the real kustomize (`kubectl kustomize`), not
+/// the in-repo stand-in, then validated strictly.
+#[test]
+fn kubectl_kustomize_builds_every_overlay() {
+    let (Some(kubectl), Some(validate)) = (require("kubectl"), require("kubernetes-validate"))
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut built = Vec::new();
+    for name in common::SPECS {
+        let file = common::load(name);
+        let dir = tmp.path().join(name.replace('.', "_"));
+        write(&dir, &render(&file, None, &[Target::Kustomize]).unwrap());
+        for env in iot_deploy::spec::ENVIRONMENTS {
+            let overlay = files_under(&dir, &|p| {
+                p.ends_with(format!("overlays/{env}/kustomization.yaml"))
+            });
+            assert_eq!(overlay.len(), 1, "{name}: overlay {env}: {overlay:?}");
+            let (ok, out) = run(Command::new(&kubectl)
+                .arg("kustomize")
+                .arg(overlay[0].parent().unwrap()));
+            assert!(ok, "kubectl kustomize {name} {env}:\n{out}");
+            let kinds = out.lines().filter(|l| l.starts_with("kind: ")).count();
+            assert!(kinds >= 3, "{name} {env}: only {kinds} objects:\n{out}");
+            let path = tmp
+                .path()
+                .join(format!("{}-{env}.yaml", name.replace('.', "_")));
+            fs::write(&path, out).unwrap();
+            built.push(path);
+        }
+    }
+    assert_kubernetes_valid(&validate, &built, "kustomize overlays");
+}
+
+/// The Helm chart passes `helm lint --strict`, and what `helm template`
+/// renders from its default values passes kubernetes-validate --strict.
+#[test]
+fn helm_lint_and_template() {
+    let (Some(helm), Some(validate)) = (require("helm"), require("kubernetes-validate")) else {
+        return;
+    };
+    let (tmp, dirs) = rendered();
+    let mut templated = Vec::new();
+    for (label, dir) in &dirs {
+        let charts = files_under(&dir.join("helm"), &|p| p.ends_with("Chart.yaml"));
+        assert_eq!(charts.len(), 1, "{label}: {charts:?}");
+        let chart = charts[0].parent().unwrap();
+        let (ok, out) = run(Command::new(&helm).args(["lint", "--strict"]).arg(chart));
+        assert!(
+            ok && out.contains("0 chart(s) failed"),
+            "helm lint {label}:\n{out}"
+        );
+        let (ok, out) = run(Command::new(&helm).args(["template", "release"]).arg(chart));
+        assert!(ok, "helm template {label}:\n{out}");
+        for kind in ["Deployment", "Service", "ServiceAccount"] {
+            assert!(
+                out.contains(&format!("kind: {kind}\n")),
+                "{label}: no {kind}:\n{out}"
+            );
+        }
+        let path = tmp.path().join(format!("helm-{label}.yaml"));
+        fs::write(&path, out).unwrap();
+        templated.push(path);
+    }
+    assert_kubernetes_valid(&validate, &templated, "helm template output");
 }
 
 #[test]

@@ -12,6 +12,25 @@ use std::time::{Duration, Instant};
 pub trait Clock: Send + Sync + 'static {
     /// The current instant.
     fn now(&self) -> Instant;
+
+    /// An origin for [`nanos_since`](Clock::nanos_since), at the current
+    /// instant.
+    #[inline]
+    fn epoch(&self) -> Epoch {
+        Epoch::new(self.now())
+    }
+
+    /// Nanoseconds from `epoch` (made by this clock's
+    /// [`epoch`](Clock::epoch)) to now; 0 if now is before it.
+    ///
+    /// The rate limiter and the circuit breaker keep time as such
+    /// nanoseconds in atomics and call this on every request. A clock with a
+    /// counter cheaper than `Instant` overrides this method and
+    /// [`epoch`](Clock::epoch) (see `QuantaClock`, feature `quanta`).
+    #[inline]
+    fn nanos_since(&self, epoch: &Epoch) -> u64 {
+        epoch.nanos(self.now())
+    }
 }
 
 /// tokio's clock (`tokio::time::Instant::now()`), which honours paused time.
@@ -65,27 +84,93 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> Instant {
         (**self).now()
     }
+
+    #[inline]
+    fn epoch(&self) -> Epoch {
+        (**self).epoch()
+    }
+
+    #[inline]
+    fn nanos_since(&self, epoch: &Epoch) -> u64 {
+        (**self).nanos_since(epoch)
+    }
 }
 
-/// Converts instants to nanoseconds since a fixed origin, so hot paths can
-/// keep times in atomics.
+/// A fixed origin on a clock, so hot paths can keep times as `u64`
+/// nanoseconds in atomics: an `Instant`, plus the reading of the clock's
+/// own counter at that instant for clocks that have one.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Epoch(Instant);
+pub struct Epoch {
+    origin: Instant,
+    raw: u64,
+}
 
 impl Epoch {
-    pub(crate) fn new(now: Instant) -> Self {
-        Self(now)
+    /// An epoch at `origin`.
+    pub fn new(origin: Instant) -> Self {
+        Self { origin, raw: 0 }
+    }
+
+    /// An epoch at `origin`, where the clock's own counter read `raw`.
+    pub fn with_raw(origin: Instant, raw: u64) -> Self {
+        Self { origin, raw }
+    }
+
+    /// The clock's counter at the origin (0 for clocks without one).
+    pub fn raw(&self) -> u64 {
+        self.raw
     }
 
     /// Nanoseconds from the origin to `t` (0 for instants before it).
     #[inline]
-    pub(crate) fn nanos(&self, t: Instant) -> u64 {
-        u64::try_from(t.saturating_duration_since(self.0).as_nanos()).unwrap_or(u64::MAX)
+    pub fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// The instant `nanos` after the origin.
     #[inline]
-    pub(crate) fn instant(&self, nanos: u64) -> Instant {
-        self.0 + Duration::from_nanos(nanos)
+    pub fn instant(&self, nanos: u64) -> Instant {
+        self.origin + Duration::from_nanos(nanos)
+    }
+}
+
+/// The CPU's time-stamp counter through [`quanta`](https://docs.rs/quanta),
+/// the clock governor uses: on x86-64 a `rdtsc` and a multiply instead of a
+/// `clock_gettime` call, which costs 20 ns or more on virtual machines whose
+/// clock source is not the TSC. Use it for rate limiters and breakers on hot
+/// paths: `RateLimitLayer::with_clock(config, QuantaClock::new())`.
+///
+/// It does not follow tokio's paused time: tests that pause time keep the
+/// default [`TokioClock`]. [`now`](Clock::now) is `Instant::now()`; the
+/// counter serves [`nanos_since`](Clock::nanos_since), calibrated against
+/// the monotonic clock by quanta.
+#[cfg(feature = "quanta")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quanta")))]
+#[derive(Debug, Clone, Default)]
+pub struct QuantaClock(quanta::Clock);
+
+#[cfg(feature = "quanta")]
+impl QuantaClock {
+    /// A clock on quanta's calibrated counter.
+    pub fn new() -> Self {
+        Self(quanta::Clock::new())
+    }
+}
+
+#[cfg(feature = "quanta")]
+impl Clock for QuantaClock {
+    #[inline]
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    #[inline]
+    fn epoch(&self) -> Epoch {
+        Epoch::with_raw(Instant::now(), self.0.raw())
+    }
+
+    #[inline]
+    fn nanos_since(&self, epoch: &Epoch) -> u64 {
+        self.0.delta_as_nanos(epoch.raw(), self.0.raw())
     }
 }

@@ -122,7 +122,9 @@ pub mod rate_limit;
 pub mod retry;
 pub mod timeout;
 
-pub use clock::{Clock, ManualClock, TokioClock};
+#[cfg(feature = "quanta")]
+pub use clock::QuantaClock;
+pub use clock::{Clock, Epoch, ManualClock, TokioClock};
 pub use config::ConfigError;
 #[cfg(feature = "serde")]
 pub use config::duration as serde_duration;

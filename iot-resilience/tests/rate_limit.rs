@@ -479,3 +479,38 @@ fn config_serde_round_trip() {
     assert_eq!(partial.mode, RateLimitMode::Reject);
     assert!(serde_json::from_str::<RateLimitConfig>(r#"{"rate": 5}"#).is_err());
 }
+
+/// On the TSC clock (feature `quanta`) the limiter admits the burst, then
+/// rejects until real time has refilled a permit; its notion of elapsed
+/// time agrees with the monotonic clock.
+#[cfg(feature = "quanta")]
+#[test]
+fn quanta_clock_limits_in_real_time() {
+    use iot_resilience::rate_limit::RateLimiter;
+    use iot_resilience::{Clock, QuantaClock};
+
+    let clock = QuantaClock::new();
+    let epoch = clock.epoch();
+    let start = std::time::Instant::now();
+    let limiter = RateLimiter::with_clock(
+        RateLimitConfig::per(20, Duration::from_secs(1)).burst(2),
+        clock.clone(),
+    )
+    .unwrap();
+    assert!(limiter.check(1).is_ok() && limiter.check(1).is_ok());
+    let wait = match limiter.check(1) {
+        Err(e) => e.retry_after().expect("a wait for a refill"),
+        Ok(()) => panic!("the third permit within 50 ms was admitted"),
+    };
+    assert!(wait <= Duration::from_millis(50), "{wait:?}");
+    std::thread::sleep(wait + Duration::from_millis(5));
+    assert!(limiter.check(1).is_ok());
+
+    std::thread::sleep(Duration::from_millis(50));
+    let by_tsc = clock.nanos_since(&epoch) as f64;
+    let by_instant = start.elapsed().as_nanos() as f64;
+    assert!(
+        (by_tsc / by_instant - 1.0).abs() < 0.05,
+        "TSC {by_tsc} ns vs Instant {by_instant} ns"
+    );
+}

@@ -28,6 +28,11 @@ fn lookup(name: &str) -> Option<PathBuf> {
         .unwrap_or_default();
     dirs.push(home().join(".local/bin"));
     dirs.push(home().join(".cache/iot-rs/promtool"));
+    // helm, and kubectl where none is installed: scripts/install-k8s-tools.sh.
+    if let Some(dir) = std::env::var_os("K8S_TOOLS_CACHE") {
+        dirs.push(PathBuf::from(dir));
+    }
+    dirs.push(home().join(".cache/iot-rs/k8s"));
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 

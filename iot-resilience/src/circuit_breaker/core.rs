@@ -129,7 +129,7 @@ impl Core {
             min_calls: config.effective_minimum_calls().max(1),
             half_open_permits: config.permitted_calls_in_half_open.max(1),
             max_half_open_nanos: config.max_wait_in_half_open.map(nanos),
-            epoch: Epoch::new(clock.now()),
+            epoch: clock.epoch(),
             clock,
             config,
             locked: Mutex::new(Locked::default()),
@@ -141,7 +141,7 @@ impl Core {
 
     #[inline]
     pub(super) fn now(&self) -> u64 {
-        self.epoch.nanos(self.clock.now())
+        self.clock.nanos_since(&self.epoch)
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Locked> {

@@ -116,7 +116,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
                 })
             })
             .collect();
-        let epoch = Epoch::new(clock.now());
+        let epoch = clock.epoch();
         Ok(Self {
             inner: Arc::new(Inner {
                 shards,
@@ -138,11 +138,17 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
     /// available. A cost of 0 always succeeds (and creates no state); a
     /// cost above the burst always fails.
     pub fn check(&self, key: &K, cost: u32) -> Result<(), CheckError> {
-        self.check_at(key, cost, self.inner.clock.now())
+        let inner = &*self.inner;
+        self.take(key, cost, inner.clock.nanos_since(&inner.epoch))
     }
 
     /// [`check`](Self::check) at a given instant.
     pub fn check_at(&self, key: &K, cost: u32, now: Instant) -> Result<(), CheckError> {
+        self.take(key, cost, self.inner.epoch.nanos(now))
+    }
+
+    /// The check at `now` nanoseconds since the epoch.
+    fn take(&self, key: &K, cost: u32, now: u64) -> Result<(), CheckError> {
         let inner = &*self.inner;
         if cost == 0 {
             return Ok(());
@@ -153,7 +159,6 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
                 burst: inner.gcra.burst(),
             });
         }
-        let now = inner.epoch.nanos(now);
         let mut shard = self.shard(key);
         shard.tick += 1;
         let tick = shard.tick;
@@ -189,7 +194,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
     /// Permits available now for `key`.
     pub fn available(&self, key: &K) -> u32 {
         let inner = &*self.inner;
-        let now = inner.epoch.nanos(inner.clock.now());
+        let now = inner.clock.nanos_since(&inner.epoch);
         let tat = self.shard(key).map.get(key).map_or(0, |e| e.tat);
         inner.gcra.available(tat, now)
     }
@@ -199,7 +204,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
     /// keys has gone quiet.
     pub fn purge_idle(&self) -> usize {
         let inner = &*self.inner;
-        let now = inner.epoch.nanos(inner.clock.now());
+        let now = inner.clock.nanos_since(&inner.epoch);
         let mut purged = 0;
         for shard in inner.shards.iter() {
             let mut shard = lock(shard);

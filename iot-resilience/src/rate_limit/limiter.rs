@@ -126,7 +126,7 @@ impl<C: Clock> RateLimiter<C> {
     pub fn with_clock(config: RateLimitConfig, clock: C) -> Result<Self, ConfigError> {
         config.validate()?;
         let gcra = Gcra::new(config.permits, config.period, config.effective_burst());
-        let epoch = Epoch::new(clock.now());
+        let epoch = clock.epoch();
         Ok(Self {
             inner: Arc::new(Inner {
                 tat: AtomicU64::new(0),
@@ -147,7 +147,9 @@ impl<C: Clock> RateLimiter<C> {
     /// with [`CheckError::InsufficientCapacity`].
     #[inline]
     pub fn check(&self, cost: u32) -> Result<(), CheckError> {
-        self.check_at(cost, self.inner.clock.now())
+        let inner = &*self.inner;
+        self.take(cost, inner.clock.nanos_since(&inner.epoch), 0)
+            .map(|_| ())
     }
 
     /// [`check`](Self::check) at a given instant (for callers that already
@@ -155,7 +157,7 @@ impl<C: Clock> RateLimiter<C> {
     /// creation.
     #[inline]
     pub fn check_at(&self, cost: u32, now: Instant) -> Result<(), CheckError> {
-        self.take(cost, now, 0).map(|_| ())
+        self.take(cost, self.inner.epoch.nanos(now), 0).map(|_| ())
     }
 
     /// Takes `cost` permits if they are available within `max_wait`, and
@@ -164,7 +166,8 @@ impl<C: Clock> RateLimiter<C> {
     /// callers are served in reservation order.
     pub fn reserve(&self, cost: u32, max_wait: Duration) -> Result<Duration, CheckError> {
         let max_wait = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
-        self.take(cost, self.inner.clock.now(), max_wait)
+        let inner = &*self.inner;
+        self.take(cost, inner.clock.nanos_since(&inner.epoch), max_wait)
             .map(Duration::from_nanos)
     }
 
@@ -174,7 +177,7 @@ impl<C: Clock> RateLimiter<C> {
         if cost > inner.gcra.burst() {
             return Err(self.insufficient(cost));
         }
-        let now = inner.epoch.nanos(inner.clock.now());
+        let now = inner.clock.nanos_since(&inner.epoch);
         let tat = inner.tat.load(Ordering::Relaxed);
         let at = inner.gcra.conforming_at(tat, now, cost);
         Ok(Duration::from_nanos(at.saturating_sub(now)))
@@ -183,13 +186,14 @@ impl<C: Clock> RateLimiter<C> {
     /// Permits available right now.
     pub fn available(&self) -> u32 {
         let inner = &*self.inner;
-        let now = inner.epoch.nanos(inner.clock.now());
+        let now = inner.clock.nanos_since(&inner.epoch);
         inner.gcra.available(inner.tat.load(Ordering::Relaxed), now)
     }
 
-    /// The hot path: returns the wait in nanoseconds on success.
+    /// The hot path at `now` nanoseconds since the epoch: returns the wait
+    /// in nanoseconds on success.
     #[inline]
-    fn take(&self, cost: u32, now: Instant, max_wait: u64) -> Result<u64, CheckError> {
+    fn take(&self, cost: u32, now: u64, max_wait: u64) -> Result<u64, CheckError> {
         let inner = &*self.inner;
         if cost == 0 {
             return Ok(0);
@@ -197,7 +201,6 @@ impl<C: Clock> RateLimiter<C> {
         if cost > inner.gcra.burst() {
             return Err(self.insufficient(cost));
         }
-        let now = inner.epoch.nanos(now);
         // Relaxed is enough: the limiter publishes no other memory through
         // this atomic, and read-modify-writes of one location are totally
         // ordered, so no two callers can both take the same permit.

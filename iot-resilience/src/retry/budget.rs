@@ -72,7 +72,7 @@ impl RetryBudget {
             .unwrap_or(u64::MAX)
             .max(1);
         Ok(Self {
-            epoch: Epoch::new(clock.now()),
+            epoch: clock.epoch(),
             clock,
             config,
             bucket_nanos,
@@ -140,7 +140,7 @@ impl RetryBudget {
         // Truncation is intended: bucket numbers wrap after 2^32 buckets
         // (13 years at the smallest bucket, 100 ms); ages are compared with
         // wrapping arithmetic.
-        (self.epoch.nanos(self.clock.now()) / self.bucket_nanos) as u32
+        (self.clock.nanos_since(&self.epoch) / self.bucket_nanos) as u32
     }
 
     /// Adds `delta` to the bucket for `bucket`, first dropping what the

@@ -124,7 +124,7 @@ where
         let metrics = Arc::new(Metrics::new(&config.breaker.name));
         Ok(Self {
             shared: Arc::new(Shared {
-                epoch: Epoch::new(clock.now()),
+                epoch: clock.epoch(),
                 clock,
                 hasher: RandomState::new(),
                 shard_capacity: (config.capacity / shards).max(1),
@@ -162,7 +162,7 @@ where
     }
 
     fn now(&self) -> u64 {
-        self.shared.epoch.nanos(self.shared.clock.now())
+        self.shared.clock.nanos_since(&self.shared.epoch)
     }
 
     /// The breaker of `key`, created if absent (possibly evicting others).
