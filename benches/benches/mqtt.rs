@@ -34,8 +34,8 @@
 //!   variant ids `ours0,bare0,ours1,bare1,o2b0,b2o0,o2b1,b2o1` (`none`:
 //!   latency only), `MQTT_BENCH_LATENCY_MIXED=1` (latency of the mixed
 //!   paths too) and `MQTT_BENCH_NODELAY=1` (`TCP_NODELAY` on the
-//!   broker's and the bare clients' sockets; iot-core has no such
-//!   option).
+//!   broker's and the bare clients' sockets too; iot-core's clients set
+//!   it by default, `MqttConfig::tcp_nodelay`).
 //!
 //! Prints Markdown tables and the target checklist at the end. Without a
 //! `mosquitto` binary it prints "SKIPPED" (fails with `CI=true`).

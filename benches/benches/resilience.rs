@@ -33,8 +33,8 @@ use iot_benches::resilience_setup::{
     BENCH_RATE, Direct, FnVisitor, Layered, REQUEST, ServiceVisitor, StackConfig, breaker_config,
     build_direct, build_layered, bulkhead_config, governor_bench_quota, governor_limiter,
     iot_breaker, iot_breaker_leaked, iot_bulkhead, iot_limiter, iot_limiter_quanta, iot_rate_limit,
-    iot_retry, iot_stack, iot_timeout, rate_limit_config, retry_config, timeout_config,
-    tower_rate_limit, tower_timeout, tr_breaker, tr_rate_limiter,
+    iot_retry, iot_stack, iot_stack_quanta, iot_timeout, rate_limit_config, retry_config,
+    timeout_config, tower_rate_limit, tower_timeout, tr_breaker, tr_rate_limiter,
 };
 use iot_benches::{paired, report};
 use tower::Service;
@@ -130,6 +130,11 @@ fn paired_targets() {
             }
         )
         .0,
+        "<= 200 ns"
+    );
+    pair!(
+        "iot-resilience stack, breaker leaked, `QuantaClock`",
+        iot_stack_quanta(Echo, StackConfig::default()),
         "<= 200 ns"
     );
     pair!(

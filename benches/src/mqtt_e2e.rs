@@ -16,7 +16,8 @@
 //!   second client subscribes and counts the messages and their bytes. Both
 //!   use the settings iot-core gives rumqttc: the same `inflight`, request
 //!   channel capacity `inflight + 8`, 256 KiB packet limit, 30 s
-//!   keep-alive, persistent session, default TCP options.
+//!   keep-alive, persistent session; `TCP_NODELAY` only with
+//!   `bare_tcp_nodelay` (iot-core sets it by default).
 //! * **Mixed** ([`Path::OURS_TO_BARE`], [`Path::BARE_TO_OURS`]): one half
 //!   ours, the other bare, to split a difference between publisher and
 //!   consumer. The bare publisher sends the same frames (sequence numbers
@@ -148,8 +149,9 @@ pub struct Setup {
     pub queue_frames: usize,
     /// The broker's process, to measure its CPU time during the run.
     pub broker_pid: Option<u32>,
-    /// Bare only: set `TCP_NODELAY` on the bare clients' sockets (iot-core
-    /// offers no such option; rumqttc's default, used by both, is off).
+    /// Bare only: set `TCP_NODELAY` on the bare clients' sockets, as
+    /// iot-core's clients do by default (`MqttConfig::tcp_nodelay`);
+    /// rumqttc's own default is off.
     pub bare_tcp_nodelay: bool,
 }
 

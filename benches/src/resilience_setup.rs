@@ -28,7 +28,9 @@ use iot_resilience::bulkhead::{Bulkhead, BulkheadConfig, BulkheadLayer};
 use iot_resilience::circuit_breaker::{
     CircuitBreaker, CircuitBreakerConfig, CircuitBreakerHandle, CircuitBreakerLayer,
 };
-use iot_resilience::rate_limit::{RateLimit, RateLimitConfig, RateLimitLayer, RateLimiter};
+use iot_resilience::rate_limit::{
+    RateLimit, RateLimitConfig, RateLimitLayer, RateLimiter, UnitCost,
+};
 use iot_resilience::retry::{Retry, RetryBudget, RetryConfig, RetryLayer};
 use iot_resilience::timeout::{Timeout, TimeoutConfig, TimeoutLayer};
 use iot_resilience::{Clock, QuantaClock, TokioClock};
@@ -200,6 +202,35 @@ pub fn iot_stack<S>(inner: S, config: StackConfig) -> (IotStack<S>, StackParts) 
     (service, parts)
 }
 
+/// The composed stack with every clock on `QuantaClock` (limiter, breaker,
+/// retry budget and deadline) and the breaker leaked: the fastest
+/// configuration the crate offers.
+pub type IotStackQuanta<S> = RateLimit<CircuitBreaker<Retry<Timeout<S>>>, UnitCost, QuantaClock>;
+
+/// Builds [`IotStackQuanta`] around `inner`.
+pub fn iot_stack_quanta<S>(inner: S, config: StackConfig) -> IotStackQuanta<S> {
+    let clock = QuantaClock::new();
+    let timeout = iot_timeout(inner, config.timeout);
+    let budget_config = config
+        .retry
+        .budget
+        .clone()
+        .expect("the bench retries with a budget");
+    let budget = RetryBudget::with_clock(budget_config, clock.clone()).expect("valid budget");
+    let retry = RetryLayer::new(config.retry)
+        .expect("valid retry config")
+        .with_budget(Arc::new(budget))
+        .with_clock(clock.clone())
+        .layer(timeout);
+    let breaker = CircuitBreakerLayer::with_clock(config.breaker, clock.clone())
+        .expect("valid breaker config")
+        .leak()
+        .layer(retry);
+    RateLimitLayer::with_clock(config.rate_limit, clock)
+        .expect("valid rate limit config")
+        .layer(breaker)
+}
+
 // ----------------------------------------------------------------- peers
 
 /// tower's `RateLimit` (`num` requests per `per`, a fixed window) around
@@ -286,6 +317,8 @@ pub enum Layered {
     IotStack,
     /// The same with the breaker leaked.
     IotStackLeaked,
+    /// The same with the breaker leaked and every clock on `QuantaClock`.
+    IotStackQuanta,
     /// `tower::limit::RateLimit`.
     TowerRateLimit,
     /// `tower::timeout::Timeout`.
@@ -300,7 +333,7 @@ pub enum Layered {
 
 impl Layered {
     /// Every variant, in benchmark order.
-    pub const ALL: [Layered; 14] = [
+    pub const ALL: [Layered; 15] = [
         Layered::Bare,
         Layered::IotCircuitBreaker,
         Layered::IotCircuitBreakerLeaked,
@@ -310,6 +343,7 @@ impl Layered {
         Layered::IotBulkhead,
         Layered::IotStack,
         Layered::IotStackLeaked,
+        Layered::IotStackQuanta,
         Layered::TowerRateLimit,
         Layered::TowerTimeout,
         Layered::TrCircuitBreaker,
@@ -329,6 +363,7 @@ impl Layered {
             Layered::IotBulkhead => "iot_bulkhead",
             Layered::IotStack => "iot_stack",
             Layered::IotStackLeaked => "iot_stack_leaked",
+            Layered::IotStackQuanta => "iot_stack_quanta",
             Layered::TowerRateLimit => "tower_rate_limit",
             Layered::TowerTimeout => "tower_timeout",
             Layered::TrCircuitBreaker => "tower_resilience_circuit_breaker",
@@ -351,6 +386,7 @@ impl Layered {
             Layered::IotBulkhead => "iot-resilience bulkhead",
             Layered::IotStack => "iot-resilience stack: rate limit -> breaker -> retry -> timeout",
             Layered::IotStackLeaked => "iot-resilience stack, breaker leaked",
+            Layered::IotStackQuanta => "iot-resilience stack, breaker leaked, `QuantaClock`",
             Layered::TowerRateLimit => "tower `RateLimit`",
             Layered::TowerTimeout => "tower `Timeout`",
             Layered::TrCircuitBreaker => "tower-resilience circuit breaker, closed",
@@ -371,6 +407,7 @@ impl Layered {
                 | Layered::IotBulkhead
                 | Layered::IotStack
                 | Layered::IotStackLeaked
+                | Layered::IotStackQuanta
         )
     }
 }
@@ -406,6 +443,9 @@ pub fn build_layered(which: Layered, visitor: &mut impl ServiceVisitor) {
                 ..StackConfig::default()
             };
             visitor.visit(which, iot_stack(Echo, config).0)
+        }
+        Layered::IotStackQuanta => {
+            visitor.visit(which, iot_stack_quanta(Echo, StackConfig::default()))
         }
         Layered::TowerRateLimit => {
             visitor.visit(which, tower_rate_limit(Echo, u64::from(BENCH_RATE), second))
