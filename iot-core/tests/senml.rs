@@ -296,7 +296,8 @@ fn rfc_5_1_2_sensml_stream() {
         e.position,
         Position::Json {
             line: 13,
-            column: 4
+            column: 4,
+            offset: 292
         }
     );
     // The records received so far, closed properly.
@@ -443,7 +444,8 @@ fn version_above_10_is_rejected() {
         e.position,
         Position::Json {
             line: 1,
-            column: 11
+            column: 11,
+            offset: 10
         }
     );
 
@@ -998,7 +1000,8 @@ fn record_count_limit() {
         e.position,
         Position::Json {
             line: 1,
-            column: 33
+            column: 33,
+            offset: 32
         }
     );
     // Base-only records count too: they are elements of the pack.
@@ -1119,14 +1122,15 @@ fn json_errors_carry_line_column_record_and_label() {
         e.position,
         Position::Json {
             line: 4,
-            column: 13
+            column: 13,
+            offset: 45
         }
     );
     assert_eq!(e.record, Some(1));
     assert_eq!(e.label, Some(Label::BaseVersion));
     assert_eq!(
         e.to_string(),
-        "line 4, column 13, record 1, label \"bver\": SenML version 11 is not supported (1 to 10 are)"
+        "line 4, column 13 (byte 45), record 1, label \"bver\": SenML version 11 is not supported (1 to 10 are)"
     );
     // A syntax error inside the second record.
     let e = json_err("[{\"n\":\"a\",\"v\":1},\n {\"n\":\"b\" \"v\":2}]");
@@ -1135,7 +1139,8 @@ fn json_errors_carry_line_column_record_and_label() {
         e.position,
         Position::Json {
             line: 2,
-            column: 11
+            column: 11,
+            offset: 28
         }
     );
     assert_eq!(e.record, Some(1));
@@ -1150,7 +1155,8 @@ fn json_errors_carry_line_column_record_and_label() {
         e.position,
         Position::Json {
             line: 1,
-            column: 19
+            column: 19,
+            offset: 18
         }
     );
 }
@@ -1878,6 +1884,20 @@ mod roundtrip {
                         }
                     }
                     let _ = decode(&flipped, &limits);
+                    // A JSON error's byte offset is inside the input and
+                    // on the line the error names.
+                    for damaged in [&input[..len], &flipped[..]] {
+                        if !is_json {
+                            continue;
+                        }
+                        if let Err(e) = decode_json(damaged, &limits) {
+                            if let Position::Json { line, offset, .. } = e.position {
+                                prop_assert!(offset <= damaged.len(), "{e}");
+                                let newlines = damaged[..offset].iter().filter(|&&b| b == b'\n').count();
+                                prop_assert_eq!(newlines + 1, line, "{}", e);
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -17,6 +17,10 @@ pub enum Position {
         line: usize,
         /// Byte column, starting at 1 (0 at the start of a line).
         column: usize,
+        /// The same place as a 0-based byte offset from the start of the
+        /// input (the byte at `column`, or the line's first byte when
+        /// `column` is 0).
+        offset: usize,
     },
     /// CBOR: byte offset of the offending data item.
     Cbor {
@@ -31,7 +35,11 @@ pub enum Position {
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Position::Json { line, column } => write!(f, "line {line}, column {column}"),
+            Position::Json {
+                line,
+                column,
+                offset,
+            } => write!(f, "line {line}, column {column} (byte {offset})"),
             Position::Cbor { offset } => write!(f, "byte {offset}"),
             Position::Input => f.write_str("input"),
         }

@@ -71,8 +71,24 @@ pub fn decode_json<'a>(input: &'a [u8], limits: &Limits) -> Result<Vec<Record<'a
         .and_then(|()| de.end());
     match result {
         Ok(()) => Ok(ctx.out),
-        Err(e) => Err(ctx.into_error(&e)),
+        Err(e) => Err(ctx.into_error(&e, input)),
     }
+}
+
+/// The 0-based byte offset of `serde_json`'s 1-based `line` and byte
+/// `column` in `input` (clamped to the input's length).
+fn byte_offset(input: &[u8], line: usize, column: usize) -> usize {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        input
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .nth(line - 2)
+            .map_or(input.len(), |(i, _)| i + 1)
+    };
+    (line_start + column.saturating_sub(1)).min(input.len())
 }
 
 fn whole_input(kind: SenmlErrorKind) -> SenmlError {
@@ -97,7 +113,7 @@ impl Ctx<'_, '_> {
         E::custom("senml")
     }
 
-    fn into_error(self, e: &serde_json::Error) -> SenmlError {
+    fn into_error(self, e: &serde_json::Error, input: &[u8]) -> SenmlError {
         let kind = match self.error {
             Some(kind) => kind,
             None => match e.classify() {
@@ -129,6 +145,7 @@ impl Ctx<'_, '_> {
             Position::Json {
                 line: e.line(),
                 column: e.column(),
+                offset: byte_offset(input, e.line(), e.column()),
             },
             self.record,
             self.label,
