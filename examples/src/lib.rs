@@ -14,3 +14,9 @@ pub mod latency;
 pub mod sim;
 pub mod sink;
 pub mod util;
+
+// Compile and run the root README's Rust example as a doc test, so it stays
+// true (this crate is not published, so it may include a file outside it).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RootReadmeDoctests;
