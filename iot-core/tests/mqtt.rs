@@ -645,3 +645,81 @@ async fn presence_birth_and_state() {
     consumer.close(Duration::from_secs(2)).await;
     eprintln!("presence test: {:?}", started.elapsed());
 }
+
+/// The retained payload on `topic`, raw (empty if none within 3 s).
+fn retained_payload(port: u16, topic: &str) -> Vec<u8> {
+    let Some(bin) = require_tool("mosquitto_sub") else {
+        return Vec::new();
+    };
+    Command::new(bin)
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", topic])
+        .args(["-C", "1", "-W", "3", "--retained-only", "-N"])
+        .output()
+        .expect("run mosquitto_sub")
+        .stdout
+}
+
+/// A broker that restarts without persistence forgets every retained
+/// message: the publisher re-sends its birth (alias table) and its
+/// `online` status on the new connection, so a consumer that subscribes
+/// after the restart still resolves the aliases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn birth_and_status_are_resent_on_reconnect() {
+    let Some(mut broker) = Broker::start(BrokerOptions::default()) else {
+        return;
+    };
+    if require_tool("mosquitto_sub").is_none() {
+        return;
+    }
+    let port = broker.port();
+    let config = PublisherConfig::new(mqtt(&broker, "rebirth-pub", "rb"), "dev-rb")
+        .birth(vec![AliasEntry::new(7, "pressure").with_unit("hPa")]);
+    let publisher = support::publisher(config).await;
+    let birth_of = |payload: &[u8]| -> Vec<(u32, String)> {
+        match iot_core::codec::decode_birth(payload, &Limits::default()) {
+            Ok(b) => b.entries().map(|e| (e.alias, e.name.to_owned())).collect(),
+            Err(_) => Vec::new(),
+        }
+    };
+    wait_for("first birth retained", Duration::from_secs(5), || {
+        birth_of(&blocking(|| retained_payload(port, "rb/dev-rb/birth")))
+            == [(7, "pressure".to_owned())]
+    })
+    .await;
+
+    let mut state = publisher.state();
+    blocking(|| broker.restart());
+    // Nothing survived the restart but what the publisher sends again.
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        state.wait_for(|s| s.is_connected()),
+    )
+    .await
+    .expect("publisher reconnected")
+    .unwrap();
+    wait_for("birth re-sent", Duration::from_secs(15), || {
+        birth_of(&blocking(|| retained_payload(port, "rb/dev-rb/birth")))
+            == [(7, "pressure".to_owned())]
+    })
+    .await;
+    assert_eq!(
+        blocking(|| retained_status(port, "rb/dev-rb/status")),
+        "online"
+    );
+
+    // A consumer that arrives now resolves the publisher's aliases.
+    let consumer =
+        support::consumer(ConsumerConfig::new(mqtt(&broker, "rebirth-consumer", "rb"))).await;
+    wait_for(
+        "aliases known to a late consumer",
+        Duration::from_secs(5),
+        || {
+            consumer.aliases("dev-rb").is_some_and(|t| {
+                iot_core::codec::AliasResolver::name_of(&*t, 7) == Some("pressure")
+            })
+        },
+    )
+    .await;
+    publisher.close(Duration::from_secs(2)).await;
+    consumer.close(Duration::from_secs(2)).await;
+}
