@@ -1,6 +1,37 @@
 //! # iot-observe
 //!
-//! Observability for services built with the `iot-*` family:
+//! Observability for services built with the `iot-*` family: health checks
+//! with liveness, readiness and startup semantics, probe and `/metrics`
+//! endpoints, a tower metrics layer and tracing setup.
+//!
+//! ```
+//! use iot_observe::endpoint::HealthEndpoint;
+//! use iot_observe::health::{CheckOptions, CheckResult, Group, HealthRegistry, StartupFlag, check_fn};
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let started = StartupFlag::new();
+//! let registry = HealthRegistry::builder()
+//!     .check("worker:loop", check_fn(|| async { CheckResult::pass() }), CheckOptions::liveness())
+//!     .check("app:startup", started.clone(), CheckOptions::startup().and(Group::Readiness))
+//!     .build()?;
+//! registry.refresh().await; // or `registry.start()`: refresh in the background
+//!
+//! // A tower service: serve it with `endpoint::serve`, axum or any server.
+//! let endpoint = HealthEndpoint::new(registry);
+//! let ready = || http::Request::get("/health/ready").body(()).unwrap();
+//! assert_eq!(endpoint.clone().oneshot(ready()).await?.status(), 503);
+//!
+//! started.mark_done(); // initialisation is over
+//! let response = endpoint.oneshot(ready()).await?;
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.headers()["content-type"], iot_observe::HEALTH_CONTENT_TYPE);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The modules:
 //!
 //! * [`health`]: checks with liveness, readiness and startup semantics,
 //!   cached or refreshed in the background so probe storms never reach
