@@ -91,6 +91,14 @@ async fn frames_flow_end_to_end() {
             "{name} missing from /metrics:\n{metrics}"
         );
     }
+    // The alerts and dashboards iot-deploy generates query these names:
+    // the running gateway must export every one of them.
+    for name in iot_deploy::metrics_contract::ALL_METRICS {
+        assert!(
+            metrics.contains(&format!("# TYPE {name} ")),
+            "iot-deploy's alerts use {name}, which the gateway does not export:\n{metrics}"
+        );
+    }
     // Every metric the running gateway exports is in the docs' table and
     // passes `promtool check metrics` with zero findings.
     common::assert_all_documented(&metrics);

@@ -20,6 +20,11 @@ pub const NONROOT_UID: u32 = 65532;
 /// The subcommand the service binary must provide for container health
 /// checks: exit 0 when its own readiness endpoint answers.
 pub const HEALTHCHECK_SUBCOMMAND: &str = "healthcheck";
+/// The largest MQTT packet the generated Mosquitto config lets through:
+/// iot-core's default `MqttConfig::max_packet_size`. A broker that passes
+/// larger packets than a consumer accepts makes a QoS 1 message
+/// undeliverable to it (`docs/mqtt.md`, "Known limits").
+pub const MQTT_MAX_PACKET_SIZE: u32 = 256 * 1024;
 
 /// Requests by `operation` and `outcome` (counter; iot-observe `MetricsLayer`).
 pub const REQUESTS_TOTAL: &str = "iot_requests_total";

@@ -321,3 +321,83 @@ fn systemd_analyze_verify() {
         );
     }
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real Mosquitto starts with the generated `mosquitto.conf` (paths
+/// and ports moved to a temporary directory and free loopback ports) and
+/// accepts connections on both listeners.
+#[test]
+fn mosquitto_accepts_the_generated_config() {
+    let Some(mosquitto) = require("mosquitto") else {
+        return;
+    };
+    let mut checked = 0;
+    for name in common::SPECS {
+        let file = common::load(name);
+        let files = render(&file, None, &[Target::Compose]).unwrap();
+        let Some(conf) = files
+            .iter()
+            .find(|f| f.path.ends_with("mosquitto/mosquitto.conf"))
+        else {
+            continue;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (clients, health) = (free_port(), free_port());
+        let data = dir.path().join("data");
+        fs::create_dir(&data).unwrap();
+        let passwd = dir.path().join("passwd");
+        fs::write(&passwd, "").unwrap();
+        let mut text = String::new();
+        for line in conf.contents.lines() {
+            let line = if line.starts_with("persistence_location ") {
+                format!("persistence_location {}/", data.display())
+            } else if line.starts_with("password_file ") {
+                format!("password_file {}", passwd.display())
+            } else if line.starts_with("listener 1880 ") {
+                format!("listener {health} 127.0.0.1")
+            } else if line.starts_with("listener ") {
+                format!("listener {clients} 127.0.0.1")
+            } else {
+                line.to_string()
+            };
+            text.push_str(&line);
+            text.push('\n');
+        }
+        assert!(text.contains("max_packet_size 262144"), "{text}");
+        let path = dir.path().join("mosquitto.conf");
+        fs::write(&path, &text).unwrap();
+        let mut child = Command::new(&mosquitto)
+            .arg("-c")
+            .arg(&path)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let up = |port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        while !(up(clients) && up(health)) {
+            if let Some(status) = child.try_wait().unwrap() {
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "{name}: mosquitto exited ({status}) on the generated config:\n{}\n---\n{text}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name}: mosquitto did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        checked += 1;
+    }
+    assert!(checked >= 2, "only {checked} specs have an MQTT broker");
+}

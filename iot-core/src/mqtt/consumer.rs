@@ -181,7 +181,7 @@ impl Consumer {
     /// runtime).
     pub fn start(config: ConsumerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        metrics_impl::describe();
+        metrics_impl::register(Role::Consumer);
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| ConfigError::new("runtime", format!("no Tokio runtime: {e}")))?;
         let filters = subscriptions(&config)?;

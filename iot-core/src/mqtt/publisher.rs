@@ -129,7 +129,7 @@ impl Publisher {
     /// meanwhile are queued.
     pub fn start(config: PublisherConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        metrics_impl::describe();
+        metrics_impl::register(Role::Publisher);
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| ConfigError::new("runtime", format!("no Tokio runtime: {e}")))?;
         let config = config.resolved();

@@ -233,6 +233,42 @@ pub(crate) mod metrics_impl {
         }
     }
 
+    /// Describes the metrics and registers the series a publisher or a
+    /// consumer reports at zero, so dashboards and alerts (rates of decode
+    /// errors, drops) see `0` from the start instead of no data.
+    pub(crate) fn register(r: Role) {
+        describe();
+        metrics::counter!("iot_mqtt_reconnects_total", "role" => role(r)).increment(0);
+        metrics::gauge!("iot_mqtt_connected", "role" => role(r)).increment(0.0);
+        match r {
+            Role::Publisher => {
+                for name in [
+                    "iot_mqtt_frames_published_total",
+                    "iot_mqtt_frames_sent_total",
+                    "iot_mqtt_frames_resent_total",
+                    "iot_mqtt_frames_acked_total",
+                ] {
+                    metrics::counter!(name).increment(0);
+                }
+                for reason in ["queue_full", "rejected", "too_large", "closed"] {
+                    metrics::counter!("iot_mqtt_frames_dropped_total", "reason" => reason)
+                        .increment(0);
+                }
+                metrics::gauge!("iot_mqtt_queue_depth").increment(0.0);
+                metrics::gauge!("iot_mqtt_queue_bytes").increment(0.0);
+            }
+            Role::Consumer => {
+                for name in [
+                    "iot_mqtt_frames_received_total",
+                    "iot_mqtt_frames_decode_errors_total",
+                    "iot_mqtt_frames_duplicate_total",
+                ] {
+                    metrics::counter!(name).increment(0);
+                }
+            }
+        }
+    }
+
     fn role(r: Role) -> &'static str {
         match r {
             Role::Publisher => "publisher",
@@ -290,7 +326,7 @@ pub(crate) mod metrics_impl {
 pub(crate) mod metrics_impl {
     use super::Role;
 
-    pub(crate) fn describe() {}
+    pub(crate) fn register(_: Role) {}
     pub(crate) fn published(_: u64) {}
     pub(crate) fn sent(_: u64) {}
     pub(crate) fn resent(_: u64) {}
@@ -314,7 +350,7 @@ mod metrics_tests {
     };
 
     #[derive(Default)]
-    struct Described(Mutex<BTreeSet<String>>);
+    struct Described(Mutex<BTreeSet<String>>, Mutex<BTreeSet<String>>);
 
     impl Recorder for Described {
         fn describe_counter(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
@@ -328,10 +364,12 @@ mod metrics_tests {
         fn describe_histogram(&self, key: KeyName, _: Option<Unit>, _: SharedString) {
             self.0.lock().unwrap().insert(key.as_str().to_owned());
         }
-        fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            self.1.lock().unwrap().insert(key.name().to_owned());
             Counter::noop()
         }
-        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            self.1.lock().unwrap().insert(key.name().to_owned());
             Gauge::noop()
         }
         fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
@@ -354,5 +392,19 @@ mod metrics_tests {
             .collect();
         assert_eq!(recorded.len(), 12, "{recorded:?}");
         assert_eq!(described, recorded);
+    }
+
+    /// A publisher and a consumer together register every series at start,
+    /// so a decode-error rate is 0, not "no data", before the first error.
+    #[test]
+    fn every_metric_is_registered_at_start() {
+        let recorder = Described::default();
+        metrics::with_local_recorder(&recorder, || {
+            super::metrics_impl::register(super::Role::Publisher);
+            super::metrics_impl::register(super::Role::Consumer);
+        });
+        let described = recorder.0.into_inner().unwrap();
+        let registered = recorder.1.into_inner().unwrap();
+        assert_eq!(registered, described);
     }
 }

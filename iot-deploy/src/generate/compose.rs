@@ -30,25 +30,61 @@ fn healthy(names: &[&str]) -> Value {
     m
 }
 
-/// Names of the secret values the env file must define.
-pub fn env_file_keys(spec: &DeploySpec) -> Vec<String> {
-    let mut keys: Vec<String> = spec.secrets.iter().flat_map(|s| s.keys.clone()).collect();
+/// PostgreSQL's superuser password, read by the postgres service only.
+pub const POSTGRES_PASSWORD: &str = "POSTGRES_PASSWORD";
+/// Grafana's admin password, read by the grafana service only.
+pub const GRAFANA_ADMIN_PASSWORD: &str = "GF_SECURITY_ADMIN_PASSWORD";
+
+/// The secret variables each compose service reads, by service name, in
+/// file order: the service's own secret keys (as in the Kubernetes
+/// Deployment), then PostgreSQL's and Grafana's. Services without secrets
+/// are left out.
+pub fn secret_keys_by_service(spec: &DeploySpec) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let app = super::systemd::secret_keys(spec);
+    if !app.is_empty() {
+        out.push((spec.name.clone(), app));
+    }
     if spec.dependencies.postgres.is_some() {
-        keys.push("POSTGRES_PASSWORD".into());
+        out.push(("postgres".into(), vec![POSTGRES_PASSWORD.into()]));
     }
     if spec.compose.grafana {
-        keys.push("GF_SECURITY_ADMIN_PASSWORD".into());
+        out.push(("grafana".into(), vec![GRAFANA_ADMIN_PASSWORD.into()]));
     }
+    out
+}
+
+/// Names of the secret values the env file must define: every compose
+/// service's, sorted, each once. Compose reads the file for `${VAR}`
+/// interpolation only; each service is given just its own keys.
+pub fn env_file_keys(spec: &DeploySpec) -> Vec<String> {
+    let mut keys: Vec<String> = secret_keys_by_service(spec)
+        .into_iter()
+        .flat_map(|(_, k)| k)
+        .collect();
     keys.sort();
     keys.dedup();
     keys
+}
+
+/// `${KEY:?...}`: the value of `KEY` from the project env file (or the
+/// shell), never inlined; compose refuses to start when it is unset or empty.
+fn required_var(spec: &DeploySpec, key: &str) -> String {
+    let file = &spec.compose.env_file;
+    let file = if file.contains(['$', '{', '}']) {
+        "the env file"
+    } else {
+        file.as_str()
+    };
+    format!("${{{key}:?set {key} in {file}}}")
 }
 
 fn service(spec: &DeploySpec, deps: &[&str]) -> Value {
     let bin = spec.binary();
     let mut env = Value::map();
     for (k, v) in &spec.env {
-        env.set(k, v);
+        // Compose substitutes `$VAR` in values; `$$` is a literal `$`.
+        env.set(k, v.replace('$', "$$"));
     }
     let d = &spec.dependencies;
     if let Some(m) = &d.mqtt {
@@ -62,6 +98,9 @@ fn service(spec: &DeploySpec, deps: &[&str]) -> Value {
     }
     if d.redis.is_some() {
         env.set("REDIS_HOST", "redis").set("REDIS_PORT", "6379");
+    }
+    for key in super::systemd::secret_keys(spec) {
+        env.set(&key, required_var(spec, &key));
     }
     let uid = spec.hardening.run_as_user;
     let mut ports = vec![Value::from(format!("127.0.0.1:{0}:{0}", spec.ports.http))];
@@ -82,7 +121,6 @@ fn service(spec: &DeploySpec, deps: &[&str]) -> Value {
         .with("cap_drop", strs(&["ALL"]))
         .with("security_opt", strs(&["no-new-privileges:true"]))
         .with("tmpfs", strs(&["/tmp"]))
-        .with("env_file", vec![spec.compose.env_file.clone()])
         .with("environment", env)
         .with("ports", Value::Seq(ports));
     if !spec.config_files.is_empty() {
@@ -116,7 +154,6 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
     let mut volumes = Value::map();
     let mut deps = Vec::new();
     let mut out = Vec::new();
-    let env_file = vec![spec.compose.env_file.clone()];
     if let Some(m) = &d.mqtt {
         deps.push("mosquitto");
         let mut mounts =
@@ -166,12 +203,12 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
             Value::map()
                 .with("image", p.image.as_str())
                 .with("restart", "unless-stopped")
-                .with("env_file", env_file.clone())
                 .with(
                     "environment",
                     Value::map()
                         .with("POSTGRES_DB", p.database.as_str())
-                        .with("POSTGRES_USER", p.user.as_str()),
+                        .with("POSTGRES_USER", p.user.as_str())
+                        .with(POSTGRES_PASSWORD, required_var(spec, POSTGRES_PASSWORD)),
                 )
                 .with("volumes", vec!["postgres-data:/var/lib/postgresql/data"])
                 .with("healthcheck", health(check, "10s")),
@@ -238,12 +275,15 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         let mut g = Value::map()
             .with("image", GRAFANA_IMAGE)
             .with("restart", "unless-stopped")
-            .with("env_file", env_file.clone())
             .with(
                 "environment",
                 Value::map()
                     .with("GF_AUTH_ANONYMOUS_ENABLED", "false")
-                    .with("GF_USERS_ALLOW_SIGN_UP", "false"),
+                    .with("GF_USERS_ALLOW_SIGN_UP", "false")
+                    .with(
+                        GRAFANA_ADMIN_PASSWORD,
+                        required_var(spec, GRAFANA_ADMIN_PASSWORD),
+                    ),
             )
             .with(
                 "volumes",
@@ -276,15 +316,38 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         0,
         File::new("compose/docker-compose.yaml", to_yaml(&compose)),
     );
-    let mut env = format!(
-        "# Secret values for docker compose. Copy to {} and fill in; never commit it.\n",
-        spec.compose.env_file
-    );
-    for k in env_file_keys(spec) {
-        env.push_str(&format!("{k}=\n"));
-    }
-    out.push(File::new("compose/env.example", env));
+    out.push(File::new("compose/env.example", env_example(spec)));
     out
+}
+
+/// The env-file template: every secret key once, grouped by the service
+/// that reads it.
+fn env_example(spec: &DeploySpec) -> String {
+    let file = &spec.compose.env_file;
+    let mut env = format!(
+        "# Secret values for docker compose. Copy to {file} next to docker-compose.yaml\n\
+         # and fill in; never commit it. Compose substitutes each value into the\n\
+         # `environment:` of the services that read it (never `env_file:`), and\n\
+         # refuses to start while one is unset or empty.\n"
+    );
+    if file != ".env" {
+        env.push_str(&format!(
+            "# Not the default .env: pass `--env-file <path to {file}>` to docker compose.\n"
+        ));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for (service, keys) in secret_keys_by_service(spec) {
+        env.push_str(&format!("# {service}\n"));
+        for k in keys {
+            if seen.contains(&k) {
+                env.push_str(&format!("# {k}: set above\n"));
+            } else {
+                env.push_str(&format!("{k}=\n"));
+                seen.push(k);
+            }
+        }
+    }
+    env
 }
 
 /// Mosquitto 2 config: the client listener with an explicit authentication
@@ -299,8 +362,10 @@ pub fn mosquitto_conf(port: u32, auth: MqttAuth) -> String {
         }
     };
     format!(
-        "# Generated by iot-deploy.\nper_listener_settings true\npersistence true\npersistence_location /mosquitto/data/\nlog_dest stdout\n\n\
+        "# Generated by iot-deploy.\nper_listener_settings true\npersistence true\npersistence_location /mosquitto/data/\nlog_dest stdout\n\
+         # Never larger than the consumers' limit (iot-core's default).\nmax_packet_size {max_packet}\n\n\
          # Clients.\nlistener {port}\n{auth_lines}\n\
-         # Health checks only: loopback inside the container.\nlistener 1880 127.0.0.1\nallow_anonymous true\n"
+         # Health checks only: loopback inside the container.\nlistener 1880 127.0.0.1\nallow_anonymous true\n",
+        max_packet = crate::metrics_contract::MQTT_MAX_PACKET_SIZE,
     )
 }

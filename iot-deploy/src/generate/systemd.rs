@@ -25,6 +25,20 @@ fn quote(v: &str) -> String {
     )
 }
 
+/// The secret keys the service reads, in spec order: exactly the variables
+/// the Kubernetes Deployment takes from Secrets (`secretKeyRef`), and so
+/// exactly what the unit's environment file must define. Secrets of other
+/// compose services (PostgreSQL's, Grafana's) are not the service's.
+pub fn secret_keys(spec: &DeploySpec) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for e in crate::generate::k8s::workload_env(spec) {
+        if e.value_from.is_some() && !keys.contains(&e.name) {
+            keys.push(e.name);
+        }
+    }
+    keys
+}
+
 /// The unit file.
 pub fn unit(spec: &DeploySpec) -> String {
     let name = &spec.name;
@@ -70,11 +84,17 @@ pub fn unit(spec: &DeploySpec) -> String {
             quote(&format!("{}={}", e.name, e.value.unwrap_or_default()))
         ));
     }
-    l(&format!(
-        "# Secrets ({}): root-owned, mode 0600; the leading '-' tolerates its absence.",
-        super::compose::env_file_keys(spec).join(", ")
-    ));
-    l(&format!("EnvironmentFile=-{env_file}"));
+    let secrets = secret_keys(spec);
+    if secrets.is_empty() {
+        l("# Optional, for non-secret overrides only (the service declares no secrets):");
+        l("# values here win over Environment=; the leading '-' allows no file.");
+        l(&format!("EnvironmentFile=-{env_file}"));
+    } else {
+        l(&format!("# Secrets: {}", secrets.join(", ")));
+        l("# One KEY=value per line; root-owned, mode 0600. Required (no leading '-'):");
+        l("# without the file the start fails (\"Failed to load environment files\").");
+        l(&format!("EnvironmentFile={env_file}"));
+    }
     l("DynamicUser=yes");
     l(&format!("User={name}"));
     l(&format!("Group={name}"));

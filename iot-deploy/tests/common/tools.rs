@@ -33,6 +33,8 @@ fn lookup(name: &str) -> Option<PathBuf> {
         dirs.push(PathBuf::from(dir));
     }
     dirs.push(home().join(".cache/iot-rs/k8s"));
+    // mosquitto (Debian) installs into sbin, off a non-root PATH.
+    dirs.push(PathBuf::from("/usr/sbin"));
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
