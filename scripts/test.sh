@@ -42,7 +42,8 @@ step "no_std without alloc (a duplicate panic_impl would fail this build)"
 cargo build --manifest-path nostd-check/Cargo.toml
 
 step "cargo package (published crates)"
-cargo package --workspace --no-verify --allow-dirty --exclude iot-examples --exclude iot-benches
+# Verified: each packaged crate is built from its .crate file alone.
+cargo package --workspace --allow-dirty --exclude iot-examples --exclude iot-benches
 
 step "fuzz targets (short runs)"
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
