@@ -307,3 +307,40 @@ fn errors_display_offset_and_cause() {
         EncodeError::InvalidDeviceId(DeviceIdError::ForbiddenChar { ch: ' ', .. })
     ));
 }
+
+/// The encoder checks the device id in the pass that copies it (plain
+/// ASCII ids of up to 32 bytes) or with the full rules otherwise: every
+/// path accepts exactly what `validate_device_id` accepts, and an invalid
+/// id is reported before a buffer that is too small.
+#[test]
+fn encoder_checks_ids_on_every_path() {
+    let readings = [Reading::new(Channel::Alias(1), Value::U64(7))];
+    let long_ok = "d".repeat(100);
+    let too_long = "d".repeat(129);
+    // Plain, long (slow path), non-ASCII, empty, forbidden, too long.
+    let cases = [
+        "dev-4f2a9c01",
+        long_ok.as_str(),
+        "gerät-7",
+        "",
+        "a/b",
+        "a+b",
+        too_long.as_str(),
+    ];
+    for id in cases {
+        let expected = iot_core::device::validate_device_id(id);
+        for buf_len in [4096, 8] {
+            let mut buf = vec![0u8; buf_len];
+            let got = Encoder::new().frame(&FrameHeader::new(id, 1, 2), &readings, &mut buf);
+            match (&expected, got) {
+                (Ok(()), Ok(n)) => {
+                    let frame = decode_frame(&buf[..n], &Limits::default()).unwrap();
+                    assert_eq!(frame.header().device_id, id);
+                }
+                (Ok(()), Err(EncodeError::BufferTooSmall { .. })) => assert_eq!(buf_len, 8),
+                (Err(want), Err(EncodeError::InvalidDeviceId(e))) => assert_eq!(&e, want, "{id:?}"),
+                (want, got) => panic!("{id:?} with {buf_len} bytes: want {want:?}, got {got:?}"),
+            }
+        }
+    }
+}

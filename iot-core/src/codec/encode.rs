@@ -1,10 +1,13 @@
 //! Encoding data frames and birth messages.
 
+use core::borrow::Borrow;
+
 use super::birth::BirthEntry;
 use super::error::EncodeError;
-use super::sink::{Counter, Full, Sink, SliceSink};
+use super::sink::{Counter, Full, HEADER_ID_MAX, HEADER_WINDOW, Sink, SliceSink, WINDOW};
 use super::wire::{self, FLAG_BIRTH, FLAG_CHECKSUM, VERSION, ty};
 use super::{Channel, FrameHeader, Reading, Value};
+use crate::device::PLAIN_ID_BYTES;
 use crate::device::validate_device_id;
 
 /// Encoder settings. Cheap to copy; the same encoder serves any number of
@@ -58,11 +61,12 @@ impl Encoder {
         readings: &[Reading<'_>],
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        self.frame_iter(header, readings.iter().copied(), buf)
+        self.frame_iter(header, readings.iter(), buf)
     }
 
-    /// Like [`Encoder::frame`], for any exact-size iterator of readings, such
-    /// as [`FrameView::readings`](crate::codec::FrameView::readings) when
+    /// Like [`Encoder::frame`], for any exact-size iterator of readings (or
+    /// of references to them), such as
+    /// [`FrameView::readings`](crate::codec::FrameView::readings) when
     /// re-encoding.
     pub fn frame_iter<'r, I>(
         &self,
@@ -71,25 +75,38 @@ impl Encoder {
         buf: &mut [u8],
     ) -> Result<usize, EncodeError>
     where
-        I: ExactSizeIterator<Item = Reading<'r>> + Clone,
+        I: ExactSizeIterator + Clone,
+        I::Item: Borrow<Reading<'r>>,
     {
-        validate_device_id(header.device_id).map_err(EncodeError::InvalidDeviceId)?;
         let available = buf.len();
         let mut sink = SliceSink { buf, pos: 0 };
         let first = self.first_byte(false);
+        // The id is checked while the header is written (plain ASCII ids,
+        // the common case) or else here, before anything is returned: an
+        // invalid id is reported first, as before, and on error the
+        // buffer's contents mean nothing.
+        let check_id =
+            || validate_device_id(header.device_id).map_err(EncodeError::InvalidDeviceId);
         match write_frame(&mut sink, first, header, readings.clone()) {
-            Ok(()) => self.finish_slice(sink),
-            Err(Full) => Err(EncodeError::BufferTooSmall {
-                needed: self.measure(|c| write_frame(c, first, header, readings)),
-                available,
-            }),
+            Ok(IdChecked::Valid) => self.finish_slice(sink),
+            Ok(IdChecked::NotYet) => {
+                check_id()?;
+                self.finish_slice(sink)
+            }
+            Err(Full) => {
+                check_id()?;
+                Err(EncodeError::BufferTooSmall {
+                    needed: self.measure(|c| write_frame(c, first, header, readings).map(|_| ())),
+                    available,
+                })
+            }
         }
     }
 
     /// The exact encoded length of a data frame.
     pub fn frame_len(&self, header: &FrameHeader<'_>, readings: &[Reading<'_>]) -> usize {
         let first = self.first_byte(false);
-        self.measure(|c| write_frame(c, first, header, readings.iter().copied()))
+        self.measure(|c| write_frame(c, first, header, readings.iter()).map(|_| ()))
     }
 
     /// Encodes a birth message (alias table) into `buf`.
@@ -104,9 +121,9 @@ impl Encoder {
         let mut sink = SliceSink { buf, pos: 0 };
         let first = self.first_byte(true);
         match write_birth(&mut sink, first, header, entries) {
-            Ok(()) => self.finish_slice(sink),
+            Ok(_) => self.finish_slice(sink),
             Err(Full) => Err(EncodeError::BufferTooSmall {
-                needed: self.measure(|c| write_birth(c, first, header, entries)),
+                needed: self.measure(|c| write_birth(c, first, header, entries).map(|_| ())),
                 available,
             }),
         }
@@ -125,7 +142,7 @@ impl Encoder {
         out.reserve(self.frame_len(header, readings));
         let first = self.first_byte(false);
         // Writing to a Vec cannot run out of space.
-        let _ = write_frame(out, first, header, readings.iter().copied());
+        let _ = write_frame(out, first, header, readings.iter());
         self.finish_vec(out, start)
     }
 
@@ -168,7 +185,7 @@ impl Encoder {
         };
         let first = self.first_byte(false);
         // Capacity was checked above.
-        let _ = write_frame(&mut sink, first, header, readings.iter().copied());
+        let _ = write_frame(&mut sink, first, header, readings.iter());
         if let Some(crc) = sink.crc.take() {
             sink.buf.put_slice(&crc.finalize().to_le_bytes());
         }
@@ -228,32 +245,72 @@ pub fn encode_birth(
     Encoder::new().birth(header, entries, buf)
 }
 
+/// Whether writing the header also proved the device id valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdChecked {
+    /// A non-empty plain ASCII id (`PLAIN_ID_BYTES`): always valid.
+    Valid,
+    /// Not checked (or not plain): `validate_device_id` decides.
+    NotYet,
+}
+
 #[inline]
 fn write_header<S: Sink>(
     s: &mut S,
     first: u8,
     h: &FrameHeader<'_>,
     count: usize,
-) -> Result<(), Full> {
+) -> Result<IdChecked, Full> {
+    let id = h.device_id.as_bytes();
+    // Ids are short (`MAX_DEVICE_ID_LEN` is 128, typical ones under 32):
+    // the whole header in one checked window, and the id validated in the
+    // same pass that copies it.
+    if id.len() <= HEADER_ID_MAX {
+        if let Some(w) = s.window::<HEADER_WINDOW>() {
+            w[0] = first;
+            w[1] = id.len() as u8;
+            let mut plain = !id.is_empty();
+            for (dst, &b) in w[2..2 + id.len()].iter_mut().zip(id) {
+                *dst = b;
+                plain &= PLAIN_ID_BYTES[usize::from(b)];
+            }
+            let mut at = varint_at(w, 2 + id.len(), h.seq);
+            at = varint_at(w, at, h.timestamp_ms);
+            at = varint_at(w, at, count as u64);
+            s.advance(at);
+            return Ok(if plain {
+                IdChecked::Valid
+            } else {
+                IdChecked::NotYet
+            });
+        }
+    }
     s.put_u8(first)?;
     put_str(s, h.device_id)?;
     s.put_varint(h.seq)?;
     s.put_varint(h.timestamp_ms)?;
-    s.put_varint(count as u64)
+    s.put_varint(count as u64)?;
+    Ok(IdChecked::NotYet)
 }
 
 #[inline]
-fn write_frame<'r, S: Sink>(
+fn write_frame<'r, S: Sink, I>(
     s: &mut S,
     first: u8,
     h: &FrameHeader<'_>,
-    readings: impl ExactSizeIterator<Item = Reading<'r>>,
-) -> Result<(), Full> {
-    write_header(s, first, h, readings.len())?;
+    readings: I,
+) -> Result<IdChecked, Full>
+where
+    I: ExactSizeIterator,
+    I::Item: Borrow<Reading<'r>>,
+{
+    let id = write_header(s, first, h, readings.len())?;
+    // By reference: copying each `Reading` out of the slice cost more than
+    // writing most of them.
     for r in readings {
-        write_reading(s, &r)?;
+        write_reading(s, r.borrow())?;
     }
-    Ok(())
+    Ok(id)
 }
 
 fn write_birth<S: Sink>(
@@ -290,6 +347,74 @@ fn put_bytes<S: Sink>(s: &mut S, v: &[u8]) -> Result<(), Full> {
 
 #[inline(always)]
 fn write_reading<S: Sink>(s: &mut S, r: &Reading<'_>) -> Result<(), Full> {
+    // Fast path for the common reading (an alias, no unit): its fixed part
+    // goes into one checked window; only string and byte payloads follow
+    // through `put`.
+    if let (Channel::Alias(alias), None) = (r.channel, r.unit) {
+        if let Some(w) = s.window::<WINDOW>() {
+            let n = write_fixed(w, alias, r.time_offset_ms, &r.value);
+            s.advance(n);
+            return match r.value {
+                Value::Str(v) => s.put(v.as_bytes()),
+                Value::Bytes(v) => s.put(v),
+                _ => Ok(()),
+            };
+        }
+    }
+    write_reading_fields(s, r)
+}
+
+/// Writes `v` as a varint at `w[at..]`; returns the position after it.
+#[inline(always)]
+fn varint_at<const N: usize>(w: &mut [u8; N], mut at: usize, mut v: u64) -> usize {
+    while v >= 0x80 {
+        w[at] = (v as u8) | 0x80;
+        v >>= 7;
+        at += 1;
+    }
+    w[at] = v as u8;
+    at + 1
+}
+
+/// The tag, alias, offset and value (for strings and bytes: their length)
+/// of an aliased reading without unit, into `w`; returns the length. The
+/// tag goes in last, once the value's type is known, so each value is
+/// matched once.
+#[inline(always)]
+fn write_fixed(w: &mut [u8; WINDOW], alias: u32, offset: Option<i64>, value: &Value<'_>) -> usize {
+    let mut at = varint_at(w, 1, u64::from(alias));
+    let mut tag = 0;
+    if let Some(off) = offset {
+        at = varint_at(w, at, wire::zigzag(off));
+        tag = wire::TAG_OFFSET;
+    }
+    let (value_type, end) = match *value {
+        Value::F64(v) if wire::fits_f32(v) => {
+            w[at..at + 4].copy_from_slice(&(v as f32).to_le_bytes());
+            (ty::F64_AS_F32, at + 4)
+        }
+        Value::F64(v) => {
+            w[at..at + 8].copy_from_slice(&v.to_le_bytes());
+            (ty::F64, at + 8)
+        }
+        Value::F32(v) => {
+            w[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            (ty::F32, at + 4)
+        }
+        Value::I64(v) => (ty::I64, varint_at(w, at, wire::zigzag(v))),
+        Value::U64(v) => (ty::U64, varint_at(w, at, v)),
+        Value::Bool(false) => (ty::FALSE, at),
+        Value::Bool(true) => (ty::TRUE, at),
+        Value::Str(v) => (ty::STR, varint_at(w, at, v.len() as u64)),
+        Value::Bytes(v) => (ty::BYTES, varint_at(w, at, v.len() as u64)),
+    };
+    w[0] = value_type | tag;
+    end
+}
+
+/// Every reading shape, field by field through the sink.
+#[inline(always)]
+fn write_reading_fields<S: Sink>(s: &mut S, r: &Reading<'_>) -> Result<(), Full> {
     let value_type = match r.value {
         Value::F64(v) if wire::fits_f32(v) => ty::F64_AS_F32,
         Value::F64(_) => ty::F64,

@@ -26,7 +26,34 @@ pub(crate) trait Sink {
         tmp[n] = v as u8;
         self.put(&tmp[..=n])
     }
+
+    /// The next `N` bytes to write into directly, when the
+    /// destination has that much room: the encoder then writes a reading's
+    /// fixed part with one capacity check instead of one per field, and
+    /// calls [`advance`](Sink::advance) with what it used. `None` (the
+    /// default) sends it down the per-field path.
+    #[inline]
+    fn window<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
+        None
+    }
+
+    /// Commits `n` bytes written into the last [`window`](Sink::window).
+    #[inline]
+    fn advance(&mut self, _n: usize) {}
 }
+
+/// Size of a reading's [`Sink::window`]: more than the largest fixed part
+/// of a reading (tag 1 + alias varint 5 + offset varint 10 + value varint
+/// 10).
+pub(crate) const WINDOW: usize = 32;
+
+/// Size of a header's [`Sink::window`]: the first byte, a device id of up
+/// to [`HEADER_ID_MAX`] bytes with its length, and three varints.
+pub(crate) const HEADER_WINDOW: usize = 64;
+
+/// The longest device id written through the header window (longer ids
+/// take the per-field path): 64 - 1 - 1 - 3 x 10.
+pub(crate) const HEADER_ID_MAX: usize = HEADER_WINDOW - 32;
 
 /// Writes into a caller's slice.
 pub(crate) struct SliceSink<'b> {
@@ -86,6 +113,16 @@ impl Sink for SliceSink<'_> {
                 return Ok(());
             }
         }
+    }
+
+    #[inline]
+    fn window<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
+        self.buf.get_mut(self.pos..)?.first_chunk_mut::<N>()
+    }
+
+    #[inline]
+    fn advance(&mut self, n: usize) {
+        self.pos += n;
     }
 }
 
