@@ -347,18 +347,14 @@ fn put_bytes<S: Sink>(s: &mut S, v: &[u8]) -> Result<(), Full> {
 
 #[inline(always)]
 fn write_reading<S: Sink>(s: &mut S, r: &Reading<'_>) -> Result<(), Full> {
-    // Fast path for the common reading (an alias, no unit): its fixed part
-    // goes into one checked window; only string and byte payloads follow
-    // through `put`.
+    // Fast path for the common reading (an alias, no unit): its fixed part,
+    // and a short string or byte payload, go into one checked window;
+    // longer payloads follow through `put`.
     if let (Channel::Alias(alias), None) = (r.channel, r.unit) {
         if let Some(w) = s.window::<WINDOW>() {
-            let n = write_fixed(w, alias, r.time_offset_ms, &r.value);
+            let (n, rest) = write_fixed(w, alias, r.time_offset_ms, &r.value);
             s.advance(n);
-            return match r.value {
-                Value::Str(v) => s.put(v.as_bytes()),
-                Value::Bytes(v) => s.put(v),
-                _ => Ok(()),
-            };
+            return if rest.is_empty() { Ok(()) } else { s.put(rest) };
         }
     }
     write_reading_fields(s, r)
@@ -376,12 +372,18 @@ fn varint_at<const N: usize>(w: &mut [u8; N], mut at: usize, mut v: u64) -> usiz
     at + 1
 }
 
-/// The tag, alias, offset and value (for strings and bytes: their length)
-/// of an aliased reading without unit, into `w`; returns the length. The
-/// tag goes in last, once the value's type is known, so each value is
-/// matched once.
+/// The tag, alias, offset and value of an aliased reading without unit,
+/// into `w`; returns the length written and the part of a string or byte
+/// payload that did not fit (empty for short ones, copied byte by byte:
+/// cheaper than a `memcpy` call for a few bytes). The tag goes in last,
+/// once the value's type is known, so each value is matched once.
 #[inline(always)]
-fn write_fixed(w: &mut [u8; WINDOW], alias: u32, offset: Option<i64>, value: &Value<'_>) -> usize {
+fn write_fixed<'v>(
+    w: &mut [u8; WINDOW],
+    alias: u32,
+    offset: Option<i64>,
+    value: &Value<'v>,
+) -> (usize, &'v [u8]) {
     let mut at = varint_at(w, 1, u64::from(alias));
     let mut tag = 0;
     if let Some(off) = offset {
@@ -405,11 +407,34 @@ fn write_fixed(w: &mut [u8; WINDOW], alias: u32, offset: Option<i64>, value: &Va
         Value::U64(v) => (ty::U64, varint_at(w, at, v)),
         Value::Bool(false) => (ty::FALSE, at),
         Value::Bool(true) => (ty::TRUE, at),
-        Value::Str(v) => (ty::STR, varint_at(w, at, v.len() as u64)),
-        Value::Bytes(v) => (ty::BYTES, varint_at(w, at, v.len() as u64)),
+        Value::Str(v) => {
+            w[0] = ty::STR | tag;
+            let at = varint_at(w, at, v.len() as u64);
+            return short_payload(w, at, v.as_bytes());
+        }
+        Value::Bytes(v) => {
+            w[0] = ty::BYTES | tag;
+            let at = varint_at(w, at, v.len() as u64);
+            return short_payload(w, at, v);
+        }
     };
     w[0] = value_type | tag;
-    end
+    (end, &[])
+}
+
+/// Copies `payload` into `w[at..]` when it fits: (end, nothing left);
+/// otherwise (at, all of it) for the caller to `put`.
+#[inline(always)]
+fn short_payload<'v>(w: &mut [u8; WINDOW], at: usize, payload: &'v [u8]) -> (usize, &'v [u8]) {
+    match w.get_mut(at..at + payload.len()) {
+        Some(dst) => {
+            for (d, &b) in dst.iter_mut().zip(payload) {
+                *d = b;
+            }
+            (at + payload.len(), &[])
+        }
+        None => (at, payload),
+    }
 }
 
 /// Every reading shape, field by field through the sink.
