@@ -145,6 +145,13 @@ proptest! {
         prop_assert_eq!(view.has_checksum(), checksum);
         assert_same(&view, &header, &readings);
 
+        // Into a roomy slice (every reading through the encoder's window
+        // fast path, where the exact one ends on the per-field path): same
+        // bytes.
+        let mut roomy = vec![0u8; len + 256];
+        prop_assert_eq!(enc.frame(&header, &readings, &mut roomy).unwrap(), len);
+        prop_assert_eq!(&roomy[..len], &buf[..]);
+
         // Into a Vec (appending), same bytes.
         let mut v = vec![0xAA];
         prop_assert_eq!(enc.frame_to_vec(&header, &readings, &mut v).unwrap(), len);
