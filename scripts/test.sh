@@ -32,6 +32,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 step "tests"
 cargo test --workspace --all-features
 
+step "iot-core's codec tests without std or alloc (what devices build)"
+cargo test -p iot-core --no-default-features
+
 step "feature flags: none, each alone, defaults; default dependency trees"
 bash scripts/check-features.sh
 

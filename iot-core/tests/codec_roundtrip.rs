@@ -1,5 +1,6 @@
 //! Property tests: every frame the encoder accepts decodes to itself, bit
 //! for bit, through every output path; damaged input never panics.
+#![cfg(feature = "alloc")]
 
 use iot_core::codec::*;
 use proptest::prelude::*;

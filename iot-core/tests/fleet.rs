@@ -1,5 +1,6 @@
 //! Behaviour of the fleet registry and the serialized forms of the device
 //! models, as seen by a user of the crate.
+#![cfg(feature = "std")]
 
 use std::sync::Arc;
 use std::thread;

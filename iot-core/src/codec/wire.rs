@@ -151,7 +151,8 @@ mod tests {
 
     #[test]
     fn word_varints_match_the_byte_loop() {
-        let mut vals = vec![
+        // No allocator needed: the test also runs without `alloc`.
+        let fixed = [
             0u64,
             1,
             127,
@@ -160,12 +161,10 @@ mod tests {
             1 << 21,
             (1 << 35) + 7,
             1_795_349_380_301,
+            u64::MAX,
         ];
-        for shift in 0..64 {
-            vals.push(1u64 << shift);
-            vals.push((1u64 << shift) - 1);
-        }
-        vals.push(u64::MAX);
+        let powers = (0..64).flat_map(|shift| [1u64 << shift, (1u64 << shift) - 1]);
+        let vals = fixed.into_iter().chain(powers);
         for v in vals {
             let mut buf = [0u8; 24];
             let mut n = 0;
