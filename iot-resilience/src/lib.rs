@@ -11,7 +11,11 @@
 //!   bulkhead and retry budget, so `Clone`-per-request patterns (axum,
 //!   `tower::buffer`) see one policy.
 //! * **Lock-free hot paths**: the closed breaker and the rate limiter are a
-//!   handful of atomic operations; steady-state calls do not allocate.
+//!   handful of atomic operations (the keyed variants add one short shard
+//!   lock to find a key's state); steady-state calls do not allocate. With
+//!   the `quanta` feature, [`QuantaClock`](crate::Clock) reads the CPU's
+//!   time-stamp counter instead of `clock_gettime` (docs/resilience.md,
+//!   "Clocks").
 //! * **Tower contract**: readiness is driven before every retry attempt;
 //!   permits taken in `poll_ready` are released on drop; calling a service
 //!   that was not made ready returns an error instead of panicking.
