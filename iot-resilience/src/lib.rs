@@ -13,7 +13,7 @@
 //! * **Lock-free hot paths**: the closed breaker and the rate limiter are a
 //!   handful of atomic operations (the keyed variants add one short shard
 //!   lock to find a key's state); steady-state calls do not allocate. With
-//!   the `quanta` feature, [`QuantaClock`](crate::Clock) reads the CPU's
+//!   the `quanta` feature, `QuantaClock` reads the CPU's
 //!   time-stamp counter instead of `clock_gettime` (docs/resilience.md,
 //!   "Clocks").
 //! * **Tower contract**: readiness is driven before every retry attempt;
