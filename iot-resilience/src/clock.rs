@@ -140,20 +140,40 @@ impl Epoch {
 /// clock source is not the TSC. Use it for rate limiters and breakers on hot
 /// paths: `RateLimitLayer::with_clock(config, QuantaClock::new())`.
 ///
-/// It does not follow tokio's paused time: tests that pause time keep the
-/// default [`TokioClock`]. [`now`](Clock::now) is `Instant::now()`; the
-/// counter serves [`nanos_since`](Clock::nanos_since), calibrated against
-/// the monotonic clock by quanta.
+/// Its [`now`](Clock::now) is derived from the counter too (the `Instant`
+/// at creation plus the counter's elapsed nanoseconds), so instants it
+/// returns and [`nanos_since`](Clock::nanos_since) agree: pass a
+/// limiter's `check_at` instants read from this clock, not from
+/// `Instant::now()`, which the counter's calibration may drift from. It
+/// does not follow tokio's paused time: tests that pause time keep the
+/// default [`TokioClock`]. Clones share the origin.
 #[cfg(feature = "quanta")]
 #[cfg_attr(docsrs, doc(cfg(feature = "quanta")))]
-#[derive(Debug, Clone, Default)]
-pub struct QuantaClock(quanta::Clock);
+#[derive(Debug, Clone)]
+pub struct QuantaClock {
+    clock: quanta::Clock,
+    origin: Instant,
+    origin_raw: u64,
+}
 
 #[cfg(feature = "quanta")]
 impl QuantaClock {
-    /// A clock on quanta's calibrated counter.
+    /// A clock on quanta's calibrated counter, starting at `Instant::now()`.
     pub fn new() -> Self {
-        Self(quanta::Clock::new())
+        let clock = quanta::Clock::new();
+        let origin_raw = clock.raw();
+        Self {
+            clock,
+            origin: Instant::now(),
+            origin_raw,
+        }
+    }
+}
+
+#[cfg(feature = "quanta")]
+impl Default for QuantaClock {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -161,16 +181,41 @@ impl QuantaClock {
 impl Clock for QuantaClock {
     #[inline]
     fn now(&self) -> Instant {
-        Instant::now()
+        let elapsed = self.clock.delta_as_nanos(self.origin_raw, self.clock.raw());
+        self.origin + Duration::from_nanos(elapsed)
     }
 
     #[inline]
     fn epoch(&self) -> Epoch {
-        Epoch::with_raw(Instant::now(), self.0.raw())
+        let raw = self.clock.raw();
+        let origin =
+            self.origin + Duration::from_nanos(self.clock.delta_as_nanos(self.origin_raw, raw));
+        Epoch::with_raw(origin, raw)
     }
 
     #[inline]
     fn nanos_since(&self, epoch: &Epoch) -> u64 {
-        self.0.delta_as_nanos(epoch.raw(), self.0.raw())
+        self.clock.delta_as_nanos(epoch.raw(), self.clock.raw())
+    }
+}
+
+#[cfg(all(test, feature = "quanta"))]
+mod quanta_tests {
+    use super::*;
+
+    /// Instants from `now` and nanoseconds from `nanos_since` measure the
+    /// same time base, so `check_at(clock.now())` and `check()` agree.
+    #[test]
+    fn now_and_nanos_since_agree() {
+        let clock = QuantaClock::new();
+        let epoch = clock.epoch();
+        std::thread::sleep(Duration::from_millis(20));
+        let a = clock.nanos_since(&epoch);
+        let via_instant = epoch.nanos(clock.now());
+        let b = clock.nanos_since(&epoch);
+        assert!(
+            a <= via_instant + 1_000 && via_instant <= b + 1_000,
+            "{a} {via_instant} {b}"
+        );
     }
 }

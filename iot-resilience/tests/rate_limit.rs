@@ -482,7 +482,9 @@ fn config_serde_round_trip() {
 
 /// On the TSC clock (feature `quanta`) the limiter admits the burst, then
 /// rejects until real time has refilled a permit; its notion of elapsed
-/// time agrees with the monotonic clock.
+/// time agrees with the monotonic clock. Robust to a loaded CI machine:
+/// the refill is 100 ms, and the sequence is retried if a stall longer
+/// than that lands in it.
 #[cfg(feature = "quanta")]
 #[test]
 fn quanta_clock_limits_in_real_time() {
@@ -490,27 +492,39 @@ fn quanta_clock_limits_in_real_time() {
     use iot_resilience::{Clock, QuantaClock};
 
     let clock = QuantaClock::new();
-    let epoch = clock.epoch();
-    let start = std::time::Instant::now();
-    let limiter = RateLimiter::with_clock(
-        RateLimitConfig::per(20, Duration::from_secs(1)).burst(2),
-        clock.clone(),
-    )
-    .unwrap();
-    assert!(limiter.check(1).is_ok() && limiter.check(1).is_ok());
-    let wait = match limiter.check(1) {
-        Err(e) => e.retry_after().expect("a wait for a refill"),
-        Ok(()) => panic!("the third permit within 50 ms was admitted"),
-    };
-    assert!(wait <= Duration::from_millis(50), "{wait:?}");
-    std::thread::sleep(wait + Duration::from_millis(5));
-    assert!(limiter.check(1).is_ok());
-
-    std::thread::sleep(Duration::from_millis(50));
-    let by_tsc = clock.nanos_since(&epoch) as f64;
-    let by_instant = start.elapsed().as_nanos() as f64;
+    let rejected_within_burst = (0..3).any(|_| {
+        let limiter = RateLimiter::with_clock(
+            RateLimitConfig::per(10, Duration::from_secs(1)).burst(2),
+            clock.clone(),
+        )
+        .unwrap();
+        assert!(limiter.check(1).is_ok() && limiter.check(1).is_ok());
+        match limiter.check(1) {
+            Ok(()) => false,
+            Err(e) => {
+                let wait = e.retry_after().expect("a wait for a refill");
+                assert!(wait <= Duration::from_millis(100), "{wait:?}");
+                std::thread::sleep(wait + Duration::from_millis(5));
+                assert!(limiter.check(1).is_ok(), "refilled after {wait:?}");
+                true
+            }
+        }
+    });
     assert!(
-        (by_tsc / by_instant - 1.0).abs() < 0.05,
-        "TSC {by_tsc} ns vs Instant {by_instant} ns"
+        rejected_within_burst,
+        "the third permit was admitted three times"
+    );
+
+    // 200 ms on the counter lie between the monotonic clock's readings
+    // taken just before and just after it (5% for calibration).
+    let start = std::time::Instant::now();
+    let epoch = clock.epoch();
+    std::thread::sleep(Duration::from_millis(200));
+    let before = start.elapsed().as_nanos() as f64;
+    let by_tsc = clock.nanos_since(&epoch) as f64;
+    let after = start.elapsed().as_nanos() as f64;
+    assert!(
+        by_tsc >= 0.95 * (before - 1e6) && by_tsc <= 1.05 * after,
+        "TSC {by_tsc} ns, Instant {before}..{after} ns"
     );
 }

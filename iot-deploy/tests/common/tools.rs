@@ -32,6 +32,10 @@ fn lookup(name: &str) -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("K8S_TOOLS_CACHE") {
         dirs.push(PathBuf::from(dir));
     }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        dirs.push(PathBuf::from(dir).join("iot-rs/k8s"));
+        dirs.push(PathBuf::from(dir).join("iot-rs/promtool"));
+    }
     dirs.push(home().join(".cache/iot-rs/k8s"));
     // mosquitto (Debian) installs into sbin, off a non-root PATH.
     dirs.push(PathBuf::from("/usr/sbin"));
