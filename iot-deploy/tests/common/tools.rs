@@ -33,8 +33,9 @@ fn lookup(name: &str) -> Option<PathBuf> {
         dirs.push(PathBuf::from(dir));
     }
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        dirs.push(PathBuf::from(dir).join("iot-rs/k8s"));
-        dirs.push(PathBuf::from(dir).join("iot-rs/promtool"));
+        let cache = PathBuf::from(dir);
+        dirs.push(cache.join("iot-rs/k8s"));
+        dirs.push(cache.join("iot-rs/promtool"));
     }
     dirs.push(home().join(".cache/iot-rs/k8s"));
     // mosquitto (Debian) installs into sbin, off a non-root PATH.
