@@ -4,7 +4,9 @@ use core::borrow::Borrow;
 
 use super::birth::BirthEntry;
 use super::error::EncodeError;
-use super::sink::{Counter, Full, HEADER_ID_MAX, HEADER_WINDOW, Sink, SliceSink, WINDOW};
+use super::sink::{
+    Counter, Full, HEADER_ID_MAX, HEADER_WINDOW, Sink, SliceSink, WINDOW, varint_at,
+};
 use super::wire::{self, FLAG_BIRTH, FLAG_CHECKSUM, VERSION, ty};
 use super::{Channel, FrameHeader, Reading, Value};
 use crate::device::PLAIN_ID_BYTES;
@@ -358,18 +360,6 @@ fn write_reading<S: Sink>(s: &mut S, r: &Reading<'_>) -> Result<(), Full> {
         }
     }
     write_reading_fields(s, r)
-}
-
-/// Writes `v` as a varint at `w[at..]`; returns the position after it.
-#[inline(always)]
-fn varint_at<const N: usize>(w: &mut [u8; N], mut at: usize, mut v: u64) -> usize {
-    while v >= 0x80 {
-        w[at] = (v as u8) | 0x80;
-        v >>= 7;
-        at += 1;
-    }
-    w[at] = v as u8;
-    at + 1
 }
 
 /// The tag, alias, offset and value of an aliased reading without unit,

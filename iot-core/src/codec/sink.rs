@@ -15,16 +15,10 @@ pub(crate) trait Sink {
     }
 
     #[inline]
-    fn put_varint(&mut self, mut v: u64) -> Result<(), Full> {
+    fn put_varint(&mut self, v: u64) -> Result<(), Full> {
         let mut tmp = [0u8; 10];
-        let mut n = 0;
-        while v >= 0x80 {
-            tmp[n] = (v as u8) | 0x80;
-            v >>= 7;
-            n += 1;
-        }
-        tmp[n] = v as u8;
-        self.put(&tmp[..=n])
+        let n = varint_at(&mut tmp, 0, v);
+        self.put(&tmp[..n])
     }
 
     /// The next `N` bytes to write into directly, when the
@@ -40,6 +34,20 @@ pub(crate) trait Sink {
     /// Commits `n` bytes written into the last [`window`](Sink::window).
     #[inline]
     fn advance(&mut self, _n: usize) {}
+}
+
+/// Writes `v` as a varint at `w[at..]`; returns the position after it.
+/// The one varint writer: windows, the trait's default and the slice fast
+/// path all use it.
+#[inline(always)]
+pub(crate) fn varint_at<const N: usize>(w: &mut [u8; N], mut at: usize, mut v: u64) -> usize {
+    while v >= 0x80 {
+        w[at] = (v as u8) | 0x80;
+        v >>= 7;
+        at += 1;
+    }
+    w[at] = v as u8;
+    at + 1
 }
 
 /// Size of a reading's [`Sink::window`]: more than the largest fixed part
@@ -94,17 +102,12 @@ impl Sink for SliceSink<'_> {
             return self.put_u8(v as u8);
         }
         // With room for the longest varint, one bounds check for all bytes.
-        if let Some(dst) = self.buf.get_mut(self.pos..self.pos + 10) {
-            let mut n = 0;
-            while v >= 0x80 {
-                dst[n] = (v as u8) | 0x80;
-                v >>= 7;
-                n += 1;
-            }
-            dst[n] = v as u8;
-            self.pos += n + 1;
+        if let Some(w) = self.window::<10>() {
+            let n = varint_at(w, 0, v);
+            self.advance(n);
             return Ok(());
         }
+        // Near the end of the buffer: byte by byte, failing where it ends.
         loop {
             let byte = if v >= 0x80 { (v as u8) | 0x80 } else { v as u8 };
             self.put_u8(byte)?;
