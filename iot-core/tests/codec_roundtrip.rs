@@ -164,6 +164,18 @@ proptest! {
         let mut b = bytes::BytesMut::new();
         prop_assert_eq!(enc.frame_to_buf(&header, &readings, &mut b).unwrap(), len);
         prop_assert_eq!(&b[..], &buf[..]);
+        // A bounded `BufMut` one byte short (frames both below and above
+        // the 256-byte stack fast path): the exact size needed, nothing
+        // written.
+        if len > 0 {
+            let mut backing = vec![0x55u8; len - 1];
+            let mut bounded: &mut [u8] = &mut backing[..];
+            prop_assert_eq!(
+                enc.frame_to_buf(&header, &readings, &mut bounded),
+                Err(EncodeError::BufferTooSmall { needed: len, available: len - 1 })
+            );
+            prop_assert!(backing.iter().all(|&b| b == 0x55));
+        }
         }
 
         // Re-encoding the view reproduces the message.

@@ -79,6 +79,41 @@ fn decode_frame_detailed<'a>(buf: &'a [u8], limits: &Limits) -> Result<FrameView
     })
 }
 
+/// Where a validated frame's readings lie in its buffer, and what its
+/// header said: what the holder of an immutable, already validated buffer
+/// keeps to rebuild the [`FrameView`] without validating again (the MQTT
+/// consumer's `ReceivedFrame`).
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameLayout {
+    seq: u64,
+    timestamp_ms: u64,
+    count: usize,
+    readings: (usize, usize),
+    checksum: bool,
+}
+
+#[cfg(feature = "std")]
+impl FrameLayout {
+    /// The view over `buf`, the very bytes `FrameView::layout` was taken
+    /// from, with `device_id` equal to the frame's.
+    pub(crate) fn view<'a>(&self, buf: &'a [u8], device_id: &'a str) -> FrameView<'a> {
+        FrameView {
+            header: FrameHeader {
+                device_id,
+                seq: self.seq,
+                timestamp_ms: self.timestamp_ms,
+            },
+            count: self.count,
+            // In range for the buffer the layout came from; an empty slice
+            // otherwise, which the trusted reader ends on.
+            readings: buf.get(self.readings.0..self.readings.1).unwrap_or(&[]),
+            raw: buf,
+            checksum: self.checksum,
+        }
+    }
+}
+
 impl<'a> FrameView<'a> {
     /// Device id, sequence number and timestamp.
     pub fn header(&self) -> FrameHeader<'a> {
@@ -111,6 +146,19 @@ impl<'a> FrameView<'a> {
     /// The whole encoded message, e.g. to forward it without re-encoding.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.raw
+    }
+    /// The layout to rebuild this view later over the same buffer.
+    #[cfg(feature = "std")]
+    pub(crate) fn layout(&self) -> FrameLayout {
+        // `readings` is a subslice of `raw`; its offset is address arithmetic.
+        let start = (self.readings.as_ptr() as usize).wrapping_sub(self.raw.as_ptr() as usize);
+        FrameLayout {
+            seq: self.header.seq,
+            timestamp_ms: self.header.timestamp_ms,
+            count: self.count,
+            readings: (start, start + self.readings.len()),
+            checksum: self.checksum,
+        }
     }
     /// Iterates the readings without allocating or re-validating.
     pub fn readings(&self) -> Readings<'a> {
@@ -265,4 +313,51 @@ pub(crate) fn read_str<'a, const CHECK: bool>(
             DecodeErrorKind::InvalidUtf8 { field },
         )
     })
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::codec::{Encoder, Value};
+
+    /// A view rebuilt from its layout equals the validated one, field by
+    /// field and reading by reading.
+    #[test]
+    fn layout_rebuilds_the_same_view() {
+        let many: Vec<Reading<'_>> = (0..40)
+            .map(|i| Reading::new(Channel::Alias(i), Value::U64(u64::from(i) << 20)))
+            .collect();
+        let frames: [(bool, Vec<Reading<'_>>); 4] = [
+            (false, Vec::new()),
+            (
+                true,
+                vec![
+                    Reading::new(Channel::Name("temperature"), Value::F64(21.5))
+                        .with_unit("Cel")
+                        .with_offset_ms(-250),
+                    Reading::new(Channel::Alias(7), Value::Str("ok")),
+                    Reading::new(Channel::Alias(9), Value::Bytes(&[1, 2, 3, 4])),
+                ],
+            ),
+            (false, many.clone()),
+            (true, many),
+        ];
+        for (checksum, readings) in &frames {
+            let header = FrameHeader::new("pump-7", 1 << 40, 1_700_000_000_000);
+            let mut buf = std::vec![0u8; 1024];
+            let len = Encoder::new()
+                .checksum(*checksum)
+                .frame(&header, readings, &mut buf)
+                .unwrap();
+            let buf = &buf[..len];
+            let view = decode_frame(buf, &Limits::default()).unwrap();
+            let rebuilt = view.layout().view(buf, "pump-7");
+            assert_eq!(rebuilt.header(), view.header());
+            assert_eq!(rebuilt.len(), view.len());
+            assert_eq!(rebuilt.has_checksum(), *checksum);
+            assert_eq!(rebuilt.as_bytes(), buf);
+            assert!(rebuilt.readings().eq(view.readings()));
+            assert!(rebuilt.readings().eq(readings.iter().copied()));
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The consumer: decoded, deduplicated frames from the broker.
 
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,10 +10,12 @@ use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, StateError,
     SubscribeFilter, SubscribeReasonCode,
 };
+use tokio::sync::futures::Notified;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::codec::{AliasTable, FrameView, Limits, decode_birth, decode_frame};
+use crate::codec::{AliasTable, FrameLayout, FrameView, Limits, decode_birth, decode_frame};
 
 use super::config::ConsumerConfig;
 use super::connection::{Link, take_stale};
@@ -37,7 +40,7 @@ pub struct ReceivedFrame {
     payload: Bytes,
     seq: u64,
     timestamp_ms: u64,
-    limits: Limits,
+    layout: FrameLayout,
     aliases: Option<Arc<AliasTable>>,
     redelivered: bool,
 }
@@ -101,16 +104,11 @@ impl ReceivedFrame {
     /// The decoded frame, borrowing from the payload; iterating its
     /// readings allocates nothing.
     ///
-    /// The payload was validated when it arrived. The codec has no
-    /// constructor for already-validated input, so this runs the codec's
-    /// single validating pass again over the immutable payload with the
-    /// same limits, which cannot fail.
+    /// The payload was validated once, when it arrived, and is immutable:
+    /// the view is rebuilt from the layout found then, without validating
+    /// again.
     pub fn view(&self) -> FrameView<'_> {
-        match decode_frame(&self.payload, &self.limits) {
-            Ok(view) => view,
-            // The same bytes and limits passed at receipt.
-            Err(e) => unreachable!("frame validated at receipt failed to decode: {e}"),
-        }
+        self.layout.view(&self.payload, self.device_id())
     }
 }
 
@@ -304,7 +302,8 @@ struct Worker {
     filters: Vec<SubscribeFilter>,
     scheme: TopicScheme,
     limits: Limits,
-    dedup: Dedup,
+    /// Duplicate windows, each with the device's latest alias table.
+    dedup: Dedup<Option<Arc<AliasTable>>>,
     tx: mpsc::Sender<Received>,
 }
 
@@ -316,10 +315,15 @@ enum Flow {
 
 impl Worker {
     async fn run(mut self, mut eventloop: EventLoop, mut link: Link) {
+        // One `Notified` for the task's life: creating one per event costs
+        // two lock round trips on the `Notify`'s waiter list.
+        let shared = self.shared.clone();
+        let shutdown = shared.shutdown.notified();
+        let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let polled = tokio::select! {
                 biased;
-                () = self.shared.shutdown.notified() => break,
+                () = shutdown.as_mut() => break,
                 polled = eventloop.poll() => polled,
             };
             let flow = match polled {
@@ -332,18 +336,21 @@ impl Worker {
                     }
                     Flow::Continue
                 }
-                Ok(event) => self.on_event(event).await,
+                Ok(event) => self.on_event(event, shutdown.as_mut()).await,
                 Err(error) => {
                     let (stale, _) = take_stale(&mut eventloop);
                     let mut flow = Flow::Continue;
                     for event in stale {
-                        if let Flow::Stop = self.on_event(event).await {
+                        if let Flow::Stop = self.on_event(event, shutdown.as_mut()).await {
                             flow = Flow::Stop;
                         }
                     }
                     if let Some(size) = packet_too_large(&error) {
                         flow = self
-                            .deliver(Err(ReceiveError::PacketTooLarge { size }))
+                            .deliver(
+                                Err(ReceiveError::PacketTooLarge { size }),
+                                shutdown.as_mut(),
+                            )
                             .await;
                     }
                     let delay = link.on_error(&error, &self.shared.client_id);
@@ -357,7 +364,7 @@ impl Worker {
                     if let Flow::Continue = flow {
                         tokio::select! {
                             biased;
-                            () = self.shared.shutdown.notified() => flow = Flow::Stop,
+                            () = shutdown.as_mut() => flow = Flow::Stop,
                             () = tokio::time::sleep(delay) => {}
                         }
                     }
@@ -371,10 +378,10 @@ impl Worker {
         link.closed();
     }
 
-    async fn on_event(&mut self, event: Event) -> Flow {
+    async fn on_event(&mut self, event: Event, mut shutdown: Pin<&mut Notified<'_>>) -> Flow {
         match event {
             Event::Incoming(Incoming::Publish(publish)) => match self.on_publish(publish) {
-                Some(item) => self.deliver(item).await,
+                Some(item) => self.deliver(item, shutdown).await,
                 None => Flow::Continue,
             },
             Event::Incoming(Incoming::SubAck(ack)) => {
@@ -386,7 +393,7 @@ impl Worker {
                         let item = Err(ReceiveError::SubscriptionRefused {
                             filter: filter.path.clone(),
                         });
-                        if let Flow::Stop = self.deliver(item).await {
+                        if let Flow::Stop = self.deliver(item, shutdown.as_mut()).await {
                             return Flow::Stop;
                         }
                     }
@@ -407,7 +414,7 @@ impl Worker {
 
     /// Hands an item to `recv`, waiting for room (back-pressure) unless
     /// the consumer is shut down.
-    async fn deliver(&self, item: Received) -> Flow {
+    async fn deliver(&self, item: Received, shutdown: Pin<&mut Notified<'_>>) -> Flow {
         let stats = &self.shared.stats;
         match &item {
             Ok(_) => {
@@ -419,9 +426,15 @@ impl Worker {
                 metrics_impl::decode_error();
             }
         }
+        // Room in the channel is the common case: no `select!` then.
+        let item = match self.tx.try_send(item) {
+            Ok(()) => return Flow::Continue,
+            Err(TrySendError::Closed(_)) => return Flow::Stop,
+            Err(TrySendError::Full(item)) => item,
+        };
         tokio::select! {
             biased;
-            () = self.shared.shutdown.notified() => Flow::Stop,
+            () = shutdown => Flow::Stop,
             sent = self.tx.send(item) => match sent {
                 Ok(()) => Flow::Continue,
                 Err(_) => Flow::Stop,
@@ -454,8 +467,17 @@ impl Worker {
                     }));
                 }
                 let (seq, timestamp_ms) = (view.seq(), view.timestamp_ms());
-                let stats = &self.shared.stats;
-                match self.dedup.check(parsed.device_id, seq, timestamp_ms) {
+                let layout = view.layout();
+                let shared = &self.shared;
+                let stats = &shared.stats;
+                // One lookup gives the window and the device's alias table;
+                // the shared table map is read only for a device new here.
+                let (verdict, aliases) =
+                    self.dedup
+                        .check_with(parsed.device_id, seq, timestamp_ms, || {
+                            lock(&shared.aliases).get_mut(parsed.device_id).cloned()
+                        });
+                match verdict {
                     Verdict::Duplicate => {
                         Stats::add(&stats.duplicates, 1);
                         metrics_impl::duplicate();
@@ -468,15 +490,13 @@ impl Worker {
                 // Offset of the device level in the topic (it borrows from it).
                 let start = parsed.device_id.as_ptr() as usize - publish.topic.as_ptr() as usize;
                 let device = start..start + parsed.device_id.len();
-                let aliases = lock(&self.shared.aliases)
-                    .get_mut(parsed.device_id)
-                    .cloned();
+                let aliases = aliases.clone();
                 Some(Ok(ReceivedFrame {
                     device,
                     payload: publish.payload,
                     seq,
                     timestamp_ms,
-                    limits: self.limits,
+                    layout,
                     aliases,
                     redelivered: publish.dup,
                     topic: publish.topic,
@@ -505,7 +525,11 @@ impl Worker {
                 }
                 match AliasTable::from_birth(&birth) {
                     Ok(table) => {
-                        lock(&self.shared.aliases).insert(parsed.device_id, Arc::new(table));
+                        let table = Arc::new(table);
+                        lock(&self.shared.aliases).insert(parsed.device_id, table.clone());
+                        if let Some(current) = self.dedup.extra_mut(parsed.device_id) {
+                            *current = Some(table);
+                        }
                         Stats::add(&self.shared.stats.births, 1);
                         None
                     }

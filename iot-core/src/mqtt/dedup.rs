@@ -109,14 +109,22 @@ impl Window {
     }
 }
 
-/// Per-device windows, bounded in number of devices.
+/// A device's window and what else the caller keeps per device (the
+/// consumer: the device's alias table), so one lookup serves both.
 #[derive(Debug)]
-pub(crate) struct Dedup {
-    words: usize,
-    devices: ClockMap<Window>,
+struct Entry<X> {
+    window: Window,
+    extra: X,
 }
 
-impl Dedup {
+/// Per-device windows, bounded in number of devices.
+#[derive(Debug)]
+pub(crate) struct Dedup<X = ()> {
+    words: usize,
+    devices: ClockMap<Entry<X>>,
+}
+
+impl<X> Dedup<X> {
     /// `window` sequence numbers per device (rounded up to 64), at most
     /// `max_devices` devices.
     pub(crate) fn new(window: u64, max_devices: usize) -> Self {
@@ -126,15 +134,40 @@ impl Dedup {
         }
     }
 
-    /// Judges frame `seq` of `device` with frame timestamp `ts`, and
-    /// records it.
+    /// Judges frame `seq` of `device` with frame timestamp `ts`, records
+    /// it, and returns the device's extra state (`init` makes it for a
+    /// device not tracked now).
+    pub(crate) fn check_with(
+        &mut self,
+        device: &str,
+        seq: u64,
+        ts: u64,
+        init: impl FnOnce() -> X,
+    ) -> (Verdict, &mut X) {
+        let words = self.words;
+        let (entry, new) = self.devices.get_or_insert_with(device, || Entry {
+            window: Window::new(words, seq, ts),
+            extra: init(),
+        });
+        let verdict = if new {
+            Verdict::Fresh
+        } else {
+            entry.window.check(seq, ts)
+        };
+        (verdict, &mut entry.extra)
+    }
+
+    /// The extra state of `device`, if it is tracked.
+    pub(crate) fn extra_mut(&mut self, device: &str) -> Option<&mut X> {
+        self.devices.get_mut(device).map(|e| &mut e.extra)
+    }
+}
+
+impl Dedup {
+    /// [`check_with`](Self::check_with) without extra state.
+    #[cfg(test)]
     pub(crate) fn check(&mut self, device: &str, seq: u64, ts: u64) -> Verdict {
-        if let Some(w) = self.devices.get_mut(device) {
-            return w.check(seq, ts);
-        }
-        self.devices
-            .insert(device, Window::new(self.words, seq, ts));
-        Verdict::Fresh
+        self.check_with(device, seq, ts, || ()).0
     }
 }
 

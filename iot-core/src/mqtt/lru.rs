@@ -47,6 +47,25 @@ impl<V> ClockMap<V> {
         Some(&mut slot.value)
     }
 
+    /// The value of `key`, marking it used; a new key gets `init()`
+    /// (evicting as [`insert`](Self::insert) does). Returns whether the key
+    /// was new.
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        key: &str,
+        init: impl FnOnce() -> V,
+    ) -> (&mut V, bool) {
+        if let Some(&i) = self.index.get(key) {
+            let slot = &mut self.slots[i];
+            slot.referenced = true;
+            return (&mut slot.value, false);
+        }
+        // A new key: the second lookup is paid once per key, not per hit.
+        self.insert(key, init());
+        let i = self.index[key];
+        (&mut self.slots[i].value, true)
+    }
+
     /// Inserts or replaces `key`; when a new key does not fit, evicts the
     /// least recently used one and returns its key.
     pub(crate) fn insert(&mut self, key: &str, value: V) -> Option<Arc<str>> {
@@ -113,5 +132,24 @@ mod tests {
         assert_eq!(m.get_mut("a").copied(), Some(2));
         assert_eq!(m.insert("b", 3).as_deref(), Some("a"));
         assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn get_or_insert_with_inits_once_and_evicts() {
+        let mut m = ClockMap::new(2);
+        let mut inits = 0;
+        for k in ["a", "a", "b", "a"] {
+            let (v, new) = m.get_or_insert_with(k, || {
+                inits += 1;
+                0
+            });
+            *v += 1;
+            assert_eq!(new, *v == 1, "{k}");
+        }
+        assert_eq!(inits, 2);
+        assert_eq!(m.get_mut("a").copied(), Some(3));
+        let (v, new) = m.get_or_insert_with("c", || 10);
+        assert_eq!((*v, new), (10, true));
+        assert_eq!(m.len(), 2, "bounded");
     }
 }

@@ -9,7 +9,7 @@ use rumqttc::{AsyncClient, Event, EventLoop, Incoming, LastWill, Outgoing as Rum
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::codec::{BirthEntry, Encoder, FrameHeader, Reading};
+use crate::codec::{BirthEntry, EncodeError, Encoder, FrameHeader, Reading};
 
 use super::config::{AliasEntry, PublisherConfig, Qos};
 use super::connection::{Link, now_ms, take_stale, try_publish};
@@ -18,8 +18,8 @@ use super::queue::{Control, FrameQueue, Item, Outgoing};
 use super::state::{ConnectionState, Role, Stats, metrics_impl};
 use super::topics::TopicKind;
 
-/// Encoded frames are cut from buffers of this size, so a burst of small
-/// frames costs one allocation per 64 KiB rather than one per frame.
+/// Encoded frames are cut from zeroed buffers of this size, so a burst of
+/// small frames costs one allocation per 64 KiB rather than one per frame.
 const BUF_CHUNK: usize = 64 * 1024;
 
 const ONLINE: &[u8] = b"online";
@@ -234,23 +234,30 @@ impl Publisher {
         if core.closing || core.closed {
             return Err(PublishError::Closed);
         }
-        let len = core.encoder.frame_len(header, readings);
         let (max, limit) = if shared.max_frame <= shared.max_bytes {
             (shared.max_frame, "max_packet_size")
         } else {
             (shared.max_bytes, "queue.max_bytes")
+        };
+        let core = &mut *core;
+        // Encode in place into the zeroed chunk's front (the codec's slice
+        // fast path, one pass, no length pre-pass), then split the frame
+        // off: the chunk is filled front to back by successive frames.
+        let len = match core.encoder.frame(header, readings, &mut core.buf[..]) {
+            Ok(len) => len,
+            Err(EncodeError::BufferTooSmall { needed, .. }) if needed <= max => {
+                core.buf = BytesMut::zeroed(needed.max(BUF_CHUNK));
+                core.encoder.frame(header, readings, &mut core.buf[..])?
+            }
+            Err(EncodeError::BufferTooSmall { needed, .. }) => needed,
+            Err(e) => return Err(e.into()),
         };
         if len > max {
             Stats::add(&shared.stats.rejected, 1);
             metrics_impl::dropped("too_large", 1);
             return Err(PublishError::FrameTooLarge { len, max, limit });
         }
-        let core = &mut *core;
-        if core.buf.capacity() - core.buf.len() < len {
-            core.buf.reserve(len.max(BUF_CHUNK));
-        }
-        core.encoder.frame_to_buf(header, readings, &mut core.buf)?;
-        let payload = core.buf.split().freeze();
+        let payload = core.buf.split_to(len).freeze();
         match core.queue.push(payload) {
             Ok((_, dropped)) => {
                 Stats::add(&shared.stats.published, 1);
@@ -496,10 +503,14 @@ impl Shared {
 /// The connection task: polls rumqttc, keeps the queue's bookkeeping, and
 /// reconnects with backoff.
 async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link: Link) {
+    // One `Notified` for the task's life: creating one per event costs two
+    // lock round trips on the `Notify`'s waiter list.
+    let shutdown = shared.shutdown.notified();
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let polled = tokio::select! {
             biased;
-            () = shared.shutdown.notified() => break,
+            () = shutdown.as_mut() => break,
             polled = eventloop.poll() => polled,
         };
         match polled {
@@ -534,7 +545,7 @@ async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link: Link) {
                 }
                 tokio::select! {
                     biased;
-                    () = shared.shutdown.notified() => break,
+                    () = shutdown.as_mut() => break,
                     () = tokio::time::sleep(delay) => {}
                 }
             }
