@@ -466,16 +466,49 @@ async fn malformed_payloads_become_error_items() {
     })
     .await;
     assert!(
-        matches!(more.first(), Some(Err(ReceiveError::PacketTooLarge { size })) if *size > 8 * 1024),
+        matches!(more.first(), Some(Err(ReceiveError::PacketTooLarge { size, topic: None })) if *size > 8 * 1024),
         "{more:?}"
     );
     assert!(
         matches!(more.last(), Some(Ok(f)) if f.seq() == 5),
         "{more:?}"
     );
+
+    // The same at QoS 1: the broker redelivers the message on every
+    // reconnect. The consumer reads it once on a connection with a raised
+    // limit, reports it with its topic and goes on: one reset, no loop.
+    let resets = consumer.stats().snapshot().disconnects;
+    blocking(|| mosquitto_pub(&pub_bin, port, "g/dev-1/telemetry", 1, &vec![7u8; 20_000]));
+    blocking(|| {
+        mosquitto_pub(
+            &pub_bin,
+            port,
+            "g/dev-1/telemetry",
+            1,
+            &frame("dev-1", 6, 0),
+        )
+    });
+    let more = receive_until(&mut consumer, Duration::from_secs(10), |items| {
+        items.iter().any(|i| matches!(i, Ok(f) if f.seq() == 6))
+    })
+    .await;
+    let expected = 2 + "g/dev-1/telemetry".len() + 2 + 20_000;
+    assert_eq!(more.len(), 3, "{more:?}");
+    assert!(
+        matches!(&more[0], Err(ReceiveError::PacketTooLarge { size, topic: None }) if *size == expected),
+        "{more:?}"
+    );
+    assert!(
+        matches!(&more[1], Err(ReceiveError::PacketTooLarge { size, topic: Some(t) })
+            if *size == expected && t == "g/dev-1/telemetry"),
+        "{more:?}"
+    );
+    assert!(matches!(&more[2], Ok(f) if f.seq() == 6), "{more:?}");
+    assert_eq!(consumer.stats().snapshot().disconnects, resets + 1);
+
     let s = consumer.stats().snapshot();
-    assert_eq!(s.decode_errors, 9, "{s:?}");
-    assert_eq!(s.received, 2);
+    assert_eq!(s.decode_errors, 11, "{s:?}");
+    assert_eq!(s.received, 3);
     eprintln!("garbage test: {:?}", started.elapsed());
 }
 

@@ -510,6 +510,17 @@ pub struct ConsumerConfig {
     /// Items buffered between the connection task and `recv`. When full,
     /// the task stops reading from the broker (back-pressure). Default 1024.
     pub channel_capacity: usize,
+    /// Largest packet the consumer reads once in order to skip it, when the
+    /// broker sends one over [`MqttConfig::max_packet_size`]; 0 never does.
+    /// Default 16 MiB.
+    ///
+    /// rumqttc resets the connection at such a packet before its topic is
+    /// known, and the broker redelivers a QoS 1 message on reconnect, so
+    /// without this a single oversized message would stop the consumer for
+    /// good. With it, the next connection accepts packets up to the reported
+    /// size; the message is read, acknowledged and reported as an error
+    /// item with its topic (see `docs/mqtt.md`).
+    pub oversize_skip_limit: usize,
 }
 
 impl Default for ConsumerConfig {
@@ -523,6 +534,7 @@ impl Default for ConsumerConfig {
             dedup: DedupConfig::default(),
             max_alias_tables: 10_000,
             channel_capacity: 1024,
+            oversize_skip_limit: 16 << 20,
         }
     }
 }
@@ -570,6 +582,12 @@ impl ConsumerConfig {
         self
     }
 
+    /// Sets [`oversize_skip_limit`](Self::oversize_skip_limit).
+    pub fn oversize_skip_limit(mut self, bytes: usize) -> Self {
+        self.oversize_skip_limit = bytes;
+        self
+    }
+
     /// Checks every field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.mqtt.validate()?;
@@ -597,6 +615,16 @@ impl ConsumerConfig {
         }
         if self.channel_capacity == 0 {
             return Err(ConfigError::new("channel_capacity", "must be at least 1"));
+        }
+        let skip = self.oversize_skip_limit;
+        if skip != 0 && !(self.mqtt.max_packet_size..=MQTT_MAX_PACKET).contains(&skip) {
+            return Err(ConfigError::new(
+                "oversize_skip_limit",
+                format!(
+                    "{skip} is neither 0 nor within mqtt.max_packet_size..={MQTT_MAX_PACKET} ({}..={MQTT_MAX_PACKET})",
+                    self.mqtt.max_packet_size
+                ),
+            ));
         }
         Ok(())
     }
@@ -649,8 +677,18 @@ mod tests {
         let p = PublisherConfig::new(base.clone(), "d")
             .birth(vec![AliasEntry::new(1, "a"), AliasEntry::new(1, "b")]);
         assert_eq!(p.validate().unwrap_err().field, "birth");
-        let c = ConsumerConfig::new(base).share_group("a/b");
+        let c = ConsumerConfig::new(base.clone()).share_group("a/b");
         assert_eq!(c.validate().unwrap_err().field, "share_group");
+        let c = ConsumerConfig::new(base.clone().max_packet_size(4096)).oversize_skip_limit(4095);
+        assert_eq!(c.validate().unwrap_err().field, "oversize_skip_limit");
+        ConsumerConfig::new(base.clone().max_packet_size(4096))
+            .oversize_skip_limit(0)
+            .validate()
+            .unwrap();
+        ConsumerConfig::new(base.max_packet_size(4096))
+            .oversize_skip_limit(4096)
+            .validate()
+            .unwrap();
     }
 
     #[test]

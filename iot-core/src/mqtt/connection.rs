@@ -19,8 +19,17 @@ pub(crate) struct Link {
     state: watch::Sender<ConnectionState>,
     stats: Arc<Stats>,
     connected: bool,
+    connected_at: Instant,
     down_since: Instant,
+    /// A connection that lasted this long resets the backoff when it
+    /// breaks; one that broke sooner (accepted, then dropped at once: a
+    /// poison message, an overloaded or misconfigured broker) keeps
+    /// backing off instead of reconnecting in a tight loop.
+    stable_after: Duration,
 }
+
+/// How long a connection must last for its loss to restart the backoff.
+const STABLE_AFTER: Duration = Duration::from_secs(1);
 
 impl Link {
     pub(crate) fn new(
@@ -35,14 +44,16 @@ impl Link {
             state,
             stats,
             connected: false,
+            connected_at: Instant::now(),
             down_since: Instant::now(),
+            stable_after: STABLE_AFTER,
         };
         (link, rx)
     }
 
-    /// A CONNACK arrived: connected, backoff starts over.
+    /// A CONNACK arrived: connected.
     pub(crate) fn on_connack(&mut self, session_present: bool, client_id: &str) {
-        self.backoff.reset();
+        self.connected_at = Instant::now();
         if !self.connected {
             self.connected = true;
             metrics_impl::connected(self.role, true);
@@ -61,6 +72,9 @@ impl Link {
             self.connected = false;
             self.down_since = Instant::now();
             metrics_impl::connected(self.role, false);
+            if self.connected_at.elapsed() >= self.stable_after {
+                self.backoff.reset();
+            }
         }
         Stats::add(&self.stats.disconnects, 1);
         metrics_impl::reconnect(self.role);
@@ -137,4 +151,49 @@ pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(stable_after: Duration) -> Link {
+        let config = BackoffConfig::exponential(Duration::from_millis(10), Duration::from_secs(1));
+        let (mut link, _) = Link::new(Role::Consumer, config, Arc::new(Stats::default()));
+        link.stable_after = stable_after;
+        link
+    }
+
+    fn reset_by_peer() -> ConnectionError {
+        ConnectionError::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+    }
+
+    /// Connections that break right after their CONNACK back off further
+    /// each time; one that lasted resets the schedule.
+    #[test]
+    fn flapping_connections_keep_backing_off() {
+        let mut flapping = link(Duration::from_secs(3600));
+        let delays: Vec<Duration> = (0..4)
+            .map(|_| {
+                flapping.on_connack(false, "c");
+                flapping.on_error(&reset_by_peer(), "c")
+            })
+            .collect();
+        let ms = |d: &Duration| d.as_millis();
+        assert_eq!(delays.iter().map(ms).collect::<Vec<_>>(), [10, 20, 40, 80]);
+
+        let mut stable = link(Duration::ZERO);
+        for _ in 0..4 {
+            stable.on_connack(false, "c");
+            assert_eq!(
+                stable.on_error(&reset_by_peer(), "c"),
+                Duration::from_millis(10)
+            );
+        }
+        // Failed attempts (never connected) back off too.
+        assert_eq!(
+            stable.on_error(&reset_by_peer(), "c"),
+            Duration::from_millis(20)
+        );
+    }
 }

@@ -22,6 +22,7 @@ use super::connection::{Link, take_stale};
 use super::dedup::{Dedup, Verdict};
 use super::error::{ConfigError, ReceiveError};
 use super::lru::ClockMap;
+use super::oversize::{OversizeSkip, Reset};
 use super::state::{ConnectionState, Role, Stats, metrics_impl};
 use super::topics::{TopicKind, TopicScheme, shared_filter};
 
@@ -204,6 +205,7 @@ impl Consumer {
             scheme: config.mqtt.topics.clone(),
             limits: config.limits,
             dedup: Dedup::new(config.dedup.window, config.dedup.max_devices),
+            oversize: OversizeSkip::new(config.mqtt.max_packet_size, config.oversize_skip_limit),
             tx,
         };
         let task = runtime.spawn(worker.run(eventloop, link));
@@ -304,6 +306,7 @@ struct Worker {
     limits: Limits,
     /// Duplicate windows, each with the device's latest alias table.
     dedup: Dedup<Option<Arc<AliasTable>>>,
+    oversize: OversizeSkip,
     tx: mpsc::Sender<Received>,
 }
 
@@ -329,6 +332,7 @@ impl Worker {
             let flow = match polled {
                 Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
                     link.on_connack(ack.session_present, &self.shared.client_id);
+                    self.oversize.on_connack(&mut eventloop.mqtt_options);
                     // Always (re)subscribe: cheap, and correct even when the
                     // broker lost the session (restart without persistence).
                     if let Err(e) = self.client.try_subscribe_many(self.filters.clone()) {
@@ -346,9 +350,21 @@ impl Worker {
                         }
                     }
                     if let Some(size) = packet_too_large(&error) {
+                        match self.oversize.on_reset(size, &mut eventloop.mqtt_options) {
+                            Reset::WillSkip => tracing::warn!(
+                                size,
+                                "packet over max_packet_size reset the connection; \
+                                 the next connection reads it to skip it"
+                            ),
+                            Reset::TooLargeToSkip => tracing::error!(
+                                size,
+                                "packet over oversize_skip_limit reset the connection; \
+                                 a QoS 1 message will be redelivered and fail again"
+                            ),
+                        }
                         flow = self
                             .deliver(
-                                Err(ReceiveError::PacketTooLarge { size }),
+                                Err(ReceiveError::PacketTooLarge { size, topic: None }),
                                 shutdown.as_mut(),
                             )
                             .await;
@@ -444,6 +460,14 @@ impl Worker {
 
     /// Validates one message; `None` when there is nothing to deliver.
     fn on_publish(&mut self, publish: Publish) -> Option<Received> {
+        if let Some(size) = self.oversize.oversized(&publish) {
+            // Read on a connection with a raised limit; rumqttc has
+            // acknowledged it, the application learns its topic.
+            return Some(Err(ReceiveError::PacketTooLarge {
+                size,
+                topic: Some(publish.topic),
+            }));
+        }
         let parsed = match self.scheme.parse(&publish.topic) {
             Ok(p) => p,
             Err(e) => return Some(Err(ReceiveError::Topic(e))),

@@ -178,13 +178,25 @@ pub enum ReceiveError {
         filter: String,
     },
     /// The broker sent a packet larger than
-    /// [`MqttConfig::max_packet_size`](super::MqttConfig::max_packet_size);
-    /// rumqttc closes the connection when that happens, before the topic is
-    /// known. Configure the broker's `max_packet_size` at most as large as
-    /// the consumers' (see `docs/mqtt.md`).
-    #[error("incoming packet of {size} bytes exceeds max_packet_size; connection reset")]
+    /// [`MqttConfig::max_packet_size`](super::MqttConfig::max_packet_size).
+    ///
+    /// Reported twice for a QoS 1 message: first when rumqttc resets the
+    /// connection at it, before its topic is known (`topic` is `None`);
+    /// then, when the broker redelivers it and it fits
+    /// [`ConsumerConfig::oversize_skip_limit`](super::ConsumerConfig::oversize_skip_limit),
+    /// when it is read, acknowledged and skipped (`topic` is `Some`). A
+    /// QoS 0 message is gone after the reset and reported once.
+    #[error(
+        "incoming packet of {size} bytes exceeds max_packet_size{}",
+        match topic {
+            Some(t) => format!(" on {t:?}; skipped"),
+            None => "; connection reset".to_owned(),
+        }
+    )]
     PacketTooLarge {
-        /// The packet's remaining length.
+        /// The packet's remaining length (what `max_packet_size` bounds).
         size: usize,
+        /// The topic, once the packet was read.
+        topic: Option<String>,
     },
 }

@@ -58,6 +58,7 @@ mod consumer;
 mod dedup;
 mod error;
 mod lru;
+mod oversize;
 mod publisher;
 mod queue;
 mod state;
