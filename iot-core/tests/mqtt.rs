@@ -878,3 +878,158 @@ async fn birth_and_status_are_resent_on_reconnect() {
     publisher.close(Duration::from_secs(2)).await;
     consumer.close(Duration::from_secs(2)).await;
 }
+
+/// A recorder whose counters and gauges are readable atomics, keyed by
+/// `name{label=value,...}`.
+#[cfg(feature = "metrics")]
+#[derive(Default)]
+struct Values(std::sync::Mutex<BTreeMap<String, std::sync::Arc<std::sync::atomic::AtomicU64>>>);
+
+#[cfg(feature = "metrics")]
+impl Values {
+    fn cell(&self, key: &metrics::Key) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        self.0.lock().unwrap().entry(name).or_default().clone()
+    }
+
+    fn get(&self, name: &str) -> u64 {
+        let cells = self.0.lock().unwrap();
+        let cell = cells
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} not registered"));
+        cell.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn gauge(&self, name: &str) -> f64 {
+        f64::from_bits(self.get(name))
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl metrics::Recorder for Values {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(self.cell(key))
+    }
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::from_arc(self.cell(key))
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+/// The transport's metrics count what happened: the handles a publisher
+/// and a consumer register at start receive every event.
+#[cfg(feature = "metrics")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_every_event() {
+    let Some(broker) = Broker::start(BrokerOptions::default()) else {
+        return;
+    };
+    const N: u64 = 50;
+    let values = std::sync::Arc::new(Values::default());
+    let (consumer, publisher) = metrics::with_local_recorder(&*values, || {
+        let consumer = iot_core::mqtt::Consumer::start(ConsumerConfig::new(mqtt(
+            &broker,
+            "metrics-consumer",
+            "m",
+        )))
+        .unwrap();
+        let publisher = iot_core::mqtt::Publisher::start(
+            PublisherConfig::new(mqtt(&broker, "metrics-pub", "m"), "dev-m").queue(QueueConfig {
+                max_frames: 40,
+                max_bytes: 1 << 20,
+                policy: OverflowPolicy::RejectNew,
+            }),
+        )
+        .unwrap();
+        (consumer, publisher)
+    });
+    wait_for("subscription", Duration::from_secs(10), || {
+        consumer.stats().snapshot().subscribed >= 1
+    })
+    .await;
+    let mut consumer = consumer;
+    wait_for("publisher connection", Duration::from_secs(10), || {
+        publisher.state().borrow().is_connected()
+    })
+    .await;
+    for seq in 0..N {
+        // The queue holds 40: wait for room rather than be refused.
+        while publisher.stats().snapshot().queue_depth >= 40 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        publish(&publisher, "dev-m", seq);
+    }
+    let too_large = vec![Reading::new(
+        Channel::Name("blob"),
+        Value::Bytes(&[0u8; 300 * 1024]),
+    )];
+    assert!(
+        publisher
+            .publish(&FrameHeader::new("dev-m", N, 1), &too_large)
+            .is_err()
+    );
+    tokio::time::timeout(Duration::from_secs(10), publisher.flush())
+        .await
+        .unwrap();
+    let items = receive_until(&mut consumer, Duration::from_secs(10), |items| {
+        items.len() as u64 >= N
+    })
+    .await;
+    assert_eq!(items.len() as u64, N);
+
+    assert_eq!(values.get("iot_mqtt_frames_published_total{}"), N);
+    assert_eq!(values.get("iot_mqtt_frames_sent_total{}"), N);
+    assert_eq!(values.get("iot_mqtt_frames_acked_total{}"), N);
+    assert_eq!(values.get("iot_mqtt_frames_received_total{}"), N);
+    assert_eq!(
+        values.get("iot_mqtt_frames_dropped_total{reason=too_large}"),
+        1
+    );
+    assert_eq!(
+        values.get("iot_mqtt_frames_dropped_total{reason=queue_full}"),
+        0
+    );
+    assert_eq!(values.get("iot_mqtt_frames_decode_errors_total{}"), 0);
+    assert_eq!(values.gauge("iot_mqtt_connected{role=publisher}"), 1.0);
+    assert_eq!(values.gauge("iot_mqtt_connected{role=consumer}"), 1.0);
+    assert_eq!(values.gauge("iot_mqtt_queue_depth{}"), 0.0);
+    assert_eq!(values.gauge("iot_mqtt_queue_bytes{}"), 0.0);
+    let snapshot = publisher.stats().snapshot();
+    assert_eq!((snapshot.published, snapshot.rejected), (N, 1));
+
+    publisher.close(Duration::from_secs(5)).await;
+    consumer.close(Duration::from_secs(5)).await;
+    assert_eq!(values.gauge("iot_mqtt_connected{role=publisher}"), 0.0);
+    assert_eq!(values.gauge("iot_mqtt_connected{role=consumer}"), 0.0);
+}

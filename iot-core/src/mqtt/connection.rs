@@ -10,11 +10,10 @@ use iot_resilience::backoff::{Backoff, BackoffConfig};
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, QoS, Request};
 use tokio::sync::watch;
 
-use super::state::{ConnectionState, Role, Stats, metrics_impl};
+use super::state::{ConnectionState, Stats};
 
 /// Connection bookkeeping of one event-loop task.
 pub(crate) struct Link {
-    role: Role,
     backoff: Backoff,
     state: watch::Sender<ConnectionState>,
     stats: Arc<Stats>,
@@ -33,13 +32,11 @@ const STABLE_AFTER: Duration = Duration::from_secs(1);
 
 impl Link {
     pub(crate) fn new(
-        role: Role,
         backoff: BackoffConfig,
         stats: Arc<Stats>,
     ) -> (Self, watch::Receiver<ConnectionState>) {
         let (state, rx) = watch::channel(ConnectionState::Connecting);
         let link = Self {
-            role,
             backoff: Backoff::new(backoff),
             state,
             stats,
@@ -56,7 +53,7 @@ impl Link {
         self.connected_at = Instant::now();
         if !self.connected {
             self.connected = true;
-            metrics_impl::connected(self.role, true);
+            self.stats.metrics.connected(true);
         }
         Stats::add(&self.stats.connects, 1);
         tracing::info!(client_id, session_present, "MQTT connected");
@@ -71,13 +68,13 @@ impl Link {
         if self.connected {
             self.connected = false;
             self.down_since = Instant::now();
-            metrics_impl::connected(self.role, false);
+            self.stats.metrics.connected(false);
             if self.connected_at.elapsed() >= self.stable_after {
                 self.backoff.reset();
             }
         }
         Stats::add(&self.stats.disconnects, 1);
-        metrics_impl::reconnect(self.role);
+        self.stats.metrics.reconnect();
         let cap = self.backoff.config().cap;
         let delay = self.backoff.next_delay().unwrap_or(cap);
         tracing::warn!(client_id, %error, retry_in = ?delay, "MQTT connection lost");
@@ -91,7 +88,7 @@ impl Link {
     pub(crate) fn closed(&mut self) {
         if self.connected {
             self.connected = false;
-            metrics_impl::connected(self.role, false);
+            self.stats.metrics.connected(false);
         }
         self.state.send_replace(ConnectionState::Closed);
     }
@@ -159,7 +156,7 @@ mod tests {
 
     fn link(stable_after: Duration) -> Link {
         let config = BackoffConfig::exponential(Duration::from_millis(10), Duration::from_secs(1));
-        let (mut link, _) = Link::new(Role::Consumer, config, Arc::new(Stats::default()));
+        let (mut link, _) = Link::new(config, Arc::new(Stats::default()));
         link.stable_after = stable_after;
         link
     }

@@ -23,7 +23,7 @@ use super::dedup::{Dedup, Verdict};
 use super::error::{ConfigError, ReceiveError};
 use super::lru::ClockMap;
 use super::oversize::{OversizeSkip, Reset};
-use super::state::{ConnectionState, Role, Stats, metrics_impl};
+use super::state::{ConnectionState, Role, Stats};
 use super::topics::{TopicKind, TopicScheme, shared_filter};
 
 /// One item of a consumer: a frame, or a message that could not be used.
@@ -180,7 +180,6 @@ impl Consumer {
     /// runtime).
     pub fn start(config: ConsumerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        metrics_impl::register(Role::Consumer);
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| ConfigError::new("runtime", format!("no Tokio runtime: {e}")))?;
         let filters = subscriptions(&config)?;
@@ -188,7 +187,7 @@ impl Consumer {
         let cap = options.request_channel_capacity();
         let (client, mut eventloop) = AsyncClient::new(options, cap);
         eventloop.set_network_options(network);
-        let stats = Arc::new(Stats::default());
+        let stats = Arc::new(Stats::new(Role::Consumer));
         let shared = Arc::new(Shared {
             stats: stats.clone(),
             aliases: Mutex::new(ClockMap::new(config.max_alias_tables)),
@@ -196,7 +195,7 @@ impl Consumer {
             closing: false.into(),
             client_id: config.mqtt.client_id.clone(),
         });
-        let (link, state) = Link::new(Role::Consumer, config.mqtt.backoff, stats);
+        let (link, state) = Link::new(config.mqtt.backoff, stats);
         let (tx, rx) = mpsc::channel(config.channel_capacity);
         let worker = Worker {
             shared: shared.clone(),
@@ -433,14 +432,8 @@ impl Worker {
     async fn deliver(&self, item: Received, shutdown: Pin<&mut Notified<'_>>) -> Flow {
         let stats = &self.shared.stats;
         match &item {
-            Ok(_) => {
-                Stats::add(&stats.received, 1);
-                metrics_impl::received(1);
-            }
-            Err(_) => {
-                Stats::add(&stats.decode_errors, 1);
-                metrics_impl::decode_error();
-            }
+            Ok(_) => stats.received(),
+            Err(_) => stats.decode_error(),
         }
         // Room in the channel is the common case: no `select!` then.
         let item = match self.tx.try_send(item) {
@@ -503,8 +496,7 @@ impl Worker {
                         });
                 match verdict {
                     Verdict::Duplicate => {
-                        Stats::add(&stats.duplicates, 1);
-                        metrics_impl::duplicate();
+                        stats.duplicate();
                         return None;
                     }
                     Verdict::Stale => Stats::add(&stats.stale, 1),

@@ -37,6 +37,11 @@
 //!
 //! # Observability
 //!
+//! With the `metrics` feature each publisher and consumer registers its
+//! series with the recorder installed when it starts (install the exporter
+//! first) and keeps the handles: an event costs an atomic add. Every series
+//! exists from the start, at 0.
+//!
 //! | name | type | labels | meaning |
 //! | --- | --- | --- | --- |
 //! | `iot_mqtt_frames_published_total` | counter | | frames accepted by `Publisher::publish` |
@@ -58,6 +63,7 @@ mod consumer;
 mod dedup;
 mod error;
 mod lru;
+mod metrics;
 mod oversize;
 mod publisher;
 mod queue;

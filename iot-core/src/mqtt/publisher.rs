@@ -14,8 +14,9 @@ use crate::codec::{BirthEntry, EncodeError, Encoder, FrameHeader, Reading};
 use super::config::{AliasEntry, PublisherConfig, Qos};
 use super::connection::{Link, now_ms, take_stale, try_publish};
 use super::error::{ConfigError, PublishError};
+use super::metrics::DropReason;
 use super::queue::{Control, FrameQueue, Item, Outgoing};
-use super::state::{ConnectionState, Role, Stats, metrics_impl};
+use super::state::{ConnectionState, Role, Stats};
 use super::topics::TopicKind;
 
 /// Encoded frames are cut from zeroed buffers of this size, so a burst of
@@ -129,7 +130,6 @@ impl Publisher {
     /// meanwhile are queued.
     pub fn start(config: PublisherConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        metrics_impl::register(Role::Publisher);
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| ConfigError::new("runtime", format!("no Tokio runtime: {e}")))?;
         let config = config.resolved();
@@ -158,7 +158,7 @@ impl Publisher {
         let max_packet = config.mqtt.max_packet_size;
         let max_frame = max_payload(max_packet, telemetry_topic.len(), config.qos);
         let encoder = Encoder::new().checksum(config.checksum);
-        let stats = Arc::new(Stats::default());
+        let stats = Arc::new(Stats::new(Role::Publisher));
         let mut core = Core {
             queue: FrameQueue::new(config.queue, usize::from(config.mqtt.max_inflight)),
             client,
@@ -197,7 +197,7 @@ impl Publisher {
             max_birth,
             max_bytes: config.queue.max_bytes,
         });
-        let (link, state) = Link::new(Role::Publisher, config.mqtt.backoff, stats);
+        let (link, state) = Link::new(config.mqtt.backoff, stats);
         let task = runtime.spawn(run(shared.clone(), eventloop, link));
         Ok(Self {
             handle: Arc::new(Handle {
@@ -253,18 +253,15 @@ impl Publisher {
             Err(e) => return Err(e.into()),
         };
         if len > max {
-            Stats::add(&shared.stats.rejected, 1);
-            metrics_impl::dropped("too_large", 1);
+            shared.stats.dropped(DropReason::TooLarge, 1);
             return Err(PublishError::FrameTooLarge { len, max, limit });
         }
         let payload = core.buf.split_to(len).freeze();
         match core.queue.push(payload) {
             Ok((_, dropped)) => {
-                Stats::add(&shared.stats.published, 1);
-                metrics_impl::published(1);
+                shared.stats.published();
                 if dropped > 0 {
-                    Stats::add(&shared.stats.dropped, dropped as u64);
-                    metrics_impl::dropped("queue_full", dropped as u64);
+                    shared.stats.dropped(DropReason::QueueFull, dropped as u64);
                     tracing::debug!(
                         dropped,
                         "store-and-forward queue full; oldest frames dropped"
@@ -272,8 +269,7 @@ impl Publisher {
                 }
             }
             Err(full) => {
-                Stats::add(&shared.stats.rejected, 1);
-                metrics_impl::dropped("rejected", 1);
+                shared.stats.dropped(DropReason::Rejected, 1);
                 return Err(PublishError::QueueFull {
                     frames: full.frames,
                     bytes: full.bytes,
@@ -419,8 +415,7 @@ impl Shared {
                 Item::Frame(payload) => try_publish(client, telemetry_topic, qos, false, payload),
             });
             if done.resent > 0 {
-                Stats::add(&self.stats.resent, done.resent);
-                metrics_impl::resent(done.resent);
+                self.stats.resent(done.resent);
             }
         }
         self.stats.set_queue(core.queue.len(), core.queue.bytes());
@@ -466,14 +461,7 @@ impl Shared {
             Event::Outgoing(RumqttOutgoing::Publish(pkid)) => {
                 let mut core = self.lock();
                 match core.queue.on_outgoing_publish(pkid) {
-                    Outgoing::Frame { done } => {
-                        Stats::add(&self.stats.sent, 1);
-                        metrics_impl::sent(1);
-                        if done {
-                            Stats::add(&self.stats.acked, 1);
-                            metrics_impl::acked(1);
-                        }
-                    }
+                    Outgoing::Frame { done } => self.stats.sent(done),
                     Outgoing::Control => {}
                     Outgoing::Unexpected => {
                         tracing::warn!(pkid, "publish written that the publisher did not hand off");
@@ -486,8 +474,7 @@ impl Shared {
             Event::Incoming(Incoming::PubAck(ack)) => {
                 let mut core = self.lock();
                 if core.queue.on_puback(ack.pkid) {
-                    Stats::add(&self.stats.acked, 1);
-                    metrics_impl::acked(1);
+                    self.stats.acked();
                 }
                 self.pump(&mut core);
                 drop(core);
@@ -560,8 +547,7 @@ async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link: Link) {
         core.unacked_at_close = left;
         shared.stats.set_queue(0, 0);
         if left > 0 {
-            Stats::add(&shared.stats.closed_unacked, left as u64);
-            metrics_impl::dropped("closed", left as u64);
+            shared.stats.dropped(DropReason::Closed, left as u64);
             tracing::warn!(
                 client_id = %shared.client_id,
                 unacked = left,

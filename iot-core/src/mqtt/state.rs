@@ -7,10 +7,13 @@
 //! * [`Stats`] holds atomic counters readable at any time
 //!   ([`Stats::snapshot`]).
 //! * With the `metrics` feature the same numbers go to the `metrics`
-//!   facade (names in the module documentation).
+//!   facade (names in the module documentation): `Stats`' event methods
+//!   update both.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
+
+use super::metrics::{DropReason, Metrics};
 
 /// Where a publisher's or consumer's connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +68,8 @@ pub struct Stats {
     pub(crate) subscribed: AtomicU64,
     pub(crate) connects: AtomicU64,
     pub(crate) disconnects: AtomicU64,
+    /// The same events as metrics (no-ops without a recorder or feature).
+    pub(crate) metrics: Metrics,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -139,8 +144,73 @@ impl Stats {
         }
     }
 
+    /// Counters registered as metrics of `role` with the current recorder.
+    pub(crate) fn new(role: Role) -> Self {
+        Self {
+            metrics: Metrics::register(role),
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    /// `publish` accepted a frame.
+    pub(crate) fn published(&self) {
+        Self::add(&self.published, 1);
+        self.metrics.published(1);
+    }
+
+    /// A frame's PUBLISH was written; at QoS 0 that also completes it.
+    pub(crate) fn sent(&self, completes: bool) {
+        Self::add(&self.sent, 1);
+        self.metrics.sent(1);
+        if completes {
+            self.acked();
+        }
+    }
+
+    /// The broker acknowledged a frame (or, QoS 0, it was written).
+    pub(crate) fn acked(&self) {
+        Self::add(&self.acked, 1);
+        self.metrics.acked(1);
+    }
+
+    /// Frames handed to rumqttc again after a connection loss.
+    pub(crate) fn resent(&self, n: u64) {
+        Self::add(&self.resent, n);
+        self.metrics.resent(n);
+    }
+
+    /// Frames given up: counted in the snapshot field of `reason` and
+    /// under its label.
+    pub(crate) fn dropped(&self, reason: DropReason, n: u64) {
+        let counter = match reason {
+            DropReason::QueueFull => &self.dropped,
+            DropReason::Rejected | DropReason::TooLarge => &self.rejected,
+            DropReason::Closed => &self.closed_unacked,
+        };
+        Self::add(counter, n);
+        self.metrics.dropped(reason, n);
+    }
+
+    /// A frame went to the application.
+    pub(crate) fn received(&self) {
+        Self::add(&self.received, 1);
+        self.metrics.received(1);
+    }
+
+    /// An error item went to the application.
+    pub(crate) fn decode_error(&self) {
+        Self::add(&self.decode_errors, 1);
+        self.metrics.decode_error();
+    }
+
+    /// A duplicate was suppressed.
+    pub(crate) fn duplicate(&self) {
+        Self::add(&self.duplicates, 1);
+        self.metrics.duplicate();
     }
 
     /// Stores the queue's size and reports the change to the gauges.
@@ -150,7 +220,7 @@ impl Stats {
         let old_depth = self.queue_depth.swap(depth, Relaxed);
         let old_bytes = self.queue_bytes.swap(bytes, Relaxed);
         self.queue_depth_max.fetch_max(depth, Relaxed);
-        metrics_impl::queue(old_depth, depth, old_bytes, bytes);
+        self.metrics.queue(old_depth, depth, old_bytes, bytes);
     }
 }
 
@@ -159,252 +229,4 @@ impl Stats {
 pub(crate) enum Role {
     Publisher,
     Consumer,
-}
-
-/// Every metric of the MQTT transport, with its HELP text.
-#[cfg(feature = "metrics")]
-pub(crate) const METRICS: &[(&str, &str)] = &[
-    (
-        "iot_mqtt_frames_published_total",
-        "Frames accepted by Publisher::publish.",
-    ),
-    (
-        "iot_mqtt_frames_sent_total",
-        "PUBLISH packets of frames written to the broker, resends included.",
-    ),
-    (
-        "iot_mqtt_frames_resent_total",
-        "Frames handed to the client again after a connection loss.",
-    ),
-    (
-        "iot_mqtt_frames_acked_total",
-        "Frames acknowledged by the broker (QoS 1) or written (QoS 0).",
-    ),
-    (
-        "iot_mqtt_frames_dropped_total",
-        "Frames given up, by reason; nothing is dropped silently.",
-    ),
-    (
-        "iot_mqtt_frames_received_total",
-        "Frames delivered by consumers after deduplication.",
-    ),
-    (
-        "iot_mqtt_frames_decode_errors_total",
-        "Payloads that failed to decode, reported as error items.",
-    ),
-    (
-        "iot_mqtt_frames_duplicate_total",
-        "QoS 1 redeliveries suppressed by (device, sequence).",
-    ),
-    (
-        "iot_mqtt_connected",
-        "MQTT clients currently connected, by role.",
-    ),
-    (
-        "iot_mqtt_reconnects_total",
-        "Connections lost or connection attempts failed, by role.",
-    ),
-    (
-        "iot_mqtt_queue_depth",
-        "Frames queued for the broker, not yet acknowledged.",
-    ),
-    (
-        "iot_mqtt_queue_bytes",
-        "Payload bytes queued for the broker, not yet acknowledged.",
-    ),
-];
-
-#[cfg(feature = "metrics")]
-pub(crate) mod metrics_impl {
-    use super::Role;
-
-    /// Registers HELP text and units with the current recorder. Cheap and
-    /// idempotent; called whenever a publisher or consumer starts, so the
-    /// text reaches whichever recorder the application installed first.
-    pub(crate) fn describe() {
-        for &(name, help) in super::METRICS {
-            if name.ends_with("_total") {
-                metrics::describe_counter!(name, metrics::Unit::Count, help);
-            } else if name.ends_with("_bytes") {
-                metrics::describe_gauge!(name, metrics::Unit::Bytes, help);
-            } else {
-                metrics::describe_gauge!(name, metrics::Unit::Count, help);
-            }
-        }
-    }
-
-    /// Describes the metrics and registers the series a publisher or a
-    /// consumer reports at zero, so dashboards and alerts (rates of decode
-    /// errors, drops) see `0` from the start instead of no data.
-    pub(crate) fn register(r: Role) {
-        describe();
-        metrics::counter!("iot_mqtt_reconnects_total", "role" => role(r)).increment(0);
-        metrics::gauge!("iot_mqtt_connected", "role" => role(r)).increment(0.0);
-        match r {
-            Role::Publisher => {
-                for name in [
-                    "iot_mqtt_frames_published_total",
-                    "iot_mqtt_frames_sent_total",
-                    "iot_mqtt_frames_resent_total",
-                    "iot_mqtt_frames_acked_total",
-                ] {
-                    metrics::counter!(name).increment(0);
-                }
-                for reason in ["queue_full", "rejected", "too_large", "closed"] {
-                    metrics::counter!("iot_mqtt_frames_dropped_total", "reason" => reason)
-                        .increment(0);
-                }
-                metrics::gauge!("iot_mqtt_queue_depth").increment(0.0);
-                metrics::gauge!("iot_mqtt_queue_bytes").increment(0.0);
-            }
-            Role::Consumer => {
-                for name in [
-                    "iot_mqtt_frames_received_total",
-                    "iot_mqtt_frames_decode_errors_total",
-                    "iot_mqtt_frames_duplicate_total",
-                ] {
-                    metrics::counter!(name).increment(0);
-                }
-            }
-        }
-    }
-
-    fn role(r: Role) -> &'static str {
-        match r {
-            Role::Publisher => "publisher",
-            Role::Consumer => "consumer",
-        }
-    }
-
-    pub(crate) fn published(n: u64) {
-        metrics::counter!("iot_mqtt_frames_published_total").increment(n);
-    }
-    pub(crate) fn sent(n: u64) {
-        metrics::counter!("iot_mqtt_frames_sent_total").increment(n);
-    }
-    pub(crate) fn resent(n: u64) {
-        metrics::counter!("iot_mqtt_frames_resent_total").increment(n);
-    }
-    pub(crate) fn acked(n: u64) {
-        metrics::counter!("iot_mqtt_frames_acked_total").increment(n);
-    }
-    pub(crate) fn dropped(reason: &'static str, n: u64) {
-        metrics::counter!("iot_mqtt_frames_dropped_total", "reason" => reason).increment(n);
-    }
-    pub(crate) fn received(n: u64) {
-        metrics::counter!("iot_mqtt_frames_received_total").increment(n);
-    }
-    pub(crate) fn decode_error() {
-        metrics::counter!("iot_mqtt_frames_decode_errors_total").increment(1);
-    }
-    pub(crate) fn duplicate() {
-        metrics::counter!("iot_mqtt_frames_duplicate_total").increment(1);
-    }
-    pub(crate) fn connected(r: Role, up: bool) {
-        let g = metrics::gauge!("iot_mqtt_connected", "role" => role(r));
-        if up {
-            g.increment(1.0);
-        } else {
-            g.decrement(1.0);
-        }
-    }
-    pub(crate) fn reconnect(r: Role) {
-        metrics::counter!("iot_mqtt_reconnects_total", "role" => role(r)).increment(1);
-    }
-    pub(crate) fn queue(old_depth: u64, depth: u64, old_bytes: u64, bytes: u64) {
-        if old_depth != depth {
-            metrics::gauge!("iot_mqtt_queue_depth").increment(depth as f64 - old_depth as f64);
-        }
-        if old_bytes != bytes {
-            metrics::gauge!("iot_mqtt_queue_bytes").increment(bytes as f64 - old_bytes as f64);
-        }
-    }
-}
-
-#[cfg(not(feature = "metrics"))]
-#[allow(clippy::missing_const_for_fn)]
-pub(crate) mod metrics_impl {
-    use super::Role;
-
-    pub(crate) fn register(_: Role) {}
-    pub(crate) fn published(_: u64) {}
-    pub(crate) fn sent(_: u64) {}
-    pub(crate) fn resent(_: u64) {}
-    pub(crate) fn acked(_: u64) {}
-    pub(crate) fn dropped(_: &'static str, _: u64) {}
-    pub(crate) fn received(_: u64) {}
-    pub(crate) fn decode_error() {}
-    pub(crate) fn duplicate() {}
-    pub(crate) fn connected(_: Role, _: bool) {}
-    pub(crate) fn reconnect(_: Role) {}
-    pub(crate) fn queue(_: u64, _: u64, _: u64, _: u64) {}
-}
-
-#[cfg(all(test, feature = "metrics"))]
-mod metrics_tests {
-    use std::collections::BTreeSet;
-    use std::sync::Mutex;
-
-    use metrics::{
-        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
-    };
-
-    #[derive(Default)]
-    struct Described(Mutex<BTreeSet<String>>, Mutex<BTreeSet<String>>);
-
-    impl Recorder for Described {
-        fn describe_counter(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
-            assert!(!help.is_empty());
-            self.0.lock().unwrap().insert(key.as_str().to_owned());
-        }
-        fn describe_gauge(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
-            assert!(!help.is_empty());
-            self.0.lock().unwrap().insert(key.as_str().to_owned());
-        }
-        fn describe_histogram(&self, key: KeyName, _: Option<Unit>, _: SharedString) {
-            self.0.lock().unwrap().insert(key.as_str().to_owned());
-        }
-        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-            self.1.lock().unwrap().insert(key.name().to_owned());
-            Counter::noop()
-        }
-        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-            self.1.lock().unwrap().insert(key.name().to_owned());
-            Gauge::noop()
-        }
-        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-            Histogram::noop()
-        }
-    }
-
-    /// Every metric name this module records has HELP text: the names are
-    /// read from the source, so a new metric without a description fails.
-    #[test]
-    fn every_recorded_metric_is_described() {
-        let recorder = Described::default();
-        metrics::with_local_recorder(&recorder, super::metrics_impl::describe);
-        let described = recorder.0.into_inner().unwrap();
-        let source = include_str!("state.rs");
-        let recorded: BTreeSet<String> = source
-            .split('"')
-            .filter(|s| s.starts_with("iot_mqtt_") && s.len() > 9 && !s.contains(' '))
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(recorded.len(), 12, "{recorded:?}");
-        assert_eq!(described, recorded);
-    }
-
-    /// A publisher and a consumer together register every series at start,
-    /// so a decode-error rate is 0, not "no data", before the first error.
-    #[test]
-    fn every_metric_is_registered_at_start() {
-        let recorder = Described::default();
-        metrics::with_local_recorder(&recorder, || {
-            super::metrics_impl::register(super::Role::Publisher);
-            super::metrics_impl::register(super::Role::Consumer);
-        });
-        let described = recorder.0.into_inner().unwrap();
-        let registered = recorder.1.into_inner().unwrap();
-        assert_eq!(registered, described);
-    }
 }
