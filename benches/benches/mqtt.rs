@@ -109,7 +109,7 @@ const VARIANTS: [(&str, Path, Qos); 8] = [
 fn log_throughput(r: &Throughput) {
     eprintln!(
         "  {:<13} {}: {:>9.0} msg/s, received {}/{} in {:.3} s (publishing took {:.3} s), \
-         lost {}, corrupt {}, queue-full waits {}, CPU client {} broker {} ({} / {} µs/msg){}",
+         lost {}, corrupt {}, CPU client {} broker {} ({} / {} µs/msg){}",
         r.path.name(),
         qos_name(r.qos),
         r.rate(),
@@ -119,15 +119,20 @@ fn log_throughput(r: &Throughput) {
         r.publish_elapsed.as_secs_f64(),
         r.lost(),
         r.corrupt,
-        r.backpressure_waits,
         cores(r.client_cpu),
         cores(r.broker_cpu),
         cores(r.client_us_per_msg()),
         cores(r.broker_us_per_msg()),
         match (&r.publisher, &r.consumer) {
             (Some(p), Some(c)) => format!(
-                "; publisher sent {} resent {} dropped {} rejected {}; consumer duplicates {} errors {}",
-                p.sent, p.resent, p.dropped, p.rejected, c.duplicates, c.decode_errors
+                "; publisher sent {} resent {} dropped {} rejected {} max queue {}; consumer duplicates {} errors {}",
+                p.sent,
+                p.resent,
+                p.dropped,
+                p.rejected,
+                p.queue_depth_max,
+                c.duplicates,
+                c.decode_errors
             ),
             _ => String::new(),
         }

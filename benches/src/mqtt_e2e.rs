@@ -27,8 +27,8 @@
 //! [`throughput`] sends a fixed number of messages as fast as the path
 //! accepts them and measures messages received / time from the first
 //! publish to the last receipt. The producer is flow-controlled: ours
-//! with `OverflowPolicy::RejectNew` on a 10,000-frame queue (on
-//! `QueueFull` it sleeps 1 ms and retries, so nothing is dropped), bare by
+//! by awaiting `Publisher::send` on a 10,000-frame queue (it waits while
+//! the queue is full, so nothing is dropped or refused), bare by
 //! awaiting `publish_bytes` (which waits while rumqttc's request channel
 //! is full).
 //!
@@ -49,8 +49,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use iot_core::codec::{Channel, Encoder, FrameHeader, Reading, Value};
 use iot_core::mqtt::{
-    AliasEntry, Consumer, ConsumerConfig, MqttConfig, OverflowPolicy, PublishError, Publisher,
-    PublisherConfig, Qos, QueueConfig, ReceivedFrame, StatsSnapshot, TopicKind, TopicScheme,
+    AliasEntry, Consumer, ConsumerConfig, MqttConfig, OverflowPolicy, Publisher, PublisherConfig,
+    Qos, QueueConfig, ReceivedFrame, StatsSnapshot, TopicKind, TopicScheme,
 };
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Packet};
 use tokio::task::JoinHandle;
@@ -144,8 +144,8 @@ pub struct Setup {
     /// QoS 1 publishes in flight (iot-core's `max_inflight`, rumqttc's
     /// `inflight`); the request channel holds `inflight + 8`.
     pub inflight: u16,
-    /// Frames in ours' store-and-forward queue before `publish` says
-    /// `QueueFull` (the producer then waits 1 ms).
+    /// Frames in ours' store-and-forward queue; `Publisher::send` waits
+    /// while it is full.
     pub queue_frames: usize,
     /// The broker's process, to measure its CPU time during the run.
     pub broker_pid: Option<u32>,
@@ -316,8 +316,6 @@ pub struct Throughput {
     pub elapsed: Duration,
     /// First publish to the last publish accepted by the path.
     pub publish_elapsed: Duration,
-    /// Ours: times `publish` said `QueueFull` and the producer waited.
-    pub backpressure_waits: u64,
     /// Ours: the publisher's counters after the run.
     pub publisher: Option<StatsSnapshot>,
     /// Ours: the consumer's counters after the run.
@@ -682,31 +680,18 @@ impl Sender {
     }
 
     /// Publishes frame `i` (ours: encodes `readings`; bare: sends
-    /// `payload`, the same bytes); returns how often ours waited 1 ms for
-    /// room in its queue.
-    async fn send(&self, i: u64, readings: &[Reading<'_>], payload: Bytes) -> u64 {
+    /// `payload`, the same bytes), waiting for room (ours: in its queue;
+    /// bare: in rumqttc's request channel).
+    async fn send(&self, i: u64, readings: &[Reading<'_>], payload: Bytes) {
         match self {
-            Sender::Ours(publisher) => {
-                let header = Reference::header(i);
-                let mut waits = 0;
-                loop {
-                    match publisher.publish(&header, readings) {
-                        Ok(()) => return waits,
-                        Err(PublishError::QueueFull { .. }) => {
-                            waits += 1;
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                        }
-                        Err(e) => panic!("publish failed: {e}"),
-                    }
-                }
-            }
-            Sender::Bare { client, topic, qos } => {
-                client
-                    .publish_bytes(topic, *qos, false, payload)
-                    .await
-                    .expect("publish_bytes");
-                0
-            }
+            Sender::Ours(publisher) => publisher
+                .send(&Reference::header(i), readings)
+                .await
+                .expect("send"),
+            Sender::Bare { client, topic, qos } => client
+                .publish_bytes(topic, *qos, false, payload)
+                .await
+                .expect("publish_bytes"),
         }
     }
 
@@ -794,13 +779,12 @@ async fn throughput_task(path: Path, setup: &Setup, messages: u64) -> Throughput
         let sender = sender.clone();
         let readings = reference.readings.clone();
         tokio::spawn(async move {
-            let mut waits = 0;
             let mut payloads = payloads.into_iter();
             for i in 0..messages {
                 let payload = payloads.next().unwrap_or_default();
-                waits += sender.send(i, &readings, payload).await;
+                sender.send(i, &readings, payload).await;
             }
-            (waits, start.elapsed())
+            start.elapsed()
         })
     };
     let (mut received, mut corrupt, mut bytes) = (0u64, 0u64, 0u64);
@@ -829,7 +813,7 @@ async fn throughput_task(path: Path, setup: &Setup, messages: u64) -> Throughput
     if received == messages && bytes != expected_bytes {
         corrupt += 1;
     }
-    let (backpressure_waits, publish_elapsed) = producer.await.expect("producer task");
+    let publish_elapsed = producer.await.expect("producer task");
     let (publisher, consumer) = (sender.stats(), receiver.stats());
     sender.close(task).await;
     receiver.close().await;
@@ -841,7 +825,6 @@ async fn throughput_task(path: Path, setup: &Setup, messages: u64) -> Throughput
         corrupt,
         elapsed,
         publish_elapsed,
-        backpressure_waits,
         publisher,
         consumer,
         client_cpu,

@@ -1033,3 +1033,75 @@ async fn metrics_count_every_event() {
     assert_eq!(values.gauge("iot_mqtt_connected{role=publisher}"), 0.0);
     assert_eq!(values.gauge("iot_mqtt_connected{role=consumer}"), 0.0);
 }
+
+/// `send` waits while the queue is full instead of dropping or refusing:
+/// with the broker down a producer of 300 frames stalls at the queue's 50,
+/// and once the broker is back every frame arrives exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_waits_for_room_and_loses_nothing() {
+    let Some(mut broker) = Broker::start(BrokerOptions {
+        persistence: true,
+        ..BrokerOptions::default()
+    }) else {
+        return;
+    };
+    const N: u64 = 300;
+    const DEVICE: &str = "dev-send";
+    let mut consumer =
+        support::consumer(ConsumerConfig::new(mqtt(&broker, "send-consumer", "w"))).await;
+    let publisher = support::publisher(
+        PublisherConfig::new(mqtt(&broker, "send-pub", "w"), DEVICE).queue(QueueConfig {
+            max_frames: 50,
+            max_bytes: 1 << 20,
+            policy: OverflowPolicy::DropOldest,
+        }),
+    )
+    .await;
+    blocking(|| broker.stop());
+    let producer = {
+        let publisher = publisher.clone();
+        tokio::spawn(async move {
+            for seq in 0..N {
+                let header = FrameHeader::new(DEVICE, seq, 1_700_000_000_000 + seq);
+                publisher
+                    .send(&header, &support::readings(seq))
+                    .await
+                    .expect("send");
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stalled = publisher.stats().snapshot();
+    assert!(
+        !producer.is_finished(),
+        "send waits while the queue is full"
+    );
+    assert_eq!(stalled.published, 50, "{stalled:?}");
+    assert_eq!((stalled.dropped, stalled.rejected), (0, 0), "{stalled:?}");
+    assert_eq!(stalled.queue_depth_max, 50);
+
+    blocking(|| broker.start_again());
+    tokio::time::timeout(Duration::from_secs(20), producer)
+        .await
+        .expect("the producer finishes once the broker is back")
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), publisher.flush())
+        .await
+        .expect("flush");
+    let items = receive_distinct(
+        &mut consumer,
+        N as usize,
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+    )
+    .await;
+    let seen = tally(&items, DEVICE);
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (0..N).collect::<Vec<_>>()
+    );
+    assert!(seen.values().all(|n| *n == 1), "exactly once");
+    let s = publisher.stats().snapshot();
+    assert_eq!((s.published, s.dropped, s.rejected), (N, 0, 0), "{s:?}");
+    assert!(s.queue_depth_max <= 50, "{s:?}");
+}

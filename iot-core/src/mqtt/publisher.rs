@@ -1,6 +1,7 @@
 //! The publisher: one device's frames to the broker, losing nothing
 //! silently.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::codec::{BirthEntry, EncodeError, Encoder, FrameHeader, Reading};
 
-use super::config::{AliasEntry, PublisherConfig, Qos};
+use super::config::{AliasEntry, OverflowPolicy, PublisherConfig, Qos};
 use super::connection::{Link, now_ms, take_stale, try_publish};
 use super::error::{ConfigError, PublishError};
 use super::metrics::DropReason;
@@ -93,8 +94,12 @@ struct Shared {
     stats: Arc<Stats>,
     /// Wakes the task to stop.
     shutdown: Notify,
-    /// Wakes `flush` and `close` when frames finish or controls go out.
+    /// Wakes `flush`, `send` and `close` when frames finish or controls go
+    /// out.
     progress: Notify,
+    /// Tasks waiting on `progress`: events skip the `Notify` (a lock) when
+    /// nobody waits.
+    waiters: AtomicUsize,
     device_id: String,
     client_id: String,
     qos: QoS,
@@ -190,6 +195,7 @@ impl Publisher {
             stats: stats.clone(),
             shutdown: Notify::new(),
             progress: Notify::new(),
+            waiters: AtomicUsize::new(0),
             device_id: config.device_id.clone(),
             client_id: config.mqtt.client_id.clone(),
             qos,
@@ -223,6 +229,48 @@ impl Publisher {
         header: &FrameHeader<'_>,
         readings: &[Reading<'_>],
     ) -> Result<(), PublishError> {
+        self.enqueue(header, readings, false).map(|_| ())
+    }
+
+    /// Like [`publish`](Self::publish), but waits while the queue is full
+    /// instead of applying the overflow policy: back-pressure for producers
+    /// that would rather slow down than drop or be refused. Frames are never
+    /// dropped to make room for this one.
+    ///
+    /// While the broker is unreachable the queue fills and this waits until
+    /// the connection is back and frames are acknowledged: wrap it in a
+    /// timeout where that matters. Cancel-safe: a cancelled `send` queued
+    /// nothing.
+    pub async fn send(
+        &self,
+        header: &FrameHeader<'_>,
+        readings: &[Reading<'_>],
+    ) -> Result<(), PublishError> {
+        if self.enqueue(header, readings, true)? {
+            return Ok(());
+        }
+        let shared = &self.handle.shared;
+        let _waiting = shared.waiting();
+        loop {
+            let notified = shared.progress.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.enqueue(header, readings, true)? {
+                return Ok(());
+            }
+            notified.await;
+        }
+    }
+
+    /// Encodes and queues a frame. With `wait`, a full queue refuses the
+    /// frame without counting it (`Ok(false)`: the caller waits); without,
+    /// the overflow policy applies.
+    fn enqueue(
+        &self,
+        header: &FrameHeader<'_>,
+        readings: &[Reading<'_>],
+        wait: bool,
+    ) -> Result<bool, PublishError> {
         let shared = &self.handle.shared;
         if header.device_id != shared.device_id {
             return Err(PublishError::DeviceMismatch {
@@ -233,6 +281,9 @@ impl Publisher {
         let mut core = shared.lock();
         if core.closing || core.closed {
             return Err(PublishError::Closed);
+        }
+        if wait && core.queue.len() >= core.queue.limits().0 {
+            return Ok(false);
         }
         let (max, limit) = if shared.max_frame <= shared.max_bytes {
             (shared.max_frame, "max_packet_size")
@@ -257,7 +308,12 @@ impl Publisher {
             return Err(PublishError::FrameTooLarge { len, max, limit });
         }
         let payload = core.buf.split_to(len).freeze();
-        match core.queue.push(payload) {
+        let policy = if wait {
+            OverflowPolicy::RejectNew
+        } else {
+            core.queue.policy()
+        };
+        match core.queue.push_with(payload, policy) {
             Ok((_, dropped)) => {
                 shared.stats.published();
                 if dropped > 0 {
@@ -268,6 +324,7 @@ impl Publisher {
                     );
                 }
             }
+            Err(_) if wait => return Ok(false),
             Err(full) => {
                 shared.stats.dropped(DropReason::Rejected, 1);
                 return Err(PublishError::QueueFull {
@@ -279,7 +336,7 @@ impl Publisher {
             }
         }
         shared.pump(core);
-        Ok(())
+        Ok(true)
     }
 
     /// Replaces the alias table: publishes the new birth message now (if
@@ -316,6 +373,7 @@ impl Publisher {
     /// in a timeout: while the broker is unreachable it does not return.
     pub async fn flush(&self) {
         let shared = &self.handle.shared;
+        let _waiting = shared.waiting();
         loop {
             let notified = shared.progress.notified();
             let mut notified = std::pin::pin!(notified);
@@ -390,7 +448,31 @@ impl Publisher {
     }
 }
 
+/// Counts a waiter on `Shared::progress` while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Shared {
+    /// Registers a waiter on `progress`, before it checks its condition:
+    /// an event that changed the state after the waiter looked then sees
+    /// the count (both sides use `SeqCst`).
+    fn waiting(&self) -> Waiting<'_> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        Waiting(&self.waiters)
+    }
+
+    /// Wakes the waiters on `progress`, if any.
+    fn wake_waiters(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.progress.notify_waiters();
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Core> {
         // A panic while holding the lock leaves consistent data behind
         // (every method restores its invariants before it can panic).
@@ -422,6 +504,7 @@ impl Shared {
     }
 
     async fn wait_controls_sent(&self) {
+        let _waiting = self.waiting();
         loop {
             let notified = self.progress.notified();
             let mut notified = std::pin::pin!(notified);
@@ -469,7 +552,7 @@ impl Shared {
                 }
                 self.pump(&mut core);
                 drop(core);
-                self.progress.notify_waiters();
+                self.wake_waiters();
             }
             Event::Incoming(Incoming::PubAck(ack)) => {
                 let mut core = self.lock();
@@ -478,7 +561,7 @@ impl Shared {
                 }
                 self.pump(&mut core);
                 drop(core);
-                self.progress.notify_waiters();
+                self.wake_waiters();
             }
             Event::Outgoing(RumqttOutgoing::Disconnect) if self.lock().closing => return false,
             _ => {}
@@ -526,7 +609,7 @@ async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link: Link) {
                     core.closing
                 };
                 let delay = link.on_error(&error, &shared.client_id);
-                shared.progress.notify_waiters();
+                shared.wake_waiters();
                 if closing {
                     break;
                 }
@@ -556,7 +639,7 @@ async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link: Link) {
         }
     }
     link.closed();
-    shared.progress.notify_waiters();
+    shared.wake_waiters();
 }
 
 fn encode_birth(

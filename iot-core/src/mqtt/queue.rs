@@ -124,6 +124,11 @@ impl FrameQueue {
         self.bytes
     }
 
+    /// The configured overflow policy.
+    pub(crate) fn policy(&self) -> OverflowPolicy {
+        self.config.policy
+    }
+
     /// The frame and byte limits.
     pub(crate) fn limits(&self) -> (usize, usize) {
         (self.config.max_frames, self.config.max_bytes)
@@ -151,13 +156,23 @@ impl FrameQueue {
     /// Stores a frame. Returns its id and how many old frames were dropped
     /// to make room (drop-oldest), or `QueueFull` (reject-new). The caller
     /// has checked `payload.len() <= max_bytes`.
+    #[cfg(test)]
     pub(crate) fn push(&mut self, payload: Bytes) -> Result<(u64, usize), QueueFull> {
+        self.push_with(payload, self.config.policy)
+    }
+
+    /// Like `push`, with `policy` instead of the configured one.
+    pub(crate) fn push_with(
+        &mut self,
+        payload: Bytes,
+        policy: OverflowPolicy,
+    ) -> Result<(u64, usize), QueueFull> {
         let len = payload.len();
         let over =
             |q: &Self| q.live + 1 > q.config.max_frames || q.bytes + len > q.config.max_bytes;
         let mut dropped = 0;
         if over(self) {
-            if self.config.policy == OverflowPolicy::RejectNew {
+            if policy == OverflowPolicy::RejectNew {
                 return Err(QueueFull {
                     frames: self.live,
                     bytes: self.bytes,
@@ -498,6 +513,21 @@ mod tests {
             })
         );
         assert_eq!(pump(&mut q), [0, 1]);
+    }
+
+    #[test]
+    fn policy_override_rejects_without_dropping() {
+        let mut q = q(2, 100, OverflowPolicy::DropOldest, 10);
+        q.push(frame(0)).unwrap();
+        q.push(frame(1)).unwrap();
+        assert_eq!(
+            q.push_with(frame(2), OverflowPolicy::RejectNew),
+            Err(QueueFull {
+                frames: 2,
+                bytes: 8
+            })
+        );
+        assert_eq!(pump(&mut q), [0, 1], "nothing dropped");
     }
 
     #[test]
