@@ -483,6 +483,26 @@ impl Default for DedupConfig {
     }
 }
 
+/// When a [`Consumer`](super::Consumer) acknowledges a QoS 1 message to
+/// the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum AckMode {
+    /// As soon as it is read from the socket (rumqttc's default): the
+    /// fastest, but up to `channel_capacity` items waiting for `recv` are
+    /// lost if the process dies before the application takes them.
+    #[default]
+    OnReceipt,
+    /// When the application takes the item from `recv`/`try_recv` (or the
+    /// consumer skips the message: duplicates, births), in the order the
+    /// messages arrived. Nothing buffered is lost when the process dies:
+    /// the broker redelivers it to the session. Costs a write to the socket
+    /// per message; the broker's `max_inflight_messages` then also bounds
+    /// how many messages wait in the consumer.
+    OnRecv,
+}
+
 /// Configuration of a [`Consumer`](super::Consumer).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -521,6 +541,9 @@ pub struct ConsumerConfig {
     /// size; the message is read, acknowledged and reported as an error
     /// item with its topic (see `docs/mqtt.md`).
     pub oversize_skip_limit: usize,
+    /// When QoS 1 messages are acknowledged. Default
+    /// [`AckMode::OnReceipt`].
+    pub ack: AckMode,
 }
 
 impl Default for ConsumerConfig {
@@ -535,6 +558,7 @@ impl Default for ConsumerConfig {
             max_alias_tables: 10_000,
             channel_capacity: 1024,
             oversize_skip_limit: 16 << 20,
+            ack: AckMode::OnReceipt,
         }
     }
 }
@@ -579,6 +603,12 @@ impl ConsumerConfig {
     /// Sets [`dedup`](Self::dedup).
     pub fn dedup(mut self, dedup: DedupConfig) -> Self {
         self.dedup = dedup;
+        self
+    }
+
+    /// Sets [`ack`](Self::ack).
+    pub fn ack(mut self, ack: AckMode) -> Self {
+        self.ack = ack;
         self
     }
 
@@ -709,12 +739,13 @@ mod tests {
         let c: ConsumerConfig = serde_json::from_str(
             r#"{"mqtt": {"client_id": "gw", "keep_alive": "10s",
                 "backoff": {"base": "50ms", "cap": "2s"}},
-               "share_group": "g", "dedup": {"window": 128}}"#,
+               "share_group": "g", "dedup": {"window": 128}, "ack": "on_recv"}"#,
         )
         .unwrap();
         c.validate().unwrap();
         assert_eq!(c.mqtt.keep_alive, Duration::from_secs(10));
         assert_eq!(c.mqtt.backoff.cap, Duration::from_secs(2));
         assert_eq!(c.dedup.window, 128);
+        assert_eq!(c.ack, AckMode::OnRecv);
     }
 }

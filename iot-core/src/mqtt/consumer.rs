@@ -1,5 +1,6 @@
 //! The consumer: decoded, deduplicated frames from the broker.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -7,8 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rumqttc::{
-    AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, StateError,
-    SubscribeFilter, SubscribeReasonCode,
+    AsyncClient, ClientError, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, QoS,
+    StateError, SubscribeFilter, SubscribeReasonCode,
 };
 use tokio::sync::futures::Notified;
 use tokio::sync::mpsc::error::TrySendError;
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::codec::{AliasTable, FrameLayout, FrameView, Limits, decode_birth, decode_frame};
 
-use super::config::ConsumerConfig;
+use super::config::{AckMode, ConsumerConfig};
 use super::connection::{Link, take_stale};
 use super::dedup::{Dedup, Verdict};
 use super::error::{ConfigError, ReceiveError};
@@ -145,7 +146,10 @@ impl ReceivedFrame {
 /// # Ok(()) }
 /// ```
 pub struct Consumer {
-    rx: mpsc::Receiver<Received>,
+    rx: mpsc::Receiver<Delivery>,
+    /// `AckMode::OnRecv`: packet ids taken by the application whose
+    /// acknowledgement did not fit rumqttc's request channel yet.
+    pending_acks: VecDeque<u16>,
     shared: Arc<Shared>,
     state: watch::Receiver<ConnectionState>,
     client: AsyncClient,
@@ -183,7 +187,9 @@ impl Consumer {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| ConfigError::new("runtime", format!("no Tokio runtime: {e}")))?;
         let filters = subscriptions(&config)?;
-        let (options, network) = config.mqtt.to_options();
+        let (mut options, network) = config.mqtt.to_options();
+        let manual_acks = config.ack == AckMode::OnRecv;
+        options.set_manual_acks(manual_acks);
         let cap = options.request_channel_capacity();
         let (client, mut eventloop) = AsyncClient::new(options, cap);
         eventloop.set_network_options(network);
@@ -206,10 +212,12 @@ impl Consumer {
             dedup: Dedup::new(config.dedup.window, config.dedup.max_devices),
             oversize: OversizeSkip::new(config.mqtt.max_packet_size, config.oversize_skip_limit),
             tx,
+            manual_acks,
         };
         let task = runtime.spawn(worker.run(eventloop, link));
         Ok(Self {
             rx,
+            pending_acks: VecDeque::new(),
             shared,
             state,
             client,
@@ -219,14 +227,64 @@ impl Consumer {
 
     /// The next frame or error item; `None` once the consumer is closed.
     ///
-    /// Cancel-safe: dropping the future loses nothing.
+    /// With [`AckMode::OnRecv`] this acknowledges the message to the broker
+    /// (and any skipped before it). Cancel-safe: dropping the future loses
+    /// nothing.
     pub async fn recv(&mut self) -> Option<Received> {
-        self.rx.recv().await
+        loop {
+            if !self.pending_acks.is_empty() {
+                self.send_acks().await;
+            }
+            let delivery = self.rx.recv().await?;
+            if let Some(item) = self.take(delivery) {
+                return Some(item);
+            }
+        }
     }
 
     /// The next item if one is ready, without waiting.
     pub fn try_recv(&mut self) -> Option<Received> {
-        self.rx.try_recv().ok()
+        loop {
+            let delivery = self.rx.try_recv().ok()?;
+            if let Some(item) = self.take(delivery) {
+                return Some(item);
+            }
+        }
+    }
+
+    /// Acknowledges a delivery's message (after any still pending, in
+    /// order), returns its item.
+    fn take(&mut self, delivery: Delivery) -> Option<Received> {
+        if delivery.ack != 0 {
+            self.pending_acks.push_back(delivery.ack);
+            while let Some(&pkid) = self.pending_acks.front() {
+                match self.client.try_ack(&ack_for(pkid)) {
+                    Ok(()) => {
+                        self.pending_acks.pop_front();
+                    }
+                    // rumqttc's request channel is full: the next `recv`
+                    // waits for room.
+                    Err(ClientError::TryRequest(_)) => break,
+                    // The task has stopped: the broker redelivers these
+                    // messages to the session.
+                    Err(_) => {
+                        self.pending_acks.clear();
+                    }
+                }
+            }
+        }
+        delivery.item
+    }
+
+    /// Hands the pending acknowledgements to rumqttc, waiting for room.
+    async fn send_acks(&mut self) {
+        while let Some(&pkid) = self.pending_acks.front() {
+            if self.client.ack(&ack_for(pkid)).await.is_err() {
+                self.pending_acks.clear();
+                return;
+            }
+            self.pending_acks.pop_front();
+        }
     }
 
     /// The connection state, for readiness checks.
@@ -264,6 +322,13 @@ impl Consumer {
             }
         }
     }
+}
+
+/// What rumqttc needs to acknowledge QoS 1 packet `pkid`.
+fn ack_for(pkid: u16) -> Publish {
+    let mut ack = Publish::new("", QoS::AtLeastOnce, Bytes::new());
+    ack.pkid = pkid;
+    ack
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -306,7 +371,18 @@ struct Worker {
     /// Duplicate windows, each with the device's latest alias table.
     dedup: Dedup<Option<Arc<AliasTable>>>,
     oversize: OversizeSkip,
-    tx: mpsc::Sender<Received>,
+    tx: mpsc::Sender<Delivery>,
+    /// `AckMode::OnRecv`: QoS 1 messages travel with their packet ids.
+    manual_acks: bool,
+}
+
+/// What the connection task hands to `recv`: an item, and with
+/// `AckMode::OnRecv` the packet id to acknowledge once `recv` takes it (0:
+/// none). Skipped messages travel as acknowledgements alone, so that
+/// PUBACKs leave in the order the PUBLISHes arrived (MQTT 3.1.1, 4.6).
+struct Delivery {
+    item: Option<Received>,
+    ack: u16,
 }
 
 /// Whether the task goes on.
@@ -395,10 +471,18 @@ impl Worker {
 
     async fn on_event(&mut self, event: Event, mut shutdown: Pin<&mut Notified<'_>>) -> Flow {
         match event {
-            Event::Incoming(Incoming::Publish(publish)) => match self.on_publish(publish) {
-                Some(item) => self.deliver(item, shutdown).await,
-                None => Flow::Continue,
-            },
+            Event::Incoming(Incoming::Publish(publish)) => {
+                let ack = if self.manual_acks && publish.qos == QoS::AtLeastOnce {
+                    publish.pkid
+                } else {
+                    0
+                };
+                match self.on_publish(publish) {
+                    Some(item) => self.hand_over(Some(item), ack, shutdown).await,
+                    None if ack != 0 => self.hand_over(None, ack, shutdown).await,
+                    None => Flow::Continue,
+                }
+            }
             Event::Incoming(Incoming::SubAck(ack)) => {
                 if !ack.return_codes.contains(&SubscribeReasonCode::Failure) {
                     Stats::add(&self.shared.stats.subscribed, 1);
@@ -430,13 +514,24 @@ impl Worker {
     /// Hands an item to `recv`, waiting for room (back-pressure) unless
     /// the consumer is shut down.
     async fn deliver(&self, item: Received, shutdown: Pin<&mut Notified<'_>>) -> Flow {
+        self.hand_over(Some(item), 0, shutdown).await
+    }
+
+    /// Hands an item and/or a packet id to acknowledge to `recv`.
+    async fn hand_over(
+        &self,
+        item: Option<Received>,
+        ack: u16,
+        shutdown: Pin<&mut Notified<'_>>,
+    ) -> Flow {
         let stats = &self.shared.stats;
         match &item {
-            Ok(_) => stats.received(),
-            Err(_) => stats.decode_error(),
+            Some(Ok(_)) => stats.received(),
+            Some(Err(_)) => stats.decode_error(),
+            None => {}
         }
         // Room in the channel is the common case: no `select!` then.
-        let item = match self.tx.try_send(item) {
+        let item = match self.tx.try_send(Delivery { item, ack }) {
             Ok(()) => return Flow::Continue,
             Err(TrySendError::Closed(_)) => return Flow::Stop,
             Err(TrySendError::Full(item)) => item,

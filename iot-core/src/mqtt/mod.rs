@@ -71,7 +71,7 @@ mod state;
 mod topics;
 
 pub use config::{
-    AliasEntry, ConsumerConfig, Credentials, DedupConfig, MqttConfig, OverflowPolicy,
+    AckMode, AliasEntry, ConsumerConfig, Credentials, DedupConfig, MqttConfig, OverflowPolicy,
     PublisherConfig, Qos, QueueConfig,
 };
 pub use consumer::{Consumer, Received, ReceivedFrame};
