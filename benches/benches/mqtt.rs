@@ -35,7 +35,8 @@
 //!   latency only), `MQTT_BENCH_LATENCY_MIXED=1` (latency of the mixed
 //!   paths too) and `MQTT_BENCH_NODELAY=1` (`TCP_NODELAY` on the
 //!   broker's and the bare clients' sockets too; iot-core's clients set
-//!   it by default, `MqttConfig::tcp_nodelay`).
+//!   it by default, `MqttConfig::tcp_nodelay`), `MQTT_BENCH_ACK_ON_RECV=1`
+//!   (iot-core's consumer with `AckMode::OnRecv`).
 //!
 //! Prints Markdown tables and the target checklist at the end. Without a
 //! `mosquitto` binary it prints "SKIPPED" (fails with `CI=true`).
@@ -44,7 +45,7 @@ use std::time::Duration;
 
 use iot_benches::mqtt_broker::{Broker, BrokerOptions};
 use iot_benches::mqtt_e2e::{self, Latency, Path, Setup, Throughput, qos_name};
-use iot_core::mqtt::Qos;
+use iot_core::mqtt::{AckMode, Qos};
 use tokio::runtime::Runtime;
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -175,6 +176,7 @@ struct Params {
     rate: u64,
     latency_secs: f64,
     nodelay: bool,
+    ack_on_recv: bool,
     only: Option<String>,
 }
 
@@ -225,6 +227,11 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
         inflight: p.inflight,
         broker_pid: Some(broker.pid()),
         bare_tcp_nodelay: p.nodelay,
+        ack: if p.ack_on_recv {
+            AckMode::OnRecv
+        } else {
+            AckMode::OnReceipt
+        },
         ..Setup::new(broker.port(), qos)
     };
     let load_start = loadavg();
@@ -480,6 +487,7 @@ fn main() {
         rate: env("MQTT_BENCH_RATE", 10_000),
         latency_secs: env("MQTT_BENCH_LATENCY_SECS", 5.0),
         nodelay: env("MQTT_BENCH_NODELAY", 0u8) == 1,
+        ack_on_recv: env("MQTT_BENCH_ACK_ON_RECV", 0u8) == 1,
         latency_mixed: env("MQTT_BENCH_LATENCY_MIXED", 0u8) == 1,
         only: std::env::var("MQTT_BENCH_ONLY").ok(),
     };

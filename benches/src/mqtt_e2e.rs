@@ -49,8 +49,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use iot_core::codec::{Channel, Encoder, FrameHeader, Reading, Value};
 use iot_core::mqtt::{
-    AliasEntry, Consumer, ConsumerConfig, MqttConfig, OverflowPolicy, Publisher, PublisherConfig,
-    Qos, QueueConfig, ReceivedFrame, StatsSnapshot, TopicKind, TopicScheme,
+    AckMode, AliasEntry, Consumer, ConsumerConfig, MqttConfig, OverflowPolicy, Publisher,
+    PublisherConfig, Qos, QueueConfig, ReceivedFrame, StatsSnapshot, TopicKind, TopicScheme,
 };
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Packet};
 use tokio::task::JoinHandle;
@@ -153,6 +153,9 @@ pub struct Setup {
     /// iot-core's clients do by default (`MqttConfig::tcp_nodelay`);
     /// rumqttc's own default is off.
     pub bare_tcp_nodelay: bool,
+    /// Ours only: when the consumer acknowledges QoS 1 messages
+    /// (iot-core's default: on receipt, as rumqttc does).
+    pub ack: AckMode,
 }
 
 impl Setup {
@@ -165,6 +168,7 @@ impl Setup {
             queue_frames: QueueConfig::default().max_frames,
             broker_pid: None,
             bare_tcp_nodelay: false,
+            ack: AckMode::OnReceipt,
         }
     }
 }
@@ -510,6 +514,7 @@ impl Receiver {
                             .client_id(format!("{tag}-sub")),
                     )
                     .qos(setup.qos)
+                    .ack(setup.ack)
                     .devices([DEVICE_ID]),
                 )
                 .expect("consumer config");
