@@ -240,12 +240,18 @@ impl Publisher {
     /// While the broker is unreachable the queue fills and this waits until
     /// the connection is back and frames are acknowledged: wrap it in a
     /// timeout where that matters. Cancel-safe: a cancelled `send` queued
-    /// nothing.
+    /// nothing. Like tokio's channels it is a cooperative yield point: a
+    /// producer whose sends always find room still gives other tasks on its
+    /// worker their turn.
     pub async fn send(
         &self,
         header: &FrameHeader<'_>,
         readings: &[Reading<'_>],
     ) -> Result<(), PublishError> {
+        // A yield point like tokio's own channels have: a producer whose
+        // sends always find room would otherwise run without yielding until
+        // the queue is full, starving the connection task.
+        tokio::task::consume_budget().await;
         if self.enqueue(header, readings, true)? {
             return Ok(());
         }
@@ -679,6 +685,37 @@ pub(crate) fn max_payload(max_packet: usize, topic_len: usize, qos: Qos) -> usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{Channel, Value};
+
+    /// `send` is a yield point: on a current-thread runtime, a producer
+    /// whose sends always find room still lets other tasks run.
+    #[tokio::test(flavor = "current_thread")]
+    async fn send_yields_to_other_tasks() {
+        // Nothing listens on port 1: frames just queue.
+        let config = PublisherConfig::new(crate::mqtt::MqttConfig::new("127.0.0.1", 1), "dev-y");
+        let publisher = Publisher::start(config).unwrap();
+        let other_ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = other_ran.clone();
+        tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+        let readings = [Reading::new(Channel::Alias(0), Value::U64(1))];
+        let mut sent_before_the_other_task_ran = 0;
+        for seq in 0..1000 {
+            if other_ran.load(Ordering::SeqCst) {
+                break;
+            }
+            publisher
+                .send(&FrameHeader::new("dev-y", seq, seq), &readings)
+                .await
+                .unwrap();
+            sent_before_the_other_task_ran += 1;
+        }
+        assert!(other_ran.load(Ordering::SeqCst), "1000 sends never yielded");
+        // Tokio's budget is 128 operations per poll.
+        assert!(
+            sent_before_the_other_task_ran <= 256,
+            "{sent_before_the_other_task_ran}"
+        );
+    }
 
     /// The size rumqttc computes for a PUBLISH.
     fn packet_size(topic: usize, payload: usize, qos1: bool) -> usize {
