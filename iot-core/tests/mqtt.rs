@@ -1166,3 +1166,129 @@ async fn ack_on_recv_loses_nothing_buffered_when_the_consumer_dies() {
         rest.keys().filter(|s| taken.contains(s)).count()
     );
 }
+
+/// `AckMode::OnRecv` under load: a fast reader with a small channel and a
+/// broker that keeps many messages in flight receives every frame; `recv`
+/// never waits on acknowledgements while the connection task waits on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_on_recv_keeps_up_with_a_fast_reader() {
+    let Some(broker) = Broker::start(BrokerOptions {
+        extra: vec!["max_inflight_messages 1000".into()],
+        ..BrokerOptions::default()
+    }) else {
+        return;
+    };
+    const N: u64 = 5000;
+    const DEVICE: &str = "dev-fast";
+    let mut consumer = support::consumer(
+        ConsumerConfig::new(mqtt(&broker, "fast-consumer", "f"))
+            .ack(iot_core::mqtt::AckMode::OnRecv)
+            .channel_capacity(16),
+    )
+    .await;
+    let publisher =
+        support::publisher(PublisherConfig::new(mqtt(&broker, "fast-pub", "f"), DEVICE)).await;
+    let producer = {
+        let publisher = publisher.clone();
+        tokio::spawn(async move {
+            for seq in 0..N {
+                let header = FrameHeader::new(DEVICE, seq, 1_700_000_000_000 + seq);
+                publisher
+                    .send(&header, &support::readings(seq))
+                    .await
+                    .expect("send");
+            }
+        })
+    };
+    let items = receive_distinct(
+        &mut consumer,
+        N as usize,
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+    )
+    .await;
+    producer.await.unwrap();
+    let seen = tally(&items, DEVICE);
+    assert_eq!(seen.len() as u64, N, "stalled after {} frames", seen.len());
+    assert!(seen.values().all(|n| *n == 1));
+    consumer.close(Duration::from_secs(5)).await;
+}
+
+/// `AckMode::OnRecv` across a broker restart that loses the session: the
+/// acknowledgements of frames delivered on the old connection are dropped,
+/// not sent on the new one, where the same packet ids name other messages.
+/// Otherwise the frames buffered on the new connection would be
+/// acknowledged before the application took them, and lost in a crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_on_recv_never_acknowledges_across_connections() {
+    // Enough in flight that 100 unacknowledged frames reach the consumer.
+    let Some(mut broker) = Broker::start(BrokerOptions {
+        extra: vec!["max_inflight_messages 1000".into()],
+        ..BrokerOptions::default()
+    }) else {
+        return;
+    };
+    const DEVICE: &str = "dev-epoch";
+    let consumer_config = ConsumerConfig::new(mqtt(&broker, "epoch-consumer", "e"))
+        .ack(iot_core::mqtt::AckMode::OnRecv);
+    let config = || consumer_config.clone();
+    let mut first = support::consumer(config()).await;
+    let publisher = support::publisher(PublisherConfig::new(
+        mqtt(&broker, "epoch-pub", "e"),
+        DEVICE,
+    ))
+    .await;
+    for seq in 0..100 {
+        publish(&publisher, DEVICE, seq);
+    }
+    wait_for("old frames buffered", Duration::from_secs(10), || {
+        first.stats().snapshot().received >= 100
+    })
+    .await;
+    // The broker forgets every session (no persistence).
+    blocking(|| broker.restart());
+    wait_for(
+        "consumer back and subscribed",
+        Duration::from_secs(10),
+        || first.stats().snapshot().subscribed >= 2,
+    )
+    .await;
+    wait_for("publisher back", Duration::from_secs(10), || {
+        publisher.state().borrow().is_connected()
+    })
+    .await;
+    for seq in 100..200 {
+        publish(&publisher, DEVICE, seq);
+    }
+    wait_for("new frames buffered", Duration::from_secs(10), || {
+        first.stats().snapshot().received >= 200
+    })
+    .await;
+    // The application takes the old frames only; their acknowledgements
+    // must not leave.
+    let old = receive_until(&mut first, Duration::from_secs(5), |items| {
+        items.len() >= 100
+    })
+    .await;
+    assert_eq!(
+        tally(&old, DEVICE).into_keys().collect::<Vec<_>>(),
+        (0..100).collect::<Vec<_>>()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(first);
+
+    let mut second = support::consumer(config()).await;
+    let new = receive_distinct(
+        &mut second,
+        100,
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+    )
+    .await;
+    let new: Vec<u64> = tally(&new, DEVICE).into_keys().collect();
+    assert_eq!(
+        new,
+        (100..200).collect::<Vec<_>>(),
+        "frames acknowledged early were lost"
+    );
+}

@@ -606,6 +606,12 @@ impl ConsumerConfig {
         self
     }
 
+    /// Sets [`channel_capacity`](Self::channel_capacity).
+    pub fn channel_capacity(mut self, items: usize) -> Self {
+        self.channel_capacity = items;
+        self
+    }
+
     /// Sets [`ack`](Self::ack).
     pub fn ack(mut self, ack: AckMode) -> Self {
         self.ack = ack;

@@ -3,13 +3,14 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use rumqttc::{
-    AsyncClient, ClientError, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, QoS,
-    StateError, SubscribeFilter, SubscribeReasonCode,
+    AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, QoS, StateError,
+    SubscribeFilter, SubscribeReasonCode,
 };
 use tokio::sync::futures::Notified;
 use tokio::sync::mpsc::error::TrySendError;
@@ -149,7 +150,7 @@ pub struct Consumer {
     rx: mpsc::Receiver<Delivery>,
     /// `AckMode::OnRecv`: packet ids taken by the application whose
     /// acknowledgement did not fit rumqttc's request channel yet.
-    pending_acks: VecDeque<u16>,
+    pending_acks: VecDeque<Ack>,
     shared: Arc<Shared>,
     state: watch::Receiver<ConnectionState>,
     client: AsyncClient,
@@ -170,6 +171,10 @@ struct Shared {
     aliases: Mutex<ClockMap<Arc<AliasTable>>>,
     shutdown: Notify,
     closing: std::sync::atomic::AtomicBool,
+    /// Counts lost connections. Packet ids are only meaningful on the
+    /// connection that delivered them: a PUBACK sent on a later one could
+    /// acknowledge a different message if the broker lost the session.
+    epoch: AtomicU64,
     client_id: String,
 }
 
@@ -190,7 +195,14 @@ impl Consumer {
         let (mut options, network) = config.mqtt.to_options();
         let manual_acks = config.ack == AckMode::OnRecv;
         options.set_manual_acks(manual_acks);
-        let cap = options.request_channel_capacity();
+        // With acknowledgements from `recv`, every item the application
+        // may take can put one more request in rumqttc's channel.
+        let cap = options.request_channel_capacity()
+            + if manual_acks {
+                config.channel_capacity
+            } else {
+                0
+            };
         let (client, mut eventloop) = AsyncClient::new(options, cap);
         eventloop.set_network_options(network);
         let stats = Arc::new(Stats::new(Role::Consumer));
@@ -199,6 +211,7 @@ impl Consumer {
             aliases: Mutex::new(ClockMap::new(config.max_alias_tables)),
             shutdown: Notify::new(),
             closing: false.into(),
+            epoch: AtomicU64::new(0),
             client_id: config.mqtt.client_id.clone(),
         });
         let (link, state) = Link::new(config.mqtt.backoff, stats);
@@ -213,6 +226,7 @@ impl Consumer {
             oversize: OversizeSkip::new(config.mqtt.max_packet_size, config.oversize_skip_limit),
             tx,
             manual_acks,
+            stale: false,
         };
         let task = runtime.spawn(worker.run(eventloop, link));
         Ok(Self {
@@ -228,14 +242,20 @@ impl Consumer {
     /// The next frame or error item; `None` once the consumer is closed.
     ///
     /// With [`AckMode::OnRecv`] this acknowledges the message to the broker
-    /// (and any skipped before it). Cancel-safe: dropping the future loses
-    /// nothing.
+    /// (and any skipped before it), without ever waiting for that: an
+    /// acknowledgement that does not fit rumqttc's request channel is
+    /// retried every millisecond while `recv` waits. Cancel-safe: dropping
+    /// the future loses nothing and acknowledges nothing twice.
     pub async fn recv(&mut self) -> Option<Received> {
         loop {
-            if !self.pending_acks.is_empty() {
-                self.send_acks().await;
-            }
-            let delivery = self.rx.recv().await?;
+            let delivery = if self.send_acks() {
+                tokio::select! {
+                    delivery = self.rx.recv() => delivery?,
+                    () = tokio::time::sleep(ACK_RETRY) => continue,
+                }
+            } else {
+                self.rx.recv().await?
+            };
             if let Some(item) = self.take(delivery) {
                 return Some(item);
             }
@@ -244,6 +264,7 @@ impl Consumer {
 
     /// The next item if one is ready, without waiting.
     pub fn try_recv(&mut self) -> Option<Received> {
+        self.send_acks();
         loop {
             let delivery = self.rx.try_recv().ok()?;
             if let Some(item) = self.take(delivery) {
@@ -252,39 +273,36 @@ impl Consumer {
         }
     }
 
-    /// Acknowledges a delivery's message (after any still pending, in
+    /// Queues a delivery's acknowledgement (after any still pending, in
     /// order), returns its item.
     fn take(&mut self, delivery: Delivery) -> Option<Received> {
-        if delivery.ack != 0 {
-            self.pending_acks.push_back(delivery.ack);
-            while let Some(&pkid) = self.pending_acks.front() {
-                match self.client.try_ack(&ack_for(pkid)) {
-                    Ok(()) => {
-                        self.pending_acks.pop_front();
-                    }
-                    // rumqttc's request channel is full: the next `recv`
-                    // waits for room.
-                    Err(ClientError::TryRequest(_)) => break,
-                    // The task has stopped: the broker redelivers these
-                    // messages to the session.
-                    Err(_) => {
-                        self.pending_acks.clear();
-                    }
-                }
-            }
+        if let Some(ack) = delivery.ack {
+            self.pending_acks.push_back(ack);
+            self.send_acks();
         }
         delivery.item
     }
 
-    /// Hands the pending acknowledgements to rumqttc, waiting for room.
-    async fn send_acks(&mut self) {
-        while let Some(&pkid) = self.pending_acks.front() {
-            if self.client.ack(&ack_for(pkid)).await.is_err() {
-                self.pending_acks.clear();
-                return;
+    /// Hands pending acknowledgements to rumqttc without waiting; returns
+    /// whether some are left (its request channel is full).
+    ///
+    /// Those of an earlier connection are dropped: the broker redelivers
+    /// their messages on the new one (persistent session), where the
+    /// redelivery is suppressed as a duplicate and acknowledged then.
+    fn send_acks(&mut self) -> bool {
+        let epoch = self.shared.epoch.load(Ordering::SeqCst);
+        while let Some(ack) = self.pending_acks.front().copied() {
+            if ack.epoch == epoch && self.client.try_ack(&ack_for(ack.pkid)).is_err() {
+                if self.task.as_ref().is_none_or(JoinHandle::is_finished) {
+                    // Nobody will send them: the broker redelivers.
+                    self.pending_acks.clear();
+                    return false;
+                }
+                return true;
             }
             self.pending_acks.pop_front();
         }
+        false
     }
 
     /// The connection state, for readiness checks.
@@ -311,6 +329,12 @@ impl Consumer {
             .store(true, std::sync::atomic::Ordering::Relaxed);
         let deadline = tokio::time::Instant::now() + grace;
         if self.state.borrow().is_connected() {
+            // Acknowledgements first (the DISCONNECT follows them through
+            // rumqttc's channel), so the next session does not get the
+            // frames this one already handed to the application.
+            while self.send_acks() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(ACK_RETRY).await;
+            }
             let _ = tokio::time::timeout_at(deadline, self.client.disconnect()).await;
         } else {
             self.shared.shutdown.notify_one();
@@ -374,6 +398,8 @@ struct Worker {
     tx: mpsc::Sender<Delivery>,
     /// `AckMode::OnRecv`: QoS 1 messages travel with their packet ids.
     manual_acks: bool,
+    /// Handling the events of a lost connection.
+    stale: bool,
 }
 
 /// What the connection task hands to `recv`: an item, and with
@@ -382,8 +408,19 @@ struct Worker {
 /// PUBACKs leave in the order the PUBLISHes arrived (MQTT 3.1.1, 4.6).
 struct Delivery {
     item: Option<Received>,
-    ack: u16,
+    ack: Option<Ack>,
 }
+
+/// A QoS 1 packet id to acknowledge, and the connection it arrived on.
+#[derive(Debug, Clone, Copy)]
+struct Ack {
+    epoch: u64,
+    pkid: u16,
+}
+
+/// How often `recv` retries acknowledgements that did not fit rumqttc's
+/// request channel.
+const ACK_RETRY: Duration = Duration::from_millis(1);
 
 /// Whether the task goes on.
 enum Flow {
@@ -417,13 +454,21 @@ impl Worker {
                 }
                 Ok(event) => self.on_event(event, shutdown.as_mut()).await,
                 Err(error) => {
+                    // Before anything else: acknowledgements of this
+                    // connection's packet ids are void from now on.
+                    self.shared.epoch.fetch_add(1, Ordering::SeqCst);
                     let (stale, _) = take_stale(&mut eventloop);
                     let mut flow = Flow::Continue;
+                    // Stale publishes are delivered without acknowledgement:
+                    // their packet ids belong to the lost connection, and the
+                    // broker redelivers them to the session.
+                    self.stale = true;
                     for event in stale {
                         if let Flow::Stop = self.on_event(event, shutdown.as_mut()).await {
                             flow = Flow::Stop;
                         }
                     }
+                    self.stale = false;
                     if let Some(size) = packet_too_large(&error) {
                         match self.oversize.on_reset(size, &mut eventloop.mqtt_options) {
                             Reset::WillSkip => tracing::warn!(
@@ -472,14 +517,14 @@ impl Worker {
     async fn on_event(&mut self, event: Event, mut shutdown: Pin<&mut Notified<'_>>) -> Flow {
         match event {
             Event::Incoming(Incoming::Publish(publish)) => {
-                let ack = if self.manual_acks && publish.qos == QoS::AtLeastOnce {
-                    publish.pkid
-                } else {
-                    0
-                };
+                let acked = self.manual_acks && !self.stale && publish.qos == QoS::AtLeastOnce;
+                let ack = acked.then(|| Ack {
+                    epoch: self.shared.epoch.load(Ordering::SeqCst),
+                    pkid: publish.pkid,
+                });
                 match self.on_publish(publish) {
                     Some(item) => self.hand_over(Some(item), ack, shutdown).await,
-                    None if ack != 0 => self.hand_over(None, ack, shutdown).await,
+                    None if ack.is_some() => self.hand_over(None, ack, shutdown).await,
                     None => Flow::Continue,
                 }
             }
@@ -514,14 +559,14 @@ impl Worker {
     /// Hands an item to `recv`, waiting for room (back-pressure) unless
     /// the consumer is shut down.
     async fn deliver(&self, item: Received, shutdown: Pin<&mut Notified<'_>>) -> Flow {
-        self.hand_over(Some(item), 0, shutdown).await
+        self.hand_over(Some(item), None, shutdown).await
     }
 
     /// Hands an item and/or a packet id to acknowledge to `recv`.
     async fn hand_over(
         &self,
         item: Option<Received>,
-        ack: u16,
+        ack: Option<Ack>,
         shutdown: Pin<&mut Notified<'_>>,
     ) -> Flow {
         let stats = &self.shared.stats;
@@ -549,8 +594,9 @@ impl Worker {
     /// Validates one message; `None` when there is nothing to deliver.
     fn on_publish(&mut self, publish: Publish) -> Option<Received> {
         if let Some(size) = self.oversize.oversized(&publish) {
-            // Read on a connection with a raised limit; rumqttc has
-            // acknowledged it, the application learns its topic.
+            // Read on a connection with a raised limit; it is acknowledged
+            // like any message (on receipt, or with its error item), and
+            // the application learns its topic.
             return Some(Err(ReceiveError::PacketTooLarge {
                 size,
                 topic: Some(publish.topic),

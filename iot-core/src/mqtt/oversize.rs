@@ -6,7 +6,7 @@
 //! fails again: one oversized message would stop a consumer for good. So
 //! after such a reset the next connection is made with the limit raised to
 //! the reported size (up to `oversize_skip_limit`); the message is read,
-//! acknowledged by rumqttc and reported as an error item with its topic.
+//! acknowledged and reported as an error item with its topic.
 //! Later connections use the configured limit again. Memory stays bounded
 //! by `oversize_skip_limit`.
 

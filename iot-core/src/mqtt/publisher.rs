@@ -323,6 +323,8 @@ impl Publisher {
             Ok((_, dropped)) => {
                 shared.stats.published();
                 if dropped > 0 {
+                    // Dropping frames may free bytes a waiting `send` needs.
+                    shared.wake_waiters();
                     shared.stats.dropped(DropReason::QueueFull, dropped as u64);
                     tracing::debug!(
                         dropped,
