@@ -524,8 +524,11 @@ pub struct ConsumerConfig {
     pub limits: Limits,
     /// Duplicate suppression.
     pub dedup: DedupConfig,
-    /// Alias tables kept (one per device, least recently used forgotten).
-    /// Default 10,000.
+    /// Alias tables kept for [`Consumer::aliases`](super::Consumer::aliases)
+    /// (one per device, least recently used forgotten). Default 10,000.
+    /// Each device tracked for deduplication also keeps its current table
+    /// (shared, not copied), so at most `max_alias_tables +
+    /// dedup.max_devices` tables are alive.
     pub max_alias_tables: usize,
     /// Items buffered between the connection task and `recv`. When full,
     /// the task stops reading from the broker (back-pressure). Default 1024.
