@@ -255,17 +255,14 @@ impl Publisher {
         if self.enqueue(header, readings, true)? {
             return Ok(());
         }
-        let shared = &self.handle.shared;
-        let _waiting = shared.waiting();
-        loop {
-            let notified = shared.progress.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            if self.enqueue(header, readings, true)? {
-                return Ok(());
-            }
-            notified.await;
-        }
+        self.handle
+            .shared
+            .wait_until(|| match self.enqueue(header, readings, true) {
+                Ok(false) => None,
+                Ok(true) => Some(Ok(())),
+                Err(e) => Some(Err(e)),
+            })
+            .await
     }
 
     /// Encodes and queues a frame. With `wait`, a full queue refuses the
@@ -381,16 +378,9 @@ impl Publisher {
     /// in a timeout: while the broker is unreachable it does not return.
     pub async fn flush(&self) {
         let shared = &self.handle.shared;
-        let _waiting = shared.waiting();
-        loop {
-            let notified = shared.progress.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            if shared.lock().queue.len() == 0 {
-                return;
-            }
-            notified.await;
-        }
+        shared
+            .wait_until(|| (shared.lock().queue.len() == 0).then_some(()))
+            .await;
     }
 
     /// Shuts down cleanly: waits up to `grace` for the queue to drain,
@@ -512,13 +502,21 @@ impl Shared {
     }
 
     async fn wait_controls_sent(&self) {
+        self.wait_until(|| (!self.lock().queue.has_control()).then_some(()))
+            .await;
+    }
+
+    /// Waits on `progress` until `ready` gives a value. The waiter registers
+    /// (and the `Notified` is enabled) before `ready` looks, so an event
+    /// between the look and the wait still wakes it.
+    async fn wait_until<T>(&self, mut ready: impl FnMut() -> Option<T>) -> T {
         let _waiting = self.waiting();
         loop {
             let notified = self.progress.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            if !self.lock().queue.has_control() {
-                return;
+            if let Some(value) = ready() {
+                return value;
             }
             notified.await;
         }
