@@ -451,20 +451,25 @@ async fn malformed_payloads_become_error_items() {
     // A packet larger than the consumer's max_packet_size: rumqttc drops
     // the connection before the topic is known. It is reported, the
     // consumer reconnects, and frames keep coming.
-    blocking(|| mosquitto_pub(&pub_bin, port, "g/dev-1/telemetry", 0, &vec![7u8; 20_000]));
-    blocking(|| {
-        mosquitto_pub(
-            &pub_bin,
-            port,
-            "g/dev-1/telemetry",
-            1,
-            &frame("dev-1", 5, 0),
-        )
-    });
-    let more = receive_until(&mut consumer, Duration::from_secs(10), |items| {
-        items.iter().any(|i| matches!(i, Ok(f) if f.seq() == 5))
-    })
-    .await;
+    // A 20,000-byte payload at `qos`, then valid frame `seq`: what arrives
+    // up to that frame.
+    let oversized_then = |qos: u8, seq: u64| {
+        blocking(|| {
+            mosquitto_pub(&pub_bin, port, "g/dev-1/telemetry", qos, &[7u8; 20_000]);
+            mosquitto_pub(
+                &pub_bin,
+                port,
+                "g/dev-1/telemetry",
+                1,
+                &frame("dev-1", seq, 0),
+            );
+        });
+        move |items: &[iot_core::mqtt::Received]| {
+            items.iter().any(|i| matches!(i, Ok(f) if f.seq() == seq))
+        }
+    };
+    let until_5 = oversized_then(0, 5);
+    let more = receive_until(&mut consumer, Duration::from_secs(10), until_5).await;
     assert!(
         matches!(more.first(), Some(Err(ReceiveError::PacketTooLarge { size, topic: None })) if *size > 8 * 1024),
         "{more:?}"
@@ -478,20 +483,8 @@ async fn malformed_payloads_become_error_items() {
     // reconnect. The consumer reads it once on a connection with a raised
     // limit, reports it with its topic and goes on: one reset, no loop.
     let resets = consumer.stats().snapshot().disconnects;
-    blocking(|| mosquitto_pub(&pub_bin, port, "g/dev-1/telemetry", 1, &vec![7u8; 20_000]));
-    blocking(|| {
-        mosquitto_pub(
-            &pub_bin,
-            port,
-            "g/dev-1/telemetry",
-            1,
-            &frame("dev-1", 6, 0),
-        )
-    });
-    let more = receive_until(&mut consumer, Duration::from_secs(10), |items| {
-        items.iter().any(|i| matches!(i, Ok(f) if f.seq() == 6))
-    })
-    .await;
+    let until_6 = oversized_then(1, 6);
+    let more = receive_until(&mut consumer, Duration::from_secs(10), until_6).await;
     let expected = 2 + "g/dev-1/telemetry".len() + 2 + 20_000;
     assert_eq!(more.len(), 3, "{more:?}");
     assert!(

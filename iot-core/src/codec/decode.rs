@@ -95,6 +95,16 @@ pub(crate) struct FrameLayout {
 
 #[cfg(feature = "std")]
 impl FrameLayout {
+    /// The frame's sequence number.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The frame's timestamp, milliseconds since the Unix epoch.
+    pub(crate) fn timestamp_ms(&self) -> u64 {
+        self.timestamp_ms
+    }
+
     /// The view over `buf`, the very bytes `FrameView::layout` was taken
     /// from, with `device_id` equal to the frame's.
     pub(crate) fn view<'a>(&self, buf: &'a [u8], device_id: &'a str) -> FrameView<'a> {

@@ -41,8 +41,8 @@ pub struct ReceivedFrame {
     topic: String,
     device: Range<usize>,
     payload: Bytes,
-    seq: u64,
-    timestamp_ms: u64,
+    /// Where the readings lie, and the header's sequence number and
+    /// timestamp, as validated at receipt.
     layout: FrameLayout,
     aliases: Option<Arc<AliasTable>>,
     redelivered: bool,
@@ -52,8 +52,8 @@ impl std::fmt::Debug for ReceivedFrame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReceivedFrame")
             .field("topic", &self.topic)
-            .field("seq", &self.seq)
-            .field("timestamp_ms", &self.timestamp_ms)
+            .field("seq", &self.seq())
+            .field("timestamp_ms", &self.timestamp_ms())
             .field("len", &self.payload.len())
             .field("redelivered", &self.redelivered)
             .finish_non_exhaustive()
@@ -73,12 +73,12 @@ impl ReceivedFrame {
 
     /// The frame's sequence number.
     pub fn seq(&self) -> u64 {
-        self.seq
+        self.layout.seq()
     }
 
     /// The frame's timestamp, milliseconds since the Unix epoch.
     pub fn timestamp_ms(&self) -> u64 {
-        self.timestamp_ms
+        self.layout.timestamp_ms()
     }
 
     /// The encoded frame: the MQTT payload itself.
@@ -403,9 +403,9 @@ struct Worker {
 }
 
 /// What the connection task hands to `recv`: an item, and with
-/// `AckMode::OnRecv` the packet id to acknowledge once `recv` takes it (0:
-/// none). Skipped messages travel as acknowledgements alone, so that
-/// PUBACKs leave in the order the PUBLISHes arrived (MQTT 3.1.1, 4.6).
+/// `AckMode::OnRecv` the packet to acknowledge once `recv` takes it.
+/// Skipped messages travel as acknowledgements alone, so that PUBACKs
+/// leave in the order the PUBLISHes arrived (MQTT 3.1.1, 4.6).
 struct Delivery {
     item: Option<Received>,
     ack: Option<Ack>,
@@ -651,8 +651,6 @@ impl Worker {
                 Some(Ok(ReceivedFrame {
                     device,
                     payload: publish.payload,
-                    seq,
-                    timestamp_ms,
                     layout,
                     aliases,
                     redelivered: publish.dup,

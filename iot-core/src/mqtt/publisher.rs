@@ -252,6 +252,7 @@ impl Publisher {
         // sends always find room would otherwise run without yielding until
         // the queue is full, starving the connection task.
         tokio::task::consume_budget().await;
+        // The common case, room at once, without registering as a waiter.
         if self.enqueue(header, readings, true)? {
             return Ok(());
         }
