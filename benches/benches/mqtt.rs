@@ -35,7 +35,9 @@
 //!   latency only), `MQTT_BENCH_LATENCY_MIXED=1` (latency of the mixed
 //!   paths too) and `MQTT_BENCH_NODELAY=1` (`TCP_NODELAY` on the
 //!   broker's and the bare clients' sockets too; iot-core's clients set
-//!   it by default, `MqttConfig::tcp_nodelay`), `MQTT_BENCH_ACK_ON_RECV=1`
+//!   it by default, `MqttConfig::tcp_nodelay`), `MQTT_BENCH_OURS_NODELAY`
+//!   (`0`/`1`: override iot-core's `tcp_nodelay` default),
+//!   `MQTT_BENCH_LATENCY_QOS` (`1`, or `0`), `MQTT_BENCH_ACK_ON_RECV=1`
 //!   (iot-core's consumer with `AckMode::OnRecv`).
 //!
 //! Prints Markdown tables and the target checklist at the end. Without a
@@ -176,6 +178,8 @@ struct Params {
     rate: u64,
     latency_secs: f64,
     nodelay: bool,
+    ours_nodelay: Option<bool>,
+    latency_qos: Qos,
     ack_on_recv: bool,
     only: Option<String>,
 }
@@ -227,6 +231,9 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
         inflight: p.inflight,
         broker_pid: Some(broker.pid()),
         bare_tcp_nodelay: p.nodelay,
+        ours_tcp_nodelay: p
+            .ours_nodelay
+            .unwrap_or(Setup::new(0, qos).ours_tcp_nodelay),
         ack: if p.ack_on_recv {
             AckMode::OnRecv
         } else {
@@ -282,7 +289,7 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
             let path = LATENCY_PATHS[i];
             let r = runtime.block_on(mqtt_e2e::latency(
                 path,
-                &setup(Qos::AtLeastOnce),
+                &setup(p.latency_qos),
                 p.rate,
                 duration,
             ));
@@ -364,8 +371,10 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
     if latency_repeats > 0 {
         println!();
         println!(
-            "### Latency at {} msg/s for {} s, QoS 1 (publish call to receipt by the application)",
-            p.rate, p.latency_secs
+            "### Latency at {} msg/s for {} s, {} (publish call to receipt by the application)",
+            p.rate,
+            p.latency_secs,
+            qos_name(p.latency_qos)
         );
         println!();
         println!(
@@ -487,6 +496,14 @@ fn main() {
         rate: env("MQTT_BENCH_RATE", 10_000),
         latency_secs: env("MQTT_BENCH_LATENCY_SECS", 5.0),
         nodelay: env("MQTT_BENCH_NODELAY", 0u8) == 1,
+        ours_nodelay: std::env::var("MQTT_BENCH_OURS_NODELAY")
+            .ok()
+            .map(|v| v.trim() == "1"),
+        latency_qos: if env("MQTT_BENCH_LATENCY_QOS", 1u8) == 0 {
+            Qos::AtMostOnce
+        } else {
+            Qos::AtLeastOnce
+        },
         ack_on_recv: env("MQTT_BENCH_ACK_ON_RECV", 0u8) == 1,
         latency_mixed: env("MQTT_BENCH_LATENCY_MIXED", 0u8) == 1,
         only: std::env::var("MQTT_BENCH_ONLY").ok(),
@@ -525,6 +542,9 @@ fn main() {
     eprintln!("broker configuration:\n{}", broker.config().trim_end());
     if params.nodelay {
         eprintln!("TCP_NODELAY on the broker's and the bare clients' sockets");
+    }
+    if let Some(on) = params.ours_nodelay {
+        eprintln!("iot-core's clients: tcp_nodelay {on} (not the default)");
     }
     let summaries: Vec<Summary> = runtimes
         .iter()

@@ -153,6 +153,9 @@ pub struct Setup {
     /// iot-core's clients do by default (`MqttConfig::tcp_nodelay`);
     /// rumqttc's own default is off.
     pub bare_tcp_nodelay: bool,
+    /// Ours only: `MqttConfig::tcp_nodelay` of both clients (default:
+    /// iot-core's default).
+    pub ours_tcp_nodelay: bool,
     /// Ours only: when the consumer acknowledges QoS 1 messages
     /// (iot-core's default: on receipt, as rumqttc does).
     pub ack: AckMode,
@@ -168,6 +171,7 @@ impl Setup {
             queue_frames: QueueConfig::default().max_frames,
             broker_pid: None,
             bare_tcp_nodelay: false,
+            ours_tcp_nodelay: MqttConfig::default().tcp_nodelay,
             ack: AckMode::OnReceipt,
         }
     }
@@ -510,6 +514,7 @@ impl Receiver {
                     ConsumerConfig::new(
                         MqttConfig::new("127.0.0.1", setup.port)
                             .max_inflight(setup.inflight)
+                            .tcp_nodelay(setup.ours_tcp_nodelay)
                             .topics(scheme.clone())
                             .client_id(format!("{tag}-sub")),
                     )
@@ -639,6 +644,7 @@ impl Sender {
                     PublisherConfig::new(
                         MqttConfig::new("127.0.0.1", setup.port)
                             .max_inflight(setup.inflight)
+                            .tcp_nodelay(setup.ours_tcp_nodelay)
                             .topics(scheme.clone())
                             .client_id(format!("{tag}-pub")),
                         DEVICE_ID,

@@ -502,6 +502,22 @@ impl Shared {
         self.stats.set_queue(core.queue.len(), core.queue.bytes());
     }
 
+    /// After frames left the queue: hands on more, and wakes the waiters
+    /// once the queue has drained to its low-water mark (or a control
+    /// publish was handed on). A producer blocked in `send` on a full queue
+    /// then refills it in bursts instead of being woken, from another
+    /// thread, for every frame written.
+    fn pump_and_wake(&self, mut core: MutexGuard<'_, Core>) {
+        let controls = core.queue.has_control();
+        self.pump(&mut core);
+        let wake = drained_enough(core.queue.len(), core.queue.limits().0)
+            || (controls && !core.queue.has_control());
+        drop(core);
+        if wake {
+            self.wake_waiters();
+        }
+    }
+
     async fn wait_controls_sent(&self) {
         self.wait_until(|| (!self.lock().queue.has_control()).then_some(()))
             .await;
@@ -557,24 +573,26 @@ impl Shared {
                         tracing::warn!(pkid, "publish written that the publisher did not hand off");
                     }
                 }
-                self.pump(&mut core);
-                drop(core);
-                self.wake_waiters();
+                self.pump_and_wake(core);
             }
             Event::Incoming(Incoming::PubAck(ack)) => {
                 let mut core = self.lock();
                 if core.queue.on_puback(ack.pkid) {
                     self.stats.acked();
                 }
-                self.pump(&mut core);
-                drop(core);
-                self.wake_waiters();
+                self.pump_and_wake(core);
             }
             Event::Outgoing(RumqttOutgoing::Disconnect) if self.lock().closing => return false,
             _ => {}
         }
         true
     }
+}
+
+/// Whether a queue of `len` frames (of at most `max_frames`) has drained
+/// to its low-water mark: an eighth of it free, at least one frame.
+fn drained_enough(len: usize, max_frames: usize) -> bool {
+    len <= max_frames - (max_frames / 8).max(1)
 }
 
 /// The connection task: polls rumqttc, keeps the queue's bookkeeping, and
@@ -728,6 +746,21 @@ mod tests {
             _ => 4,
         };
         1 + len_len + rem
+    }
+
+    /// A producer waiting on a full queue is woken once an eighth of it
+    /// is free, not for every frame written; a small queue on every free
+    /// place; a flush (empty queue) always.
+    #[test]
+    fn waiters_wake_at_the_low_water_mark() {
+        assert!(!drained_enough(9_999, 10_000));
+        assert!(!drained_enough(8_751, 10_000));
+        assert!(drained_enough(8_750, 10_000));
+        assert!(drained_enough(0, 10_000));
+        assert!(!drained_enough(1, 1));
+        assert!(drained_enough(0, 1));
+        assert!(!drained_enough(8, 8));
+        assert!(drained_enough(7, 8));
     }
 
     #[test]
