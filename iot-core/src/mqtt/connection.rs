@@ -3,12 +3,14 @@
 //! broken connection.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use iot_resilience::backoff::{Backoff, BackoffConfig};
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, QoS, Request};
-use tokio::sync::watch;
+use tokio::sync::futures::Notified;
+use tokio::sync::{Notify, watch};
 
 use super::state::{ConnectionState, Stats};
 
@@ -91,6 +93,37 @@ impl Link {
             self.stats.metrics.connected(false);
         }
         self.state.send_replace(ConnectionState::Closed);
+    }
+}
+
+/// Tells an event-loop task to stop.
+///
+/// The task checks the flag before each poll and waits on the `Notify`
+/// only while rumqttc has nothing ready: polling a pending `Notified` takes
+/// the `Notify`'s lock, which for every event would be a lock round trip
+/// for nothing.
+#[derive(Default)]
+pub(crate) struct Shutdown {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Shutdown {
+    /// Asks the task to stop.
+    pub(crate) fn trigger(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Whether the task was asked to stop.
+    pub(crate) fn is_triggered(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Completes once the task is asked to stop (also if that happened
+    /// before the first poll).
+    pub(crate) fn notified(&self) -> Notified<'_> {
+        self.notify.notified()
     }
 }
 

@@ -14,13 +14,13 @@ use rumqttc::{
 };
 use tokio::sync::futures::Notified;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::codec::{AliasTable, FrameLayout, FrameView, Limits, decode_birth, decode_frame};
 
 use super::config::{AckMode, ConsumerConfig};
-use super::connection::{Link, take_stale};
+use super::connection::{Link, Shutdown, take_stale};
 use super::dedup::{Dedup, Verdict};
 use super::error::{ConfigError, ReceiveError};
 use super::lru::ClockMap;
@@ -169,7 +169,7 @@ impl std::fmt::Debug for Consumer {
 struct Shared {
     stats: Arc<Stats>,
     aliases: Mutex<ClockMap<Arc<AliasTable>>>,
-    shutdown: Notify,
+    shutdown: Shutdown,
     closing: std::sync::atomic::AtomicBool,
     /// Counts lost connections. Packet ids are only meaningful on the
     /// connection that delivered them: a PUBACK sent on a later one could
@@ -180,7 +180,7 @@ struct Shared {
 
 impl Drop for Consumer {
     fn drop(&mut self) {
-        self.shared.shutdown.notify_one();
+        self.shared.shutdown.trigger();
     }
 }
 
@@ -209,7 +209,7 @@ impl Consumer {
         let shared = Arc::new(Shared {
             stats: stats.clone(),
             aliases: Mutex::new(ClockMap::new(config.max_alias_tables)),
-            shutdown: Notify::new(),
+            shutdown: Shutdown::default(),
             closing: false.into(),
             epoch: AtomicU64::new(0),
             client_id: config.mqtt.client_id.clone(),
@@ -337,11 +337,11 @@ impl Consumer {
             }
             let _ = tokio::time::timeout_at(deadline, self.client.disconnect()).await;
         } else {
-            self.shared.shutdown.notify_one();
+            self.shared.shutdown.trigger();
         }
         if let Some(mut task) = self.task.take() {
             if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
-                self.shared.shutdown.notify_one();
+                self.shared.shutdown.trigger();
                 let _ = task.await;
             }
         }
@@ -436,10 +436,14 @@ impl Worker {
         let shutdown = shared.shutdown.notified();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
+            if shared.shutdown.is_triggered() {
+                break;
+            }
+            // rumqttc first: the shutdown is looked at only while it waits.
             let polled = tokio::select! {
                 biased;
-                () = shutdown.as_mut() => break,
                 polled = eventloop.poll() => polled,
+                () = shutdown.as_mut() => break,
             };
             let flow = match polled {
                 Ok(Event::Incoming(Incoming::ConnAck(ack))) => {

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use crate::codec::{BirthEntry, EncodeError, Encoder, FrameHeader, Reading};
 
 use super::config::{AliasEntry, OverflowPolicy, PublisherConfig, Qos};
-use super::connection::{Link, now_ms, take_stale, try_publish};
+use super::connection::{Link, Shutdown, now_ms, take_stale, try_publish};
 use super::error::{ConfigError, PublishError};
 use super::metrics::DropReason;
 use super::queue::{Control, FrameQueue, Item, Outgoing};
@@ -85,15 +85,15 @@ struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.shared.shutdown.notify_one();
+        self.shared.shutdown.trigger();
     }
 }
 
 struct Shared {
     core: Mutex<Core>,
     stats: Arc<Stats>,
-    /// Wakes the task to stop.
-    shutdown: Notify,
+    /// Stops the task.
+    shutdown: Shutdown,
     /// Wakes `flush`, `send` and `close` when frames finish or controls go
     /// out.
     progress: Notify,
@@ -193,7 +193,7 @@ impl Publisher {
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             stats: stats.clone(),
-            shutdown: Notify::new(),
+            shutdown: Shutdown::default(),
             progress: Notify::new(),
             waiters: AtomicUsize::new(0),
             device_id: config.device_id.clone(),
@@ -419,12 +419,12 @@ impl Publisher {
         if offline_sent {
             let _ = tokio::time::timeout_at(deadline, client.disconnect()).await;
         } else {
-            shared.shutdown.notify_one();
+            shared.shutdown.trigger();
         }
         let task = self.handle.task.lock().ok().and_then(|mut t| t.take());
         if let Some(mut task) = task {
             if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
-                shared.shutdown.notify_one();
+                shared.shutdown.trigger();
                 let _ = task.await;
             }
         }
@@ -603,10 +603,14 @@ async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link: Link) {
     let shutdown = shared.shutdown.notified();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        if shared.shutdown.is_triggered() {
+            break;
+        }
+        // rumqttc first: the shutdown is looked at only while it waits.
         let polled = tokio::select! {
             biased;
-            () = shutdown.as_mut() => break,
             polled = eventloop.poll() => polled,
+            () = shutdown.as_mut() => break,
         };
         match polled {
             Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
