@@ -22,7 +22,7 @@
 //!
 //! Environment overrides:
 //!
-//! * `MQTT_BENCH_MESSAGES` (200000), `MQTT_BENCH_REPEATS` (3),
+//! * `MQTT_BENCH_MESSAGES` (200000), `MQTT_BENCH_REPEATS` (5),
 //!   `MQTT_BENCH_INFLIGHT` (100, iot-core's default `max_inflight`),
 //!   `MQTT_BENCH_RATE` (10000), `MQTT_BENCH_LATENCY_SECS` (5; 0 skips the
 //!   latency part);
@@ -491,7 +491,7 @@ fn main() {
     // `cargo bench` passes `--bench`: nothing to parse.
     let params = Params {
         messages: env("MQTT_BENCH_MESSAGES", 200_000),
-        repeats: env("MQTT_BENCH_REPEATS", 3),
+        repeats: env("MQTT_BENCH_REPEATS", 5),
         inflight: env("MQTT_BENCH_INFLIGHT", 100),
         rate: env("MQTT_BENCH_RATE", 10_000),
         latency_secs: env("MQTT_BENCH_LATENCY_SECS", 5.0),
