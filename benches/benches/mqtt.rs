@@ -227,19 +227,20 @@ fn build_runtime(workers: usize) -> Runtime {
 fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
     let runtime = build_runtime(workers);
     let name = runtime_name(workers);
-    let setup = |qos| Setup {
-        inflight: p.inflight,
-        broker_pid: Some(broker.pid()),
-        bare_tcp_nodelay: p.nodelay,
-        ours_tcp_nodelay: p
-            .ours_nodelay
-            .unwrap_or(Setup::new(0, qos).ours_tcp_nodelay),
-        ack: if p.ack_on_recv {
-            AckMode::OnRecv
-        } else {
-            AckMode::OnReceipt
-        },
-        ..Setup::new(broker.port(), qos)
+    let setup = |qos| {
+        let defaults = Setup::new(broker.port(), qos);
+        Setup {
+            inflight: p.inflight,
+            broker_pid: Some(broker.pid()),
+            bare_tcp_nodelay: p.nodelay,
+            ours_tcp_nodelay: p.ours_nodelay.unwrap_or(defaults.ours_tcp_nodelay),
+            ack: if p.ack_on_recv {
+                AckMode::OnRecv
+            } else {
+                AckMode::OnReceipt
+            },
+            ..defaults
+        }
     };
     let load_start = loadavg();
     eprintln!("== {name} (load {load_start})");

@@ -1051,18 +1051,7 @@ async fn send_waits_for_room_and_loses_nothing() {
     )
     .await;
     blocking(|| broker.stop());
-    let producer = {
-        let publisher = publisher.clone();
-        tokio::spawn(async move {
-            for seq in 0..N {
-                let header = FrameHeader::new(DEVICE, seq, 1_700_000_000_000 + seq);
-                publisher
-                    .send(&header, &support::readings(seq))
-                    .await
-                    .expect("send");
-            }
-        })
-    };
+    let producer = support::spawn_sender(&publisher, DEVICE, N);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stalled = publisher.stats().snapshot();
     assert!(
@@ -1181,18 +1170,7 @@ async fn ack_on_recv_keeps_up_with_a_fast_reader() {
     .await;
     let publisher =
         support::publisher(PublisherConfig::new(mqtt(&broker, "fast-pub", "f"), DEVICE)).await;
-    let producer = {
-        let publisher = publisher.clone();
-        tokio::spawn(async move {
-            for seq in 0..N {
-                let header = FrameHeader::new(DEVICE, seq, 1_700_000_000_000 + seq);
-                publisher
-                    .send(&header, &support::readings(seq))
-                    .await
-                    .expect("send");
-            }
-        })
-    };
+    let producer = support::spawn_sender(&publisher, DEVICE, N);
     let items = receive_distinct(
         &mut consumer,
         N as usize,

@@ -324,26 +324,26 @@ mod tests {
         }
     }
 
+    impl Recorded {
+        fn describe(&self, key: &KeyName) {
+            self.described
+                .lock()
+                .unwrap()
+                .insert(key.as_str().to_owned());
+        }
+    }
+
     impl Recorder for Recorded {
         fn describe_counter(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
             assert!(!help.is_empty());
-            self.described
-                .lock()
-                .unwrap()
-                .insert(key.as_str().to_owned());
+            self.describe(&key);
         }
         fn describe_gauge(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
             assert!(!help.is_empty());
-            self.described
-                .lock()
-                .unwrap()
-                .insert(key.as_str().to_owned());
+            self.describe(&key);
         }
         fn describe_histogram(&self, key: KeyName, _: Option<Unit>, _: SharedString) {
-            self.described
-                .lock()
-                .unwrap()
-                .insert(key.as_str().to_owned());
+            self.describe(&key);
         }
         fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
             self.register(key);

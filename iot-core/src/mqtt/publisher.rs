@@ -237,6 +237,10 @@ impl Publisher {
     /// that would rather slow down than drop or be refused. Frames are never
     /// dropped to make room for this one.
     ///
+    /// A waiting `send` is woken once an eighth of the queue is free (at
+    /// least one frame), so a blocked producer refills it in bursts rather
+    /// than frame by frame.
+    ///
     /// While the broker is unreachable the queue fills and this waits until
     /// the connection is back and frames are acknowledged: wrap it in a
     /// timeout where that matters. Cancel-safe: a cancelled `send` queued

@@ -69,6 +69,18 @@ pub fn publish(p: &Publisher, device: &str, seq: u64) {
     p.publish(&header, &readings(seq)).expect("publish");
 }
 
+/// Spawns a producer that `send`s test frames `0..n` of `device`, waiting
+/// for room in the queue (so it finishes only once all were accepted).
+pub fn spawn_sender(p: &Publisher, device: &'static str, n: u64) -> tokio::task::JoinHandle<()> {
+    let p = p.clone();
+    tokio::spawn(async move {
+        for seq in 0..n {
+            let header = FrameHeader::new(device, seq, 1_700_000_000_000 + seq);
+            p.send(&header, &readings(seq)).await.expect("send");
+        }
+    })
+}
+
 /// Receives until `done` says so or `timeout` passes; returns the items.
 pub async fn receive_until(
     c: &mut Consumer,
