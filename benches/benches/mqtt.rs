@@ -38,7 +38,9 @@
 //!   it by default, `MqttConfig::tcp_nodelay`), `MQTT_BENCH_OURS_NODELAY`
 //!   (`0`/`1`: override iot-core's `tcp_nodelay` default),
 //!   `MQTT_BENCH_LATENCY_QOS` (`1`, or `0`), `MQTT_BENCH_ACK_ON_RECV=1`
-//!   (iot-core's consumer with `AckMode::OnRecv`).
+//!   (iot-core's consumer with `AckMode::OnRecv`), `MQTT_BENCH_COALESCE`
+//!   (iot-core's consumer's `ReadCoalescing`: `off`, or
+//!   `<window µs>,<max thin reads>`; default iot-core's default).
 //!
 //! Prints Markdown tables and the target checklist at the end. Without a
 //! `mosquitto` binary it prints "SKIPPED" (fails with `CI=true`).
@@ -47,7 +49,8 @@ use std::time::Duration;
 
 use iot_benches::mqtt_broker::{Broker, BrokerOptions};
 use iot_benches::mqtt_e2e::{self, Latency, Path, Setup, Throughput, qos_name};
-use iot_core::mqtt::{AckMode, Qos};
+use iot_benches::threads;
+use iot_core::mqtt::{AckMode, Qos, ReadCoalescing};
 use tokio::runtime::Runtime;
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -128,17 +131,23 @@ fn log_throughput(r: &Throughput) {
         cores(r.broker_us_per_msg()),
         match (&r.publisher, &r.consumer) {
             (Some(p), Some(c)) => format!(
-                "; publisher sent {} resent {} dropped {} rejected {} max queue {}; consumer duplicates {} errors {}",
+                "; publisher sent {} resent {} dropped {} rejected {} max queue {}; consumer duplicates {} errors {} read pauses {}",
                 p.sent,
                 p.resent,
                 p.dropped,
                 p.rejected,
                 p.queue_depth_max,
                 c.duplicates,
-                c.decode_errors
+                c.decode_errors,
+                c.read_pauses
             ),
             _ => String::new(),
         }
+    );
+    eprintln!(
+        "    threads (cores, voluntary/involuntary switches): client {}; broker {}",
+        threads::summary(&r.client_threads),
+        threads::summary(&r.broker_threads)
     );
 }
 
@@ -181,6 +190,7 @@ struct Params {
     ours_nodelay: Option<bool>,
     latency_qos: Qos,
     ack_on_recv: bool,
+    coalesce: ReadCoalescing,
     only: Option<String>,
 }
 
@@ -234,6 +244,7 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
             broker_pid: Some(broker.pid()),
             bare_tcp_nodelay: p.nodelay,
             ours_tcp_nodelay: p.ours_nodelay.unwrap_or(defaults.ours_tcp_nodelay),
+            coalesce: p.coalesce,
             ack: if p.ack_on_recv {
                 AckMode::OnRecv
             } else {
@@ -488,6 +499,25 @@ fn print_targets(summaries: &[Summary], rate: u64) {
     }
 }
 
+/// `MQTT_BENCH_COALESCE`: `off`, or `<window µs>,<max thin reads>`.
+fn coalesce_from_env() -> ReadCoalescing {
+    let Ok(v) = std::env::var("MQTT_BENCH_COALESCE") else {
+        return ReadCoalescing::default();
+    };
+    if v.trim() == "off" {
+        return ReadCoalescing::off();
+    }
+    let parsed = v.split_once(',').and_then(|(window, max)| {
+        Some(ReadCoalescing {
+            window: Duration::from_micros(window.trim().parse().ok()?),
+            max_thin_reads: max.trim().parse().ok()?,
+        })
+    });
+    parsed.unwrap_or_else(|| {
+        panic!("MQTT_BENCH_COALESCE={v:?}: expected `off` or `<window µs>,<max thin reads>`")
+    })
+}
+
 fn main() {
     // `cargo bench` passes `--bench`: nothing to parse.
     let params = Params {
@@ -506,6 +536,7 @@ fn main() {
             Qos::AtLeastOnce
         },
         ack_on_recv: env("MQTT_BENCH_ACK_ON_RECV", 0u8) == 1,
+        coalesce: coalesce_from_env(),
         latency_mixed: env("MQTT_BENCH_LATENCY_MIXED", 0u8) == 1,
         only: std::env::var("MQTT_BENCH_ONLY").ok(),
     };
@@ -546,6 +577,12 @@ fn main() {
     }
     if let Some(on) = params.ours_nodelay {
         eprintln!("iot-core's clients: tcp_nodelay {on} (not the default)");
+    }
+    if params.coalesce != ReadCoalescing::default() {
+        eprintln!(
+            "iot-core's consumer: {:?} (not the default)",
+            params.coalesce
+        );
     }
     let summaries: Vec<Summary> = runtimes
         .iter()

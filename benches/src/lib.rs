@@ -34,4 +34,5 @@ pub mod resilience_setup;
 pub mod senml;
 pub mod serde_frame;
 pub mod sparkplug;
+pub mod threads;
 pub mod touch;

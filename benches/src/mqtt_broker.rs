@@ -241,7 +241,8 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     ))
 }
 
-fn clock_ticks() -> u64 {
+/// Clock ticks per second (`getconf CLK_TCK`, 100 if unknown).
+pub fn clock_ticks() -> u64 {
     static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *TICKS.get_or_init(|| {
         Command::new("getconf")

@@ -50,13 +50,15 @@ use bytes::{Bytes, BytesMut};
 use iot_core::codec::{Channel, Encoder, FrameHeader, Reading, Value};
 use iot_core::mqtt::{
     AckMode, AliasEntry, Consumer, ConsumerConfig, MqttConfig, OverflowPolicy, Publisher,
-    PublisherConfig, Qos, QueueConfig, ReceivedFrame, StatsSnapshot, TopicKind, TopicScheme,
+    PublisherConfig, Qos, QueueConfig, ReadCoalescing, ReceivedFrame, StatsSnapshot, TopicKind,
+    TopicScheme,
 };
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Packet};
 use tokio::task::JoinHandle;
 
 use crate::fixtures::{self, ChannelMode, DEVICE_ID, TIMESTAMP_MS};
 use crate::mqtt_broker::cpu_time;
+use crate::threads::{ThreadUse, ThreadsMark};
 use crate::touch;
 
 /// First sequence number of a run: every sequence number from here to
@@ -159,6 +161,8 @@ pub struct Setup {
     /// Ours only: when the consumer acknowledges QoS 1 messages
     /// (iot-core's default: on receipt, as rumqttc does).
     pub ack: AckMode,
+    /// Ours only: the consumer's read coalescing (iot-core's default).
+    pub coalesce: ReadCoalescing,
 }
 
 impl Setup {
@@ -173,6 +177,7 @@ impl Setup {
             bare_tcp_nodelay: false,
             ours_tcp_nodelay: MqttConfig::default().tcp_nodelay,
             ack: AckMode::OnReceipt,
+            coalesce: ReadCoalescing::default(),
         }
     }
 }
@@ -332,6 +337,10 @@ pub struct Throughput {
     pub client_cpu: Option<f64>,
     /// CPU of the broker during the run, in cores.
     pub broker_cpu: Option<f64>,
+    /// Client threads over the run: CPU and context switches.
+    pub client_threads: Vec<ThreadUse>,
+    /// The broker's threads over the run.
+    pub broker_threads: Vec<ThreadUse>,
     /// Payload size.
     pub payload_len: usize,
 }
@@ -520,6 +529,7 @@ impl Receiver {
                     )
                     .qos(setup.qos)
                     .ack(setup.ack)
+                    .coalesce(setup.coalesce)
                     .devices([DEVICE_ID]),
                 )
                 .expect("consumer config");
@@ -784,6 +794,10 @@ async fn throughput_task(path: Path, setup: &Setup, messages: u64) -> Throughput
     let expected_touch = reference.readings_touch;
     let (mut receiver, sender, task) = pipeline(path, setup, &reference).await;
 
+    let threads0 = (
+        ThreadsMark::now(std::process::id()),
+        setup.broker_pid.map(ThreadsMark::now).unwrap_or_default(),
+    );
     let cpu0 = CpuMark::now(setup.broker_pid);
     let start = Instant::now();
     let producer = {
@@ -819,7 +833,13 @@ async fn throughput_task(path: Path, setup: &Setup, messages: u64) -> Throughput
         }
     }
     let cpu1 = CpuMark::now(setup.broker_pid);
+    let threads1 = (
+        ThreadsMark::now(std::process::id()),
+        setup.broker_pid.map(ThreadsMark::now).unwrap_or_default(),
+    );
     let elapsed = last - start;
+    let client_threads = threads0.0.since(&threads1.0, start.elapsed());
+    let broker_threads = threads0.1.since(&threads1.1, start.elapsed());
     let (client_cpu, broker_cpu) = cpu0.since(cpu1, elapsed);
     if received == messages && bytes != expected_bytes {
         corrupt += 1;
@@ -840,6 +860,8 @@ async fn throughput_task(path: Path, setup: &Setup, messages: u64) -> Throughput
         consumer,
         client_cpu,
         broker_cpu,
+        client_threads,
+        broker_threads,
         payload_len,
     }
 }

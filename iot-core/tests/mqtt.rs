@@ -15,7 +15,7 @@ use iot_core::codec::DecodeErrorKind;
 use iot_core::codec::{Channel, Encoder, FrameHeader, Limits, Reading, Value, encode_frame};
 use iot_core::mqtt::{
     AliasEntry, ConnectionState, ConsumerConfig, OverflowPolicy, PublishError, PublisherConfig,
-    Qos, QueueConfig, ReceiveError, TopicError,
+    Qos, QueueConfig, ReadCoalescing, ReceiveError, TopicError,
 };
 
 use support::mosquitto::{Broker, BrokerOptions, require_tool, temp_dir};
@@ -1262,4 +1262,77 @@ async fn ack_on_recv_never_acknowledges_across_connections() {
         (100..200).collect::<Vec<_>>(),
         "frames acknowledged early were lost"
     );
+}
+
+/// Read coalescing (`ConsumerConfig::coalesce`), through Mosquitto: a
+/// stream that wakes the consumer for one message at a time, more often
+/// than the budget allows, makes it pause, and loses, duplicates or
+/// reorders nothing; with coalescing off it never pauses; with the default
+/// budget (16 thin wake-ups per millisecond) a few hundred messages a
+/// second are never paused.
+///
+/// Messages 1 ms apart arrive one per wake-up whatever the build's speed,
+/// so the test uses a budget of 2 per 10 ms to see pauses: the default's
+/// budget is reached only at rates a debug build cannot read message by
+/// message (its effect on a release build is measured by
+/// `cargo bench --bench mqtt`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_coalescing_pauses_only_a_busy_stream() {
+    let Some(broker) = Broker::start(BrokerOptions::default()) else {
+        return;
+    };
+    /// Sends `n` frames `gap` apart; returns the sequence numbers received
+    /// and the consumer's pauses.
+    async fn stream(
+        broker: &Broker,
+        tag: &str,
+        coalesce: ReadCoalescing,
+        n: u64,
+        gap: Duration,
+    ) -> (Vec<u64>, u64) {
+        let device = format!("dev-{tag}");
+        let mut consumer = support::consumer(
+            ConsumerConfig::new(mqtt(broker, &format!("co-{tag}-consumer"), tag))
+                .qos(Qos::AtMostOnce)
+                .coalesce(coalesce),
+        )
+        .await;
+        let publisher = support::publisher(
+            PublisherConfig::new(mqtt(broker, &format!("co-{tag}-pub"), tag), &device)
+                .qos(Qos::AtMostOnce),
+        )
+        .await;
+        let mut tick = tokio::time::interval(gap);
+        let mut seqs = Vec::new();
+        for seq in 0..n {
+            tick.tick().await;
+            publish(&publisher, &device, seq);
+            while let Some(item) = consumer.try_recv() {
+                seqs.push(item.expect("frame").seq());
+            }
+        }
+        let rest = receive_until(&mut consumer, Duration::from_secs(5), |items| {
+            seqs.len() + items.len() >= n as usize
+        })
+        .await;
+        seqs.extend(rest.into_iter().map(|i| i.expect("frame").seq()));
+        (seqs, consumer.stats().snapshot().read_pauses)
+    }
+    let sensitive = ReadCoalescing {
+        window: Duration::from_millis(10),
+        max_thin_reads: 2,
+    };
+    let ms = Duration::from_millis(1);
+    // QoS 0 on an idle loopback broker loses nothing: every frame arrives,
+    // once, in order.
+    let (seqs, pauses) = stream(&broker, "on", sensitive, 300, ms).await;
+    assert_eq!(seqs, (0..300).collect::<Vec<_>>());
+    assert!(pauses >= 5, "{pauses} pauses over 300 thin wake-ups");
+    let (seqs, pauses) = stream(&broker, "off", ReadCoalescing::off(), 300, ms).await;
+    assert_eq!(seqs, (0..300).collect::<Vec<_>>());
+    assert_eq!(pauses, 0);
+    let gap = Duration::from_millis(3);
+    let (seqs, pauses) = stream(&broker, "quiet", ReadCoalescing::default(), 300, gap).await;
+    assert_eq!(seqs, (0..300).collect::<Vec<_>>());
+    assert_eq!(pauses, 0);
 }

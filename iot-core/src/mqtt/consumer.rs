@@ -5,7 +5,8 @@ use std::ops::Range;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rumqttc::{
@@ -19,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::codec::{AliasTable, FrameLayout, FrameView, Limits, decode_birth, decode_frame};
 
+use super::coalesce::Coalescer;
 use super::config::{AckMode, ConsumerConfig};
 use super::connection::{Link, Shutdown, take_stale};
 use super::dedup::{Dedup, Verdict};
@@ -227,6 +229,7 @@ impl Consumer {
             tx,
             manual_acks,
             stale: false,
+            coalescer: Coalescer::new(config.coalesce, Instant::now()),
         };
         let task = runtime.spawn(worker.run(eventloop, link));
         Ok(Self {
@@ -400,6 +403,13 @@ struct Worker {
     manual_acks: bool,
     /// Handling the events of a lost connection.
     stale: bool,
+    /// Whether to pause before reading again.
+    coalescer: Coalescer,
+}
+
+/// Polls `fut` once, with the task's waker.
+async fn poll_once<F: Future>(mut fut: Pin<&mut F>) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
 }
 
 /// What the connection task hands to `recv`: an item, and with
@@ -440,11 +450,35 @@ impl Worker {
                 break;
             }
             // rumqttc first: the shutdown is looked at only while it waits.
-            let polled = tokio::select! {
-                biased;
-                polled = eventloop.poll() => polled,
-                () = shutdown.as_mut() => break,
+            let polled = {
+                let poll = eventloop.poll();
+                let mut poll = std::pin::pin!(poll);
+                match poll_once(poll.as_mut()).await {
+                    Poll::Ready(polled) => polled,
+                    Poll::Pending => {
+                        // Nothing ready: pause first if the broker keeps waking
+                        // this task for a message or two (see `coalesce`).
+                        // rumqttc's poll stays alive meanwhile; it resumes
+                        // where it was.
+                        if let Some(pause) = self.coalescer.on_idle(Instant::now()) {
+                            Stats::add(&self.shared.stats.read_pauses, 1);
+                            tokio::select! {
+                                biased;
+                                () = shutdown.as_mut() => break,
+                                () = tokio::time::sleep(pause) => {}
+                            }
+                        }
+                        tokio::select! {
+                            biased;
+                            polled = poll.as_mut() => polled,
+                            () = shutdown.as_mut() => break,
+                        }
+                    }
+                }
             };
+            if let Ok(Event::Incoming(Incoming::Publish(_))) = &polled {
+                self.coalescer.on_message();
+            }
             let flow = match polled {
                 Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
                     link.on_connack(ack.session_present, &self.shared.client_id);

@@ -57,6 +57,7 @@
 //! | `iot_mqtt_connected` | gauge | `role` | clients connected now (`publisher`, `consumer`) |
 //! | `iot_mqtt_reconnects_total` | counter | `role` | connections lost or attempts failed |
 
+mod coalesce;
 mod config;
 mod connection;
 mod consumer;
@@ -72,7 +73,7 @@ mod topics;
 
 pub use config::{
     AckMode, AliasEntry, ConsumerConfig, Credentials, DedupConfig, MqttConfig, OverflowPolicy,
-    PublisherConfig, Qos, QueueConfig,
+    PublisherConfig, Qos, QueueConfig, ReadCoalescing,
 };
 pub use consumer::{Consumer, Received, ReceivedFrame};
 pub use error::{ConfigError, PublishError, ReceiveError, TopicError};

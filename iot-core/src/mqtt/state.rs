@@ -68,6 +68,7 @@ pub struct Stats {
     pub(crate) subscribed: AtomicU64,
     pub(crate) connects: AtomicU64,
     pub(crate) disconnects: AtomicU64,
+    pub(crate) read_pauses: AtomicU64,
     /// The same events as metrics (no-ops without a recorder or feature).
     pub(crate) metrics: Metrics,
 }
@@ -116,6 +117,9 @@ pub struct StatsSnapshot {
     pub connects: u64,
     /// Connections lost or attempts failed.
     pub disconnects: u64,
+    /// Consumer: pauses before reading again, taken while the broker sent
+    /// one message per wake-up ([`ReadCoalescing`](super::ReadCoalescing)).
+    pub read_pauses: u64,
 }
 
 impl Stats {
@@ -141,6 +145,7 @@ impl Stats {
             subscribed: self.subscribed.load(Relaxed),
             connects: self.connects.load(Relaxed),
             disconnects: self.disconnects.load(Relaxed),
+            read_pauses: self.read_pauses.load(Relaxed),
         }
     }
 
