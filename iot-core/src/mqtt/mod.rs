@@ -14,7 +14,8 @@
 //!   views over the received `Bytes`; malformed messages become
 //!   [`ReceiveError`] items naming the topic; QoS 1 duplicates are
 //!   suppressed by `(device, seq)` in a bounded window; birth messages keep
-//!   per-device alias tables.
+//!   per-device alias tables; [`ReadCoalescing`] keeps a busy stream from
+//!   waking it once per message.
 //! * Observability: [`ConnectionState`] through a `watch` receiver,
 //!   [`Stats`] counters, and metrics with the `metrics` feature (names
 //!   [below](self#observability)).
