@@ -1266,13 +1266,15 @@ async fn ack_on_recv_never_acknowledges_across_connections() {
 
 /// Read coalescing (`ConsumerConfig::coalesce`), through Mosquitto: a
 /// stream that wakes the consumer for one message at a time, more often
-/// than the budget allows, makes it pause, and loses, duplicates or
-/// reorders nothing; with coalescing off it never pauses; with the default
-/// budget (16 thin wake-ups per millisecond) a few hundred messages a
-/// second are never paused.
+/// than the budget allows, makes it pause: frames sent meanwhile gather
+/// and arrive together after a gap; nothing is lost, duplicated or
+/// reordered. With coalescing off it never pauses; with the default budget
+/// (16 thin wake-ups per millisecond) a few hundred messages a second are
+/// never paused.
 ///
 /// Messages 1 ms apart arrive one per wake-up whatever the build's speed,
-/// so the test uses a budget of 2 per 10 ms to see pauses: the default's
+/// so the test uses a budget of 2 per 50 ms to see pauses (a window that
+/// long makes a pause stand out from scheduling noise): the default's
 /// budget is reached only at rates a debug build cannot read message by
 /// message (its effect on a release build is measured by
 /// `cargo bench --bench mqtt`).
@@ -1281,15 +1283,23 @@ async fn read_coalescing_pauses_only_a_busy_stream() {
     let Some(broker) = Broker::start(BrokerOptions::default()) else {
         return;
     };
-    /// Sends `n` frames `gap` apart; returns the sequence numbers received
-    /// and the consumer's pauses.
+    /// What the consumer saw of a stream.
+    struct Seen {
+        seqs: Vec<u64>,
+        pauses: u64,
+        /// The longest time between two deliveries.
+        max_gap: Duration,
+        /// Frames delivered within 300 µs of the one before.
+        bunched: usize,
+    }
+    /// Sends `n` frames `gap` apart from another task and receives them.
     async fn stream(
         broker: &Broker,
         tag: &str,
         coalesce: ReadCoalescing,
         n: u64,
         gap: Duration,
-    ) -> (Vec<u64>, u64) {
+    ) -> Seen {
         let device = format!("dev-{tag}");
         let mut consumer = support::consumer(
             ConsumerConfig::new(mqtt(broker, &format!("co-{tag}-consumer"), tag))
@@ -1302,37 +1312,73 @@ async fn read_coalescing_pauses_only_a_busy_stream() {
                 .qos(Qos::AtMostOnce),
         )
         .await;
-        let mut tick = tokio::time::interval(gap);
-        let mut seqs = Vec::new();
-        for seq in 0..n {
-            tick.tick().await;
-            publish(&publisher, &device, seq);
-            while let Some(item) = consumer.try_recv() {
-                seqs.push(item.expect("frame").seq());
+        let producer = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(gap);
+            for seq in 0..n {
+                tick.tick().await;
+                publish(&publisher, &device, seq);
             }
+            publisher
+        });
+        let mut seen = Seen {
+            seqs: Vec::new(),
+            pauses: 0,
+            max_gap: Duration::ZERO,
+            bunched: 0,
+        };
+        let mut last: Option<Instant> = None;
+        while (seen.seqs.len() as u64) < n {
+            let item = tokio::time::timeout(Duration::from_secs(5), consumer.recv())
+                .await
+                .expect("a frame within 5 s")
+                .expect("open");
+            let now = Instant::now();
+            if let Some(last) = last {
+                let gap = now - last;
+                seen.max_gap = seen.max_gap.max(gap);
+                if gap < Duration::from_micros(300) {
+                    seen.bunched += 1;
+                }
+            }
+            last = Some(now);
+            seen.seqs.push(item.expect("frame").seq());
         }
-        let rest = receive_until(&mut consumer, Duration::from_secs(5), |items| {
-            seqs.len() + items.len() >= n as usize
-        })
-        .await;
-        seqs.extend(rest.into_iter().map(|i| i.expect("frame").seq()));
-        (seqs, consumer.stats().snapshot().read_pauses)
+        producer.await.unwrap();
+        seen.pauses = consumer.stats().snapshot().read_pauses;
+        seen
     }
     let sensitive = ReadCoalescing {
-        window: Duration::from_millis(10),
+        window: Duration::from_millis(50),
         max_thin_reads: 2,
     };
     let ms = Duration::from_millis(1);
+    let all: Vec<u64> = (0..300).collect();
     // QoS 0 on an idle loopback broker loses nothing: every frame arrives,
     // once, in order.
-    let (seqs, pauses) = stream(&broker, "on", sensitive, 300, ms).await;
-    assert_eq!(seqs, (0..300).collect::<Vec<_>>());
-    assert!(pauses >= 5, "{pauses} pauses over 300 thin wake-ups");
-    let (seqs, pauses) = stream(&broker, "off", ReadCoalescing::off(), 300, ms).await;
-    assert_eq!(seqs, (0..300).collect::<Vec<_>>());
-    assert_eq!(pauses, 0);
-    let gap = Duration::from_millis(3);
-    let (seqs, pauses) = stream(&broker, "quiet", ReadCoalescing::default(), 300, gap).await;
-    assert_eq!(seqs, (0..300).collect::<Vec<_>>());
-    assert_eq!(pauses, 0);
+    let on = stream(&broker, "on", sensitive, 300, ms).await;
+    assert_eq!(on.seqs, all);
+    assert!(
+        on.pauses >= 3,
+        "{} pauses in 300 ms of thin wake-ups",
+        on.pauses
+    );
+    // A pause holds frames back for most of a window (without coalescing
+    // the longest gap is a few ms), then they arrive together.
+    assert!(
+        on.max_gap >= Duration::from_millis(30),
+        "longest gap {:?}",
+        on.max_gap
+    );
+    assert!(
+        on.bunched >= 20,
+        "only {} frames arrived bunched",
+        on.bunched
+    );
+    let off = stream(&broker, "off", ReadCoalescing::off(), 300, ms).await;
+    assert_eq!(off.seqs, all);
+    assert_eq!(off.pauses, 0);
+    let quiet = Duration::from_millis(3);
+    let default = stream(&broker, "quiet", ReadCoalescing::default(), 300, quiet).await;
+    assert_eq!(default.seqs, all);
+    assert_eq!(default.pauses, 0);
 }

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use super::config::ReadCoalescing;
 
-/// A wake-up that brought at most this many messages is a thin one.
+/// A wake-up that brought at least one message and at most this many is a
+/// thin one. Wake-ups that read no message (an acknowledgement written, a
+/// ping) do not count.
 const THIN_MESSAGES: u32 = 2;
 
 /// Decides, each time rumqttc has nothing ready, whether to pause before
@@ -55,26 +57,29 @@ impl Coalescer {
     /// on the socket, if at all. A pause lasts until the end of the current
     /// window, which then starts the next one.
     pub(crate) fn on_idle(&mut self, now: Instant) -> Option<Duration> {
-        let thin = self.messages <= THIN_MESSAGES;
+        let thin = (1..=THIN_MESSAGES).contains(&self.messages);
         self.messages = 0;
         if !self.config.is_enabled() {
             return None;
         }
         let window = self.config.window;
-        if now.saturating_duration_since(self.window_start) >= window {
+        // Zero when `now` is before the window's start (a pause that ended
+        // early by this clock): the pause is then one window, no longer.
+        let elapsed = now.saturating_duration_since(self.window_start);
+        if elapsed >= window {
             self.window_start = now;
             self.thin = 0;
         }
         if thin {
-            self.thin += 1;
+            self.thin = self.thin.saturating_add(1);
         }
         if self.thin <= self.config.max_thin_reads {
             return None;
         }
-        let end = self.window_start + window;
-        self.window_start = end;
+        let pause = window.saturating_sub(now.saturating_duration_since(self.window_start));
+        self.window_start = now + pause;
         self.thin = 0;
-        Some(end.saturating_duration_since(now))
+        Some(pause)
     }
 }
 
@@ -139,6 +144,36 @@ mod tests {
             c.on_message();
             assert_eq!(c.on_idle(t0 + Duration::from_millis(2 * i)), None, "{i}");
         }
+    }
+
+    /// Only wake-ups that read one or two messages count: none (an
+    /// acknowledgement written, a ping) or three do not.
+    #[test]
+    fn only_one_or_two_messages_make_a_thin_wakeup() {
+        let (mut c, t0) = coalescer(1);
+        for (i, n) in [0u32, 3, 0, 3, 3, 0].into_iter().enumerate() {
+            for _ in 0..n {
+                c.on_message();
+            }
+            assert_eq!(c.on_idle(t0 + us(i as u64)), None, "{n} messages");
+        }
+        c.on_message();
+        c.on_message();
+        assert_eq!(c.on_idle(t0 + us(10)), None);
+        c.on_message();
+        assert_eq!(c.on_idle(t0 + us(20)), Some(us(1000 - 20)));
+    }
+
+    /// A clock that reads earlier than the window's start (a pause that
+    /// ended early) never yields a pause longer than the window.
+    #[test]
+    fn a_pause_never_exceeds_the_window() {
+        let (mut c, t0) = coalescer(0);
+        c.on_message();
+        assert_eq!(c.on_idle(t0 + us(100)), Some(us(900)));
+        // The window now starts at t0 + 1 ms; the caller is back early.
+        c.on_message();
+        assert_eq!(c.on_idle(t0 + us(600)), Some(us(1000)));
     }
 
     /// Disabled, it never pauses.

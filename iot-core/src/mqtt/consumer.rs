@@ -407,9 +407,14 @@ struct Worker {
     coalescer: Coalescer,
 }
 
-/// Polls `fut` once, with the task's waker.
-async fn poll_once<F: Future>(mut fut: Pin<&mut F>) -> Poll<F::Output> {
-    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
+/// What one wait on rumqttc ended with.
+enum Step<T> {
+    /// rumqttc's poll completed.
+    Polled(T),
+    /// The consumer is shutting down.
+    Shutdown,
+    /// Nothing was ready and the coalescer asks for a pause this long.
+    Pause(Duration),
 }
 
 /// What the connection task hands to `recv`: an item, and with
@@ -453,20 +458,35 @@ impl Worker {
             let polled = {
                 let poll = eventloop.poll();
                 let mut poll = std::pin::pin!(poll);
-                match poll_once(poll.as_mut()).await {
-                    Poll::Ready(polled) => polled,
-                    Poll::Pending => {
-                        // Nothing ready: pause first if the broker keeps waking
-                        // this task for a message or two (see `coalesce`).
-                        // rumqttc's poll stays alive meanwhile; it resumes
-                        // where it was.
+                let mut idle_seen = false;
+                let step = std::future::poll_fn(|cx| {
+                    if let Poll::Ready(polled) = poll.as_mut().poll(cx) {
+                        return Poll::Ready(Step::Polled(polled));
+                    }
+                    if shutdown.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Step::Shutdown);
+                    }
+                    // Nothing ready: pause first if the broker keeps waking
+                    // this task for a message or two (see `coalesce`).
+                    if !idle_seen {
+                        idle_seen = true;
                         if let Some(pause) = self.coalescer.on_idle(Instant::now()) {
-                            Stats::add(&self.shared.stats.read_pauses, 1);
-                            tokio::select! {
-                                biased;
-                                () = shutdown.as_mut() => break,
-                                () = tokio::time::sleep(pause) => {}
-                            }
+                            return Poll::Ready(Step::Pause(pause));
+                        }
+                    }
+                    Poll::Pending
+                })
+                .await;
+                match step {
+                    Step::Polled(polled) => polled,
+                    Step::Shutdown => break,
+                    Step::Pause(pause) => {
+                        // rumqttc's poll stays alive and resumes where it was.
+                        Stats::add(&self.shared.stats.read_pauses, 1);
+                        tokio::select! {
+                            biased;
+                            () = shutdown.as_mut() => break,
+                            () = tokio::time::sleep(pause) => {}
                         }
                         tokio::select! {
                             biased;
