@@ -1014,6 +1014,10 @@ async fn metrics_count_every_event() {
         0
     );
     assert_eq!(values.get("iot_mqtt_frames_decode_errors_total{}"), 0);
+    assert_eq!(
+        values.get("iot_mqtt_read_pauses_total{}"),
+        consumer.stats().snapshot().read_pauses
+    );
     assert_eq!(values.gauge("iot_mqtt_connected{role=publisher}"), 1.0);
     assert_eq!(values.gauge("iot_mqtt_connected{role=consumer}"), 1.0);
     assert_eq!(values.gauge("iot_mqtt_queue_depth{}"), 0.0);

@@ -482,7 +482,7 @@ impl Worker {
                     Step::Shutdown => break,
                     Step::Pause(pause) => {
                         // rumqttc's poll stays alive and resumes where it was.
-                        Stats::add(&self.shared.stats.read_pauses, 1);
+                        self.shared.stats.read_pause();
                         tokio::select! {
                             biased;
                             () = shutdown.as_mut() => break,

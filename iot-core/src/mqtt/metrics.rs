@@ -91,6 +91,10 @@ const METRICS: &[(&str, &str)] = &[
         "QoS 1 redeliveries suppressed by (device, sequence).",
     ),
     (
+        "iot_mqtt_read_pauses_total",
+        "Consumer read-coalescing pauses (the broker sent one message per wake-up).",
+    ),
+    (
         "iot_mqtt_connected",
         "MQTT clients currently connected, by role.",
     ),
@@ -132,6 +136,7 @@ mod enabled {
         received: Counter,
         decode_errors: Counter,
         duplicates: Counter,
+        read_pauses: Counter,
         connected: Gauge,
         reconnects: Counter,
         queue_depth: Gauge,
@@ -149,6 +154,7 @@ mod enabled {
                 received: Counter::noop(),
                 decode_errors: Counter::noop(),
                 duplicates: Counter::noop(),
+                read_pauses: Counter::noop(),
                 connected: Gauge::noop(),
                 reconnects: Counter::noop(),
                 queue_depth: Gauge::noop(),
@@ -213,6 +219,7 @@ mod enabled {
                     m.decode_errors =
                         counter(metrics::counter!("iot_mqtt_frames_decode_errors_total"));
                     m.duplicates = counter(metrics::counter!("iot_mqtt_frames_duplicate_total"));
+                    m.read_pauses = counter(metrics::counter!("iot_mqtt_read_pauses_total"));
                 }
             }
             m
@@ -241,6 +248,9 @@ mod enabled {
         }
         pub(crate) fn duplicate(&self) {
             self.duplicates.increment(1);
+        }
+        pub(crate) fn read_pause(&self) {
+            self.read_pauses.increment(1);
         }
         pub(crate) fn connected(&self, up: bool) {
             if up {
@@ -286,6 +296,7 @@ mod disabled {
         pub(crate) fn received(&self, _: u64) {}
         pub(crate) fn decode_error(&self) {}
         pub(crate) fn duplicate(&self) {}
+        pub(crate) fn read_pause(&self) {}
         pub(crate) fn connected(&self, _: bool) {}
         pub(crate) fn reconnect(&self) {}
         pub(crate) fn queue(&self, _: u64, _: u64, _: u64, _: u64) {}
@@ -375,7 +386,7 @@ mod tests {
             })
             .map(str::to_owned)
             .collect();
-        assert_eq!(named.len(), 12, "{named:?}");
+        assert_eq!(named.len(), 13, "{named:?}");
         assert_eq!(described, named);
     }
 
@@ -400,6 +411,7 @@ mod tests {
             "iot_mqtt_frames_received_total{}",
             "iot_mqtt_frames_decode_errors_total{}",
             "iot_mqtt_frames_duplicate_total{}",
+            "iot_mqtt_read_pauses_total{}",
             "iot_mqtt_connected{role=publisher}",
             "iot_mqtt_connected{role=consumer}",
             "iot_mqtt_reconnects_total{role=publisher}",

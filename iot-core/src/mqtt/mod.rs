@@ -55,6 +55,7 @@
 //! | `iot_mqtt_frames_received_total` | counter | | frames delivered by consumers (after deduplication) |
 //! | `iot_mqtt_frames_decode_errors_total` | counter | | error items (undecodable payloads, unexpected topics, refused subscriptions) |
 //! | `iot_mqtt_frames_duplicate_total` | counter | | frames suppressed as duplicates |
+//! | `iot_mqtt_read_pauses_total` | counter | | consumers' read-coalescing pauses ([`ReadCoalescing`]) |
 //! | `iot_mqtt_connected` | gauge | `role` | clients connected now (`publisher`, `consumer`) |
 //! | `iot_mqtt_reconnects_total` | counter | `role` | connections lost or attempts failed |
 

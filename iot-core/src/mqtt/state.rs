@@ -218,6 +218,11 @@ impl Stats {
         self.metrics.duplicate();
     }
 
+    pub(crate) fn read_pause(&self) {
+        Self::add(&self.read_pauses, 1);
+        self.metrics.read_pause();
+    }
+
     /// Stores the queue's size and reports the change to the gauges.
     pub(crate) fn set_queue(&self, depth: usize, bytes: usize) {
         let depth = depth as u64;
