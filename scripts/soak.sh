@@ -13,6 +13,7 @@
 # Usage: bash scripts/soak.sh            (60 s, 200 devices x 105 frames/s)
 # Tunables (environment): DURATION=60 DEVICES=200 RATE=105 WARMUP=15
 #                         MIN_RATE=20000 MAX_RSS_GROWTH_PCT=10 OUT=<dir>
+#                         GATEWAY_ARGS="<more gateway flags>" (e.g. --no-read-coalescing)
 # Needs: mosquitto (Debian package `mosquitto`), jq.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,7 +82,7 @@ echo "    output in $OUT"
 
 "$GATEWAY" --broker "mqtt://127.0.0.1:$PORT" --devices "$DEVICES" --rate "$RATE" \
     --duration "${DURATION}s" --noisy-devices 0 --device-limit 1000000 \
-    --progress plain --summary-json "$OUT/summary.json" >"$OUT/gateway.log" 2>&1 &
+    --progress plain --summary-json "$OUT/summary.json" ${GATEWAY_ARGS:-} >"$OUT/gateway.log" 2>&1 &
 GW_PID=$!
 
 # Sample RSS (KiB) and CPU ticks of both processes every second.
@@ -127,7 +128,7 @@ mosq_cpu_pct=$(awk -v c="$MOSQ_CPU_TICKS" -v t="$run_s" 'BEGIN { printf "%.0f", 
 cat <<EOF
 
 soak result ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m); load average before: $LOAD_BEFORE, after: $LOAD_AFTER)
-  command              $GATEWAY --broker mqtt://127.0.0.1:$PORT --devices $DEVICES --rate $RATE --duration ${DURATION}s --noisy-devices 0 --device-limit 1000000
+  command              $GATEWAY --broker mqtt://127.0.0.1:$PORT --devices $DEVICES --rate $RATE --duration ${DURATION}s --noisy-devices 0 --device-limit 1000000 ${GATEWAY_ARGS:-}
   frames/s             $fps   (received after dedup / ${run_s}s of publishing)
   published / received $published / $received_own   ($duplicates duplicates suppressed)
   lost                 $lost

@@ -20,6 +20,7 @@ use iot_core::device::DeviceStatus;
 use iot_core::fleet::{FleetConfig, FleetRegistry};
 use iot_core::mqtt::{
     BackoffConfig, ConnectionState as MqttState, Consumer, ConsumerConfig, MqttConfig,
+    ReadCoalescing,
 };
 use iot_observe::endpoint::{HealthEndpoint, ServerHandle, serve};
 use iot_observe::health::{
@@ -99,6 +100,10 @@ pub struct GatewayArgs {
     /// Subscribe without a shared-subscription group.
     #[arg(long, conflicts_with = "share_group")]
     pub no_share: bool,
+    /// Read every message as soon as it arrives (`ReadCoalescing::off()`):
+    /// lower latency under load, more CPU per message.
+    #[arg(long)]
+    pub no_read_coalescing: bool,
     /// MQTT client id of the consumer (stable per replica in production);
     /// default gateway-PID.
     #[arg(long, env = "GATEWAY_CLIENT_ID")]
@@ -304,6 +309,9 @@ impl Gateway {
             (None, false) => None,
         };
         let mut cc = ConsumerConfig::new(mqtt);
+        if args.no_read_coalescing {
+            cc = cc.coalesce(ReadCoalescing::off());
+        }
         if let Some(group) = &share_group {
             cc = cc.share_group(group.clone());
         }
