@@ -228,6 +228,13 @@ impl Drop for Broker {
 /// `/proc/<pid>/stat`; `None` where that is not readable (not Linux).
 pub fn cpu_time(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = stat_cpu_ticks(&stat)?;
+    Some(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
+}
+
+/// User plus system time, in clock ticks, from the text of a
+/// `/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat` file.
+pub fn stat_cpu_ticks(stat: &str) -> Option<u64> {
     // Fields after the command name (which may contain spaces) in parens.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -235,10 +242,7 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     // counting from the state field (index 0 here).
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    let ticks = clock_ticks();
-    Some(Duration::from_secs_f64(
-        (utime + stime) as f64 / ticks as f64,
-    ))
+    Some(utime + stime)
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`, 100 if unknown).

@@ -838,8 +838,9 @@ async fn throughput_task(path: Path, setup: &Setup, messages: u64) -> Throughput
         setup.broker_pid.map(ThreadsMark::now).unwrap_or_default(),
     );
     let elapsed = last - start;
-    let client_threads = threads0.0.since(&threads1.0, start.elapsed());
-    let broker_threads = threads0.1.since(&threads1.1, start.elapsed());
+    let threads_wall = start.elapsed();
+    let client_threads = threads0.0.since(&threads1.0, threads_wall);
+    let broker_threads = threads0.1.since(&threads1.1, threads_wall);
     let (client_cpu, broker_cpu) = cpu0.since(cpu1, elapsed);
     if received == messages && bytes != expected_bytes {
         corrupt += 1;

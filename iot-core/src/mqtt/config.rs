@@ -614,7 +614,8 @@ pub struct ConsumerConfig {
     /// [`AckMode::OnReceipt`].
     pub ack: AckMode,
     /// Pausing before reading again while the broker sends one message per
-    /// wake-up. Default on, pauses of at most 1 ms.
+    /// wake-up. Default on: a pause lasts until the current 1 ms window
+    /// ends (plus up to Tokio's 1 ms timer tick).
     pub coalesce: ReadCoalescing,
 }
 
