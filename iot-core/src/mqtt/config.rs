@@ -16,6 +16,7 @@ use crate::device::validate_device_id;
 
 use super::error::ConfigError;
 use super::topics::{TopicScheme, shared_filter};
+use super::transport::{Connector, TlsConfig, Transport, parse_broker_url};
 
 /// Delivery guarantee of MQTT publishes and subscriptions.
 ///
@@ -71,6 +72,13 @@ pub struct MqttConfig {
     pub host: String,
     /// Broker TCP port. Default 1883.
     pub port: u16,
+    /// TCP (default), TLS, WebSockets or WebSockets over TLS; set with
+    /// the host and port by [`broker_url`](Self::broker_url).
+    pub transport: Transport,
+    /// TLS settings, used by the `tls` and `wss` transports.
+    pub tls: TlsConfig,
+    /// The HTTP path of the `ws` and `wss` transports. Default `/mqtt`.
+    pub ws_path: String,
     /// MQTT client id. Must be non-empty, stable across restarts and unique
     /// per broker: the persistent session is keyed by it. Publishers
     /// default to `iot-pub-<device_id>`.
@@ -117,6 +125,9 @@ impl Default for MqttConfig {
         Self {
             host: "127.0.0.1".into(),
             port: 1883,
+            transport: Transport::Tcp,
+            tls: TlsConfig::default(),
+            ws_path: "/mqtt".into(),
             client_id: String::new(),
             credentials: None,
             keep_alive: Duration::from_secs(30),
@@ -145,6 +156,75 @@ impl MqttConfig {
             port,
             ..Self::default()
         }
+    }
+
+    /// Sets [`transport`](Self::transport), [`host`](Self::host),
+    /// [`port`](Self::port) and, for WebSockets, [`ws_path`](Self::ws_path)
+    /// from `mqtt://host[:port]`, `mqtts://...` (default port 8883),
+    /// `ws://host[:port][/path]` or `wss://...` (default port 443, path
+    /// `/mqtt`). Credentials in the URL are refused: URLs get logged.
+    ///
+    /// ```
+    /// use iot_core::mqtt::{MqttConfig, Transport};
+    ///
+    /// let c = MqttConfig::default().broker_url("mqtts://broker.example.com")?;
+    /// assert_eq!((c.transport, c.host.as_str(), c.port), (Transport::Tls, "broker.example.com", 8883));
+    /// # Ok::<(), iot_core::mqtt::ConfigError>(())
+    /// ```
+    pub fn broker_url(mut self, url: &str) -> Result<Self, ConfigError> {
+        let u = parse_broker_url(url)?;
+        self.transport = u.transport;
+        self.host = u.host;
+        self.port = u.port;
+        if let Some(path) = u.ws_path {
+            self.ws_path = path;
+        }
+        Ok(self)
+    }
+
+    /// The broker as a URL (`mqtts://host:8883`), without credentials: for
+    /// logs and status lines.
+    pub fn url(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let path = if self.transport.uses_websocket() {
+            self.ws_path.as_str()
+        } else {
+            ""
+        };
+        format!("{}://{host}:{}{path}", self.transport.scheme(), self.port)
+    }
+
+    /// The URL rumqttc's WebSocket transports connect to.
+    pub(crate) fn ws_url(&self) -> String {
+        let scheme = if self.transport.uses_tls() {
+            "wss"
+        } else {
+            "ws"
+        };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{host}:{}{}", self.port, self.ws_path)
+    }
+
+    /// Sets [`transport`](Self::transport).
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Sets [`tls`](Self::tls) (and nothing else: pair it with a `tls` or
+    /// `wss` [`transport`](Self::transport), e.g. through
+    /// [`broker_url`](Self::broker_url)).
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Sets [`client_id`](Self::client_id).
@@ -203,6 +283,37 @@ impl MqttConfig {
         if self.host.is_empty() {
             return Err(ConfigError::new("mqtt.host", "must not be empty"));
         }
+        if let Some(c) = self
+            .host
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || "/@".contains(*c))
+        {
+            return Err(ConfigError::new(
+                "mqtt.host",
+                format!("{:?} contains {c:?}", self.host),
+            ));
+        }
+        if !self.transport.is_available() {
+            return Err(ConfigError::new(
+                "mqtt.transport",
+                format!(
+                    "{} needs the \"{}\" feature of iot-core, which this build lacks",
+                    self.transport,
+                    self.transport.feature()
+                ),
+            ));
+        }
+        if self.transport.uses_websocket() && !self.ws_path.starts_with('/') {
+            return Err(ConfigError::new(
+                "mqtt.ws_path",
+                format!("{:?} must start with '/'", self.ws_path),
+            ));
+        }
+        if self.transport.uses_tls() {
+            self.tls
+                .validate()
+                .map_err(|(field, message)| ConfigError::new(field, message))?;
+        }
         if self.client_id.is_empty() {
             return Err(ConfigError::new(
                 "mqtt.client_id",
@@ -259,9 +370,18 @@ impl MqttConfig {
             .map_err(|e| ConfigError::new("mqtt.topics", e.to_string()))
     }
 
-    /// rumqttc options for this configuration.
-    pub(crate) fn to_options(&self) -> (rumqttc::MqttOptions, rumqttc::NetworkOptions) {
-        let mut o = rumqttc::MqttOptions::new(self.client_id.clone(), self.host.clone(), self.port);
+    /// rumqttc options for this configuration, and the connector that
+    /// builds its transport (TLS files read once here, to fail early).
+    pub(crate) fn to_options(
+        &self,
+    ) -> Result<(rumqttc::MqttOptions, rumqttc::NetworkOptions, Connector), ConfigError> {
+        let (connector, transport) = Connector::new(self)?;
+        let mut o = rumqttc::MqttOptions::new(
+            self.client_id.clone(),
+            connector.broker_addr(&self.host),
+            self.port,
+        );
+        o.set_transport(transport);
         o.set_keep_alive(self.keep_alive)
             .set_max_packet_size(self.max_packet_size, self.max_packet_size)
             .set_inflight(self.max_inflight)
@@ -276,7 +396,7 @@ impl MqttConfig {
         let mut n = rumqttc::NetworkOptions::new();
         n.set_connection_timeout(self.connect_timeout.as_secs());
         n.set_tcp_nodelay(self.tcp_nodelay);
-        (o, n)
+        Ok((o, n, connector))
     }
 }
 

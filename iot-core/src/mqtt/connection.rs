@@ -12,7 +12,9 @@ use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, QoS, Request};
 use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, watch};
 
+use super::connect_failure::ConnectFailure;
 use super::state::{ConnectionState, Stats};
+use super::transport::Connector;
 
 /// Connection bookkeeping of one event-loop task.
 pub(crate) struct Link {
@@ -27,6 +29,11 @@ pub(crate) struct Link {
     /// poison message, an overloaded or misconfigured broker) keeps
     /// backing off instead of reconnecting in a tight loop.
     stable_after: Duration,
+    /// Builds the transport (TLS files read anew) before each attempt.
+    connector: Connector,
+    /// The reason last logged at `error`, so a refusal repeated by every
+    /// retry is logged loudly once and then quietly.
+    last_logged: Option<ConnectFailure>,
 }
 
 /// How long a connection must last for its loss to restart the backoff.
@@ -36,6 +43,7 @@ impl Link {
     pub(crate) fn new(
         backoff: BackoffConfig,
         stats: Arc<Stats>,
+        connector: Connector,
     ) -> (Self, watch::Receiver<ConnectionState>) {
         let (state, rx) = watch::channel(ConnectionState::Connecting);
         let link = Self {
@@ -46,6 +54,8 @@ impl Link {
             connected_at: Instant::now(),
             down_since: Instant::now(),
             stable_after: STABLE_AFTER,
+            connector,
+            last_logged: None,
         };
         (link, rx)
     }
@@ -58,7 +68,15 @@ impl Link {
             self.stats.metrics.connected(true);
         }
         Stats::add(&self.stats.connects, 1);
+        self.last_logged = None;
         tracing::info!(client_id, session_present, "MQTT connected");
+        if self.connector.verification_disabled() {
+            tracing::warn!(
+                client_id,
+                "MQTT connected WITHOUT verifying the broker's certificate \
+                 (mqtt.tls.dangerous_disable_verification): anyone on the path can read and change this traffic"
+            );
+        }
         self.state.send_replace(ConnectionState::Connected {
             since: Instant::now(),
         });
@@ -66,7 +84,13 @@ impl Link {
 
     /// The connection broke or an attempt failed: returns how long to wait
     /// before the next attempt.
+    ///
+    /// An error while connected is a lost connection; one before the
+    /// CONNACK is a failed attempt, classified ([`ConnectFailure`]) and
+    /// counted, and a refusal shows in the state as
+    /// [`ConnectionState::Refused`].
     pub(crate) fn on_error(&mut self, error: &ConnectionError, client_id: &str) -> Duration {
+        let was_connected = self.connected;
         if self.connected {
             self.connected = false;
             self.down_since = Instant::now();
@@ -79,11 +103,50 @@ impl Link {
         self.stats.metrics.reconnect();
         let cap = self.backoff.config().cap;
         let delay = self.backoff.next_delay().unwrap_or(cap);
-        tracing::warn!(client_id, %error, retry_in = ?delay, "MQTT connection lost");
-        self.state.send_replace(ConnectionState::Disconnected {
-            since: self.down_since,
-        });
+        let since = self.down_since;
+        if was_connected {
+            tracing::warn!(client_id, %error, retry_in = ?delay, "MQTT connection lost");
+            self.state
+                .send_replace(ConnectionState::Disconnected { since });
+            return delay;
+        }
+        let reason = ConnectFailure::classify(error);
+        self.stats.connect_failure(reason);
+        let first_time = self.last_logged != Some(reason);
+        if reason.is_refusal() {
+            if first_time {
+                tracing::error!(
+                    client_id, %error, %reason, advice = reason.advice(), retry_in = ?delay,
+                    "MQTT connection refused"
+                );
+            } else {
+                tracing::debug!(client_id, %reason, retry_in = ?delay, "MQTT connection refused again");
+            }
+            self.state
+                .send_replace(ConnectionState::Refused { since, reason });
+        } else {
+            tracing::warn!(client_id, %error, %reason, retry_in = ?delay, "MQTT connection attempt failed");
+            self.state
+                .send_replace(ConnectionState::Disconnected { since });
+        }
+        self.last_logged = Some(reason);
         delay
+    }
+
+    /// Before the next attempt: a transport built from the files as they
+    /// are now (a rotated certificate takes effect here). If they cannot
+    /// be read or parsed, the previous transport stays and a warning names
+    /// the file: a renewal caught half-written must not stop reconnects.
+    pub(crate) fn prepare(&mut self, options: &mut rumqttc::MqttOptions, client_id: &str) {
+        match self.connector.build() {
+            Ok(transport) => {
+                options.set_transport(transport);
+            }
+            Err(error) => tracing::warn!(
+                client_id, %error,
+                "TLS files could not be loaded; reconnecting with the previous ones"
+            ),
+        }
     }
 
     /// The task ends.
@@ -189,7 +252,9 @@ mod tests {
 
     fn link(stable_after: Duration) -> Link {
         let config = BackoffConfig::exponential(Duration::from_millis(10), Duration::from_secs(1));
-        let (mut link, _) = Link::new(config, Arc::new(Stats::default()));
+        let mqtt = crate::mqtt::MqttConfig::default().client_id("c");
+        let (_, _, connector) = mqtt.to_options().unwrap();
+        let (mut link, _) = Link::new(config, Arc::new(Stats::default()), connector);
         link.stable_after = stable_after;
         link
     }

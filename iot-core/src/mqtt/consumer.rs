@@ -29,6 +29,7 @@ use super::lru::ClockMap;
 use super::oversize::{OversizeSkip, Reset};
 use super::state::{ConnectionState, Role, Stats};
 use super::topics::{TopicKind, TopicScheme, shared_filter};
+use super::wait::WaitError;
 
 /// One item of a consumer: a frame, or a message that could not be used.
 pub type Received = Result<ReceivedFrame, ReceiveError>;
@@ -194,7 +195,7 @@ impl Consumer {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| ConfigError::new("runtime", format!("no Tokio runtime: {e}")))?;
         let filters = subscriptions(&config)?;
-        let (mut options, network) = config.mqtt.to_options();
+        let (mut options, network, connector) = config.mqtt.to_options()?;
         let manual_acks = config.ack == AckMode::OnRecv;
         options.set_manual_acks(manual_acks);
         // With acknowledgements from `recv`, every item the application
@@ -216,7 +217,7 @@ impl Consumer {
             epoch: AtomicU64::new(0),
             client_id: config.mqtt.client_id.clone(),
         });
-        let (link, state) = Link::new(config.mqtt.backoff, stats);
+        let (link, state) = Link::new(config.mqtt.backoff, stats, connector);
         let (tx, rx) = mpsc::channel(config.channel_capacity);
         let worker = Worker {
             shared: shared.clone(),
@@ -311,6 +312,14 @@ impl Consumer {
     /// The connection state, for readiness checks.
     pub fn state(&self) -> watch::Receiver<ConnectionState> {
         self.state.clone()
+    }
+
+    /// Waits for the connection: `Ok` once connected, an error as soon as
+    /// an attempt is refused ([`WaitError::Refused`]), or when `timeout`
+    /// passes; the client goes on retrying either way. See
+    /// [`Publisher::wait_connected`](super::Publisher::wait_connected).
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<(), WaitError> {
+        super::wait::wait_connected(self.state(), timeout).await
     }
 
     /// The counters.
@@ -561,6 +570,7 @@ impl Worker {
                             () = shutdown.as_mut() => flow = Flow::Stop,
                             () = tokio::time::sleep(delay) => {}
                         }
+                        link.prepare(&mut eventloop.mqtt_options, &self.shared.client_id);
                     }
                     flow
                 }

@@ -7,6 +7,7 @@
 //! starts: install the exporter first. Without the feature every call is a
 //! no-op and nothing is linked.
 
+use super::connect_failure::ConnectFailure;
 use super::state::Role;
 
 /// Why frames were given up: the `reason` label of
@@ -103,6 +104,10 @@ const METRICS: &[(&str, &str)] = &[
         "Connections lost or connection attempts failed, by role.",
     ),
     (
+        "iot_mqtt_connect_failures_total",
+        "Connection attempts that failed, by role and reason (refusals and network faults).",
+    ),
+    (
         "iot_mqtt_queue_depth",
         "Frames queued for the broker, not yet acknowledged.",
     ),
@@ -121,7 +126,7 @@ pub(crate) use enabled::Metrics;
 mod enabled {
     use metrics::{Counter, Gauge};
 
-    use super::{DropReason, METRICS, Role};
+    use super::{ConnectFailure, DropReason, METRICS, Role};
 
     /// The handles of one publisher or consumer; the series of the other
     /// role are no-ops, so they are not created.
@@ -139,6 +144,8 @@ mod enabled {
         read_pauses: Counter,
         connected: Gauge,
         reconnects: Counter,
+        /// By the index of the reason in `ConnectFailure::ALL`.
+        connect_failures: [Counter; ConnectFailure::ALL.len()],
         queue_depth: Gauge,
         queue_bytes: Gauge,
     }
@@ -157,6 +164,7 @@ mod enabled {
                 read_pauses: Counter::noop(),
                 connected: Gauge::noop(),
                 reconnects: Counter::noop(),
+                connect_failures: std::array::from_fn(|_| Counter::noop()),
                 queue_depth: Gauge::noop(),
                 queue_bytes: Gauge::noop(),
             }
@@ -200,6 +208,13 @@ mod enabled {
                 reconnects: counter(
                     metrics::counter!("iot_mqtt_reconnects_total", "role" => label),
                 ),
+                connect_failures: ConnectFailure::ALL.map(|r| {
+                    counter(metrics::counter!(
+                        "iot_mqtt_connect_failures_total",
+                        "role" => label,
+                        "reason" => r.as_str()
+                    ))
+                }),
                 ..Self::default()
             };
             match role {
@@ -262,6 +277,11 @@ mod enabled {
         pub(crate) fn reconnect(&self) {
             self.reconnects.increment(1);
         }
+        pub(crate) fn connect_failure(&self, reason: ConnectFailure) {
+            if let Some(i) = ConnectFailure::ALL.iter().position(|r| *r == reason) {
+                self.connect_failures[i].increment(1);
+            }
+        }
         /// The queue gauges are sums over all publishers: each reports its
         /// own changes.
         pub(crate) fn queue(&self, old_depth: u64, depth: u64, old_bytes: u64, bytes: u64) {
@@ -278,7 +298,7 @@ mod enabled {
 #[cfg(not(feature = "metrics"))]
 #[allow(clippy::missing_const_for_fn, clippy::unused_self)]
 mod disabled {
-    use super::{DropReason, Role};
+    use super::{ConnectFailure, DropReason, Role};
 
     /// Without the `metrics` feature: nothing.
     #[derive(Debug, Clone, Default)]
@@ -299,6 +319,7 @@ mod disabled {
         pub(crate) fn read_pause(&self) {}
         pub(crate) fn connected(&self, _: bool) {}
         pub(crate) fn reconnect(&self) {}
+        pub(crate) fn connect_failure(&self, _: ConnectFailure) {}
         pub(crate) fn queue(&self, _: u64, _: u64, _: u64, _: u64) {}
     }
 }
@@ -386,7 +407,7 @@ mod tests {
             })
             .map(str::to_owned)
             .collect();
-        assert_eq!(named.len(), 13, "{named:?}");
+        assert_eq!(named.len(), 14, "{named:?}");
         assert_eq!(described, named);
     }
 
@@ -424,6 +445,13 @@ mod tests {
                 "iot_mqtt_frames_dropped_total{{reason={}}}",
                 r.label()
             ));
+        }
+        for role in ["publisher", "consumer"] {
+            for r in super::ConnectFailure::ALL {
+                expected.insert(format!(
+                    "iot_mqtt_connect_failures_total{{role={role},reason={r}}}"
+                ));
+            }
         }
         assert_eq!(registered, expected);
     }

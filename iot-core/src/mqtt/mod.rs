@@ -58,9 +58,11 @@
 //! | `iot_mqtt_read_pauses_total` | counter | | consumers' read-coalescing pauses ([`ReadCoalescing`]) |
 //! | `iot_mqtt_connected` | gauge | `role` | clients connected now (`publisher`, `consumer`) |
 //! | `iot_mqtt_reconnects_total` | counter | `role` | connections lost or attempts failed |
+//! | `iot_mqtt_connect_failures_total` | counter | `role`, `reason` | failed connection attempts by [`ConnectFailure`] (`bad_credentials`, `unknown_ca`, `unreachable`, ...) |
 
 mod coalesce;
 mod config;
+mod connect_failure;
 mod connection;
 mod consumer;
 mod dedup;
@@ -72,11 +74,14 @@ mod publisher;
 mod queue;
 mod state;
 mod topics;
+mod transport;
+mod wait;
 
 pub use config::{
     AckMode, AliasEntry, ConsumerConfig, Credentials, DedupConfig, MqttConfig, OverflowPolicy,
     PublisherConfig, Qos, QueueConfig, ReadCoalescing,
 };
+pub use connect_failure::ConnectFailure;
 pub use consumer::{Consumer, Received, ReceivedFrame};
 pub use error::{ConfigError, PublishError, ReceiveError, TopicError};
 /// Reconnect schedules, re-exported from [`iot_resilience::backoff`] for
@@ -87,3 +92,5 @@ pub use state::{ConnectionState, Stats, StatsSnapshot};
 pub use topics::{
     MAX_TOPIC_LEN, ParsedTopic, TopicKind, TopicScheme, shared_filter, validate_filter,
 };
+pub use transport::{TlsConfig, TlsError, Transport};
+pub use wait::WaitError;

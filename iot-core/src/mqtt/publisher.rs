@@ -19,6 +19,7 @@ use super::metrics::DropReason;
 use super::queue::{Control, FrameQueue, Item, Outgoing};
 use super::state::{ConnectionState, Role, Stats};
 use super::topics::TopicKind;
+use super::wait::WaitError;
 
 /// Encoded frames are cut from zeroed buffers of this size, so a burst of
 /// small frames costs one allocation per 64 KiB rather than one per frame.
@@ -148,7 +149,7 @@ impl Publisher {
         let status_topic = topic(TopicKind::Status)?;
         let birth_topic = topic(TopicKind::Birth)?;
 
-        let (mut options, network) = config.mqtt.to_options();
+        let (mut options, network, connector) = config.mqtt.to_options()?;
         options.set_last_will(LastWill::new(
             status_topic.clone(),
             OFFLINE,
@@ -203,7 +204,7 @@ impl Publisher {
             max_birth,
             max_bytes: config.queue.max_bytes,
         });
-        let (link, state) = Link::new(config.mqtt.backoff, stats);
+        let (link, state) = Link::new(config.mqtt.backoff, stats, connector);
         let task = runtime.spawn(run(shared.clone(), eventloop, link));
         Ok(Self {
             handle: Arc::new(Handle {
@@ -440,6 +441,17 @@ impl Publisher {
         self.handle.state.clone()
     }
 
+    /// Waits for the connection: `Ok` once connected, an error as soon as
+    /// an attempt is refused ([`WaitError::Refused`]: bad credentials,
+    /// certificate problems), or when `timeout` passes. Frames published
+    /// meanwhile stay queued either way; the client goes on retrying.
+    ///
+    /// A service calls this at start-up to fail loudly (exit, crash-loop
+    /// with the reason in its log) instead of running disconnected.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<(), WaitError> {
+        super::wait::wait_connected(self.state(), timeout).await
+    }
+
     /// The counters.
     pub fn stats(&self) -> &Stats {
         &self.handle.shared.stats
@@ -651,6 +663,7 @@ async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link: Link) {
                     () = shutdown.as_mut() => break,
                     () = tokio::time::sleep(delay) => {}
                 }
+                link.prepare(&mut eventloop.mqtt_options, &shared.client_id);
             }
         }
     }

@@ -10,9 +10,10 @@
 //!   facade (names in the module documentation): `Stats`' event methods
 //!   update both.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
+use super::connect_failure::ConnectFailure;
 use super::metrics::{DropReason, Metrics};
 
 /// Where a publisher's or consumer's connection is.
@@ -26,11 +27,23 @@ pub enum ConnectionState {
         /// When the CONNACK arrived.
         since: Instant,
     },
-    /// The connection was lost or refused; reconnecting with backoff.
+    /// The connection was lost, or the last attempt failed for a network
+    /// reason; reconnecting with backoff.
     Disconnected {
         /// When the client was last connected, or when it started
         /// connecting if it never was: how long it has been unavailable.
         since: Instant,
+    },
+    /// The last attempt was refused: by the broker (credentials,
+    /// authorization) or by the TLS handshake (certificates). Retried with
+    /// backoff, but this will not pass until a credential, certificate or
+    /// broker setting changes. Queued frames are kept.
+    Refused {
+        /// When the client was last connected, or when it started
+        /// connecting if it never was.
+        since: Instant,
+        /// Why.
+        reason: ConnectFailure,
     },
     /// Closed by the application; the connection task has ended.
     Closed,
@@ -40,6 +53,14 @@ impl ConnectionState {
     /// Whether the client is connected now.
     pub fn is_connected(&self) -> bool {
         matches!(self, ConnectionState::Connected { .. })
+    }
+
+    /// The refusal, if the last attempt was refused.
+    pub fn refusal(&self) -> Option<ConnectFailure> {
+        match self {
+            ConnectionState::Refused { reason, .. } => Some(*reason),
+            _ => None,
+        }
     }
 }
 
@@ -69,6 +90,9 @@ pub struct Stats {
     pub(crate) connects: AtomicU64,
     pub(crate) disconnects: AtomicU64,
     pub(crate) read_pauses: AtomicU64,
+    pub(crate) connect_failures: AtomicU64,
+    /// `1 + index in ConnectFailure::ALL` of the last failure; 0 for none.
+    pub(crate) last_connect_failure: AtomicU8,
     /// The same events as metrics (no-ops without a recorder or feature).
     pub(crate) metrics: Metrics,
 }
@@ -120,6 +144,11 @@ pub struct StatsSnapshot {
     /// Consumer: pauses before reading again, taken while the broker sent
     /// one message per wake-up ([`ReadCoalescing`](super::ReadCoalescing)).
     pub read_pauses: u64,
+    /// Connection attempts that failed (refused, or the network's fault);
+    /// by reason in `iot_mqtt_connect_failures_total`.
+    pub connect_failures: u64,
+    /// Why the most recent failed attempt failed; `None` if none has.
+    pub last_connect_failure: Option<ConnectFailure>,
 }
 
 impl Stats {
@@ -146,6 +175,11 @@ impl Stats {
             connects: self.connects.load(Relaxed),
             disconnects: self.disconnects.load(Relaxed),
             read_pauses: self.read_pauses.load(Relaxed),
+            connect_failures: self.connect_failures.load(Relaxed),
+            last_connect_failure: match self.last_connect_failure.load(Relaxed) {
+                0 => None,
+                i => ConnectFailure::ALL.get(usize::from(i) - 1).copied(),
+            },
         }
     }
 
@@ -216,6 +250,16 @@ impl Stats {
     pub(crate) fn duplicate(&self) {
         Self::add(&self.duplicates, 1);
         self.metrics.duplicate();
+    }
+
+    /// A connection attempt failed.
+    pub(crate) fn connect_failure(&self, reason: ConnectFailure) {
+        Self::add(&self.connect_failures, 1);
+        let index = ConnectFailure::ALL.iter().position(|r| *r == reason);
+        // `ALL` has fewer than 255 entries.
+        let code = index.map_or(0, |i| u8::try_from(i + 1).unwrap_or(0));
+        self.last_connect_failure.store(code, Relaxed);
+        self.metrics.connect_failure(reason);
     }
 
     pub(crate) fn read_pause(&self) {
