@@ -99,3 +99,21 @@ async fn drained_future_is_send_and_static() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!future.is_finished());
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_endless_drain_period_drains_until_finish_now() {
+    // `Instant::now() + Duration::MAX` overflows: the trigger used to panic.
+    let shutdown = Shutdown::new(Duration::MAX);
+    let drained = tokio::spawn(shutdown.drained());
+    assert!(shutdown.trigger());
+    assert!(!shutdown.trigger(), "second trigger is a no-op");
+    assert_eq!(shutdown.phase(), ShutdownPhase::Draining);
+    tokio::time::sleep(Duration::from_secs(365 * 24 * 3600)).await;
+    assert_eq!(shutdown.phase(), ShutdownPhase::Draining);
+    assert!(!drained.is_finished(), "an endless drain ended by itself");
+
+    shutdown.finish_now();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert!(drained.is_finished());
+    assert_eq!(shutdown.phase(), ShutdownPhase::Drained);
+}

@@ -58,6 +58,8 @@ mod response;
 mod route;
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
+mod server_config;
 mod service;
 
 #[cfg(feature = "axum")]
@@ -65,5 +67,8 @@ mod service;
 pub use self::axum::router;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
-pub use server::{ServerHandle, serve};
+pub use server::{ServerHandle, serve, serve_with};
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub use server_config::ServerConfig;
 pub use service::HealthEndpoint;

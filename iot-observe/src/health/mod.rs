@@ -72,6 +72,7 @@
 //! # }
 //! ```
 
+mod blocking;
 mod body;
 mod check;
 mod checks;
@@ -91,6 +92,7 @@ mod time;
 
 /// Re-exported so check implementations need no direct dependency.
 pub use async_trait::async_trait;
+pub use blocking::BlockingCheck;
 pub use check::HealthCheck;
 #[cfg(feature = "resilience")]
 pub use checks::CircuitBreakerCheck;

@@ -7,17 +7,14 @@ use tokio::task::AbortHandle;
 use tokio::time::MissedTickBehavior;
 
 use super::registry::Inner;
-use super::run::run;
+use super::run::refresh_entry;
 use super::telemetry::describe_metrics;
 
-/// Runs every check concurrently and caches each result as it completes.
+/// Runs every check concurrently (never two copies of one) and caches each
+/// result as it completes.
 pub(crate) async fn refresh_all(inner: &Inner) {
     describe_metrics();
-    join_all(inner.entries.iter().map(|entry| async move {
-        let observation = run(entry).await;
-        entry.store(observation);
-    }))
-    .await;
+    join_all(inner.entries.iter().map(refresh_entry)).await;
 }
 
 /// Starts the refresh loop unless one is running.

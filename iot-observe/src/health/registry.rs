@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::task::AbortHandle;
 
-use super::entry::Entry;
+use super::entry::{Entry, Runner};
 use super::report::pending;
 use super::{
-    CheckOptions, CheckReport, Group, HealthCheck, HealthConfig, HealthReport, RefreshHandle,
-    RegistryError, refresh,
+    BlockingCheck, CheckOptions, CheckReport, Group, HealthCheck, HealthConfig, HealthReport,
+    RefreshHandle, RegistryError, refresh,
 };
 
 /// Named checks, their cached results, and reports per probe group.
@@ -149,7 +149,7 @@ impl HealthRegistry {
 /// Builds a [`HealthRegistry`]; see [`HealthRegistry::builder`].
 pub struct HealthRegistryBuilder {
     config: HealthConfig,
-    checks: Vec<(String, Arc<dyn HealthCheck>, CheckOptions)>,
+    checks: Vec<(String, Runner, CheckOptions)>,
 }
 
 impl fmt::Debug for HealthRegistryBuilder {
@@ -173,13 +173,35 @@ impl HealthRegistryBuilder {
 
     /// Registers `check` as `name` (`"component:measurement"`, e.g.
     /// `"mqtt:connection"`).
+    ///
+    /// The check runs as a task on the runtime that calls
+    /// [`HealthRegistry::start`] or [`HealthRegistry::refresh`], so it must
+    /// not block: a check calling a blocking driver belongs in
+    /// [`blocking_check`](Self::blocking_check). One that blocks anyway
+    /// holds at most one worker thread at a time: a copy still running when
+    /// the next refresh comes stops a new copy from starting.
     pub fn check(
         mut self,
         name: impl Into<String>,
         check: impl HealthCheck,
         options: CheckOptions,
     ) -> Self {
-        self.checks.push((name.into(), Arc::new(check), options));
+        self.checks
+            .push((name.into(), Runner::Async(Arc::new(check)), options));
+        self
+    }
+
+    /// Registers a check that blocks its thread (see [`BlockingCheck`]) as
+    /// `name`: each run happens on a thread of its own, never on a runtime
+    /// worker, and never while the previous run is still going.
+    pub fn blocking_check(
+        mut self,
+        name: impl Into<String>,
+        check: impl BlockingCheck,
+        options: CheckOptions,
+    ) -> Self {
+        self.checks
+            .push((name.into(), Runner::Blocking(Arc::new(check)), options));
         self
     }
 
@@ -190,7 +212,7 @@ impl HealthRegistryBuilder {
         }
         let mut seen = HashSet::new();
         let mut entries = Vec::with_capacity(self.checks.len());
-        for (name, check, options) in self.checks {
+        for (name, runner, options) in self.checks {
             if !valid_name(&name) {
                 return Err(RegistryError::InvalidName(name));
             }
@@ -201,7 +223,7 @@ impl HealthRegistryBuilder {
             if timeout.is_zero() {
                 return Err(RegistryError::ZeroTimeout(name));
             }
-            entries.push(Entry::new(name, check, options, timeout));
+            entries.push(Entry::new(name, runner, options, timeout));
         }
         Ok(HealthRegistry {
             inner: Arc::new(Inner {

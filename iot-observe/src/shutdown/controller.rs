@@ -50,10 +50,22 @@ pub struct Shutdown {
 
 #[derive(Debug)]
 struct Inner {
-    /// When the drain ends; `None` until triggered. A watch channel so every
-    /// waiter sees the trigger and a later [`Shutdown::finish_now`].
-    deadline: watch::Sender<Option<Instant>>,
+    /// When the drain ends. A watch channel so every waiter sees the
+    /// trigger and a later [`Shutdown::finish_now`].
+    deadline: watch::Sender<Deadline>,
     drain_period: Duration,
+}
+
+/// When the drain ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deadline {
+    /// Not triggered.
+    None,
+    /// Triggered; drained from this instant on.
+    At(Instant),
+    /// Triggered with a drain period too long to end at any representable
+    /// instant (`Duration::MAX`): drains until [`Shutdown::finish_now`].
+    Never,
 }
 
 impl Default for Shutdown {
@@ -72,8 +84,11 @@ impl Shutdown {
     pub const CHECK_NAME: &'static str = "shutdown:draining";
 
     /// A controller that drains for `drain_period` once triggered.
+    ///
+    /// A period too long to end at a representable instant (such as
+    /// `Duration::MAX`) drains until [`finish_now`](Self::finish_now).
     pub fn new(drain_period: Duration) -> Self {
-        let (deadline, _) = watch::channel(None);
+        let (deadline, _) = watch::channel(Deadline::None);
         Self {
             inner: Arc::new(Inner {
                 deadline,
@@ -92,10 +107,13 @@ impl Shutdown {
     pub fn trigger(&self) -> bool {
         let period = self.inner.drain_period;
         let started = self.inner.deadline.send_if_modified(|deadline| {
-            if deadline.is_some() {
+            if *deadline != Deadline::None {
                 return false;
             }
-            *deadline = Some(Instant::now() + period);
+            // `Instant + Duration` panics past the clock's range.
+            *deadline = Instant::now()
+                .checked_add(period)
+                .map_or(Deadline::Never, Deadline::At);
             true
         });
         if started {
@@ -111,9 +129,9 @@ impl Shutdown {
         self.inner
             .deadline
             .send_if_modified(|deadline| match *deadline {
-                Some(end) if end <= now => false,
+                Deadline::At(end) if end <= now => false,
                 _ => {
-                    *deadline = Some(now);
+                    *deadline = Deadline::At(now);
                     true
                 }
             });
@@ -122,15 +140,16 @@ impl Shutdown {
     /// The current phase.
     pub fn phase(&self) -> ShutdownPhase {
         match *self.inner.deadline.borrow() {
-            None => ShutdownPhase::Running,
-            Some(end) if Instant::now() < end => ShutdownPhase::Draining,
-            Some(_) => ShutdownPhase::Drained,
+            Deadline::None => ShutdownPhase::Running,
+            Deadline::At(end) if Instant::now() < end => ShutdownPhase::Draining,
+            Deadline::Never => ShutdownPhase::Draining,
+            Deadline::At(_) => ShutdownPhase::Drained,
         }
     }
 
     /// Whether shutdown has been triggered (draining or drained).
     pub fn is_triggered(&self) -> bool {
-        self.inner.deadline.borrow().is_some()
+        *self.inner.deadline.borrow() != Deadline::None
     }
 
     /// Completes when shutdown is triggered.
@@ -140,7 +159,7 @@ impl Shutdown {
         async move {
             // `this` keeps the sender alive, so `changed` never errors.
             let _keep = this;
-            while rx.borrow_and_update().is_none() {
+            while *rx.borrow_and_update() == Deadline::None {
                 let _ = rx.changed().await;
             }
         }
@@ -158,10 +177,12 @@ impl Shutdown {
                 // Copy out: the borrow guard must not live across an await.
                 let deadline = *rx.borrow_and_update();
                 match deadline {
-                    None => {
+                    // Nothing to wait for but a change: the trigger, or
+                    // `finish_now` ending an endless drain.
+                    Deadline::None | Deadline::Never => {
                         let _ = rx.changed().await;
                     }
-                    Some(end) => {
+                    Deadline::At(end) => {
                         tokio::select! {
                             () = sleep_until(end) => return,
                             // `finish_now` may have moved the deadline.
