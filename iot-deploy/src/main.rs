@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use iot_deploy::generate::{Target, render};
+use iot_deploy::generate::{Target, render, write_files};
 use iot_deploy::lint::lint;
 use iot_deploy::{SpecFile, starter};
 
@@ -38,7 +38,8 @@ enum Command {
     Render {
         /// The spec (.toml, .yaml or .yml).
         spec: PathBuf,
-        /// Output directory (created if missing; existing files are overwritten).
+        /// Output directory (created if missing; existing files are overwritten,
+        /// except password files and ACLs, which are kept).
         #[arg(long)]
         out: PathBuf,
         /// Only these targets (comma-separated).
@@ -135,16 +136,14 @@ fn render_cmd(
             }
         )
     })?;
-    for f in &files {
-        let path = out.join(&f.path);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
-        }
-        std::fs::write(&path, &f.contents)
-            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    let done = write_files(out, &files).map_err(|e| e.to_string())?;
+    let mut msg = format!("wrote {} files to {}", done.written.len(), out.display());
+    for kept in &done.kept {
+        msg.push_str(&format!(
+            "\nkept existing {kept} (never overwritten; delete it to regenerate)"
+        ));
     }
-    Ok(format!("wrote {} files to {}", files.len(), out.display()))
+    Ok(msg)
 }
 
 fn check(spec: &Path) -> Result<String, String> {

@@ -57,8 +57,10 @@ replicas = 2
 # [probes.startup]
 # failure_threshold = 60
 
-# [dependencies.mqtt]         # Mosquitto in compose; MQTT_HOST/MQTT_PORT env
-# auth = "password"           # password | anonymous
+# [dependencies.mqtt]         # Mosquitto in compose; MQTT_URL and MQTT_* env
+# prefix = "iot"              # topics <prefix>/<device>/...; the ACL grants per role
+# [dependencies.mqtt.tls]     # keep it: without TLS `check` reports ID008
+# mode = "server"             # server (passwords) | mutual (client certificates)
 # [dependencies.postgres]
 # database = "app"
 # [dependencies.redis]

@@ -112,3 +112,71 @@ fn unknown_environment_and_missing_file_are_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the spec"));
 }
+
+/// Regression: re-rendering emptied `compose/mosquitto/passwd` after the
+/// operator had added users (119 bytes to 0). The password file and the
+/// ACL are create-only: kept byte for byte, and `render` says so.
+#[test]
+fn render_keeps_the_password_file_and_acl() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("deploy");
+    let render = || {
+        bin()
+            .arg("render")
+            .arg(spec("gateway.yaml"))
+            .arg("--out")
+            .arg(&out_dir)
+            .args(["--only", "compose"])
+            .output()
+            .unwrap()
+    };
+    let first = render();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let passwd = out_dir.join("compose/mosquitto/passwd");
+    let acl = out_dir.join("compose/mosquitto/acl");
+    assert_eq!(
+        std::fs::read(&passwd).unwrap(),
+        b"",
+        "a new password file is empty"
+    );
+    assert!(
+        std::fs::read_to_string(&acl)
+            .unwrap()
+            .contains("pattern write iot/%u/telemetry")
+    );
+    let users = "dev-a:$7$101$c2FsdA==$aGFzaA==\ntelemetry-gateway:$7$101$c2FsdA==$aGFzaA==\n";
+    std::fs::write(&passwd, users).unwrap();
+    std::fs::write(&acl, "# edited by the operator\n").unwrap();
+    let conf = out_dir.join("compose/mosquitto/mosquitto.conf");
+    std::fs::write(&conf, "stale\n").unwrap();
+
+    let second = render();
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&passwd).unwrap(), users);
+    assert_eq!(
+        std::fs::read_to_string(&acl).unwrap(),
+        "# edited by the operator\n"
+    );
+    assert!(
+        stdout.contains("kept existing compose/mosquitto/passwd"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("kept existing compose/mosquitto/acl"),
+        "{stdout}"
+    );
+    assert_ne!(
+        std::fs::read_to_string(&conf).unwrap(),
+        "stale\n",
+        "generated files are replaced"
+    );
+}

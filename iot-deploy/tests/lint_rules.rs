@@ -167,3 +167,29 @@ fn id007_single_replica_without_autoscaling() {
     );
     assert_eq!(lint_text(&scaled), []);
 }
+
+#[test]
+fn id008_plaintext_broker() {
+    assert_only(
+        "[dependencies.mqtt]\n",
+        "ID008",
+        "Deployment/sensor-api",
+        "add [dependencies.mqtt.tls]",
+    );
+    assert_only(
+        "[dependencies.mqtt]\nplaintext = \"all\"\n[dependencies.mqtt.tls]\n",
+        "ID008",
+        "Deployment/sensor-api",
+        "plaintext = \"loopback\"",
+    );
+    // TLS, plaintext on loopback; the password is a file (MQTT_PASSWORD_FILE
+    // names a path, not a secret value: no ID005).
+    assert_eq!(
+        findings("[dependencies.mqtt]\n[dependencies.mqtt.tls]\n"),
+        []
+    );
+    assert_eq!(
+        findings("[dependencies.mqtt]\n[dependencies.mqtt.tls]\nmode = \"mutual\"\n"),
+        []
+    );
+}

@@ -158,6 +158,76 @@ const CASES: &[(Format, &str, &str)] = &[
     ),
     (
         Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nprefix = \"iot\\nuser admin\"\n",
+        "4:10: dependencies.mqtt.prefix: \"iot\\nuser admin\" contains a line break",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nprefix = \"iot/#\"\n",
+        "dependencies.mqtt.prefix: \"iot/#\" contains the MQTT wildcard '#'",
+    ),
+    (
+        Format::Yaml,
+        "name: gw\ndependencies:\n  mqtt:\n    prefix: \"iot/+/x\"\n",
+        "4:13: dependencies.mqtt.prefix: \"iot/+/x\" contains the MQTT wildcard '+'",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nprefix = \"iot/\"\n",
+        "dependencies.mqtt.prefix: \"iot/\" has an empty level",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nprefix = \"io\\u0000t\"\n",
+        "contains a NUL character",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.tls]\nmode = \"mutal\"\n",
+        "4:8: dependencies.mqtt.tls.mode: unknown value \"mutal\", did you mean \"mutual\"?",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nplaintext = \"public\"\n",
+        "dependencies.mqtt.plaintext: unknown value \"public\"",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\ngateway_users = [\"gw 2\"]\n",
+        "dependencies.mqtt.gateway_users[0]: \"gw 2\" contains whitespace",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nauth = \"anonymous\"\n[dependencies.mqtt.tls]\nmode = \"mutual\"\n",
+        "dependencies.mqtt.auth: \"anonymous\" cannot be combined with mutual TLS",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nplaintext = \"all\"\n[dependencies.mqtt.tls]\nmode = \"mutual\"\n",
+        "dependencies.mqtt.plaintext: a plaintext listener has no client certificate",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nauth = \"certificate\"\n",
+        "dependencies.mqtt.auth: \"certificate\" needs mutual TLS",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.tls]\nport = 1883\n",
+        "dependencies.mqtt.tls.port: 1883 is also the plaintext port",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.tls.cert_manager]\nissuer = \"CA_1\"\n",
+        "dependencies.mqtt.tls.cert_manager.issuer: \"CA_1\" is not a Secret name",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\n[[secrets]]\nname = \"m\"\nkeys = [\"MQTT_PASSWORD\"]\n",
+        "secrets[0].keys[0]: the MQTT password is mounted as a file (MQTT_PASSWORD_FILE)",
+    ),
+    (
+        Format::Toml,
         "name = \"gw\"\n[environments.production]\n",
         "unknown environment `production`",
     ),

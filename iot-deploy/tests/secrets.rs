@@ -207,10 +207,14 @@ fn every_test_spec_keeps_secrets_to_their_services() {
 fn gateway_unit_names_its_own_secrets_only() {
     let spec = common::load("gateway.yaml").base;
     let unit = systemd::unit(&spec);
+    assert!(unit.contains("\n# Secrets: DATABASE_URL\n"), "{unit}");
+    // The MQTT password is a credential file, never an environment value.
     assert!(
-        unit.contains("\n# Secrets: DATABASE_URL, MQTT_USERNAME, MQTT_PASSWORD\n"),
+        unit.contains("\nEnvironment=\"MQTT_PASSWORD_FILE=%d/mqtt_password\"\n")
+            && unit.contains("\nLoadCredential=mqtt:/etc/telemetry-gateway/mqtt\n"),
         "{unit}"
     );
+    assert!(!unit.contains("MQTT_PASSWORD="), "{unit}");
     assert_eq!(
         environment_files(&unit),
         ["/etc/telemetry-gateway/telemetry-gateway.env"]

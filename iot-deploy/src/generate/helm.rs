@@ -3,6 +3,8 @@
 
 use super::File;
 use super::helm_values::{chart, values};
+use super::k8s::MQTT_FILE_MODE;
+use super::mqtt_client;
 use crate::spec::DeploySpec;
 
 const HELPERS: &str = r#"{{/*
@@ -232,6 +234,11 @@ spec:
               mountPath: {{ .Values.config.mountPath }}
               readOnly: true
             {{- end }}
+            {{- if .Values.mqtt.secretSources }}
+            - name: mqtt
+              mountPath: MQTT_DIR
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -242,6 +249,51 @@ spec:
             name: {{ include "CHART.fullname" . }}
             defaultMode: 292
         {{- end }}
+        {{- with .Values.mqtt.secretSources }}
+        - name: mqtt
+          projected:
+            defaultMode: MQTT_MODE
+            sources:
+              {{- toYaml . | nindent 14 }}
+        {{- end }}
+"#;
+
+const MQTT_CERTIFICATES: &str = r#"{{- if .Values.mqtt.certManager.enabled }}
+{{- $cm := .Values.mqtt.certManager }}
+{{- if $cm.createIssuer }}
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata:
+  name: {{ $cm.issuer }}
+  labels:
+    {{- include "CHART.labels" . | nindent 4 }}
+spec:
+  ca:
+    secretName: {{ $cm.caSecret }}
+---
+{{- end }}
+{{- range $role := list "broker" "client" }}
+{{- $c := get $cm $role }}
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: {{ include "CHART.fullname" $ }}-mqtt-{{ $role }}
+  labels:
+    {{- include "CHART.labels" $ | nindent 4 }}
+spec:
+  secretName: {{ $c.secretName }}
+  duration: {{ $cm.duration }}
+  renewBefore: {{ $cm.renewBefore }}
+  privateKey:
+    {{- toYaml $cm.privateKey | nindent 4 }}
+  {{- toYaml $c.subject | nindent 2 }}
+  issuerRef:
+    name: {{ $cm.issuer }}
+    kind: {{ $cm.issuerKind }}
+    group: cert-manager.io
+---
+{{- end }}
+{{- end }}
 "#;
 
 const SERVICE: &str = r#"apiVersion: v1
@@ -453,10 +505,22 @@ spec:
               volumeMounts:
                 - name: tmp
                   mountPath: /tmp
+                {{- if .Values.mqtt.secretSources }}
+                - name: mqtt
+                  mountPath: MQTT_DIR
+                  readOnly: true
+                {{- end }}
           volumes:
             - name: tmp
               emptyDir:
                 sizeLimit: 64Mi
+            {{- with .Values.mqtt.secretSources }}
+            - name: mqtt
+              projected:
+                defaultMode: MQTT_MODE
+                sources:
+                  {{- toYaml . | nindent 18 }}
+            {{- end }}
 {{- end }}
 "#;
 
@@ -464,11 +528,15 @@ const NOTES: &str = r#"{{ include "CHART.fullname" . }} is deployed in namespace
 
 Probes: {{ .Values.probes.liveness.path }}, {{ .Values.probes.readiness.path }}, {{ .Values.probes.startup.path }}
 Metrics: {{ .Values.metrics.path }} on port {{ default .Values.service.httpPort .Values.service.metricsPort }}
-{{- if .Values.secrets }}
+{{- if or .Values.secrets .Values.mqtt.secretSources }}
 
-Create these Secrets before the pods can start:
+Create these Secrets before the pods can start (cert-manager issues the
+MQTT TLS Secrets when mqtt.certManager.enabled):
 {{- range .Values.secrets }}
   {{ .name }}: {{ join ", " .keys }}
+{{- end }}
+{{- range .Values.mqtt.secretSources }}
+  {{ .secret.name }}: {{ range $i, $k := .secret.items }}{{ if $i }}, {{ end }}{{ $k.key }}{{ end }}
 {{- end }}
 {{- end }}
 "#;
@@ -480,6 +548,8 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         t.replace("CHART", &spec.name)
             .replace("COMPONENT", &spec.component)
             .replace("PART_OF", spec.part_of())
+            .replace("MQTT_DIR", mqtt_client::SECRETS_DIR)
+            .replace("MQTT_MODE", &MQTT_FILE_MODE.to_string())
     };
     let mut out = vec![
         File::new(format!("{dir}/Chart.yaml"), chart(spec)),
@@ -497,6 +567,7 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         ("ingress.yaml", INGRESS),
         ("networkpolicy.yaml", NETWORK_POLICY),
         ("cronjob.yaml", CRONJOB),
+        ("mqtt-certificates.yaml", MQTT_CERTIFICATES),
         ("NOTES.txt", NOTES),
     ];
     out.extend(

@@ -1,8 +1,13 @@
 //! The Helm chart's `Chart.yaml` and `values.yaml`.
 
+use crate::emit::to_value;
 use crate::emit::{Value, to_yaml};
-use crate::generate::k8s::workload_env;
+use crate::generate::k8s::cert_manager::{
+    DURATION, RENEW_BEFORE, broker_subject, client_subject, private_key,
+};
+use crate::generate::k8s::{mqtt_sources, workload_env};
 use crate::spec::{DeploySpec, ProbeKind};
+use crate::spec::{IssuerKind, MqttTls};
 
 /// `Chart.yaml`.
 pub(crate) fn chart(spec: &DeploySpec) -> String {
@@ -43,6 +48,51 @@ fn probe(spec: &DeploySpec, kind: ProbeKind) -> Value {
         .with("failureThreshold", p.failure_threshold)
 }
 
+/// `mqtt`: the Secrets projected into the service's MQTT directory, and
+/// the cert-manager objects.
+fn mqtt(spec: &DeploySpec) -> Value {
+    let sources: Vec<Value> = mqtt_sources(spec).iter().map(to_value).collect();
+    let mut cm = Value::map();
+    let m = spec.dependencies.mqtt.as_ref();
+    match m.and_then(|m| m.tls.as_ref().map(|t| (m, t))) {
+        Some((
+            m,
+            tls @ MqttTls {
+                cert_manager: Some(c),
+                ..
+            },
+        )) => {
+            let name = &spec.name;
+            cm.set("enabled", true)
+                .set("createIssuer", c.issuer_kind == IssuerKind::Issuer)
+                .set("issuer", c.issuer_for(name))
+                .set("issuerKind", c.issuer_kind.as_str())
+                .set("caSecret", c.ca_secret_for(name))
+                .set("duration", DURATION)
+                .set("renewBefore", RENEW_BEFORE)
+                .set("privateKey", private_key())
+                .set(
+                    "broker",
+                    Value::map()
+                        .with("secretName", tls.broker_secret_for(name))
+                        .with("subject", broker_subject(m)),
+                )
+                .set(
+                    "client",
+                    Value::map()
+                        .with("secretName", tls.client_secret_for(name))
+                        .with("subject", client_subject(m, name)),
+                );
+        }
+        _ => {
+            cm.set("enabled", false);
+        }
+    }
+    Value::map()
+        .with("secretSources", Value::Seq(sources))
+        .with("certManager", cm)
+}
+
 /// `values.yaml`: every knob the templates read, defaulting to the spec.
 pub(crate) fn values(spec: &DeploySpec) -> String {
     let r = &spec.resources;
@@ -71,7 +121,7 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
     let mut egress_ports: Vec<Value> = Vec::new();
     let d = &spec.dependencies;
     for port in [
-        d.mqtt.as_ref().map(|m| m.port),
+        d.mqtt.as_ref().map(|m| m.client_port()),
         d.postgres.as_ref().map(|p| p.port),
         d.redis.as_ref().map(|x| x.port),
     ]
@@ -125,6 +175,7 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
                 .with("startup", probe(spec, ProbeKind::Startup)),
         )
         .with("env", env)
+        .with("mqtt", mqtt(spec))
         .with("secrets", Value::Seq(secrets))
         .with(
             "config",

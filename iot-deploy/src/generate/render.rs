@@ -4,13 +4,27 @@ use crate::SpecFile;
 use crate::emit::to_yaml_docs;
 use crate::spec::DeploySpec;
 
-/// A generated file: a relative path and its contents.
+/// A generated file: a relative path, its contents and how it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
     /// Path relative to the output directory, with `/` separators.
     pub path: String,
     /// The file's text.
     pub contents: String,
+    /// Whether an existing file is replaced or kept.
+    pub mode: WriteMode,
+}
+
+/// How a generated file meets one that already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WriteMode {
+    /// Replaced: the spec is the only source of the file.
+    #[default]
+    Replace,
+    /// Written only when absent: the operator owns it after the first
+    /// render (users in a password file, an edited ACL, key material).
+    CreateOnly,
 }
 
 impl File {
@@ -18,6 +32,15 @@ impl File {
         File {
             path: path.into(),
             contents: contents.into(),
+            mode: WriteMode::Replace,
+        }
+    }
+
+    /// A file written only when none exists at its path.
+    pub(crate) fn create_only(path: impl Into<String>, contents: impl Into<String>) -> Self {
+        File {
+            mode: WriteMode::CreateOnly,
+            ..File::new(path, contents)
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::File;
 use crate::generate::k8s::types::EnvVar;
+use crate::generate::mqtt_client;
 use crate::spec::DeploySpec;
 use crate::validate::parse_quantity;
 
@@ -37,6 +38,11 @@ pub fn secret_keys(spec: &DeploySpec) -> Vec<String> {
         }
     }
     keys
+}
+
+/// Where the unit loads the service's MQTT files from (as credentials).
+pub fn mqtt_credentials_dir(spec: &DeploySpec) -> String {
+    format!("/etc/{}/mqtt", spec.name)
 }
 
 /// The unit file.
@@ -78,10 +84,35 @@ pub fn unit(spec: &DeploySpec) -> String {
         .into_iter()
         .filter(|e| e.value.is_some())
         .collect();
+    let mqtt_dir = format!("{}/", mqtt_client::SECRETS_DIR);
+    let mut credentials = false;
     for e in env {
+        let value = e.value.unwrap_or_default();
+        // The MQTT files come from systemd credentials: `%d` is the unit's
+        // credentials directory, readable by its dynamic user only.
+        if let Some(file) = value.strip_prefix(&mqtt_dir) {
+            credentials = true;
+            let q = quote(&format!("{}=", e.name));
+            l(&format!(
+                "Environment={}%d/mqtt_{}\"",
+                q.trim_end_matches('"'),
+                file
+            ));
+        } else {
+            l(&format!(
+                "Environment={}",
+                quote(&format!("{}={value}", e.name))
+            ));
+        }
+    }
+    if credentials {
         l(&format!(
-            "Environment={}",
-            quote(&format!("{}={}", e.name, e.value.unwrap_or_default()))
+            "# MQTT CA, client certificate, key and password: the files of {}, root-owned, mode 0600.",
+            mqtt_credentials_dir(spec)
+        ));
+        l(&format!(
+            "LoadCredential=mqtt:{}",
+            mqtt_credentials_dir(spec)
         ));
     }
     let secrets = secret_keys(spec);

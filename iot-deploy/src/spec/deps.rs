@@ -2,9 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Mqtt;
+
 /// Backing services. Each one present adds a compose service, environment
-/// variables (`MQTT_HOST`/`MQTT_PORT`, `POSTGRES_*`, `REDIS_*`) and a
-/// NetworkPolicy egress rule.
+/// variables (`MQTT_*`, `POSTGRES_*`, `REDIS_*`) and a NetworkPolicy egress
+/// rule.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Dependencies {
@@ -14,46 +16,6 @@ pub struct Dependencies {
     pub postgres: Option<Postgres>,
     /// Redis.
     pub redis: Option<Redis>,
-}
-
-/// An MQTT broker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Mqtt {
-    /// Host name in Kubernetes (compose always uses its `mosquitto` service).
-    pub host: String,
-    /// Port.
-    pub port: u32,
-    /// How clients authenticate to the compose broker.
-    pub auth: MqttAuth,
-    /// Restrict the egress rule to this CIDR.
-    pub cidr: Option<String>,
-    /// The compose image.
-    pub image: String,
-}
-
-impl Default for Mqtt {
-    fn default() -> Self {
-        Mqtt {
-            host: "mosquitto".into(),
-            port: 1883,
-            auth: MqttAuth::Password,
-            cidr: None,
-            image: "eclipse-mosquitto:2.0.20".into(),
-        }
-    }
-}
-
-/// Mosquitto's authentication, stated explicitly (2.0 refuses anonymous
-/// clients unless told otherwise).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MqttAuth {
-    /// A password file (`mosquitto_passwd`); anonymous clients refused.
-    #[default]
-    Password,
-    /// Anonymous clients allowed (local development only).
-    Anonymous,
 }
 
 /// PostgreSQL.

@@ -7,6 +7,7 @@
 mod app;
 mod deps;
 mod image;
+mod mqtt;
 mod probes;
 mod resources;
 
@@ -15,8 +16,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use app::{Alerts, Build, ComposeOptions, CronJob, Hardening, Metrics, Runtime, Systemd};
-pub use deps::{Dependencies, Mqtt, MqttAuth, Postgres, Redis};
+pub use deps::{Dependencies, Postgres, Redis};
 pub use image::{Image, PullPolicy};
+pub use mqtt::{CertManager, IssuerKind, Mqtt, MqttAuth, MqttTls, Plaintext, TlsMode};
 pub use probes::{Probe, ProbeKind, Probes, ResolvedProbe};
 pub use resources::{Quantities, Resources};
 

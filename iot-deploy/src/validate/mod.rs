@@ -1,6 +1,7 @@
 //! Semantic checks of a decoded spec. Each problem names a field path; the
 //! loader turns paths into source positions.
 
+mod mqtt;
 mod names;
 mod quantity;
 mod rules;

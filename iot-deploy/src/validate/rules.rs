@@ -4,7 +4,7 @@ use super::Problems;
 use super::names::*;
 use super::quantity::{Measure, check as check_quantity};
 use crate::decode::join;
-use crate::spec::{DeploySpec, ProbeKind};
+use crate::spec::{DeploySpec, MqttAuth, ProbeKind};
 
 /// Checks everything that types alone do not.
 pub(crate) fn validate(s: &DeploySpec) -> Problems {
@@ -207,9 +207,17 @@ fn ports(s: &DeploySpec, p: &mut Problems) {
     }
 }
 
-const DEP_ENV: [&str; 7] = [
+/// Variables the dependencies set (`MQTT_PASSWORD` never is: the password
+/// is read from `MQTT_PASSWORD_FILE`).
+const DEP_ENV: [&str; 13] = [
+    "MQTT_URL",
     "MQTT_HOST",
     "MQTT_PORT",
+    "MQTT_CA_FILE",
+    "MQTT_CERT_FILE",
+    "MQTT_KEY_FILE",
+    "MQTT_USERNAME",
+    "MQTT_PASSWORD_FILE",
     "POSTGRES_HOST",
     "POSTGRES_PORT",
     "POSTGRES_DB",
@@ -278,6 +286,21 @@ fn env(s: &DeploySpec, p: &mut Problems) {
             let kp = format!("{path}.keys[{j}]");
             if !is_env_name(key) {
                 p.suggest(&kp, format!("{key:?} becomes an environment variable, so it must be a valid name (letters, digits, '_')"), env_name_suggestion(key));
+            } else if DEP_ENV.contains(&key.as_str()) {
+                p.add(
+                    &kp,
+                    format!("{key} is set from `dependencies`; change the dependency instead"),
+                );
+            } else if key == "MQTT_PASSWORD"
+                && s.dependencies
+                    .mqtt
+                    .as_ref()
+                    .is_some_and(|m| m.auth() == MqttAuth::Password)
+            {
+                p.add(
+                    &kp,
+                    "the MQTT password is mounted as a file (MQTT_PASSWORD_FILE), never an environment variable: put it under key `password` of dependencies.mqtt.password_secret",
+                );
             } else if s.env.contains_key(key) || !seen.insert(key.clone()) {
                 p.add(
                     &kp,
@@ -473,18 +496,26 @@ fn dependencies(s: &DeploySpec, p: &mut Problems) {
     }
     if let Some(pg) = &d.postgres {
         common("postgres", &pg.host, pg.port, &pg.cidr, &pg.image);
-        let ident = |v: &str| {
-            v.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-                && v.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        };
-        for (f, v) in [("database", &pg.database), ("user", &pg.user)] {
-            if !ident(v) {
-                p.add(
-                    format!("dependencies.postgres.{f}"),
-                    format!("{v:?} is not a plain identifier (lowercase letters, digits, '_')"),
-                );
-            }
+        pg_names(pg, p);
+    }
+    if let Some(m) = &d.mqtt {
+        super::mqtt::check(s, m, p);
+    }
+}
+
+/// PostgreSQL's database and user: plain identifiers.
+fn pg_names(pg: &crate::spec::Postgres, p: &mut Problems) {
+    let ident = |v: &str| {
+        v.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && v.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    for (f, v) in [("database", &pg.database), ("user", &pg.user)] {
+        if !ident(v) {
+            p.add(
+                format!("dependencies.postgres.{f}"),
+                format!("{v:?} is not a plain identifier (lowercase letters, digits, '_')"),
+            );
         }
     }
 }

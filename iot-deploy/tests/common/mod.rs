@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod broker;
 pub mod overlay;
 pub mod tools;
 
@@ -9,7 +10,12 @@ use std::path::{Path, PathBuf};
 use iot_deploy::{DeploySpec, SpecFile};
 
 /// The representative specs under `tests/specs`.
-pub const SPECS: [&str; 3] = ["minimal.toml", "gateway.yaml", "hardened-static.toml"];
+pub const SPECS: [&str; 4] = [
+    "minimal.toml",
+    "gateway.yaml",
+    "hardened-static.toml",
+    "mqtt-mutual.toml",
+];
 
 pub fn spec_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

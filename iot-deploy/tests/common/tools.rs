@@ -83,3 +83,43 @@ pub fn run(cmd: &mut Command) -> (bool, String) {
         Err(e) => (false, format!("cannot run {cmd:?}: {e}")),
     }
 }
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn crd_validator_ready(script: &Path) -> bool {
+    script.is_file()
+        && Command::new(python())
+            .args(["-c", "import jsonschema, yaml"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// The cert-manager (and other) CRD schema validator, `validate.py` of the
+/// shared CRD folder (`IOT_CRDS_DIR`, else `shared/crds` next to the
+/// workspace), with its Python packages; `None` (after a skip notice) when
+/// either is missing outside CI.
+pub fn crd_validator() -> Option<(String, PathBuf)> {
+    let dir = std::env::var_os("IOT_CRDS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/crds"));
+    let script = dir.join("validate.py");
+    if crd_validator_ready(&script) {
+        return Some((python(), script));
+    }
+    if in_ci() {
+        install();
+        assert!(
+            crd_validator_ready(&script),
+            "{} with jsonschema and pyyaml is required in CI (CI=true); set IOT_CRDS_DIR and run scripts/install-validators.sh",
+            script.display()
+        );
+        return Some((python(), script));
+    }
+    eprintln!(
+        "SKIPPED: CRD validation needs {} and `pip install jsonschema pyyaml` (scripts/install-validators.sh)",
+        script.display()
+    );
+    None
+}

@@ -1,10 +1,12 @@
 //! Kubernetes manifests.
 
+pub mod cert_manager;
 pub(crate) mod kinds;
 pub(crate) mod types;
 mod workload;
 
 pub(crate) use workload::env as workload_env;
+pub(crate) use workload::{MQTT_FILE_MODE, mqtt_sources};
 
 use kinds::*;
 use types::*;
@@ -288,7 +290,7 @@ fn network_policies(spec: &DeploySpec) -> Vec<Value> {
     }];
     let d = &spec.dependencies;
     let deps = [
-        d.mqtt.as_ref().map(|m| (m.port, m.cidr.clone())),
+        d.mqtt.as_ref().map(|m| (m.client_port(), m.cidr.clone())),
         d.postgres.as_ref().map(|p| (p.port, p.cidr.clone())),
         d.redis.as_ref().map(|r| (r.port, r.cidr.clone())),
     ];
@@ -343,7 +345,8 @@ fn service_account(spec: &DeploySpec) -> Value {
 
 /// The Secret templates: one per secret reference, values left as placeholders.
 pub fn secret_templates(spec: &DeploySpec) -> Vec<Manifest> {
-    spec.secrets
+    let mut out: Vec<Manifest> = spec
+        .secrets
         .iter()
         .map(|s| {
             let mut sec = Plain::new("v1", "Secret", meta(spec, &s.name));
@@ -359,7 +362,46 @@ pub fn secret_templates(spec: &DeploySpec) -> Vec<Manifest> {
                 docs: vec![to_value(&sec)],
             }
         })
-        .collect()
+        .collect();
+    out.extend(mqtt_secret_templates(spec));
+    out
+}
+
+/// Templates for the service's MQTT Secrets: the password, and the TLS
+/// files unless cert-manager issues them.
+fn mqtt_secret_templates(spec: &DeploySpec) -> Vec<Manifest> {
+    let Some(m) = &spec.dependencies.mqtt else {
+        return Vec::new();
+    };
+    let template = |name: String, keys: Vec<&str>| {
+        let mut sec = Plain::new("v1", "Secret", meta(spec, &name));
+        sec.secret_type = Some("Opaque");
+        sec.string_data = Some(
+            keys.iter()
+                .map(|k| (k.to_string(), format!("<{k}>")))
+                .collect(),
+        );
+        Manifest {
+            file: format!("secret-templates/{name}.yaml"),
+            docs: vec![to_value(&sec)],
+        }
+    };
+    let mut out = Vec::new();
+    if let Some(t) = &m.tls {
+        if t.cert_manager.is_none() {
+            out.push(template(
+                t.client_secret_for(&spec.name),
+                crate::generate::mqtt_client::tls_keys(m),
+            ));
+        }
+    }
+    if crate::generate::mqtt_client::needs_password(m) {
+        out.push(template(
+            m.password_secret_for(&spec.name),
+            vec![crate::generate::mqtt_client::PASSWORD_KEY],
+        ));
+    }
+    out
 }
 
 /// Every manifest to apply (Secret templates excluded), in apply order.
@@ -372,6 +414,7 @@ pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
         })
     };
     let policies = network_policies(spec);
+    let certs = cert_manager::objects(spec);
     [
         one("namespace.yaml", Some(namespace(spec))),
         one("serviceaccount.yaml", Some(service_account(spec))),
@@ -394,6 +437,10 @@ pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
         (!policies.is_empty()).then(|| Manifest {
             file: "networkpolicy.yaml".into(),
             docs: policies,
+        }),
+        (!certs.is_empty()).then(|| Manifest {
+            file: "mqtt-certificates.yaml".into(),
+            docs: certs,
         }),
         one(
             "cronjob.yaml",

@@ -202,6 +202,32 @@ pub struct Volume {
     pub name: &'static str,
     pub empty_dir: Option<EmptyDir>,
     pub config_map: Option<ConfigMapVolume>,
+    pub projected: Option<ProjectedVolume>,
+}
+
+/// Several Secrets' keys in one directory.
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectedVolume {
+    pub default_mode: u32,
+    pub sources: Vec<Projection>,
+}
+
+#[derive(Serialize, Clone)]
+pub struct Projection {
+    pub secret: SecretProjection,
+}
+
+#[derive(Serialize, Clone)]
+pub struct SecretProjection {
+    pub name: String,
+    pub items: Vec<KeyToPath>,
+}
+
+#[derive(Serialize, Clone)]
+pub struct KeyToPath {
+    pub key: &'static str,
+    pub path: &'static str,
 }
 
 #[derive(Serialize, Clone)]

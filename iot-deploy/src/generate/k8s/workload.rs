@@ -2,7 +2,7 @@
 
 use super::kinds::{CronJobSpec, JobSpec, JobTemplate};
 use super::types::*;
-use crate::generate::labels;
+use crate::generate::{labels, mqtt_client};
 use crate::spec::{DeploySpec, ProbeKind};
 
 /// Environment variables: plain values, dependency endpoints, then secret references.
@@ -15,8 +15,9 @@ pub(crate) fn env(spec: &DeploySpec) -> Vec<EnvVar> {
     let mut out: Vec<EnvVar> = spec.env.iter().map(|(k, v)| plain(k, v.clone())).collect();
     let d = &spec.dependencies;
     if let Some(m) = &d.mqtt {
-        out.push(plain("MQTT_HOST", m.host.clone()));
-        out.push(plain("MQTT_PORT", m.port.to_string()));
+        for (k, v) in mqtt_client::env(m, &spec.name, &m.host) {
+            out.push(plain(k, v));
+        }
     }
     if let Some(p) = &d.postgres {
         out.push(plain("POSTGRES_HOST", p.host.clone()));
@@ -104,6 +105,18 @@ pub(crate) fn container(spec: &DeploySpec, args: Option<Vec<String>>) -> Contain
             read_only: true,
         });
     }
+    if spec
+        .dependencies
+        .mqtt
+        .as_ref()
+        .is_some_and(mqtt_client::has_files)
+    {
+        mounts.push(VolumeMount {
+            name: "mqtt",
+            mount_path: mqtt_client::SECRETS_DIR.into(),
+            read_only: true,
+        });
+    }
     let env = env(spec);
     Container {
         name: spec.name.clone(),
@@ -139,6 +152,7 @@ pub(crate) fn pod(
         name: "tmp",
         empty_dir: Some(EmptyDir { size_limit: "64Mi" }),
         config_map: None,
+        projected: None,
     }];
     if !spec.config_files.is_empty() {
         volumes.push(Volume {
@@ -148,7 +162,11 @@ pub(crate) fn pod(
                 name: spec.name.clone(),
                 default_mode: 0o444,
             }),
+            projected: None,
         });
+    }
+    if let Some(v) = mqtt_volume(spec) {
+        volumes.push(v);
     }
     let spread = |key| TopologySpread {
         max_skew: 1,
@@ -182,6 +200,57 @@ pub(crate) fn pod(
         containers: vec![container],
         volumes,
     }
+}
+
+/// The service's MQTT files from their Secrets, in one read-only directory:
+/// the TLS keys from the client TLS Secret (cert-manager's format), the
+/// password from the password Secret. Readable by the pod's group (fsGroup)
+/// only.
+fn mqtt_volume(spec: &DeploySpec) -> Option<Volume> {
+    let sources = mqtt_sources(spec);
+    (!sources.is_empty()).then_some(Volume {
+        name: "mqtt",
+        empty_dir: None,
+        config_map: None,
+        projected: Some(ProjectedVolume {
+            default_mode: MQTT_FILE_MODE,
+            sources,
+        }),
+    })
+}
+
+/// The mode of the service's MQTT files: owner and group (the pod's
+/// fsGroup) read, nobody else.
+pub(crate) const MQTT_FILE_MODE: u32 = 0o440;
+
+/// The Secrets (and their keys) projected into the service's MQTT directory.
+pub(crate) fn mqtt_sources(spec: &DeploySpec) -> Vec<Projection> {
+    let Some(m) = spec.dependencies.mqtt.as_ref() else {
+        return Vec::new();
+    };
+    let items = |keys: Vec<&'static str>| {
+        keys.into_iter()
+            .map(|k| KeyToPath { key: k, path: k })
+            .collect()
+    };
+    let mut sources = Vec::new();
+    if let Some(t) = &m.tls {
+        sources.push(Projection {
+            secret: SecretProjection {
+                name: t.client_secret_for(&spec.name),
+                items: items(mqtt_client::tls_keys(m)),
+            },
+        });
+    }
+    if mqtt_client::needs_password(m) {
+        sources.push(Projection {
+            secret: SecretProjection {
+                name: m.password_secret_for(&spec.name),
+                items: items(vec![mqtt_client::PASSWORD_KEY]),
+            },
+        });
+    }
+    sources
 }
 
 /// Pod template annotations: the config hash and Prometheus scrape hints.
