@@ -179,6 +179,7 @@ fn classify(result: &Result<u64, StackError>) -> String {
                     e.kind()
                 )
             }
+            TimeoutError::NotReady => "called before ready (a bug)".to_string(),
         },
         other => format!("other: {other}"),
     }

@@ -36,16 +36,42 @@ pub mod duration {
     }
 
     /// Reads a string with unit, or an integer number of milliseconds.
+    ///
+    /// A visitor rather than an untagged enum: an untagged enum's error is
+    /// "data did not match any variant", without the value, whereas a
+    /// visitor's error names the offending value, and formats that track
+    /// the field (TOML, `serde_path_to_error`) add where it is.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Millis(u64),
-            Text(String),
+        d.deserialize_any(DurationVisitor)
+    }
+
+    struct DurationVisitor;
+
+    impl de::Visitor<'_> for DurationVisitor {
+        type Value = Duration;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(
+                "a duration: a string like \"250ms\" or \"5s\", or a non-negative integer number of milliseconds",
+            )
         }
-        match Raw::deserialize(d)? {
-            Raw::Millis(ms) => Ok(Duration::from_millis(ms)),
-            Raw::Text(s) => parse(&s).map_err(de::Error::custom),
+
+        fn visit_u64<E: de::Error>(self, ms: u64) -> Result<Duration, E> {
+            Ok(Duration::from_millis(ms))
+        }
+
+        fn visit_i64<E: de::Error>(self, ms: i64) -> Result<Duration, E> {
+            u64::try_from(ms)
+                .map(Duration::from_millis)
+                .map_err(|_| E::invalid_value(de::Unexpected::Signed(ms), &self))
+        }
+
+        fn visit_f64<E: de::Error>(self, ms: f64) -> Result<Duration, E> {
+            Err(E::invalid_value(de::Unexpected::Float(ms), &self))
+        }
+
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Duration, E> {
+            parse(s).map_err(E::custom)
         }
     }
 

@@ -109,4 +109,22 @@ fn nonsense_in_a_file_names_the_field() {
     let bad = FILE.replace("timeout = \"750ms\"", "timeout = \"soon\"");
     let e = toml::from_str::<Policies>(&bad).err().unwrap().to_string();
     assert!(e.contains("timeout"), "{e}");
+
+    // A negative integer duration: the key and the value, not "data did
+    // not match any variant of untagged enum Raw" (issue #17).
+    let negative = FILE.replace("deadline = \"5s\"", "deadline = -5");
+    let e = toml::from_str::<Policies>(&negative)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("deadline") && e.contains("-5") && !e.contains("untagged"),
+        "{e}"
+    );
+    let negative = FILE.replace("max_wait = \"50ms\"", "max_wait = -50");
+    let e = toml::from_str::<Policies>(&negative)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("max_wait") && e.contains("-50"), "{e}");
 }

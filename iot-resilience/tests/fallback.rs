@@ -66,7 +66,7 @@ async fn predicate_selects_which_errors_fall_back() {
     let err = svc.oneshot(0).await.unwrap_err();
     assert_eq!(err, FallbackError::Inner(ApiError::BadRequest));
     assert_eq!(err.retry_hint(), Hint::DoNotRetry);
-    assert_eq!(err.primary(), &ApiError::BadRequest);
+    assert_eq!(err.primary(), Some(&ApiError::BadRequest));
 }
 
 #[tokio::test]
@@ -110,7 +110,7 @@ async fn both_failing_keeps_both_errors() {
     );
     // The last thing tried speaks for the retry.
     assert_eq!(err.retry_hint(), Hint::RetryAfter(Duration::from_secs(9)));
-    assert_eq!(err.into_primary(), ApiError::Unavailable);
+    assert_eq!(err.into_primary(), Some(ApiError::Unavailable));
 }
 
 #[tokio::test]

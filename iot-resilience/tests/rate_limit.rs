@@ -325,6 +325,72 @@ async fn reservation_of_a_service_dropped_while_waiting_is_returned() {
     assert_eq!(layer.limiter().time_until(1), Ok(90 * MS));
 }
 
+/// Issue #17: a ready service dropped after its permit's slot refilled
+/// gave its permit back on top of permits taken since, so burst 2 let 3
+/// calls through at one instant.
+#[tokio::test(start_paused = true)]
+async fn a_stale_permit_dropped_after_the_bucket_refilled_is_not_given_back_twice() {
+    let clock = ManualClock::new();
+    let config = RateLimitConfig::per(1000, Duration::from_secs(1)).burst(2);
+    let layer = RateLimitLayer::with_clock(config, clock.clone()).unwrap();
+    let (calls, inner) = counting();
+    let svc = layer.layer(inner);
+    let mut stale = svc.clone();
+    stale.ready().await.unwrap();
+    // Long enough for the bucket to be full again.
+    clock.advance(10 * MS);
+    let mut admitted = 0;
+    let try_call = || {
+        let mut svc = svc.clone();
+        async move { svc.ready().await.unwrap().call(1).await.is_ok() }
+    };
+    while try_call().await {
+        admitted += 1;
+    }
+    assert_eq!(admitted, 2, "a full bucket of burst 2");
+    drop(stale);
+    assert!(!try_call().await, "the stale permit is not a third one");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// Ready services dropped unused give their permits back when that is
+/// exact (every take after theirs was given back too), in either order,
+/// and none is given back twice.
+#[tokio::test(start_paused = true)]
+async fn permits_of_ready_clones_dropped_in_any_order_never_exceed_the_burst() {
+    let clock = ManualClock::new();
+    let config = RateLimitConfig::per(1000, Duration::from_secs(1)).burst(3);
+    let layer = RateLimitLayer::with_clock(config, clock.clone()).unwrap();
+    let svc = layer.layer(counting().1);
+    let ready = |n: usize| {
+        let svc = svc.clone();
+        async move {
+            let mut out = Vec::new();
+            for _ in 0..n {
+                let mut s = svc.clone();
+                s.ready().await.unwrap();
+                out.push(s);
+            }
+            out
+        }
+    };
+    // Last taken, first dropped: all three come back.
+    let mut held = ready(3).await;
+    assert_eq!(layer.limiter().available(), 0);
+    while let Some(s) = held.pop() {
+        drop(s);
+    }
+    assert_eq!(layer.limiter().available(), 3);
+    // First taken, first dropped: only what is on top comes back (the
+    // first two drops find later takes above theirs and keep their
+    // permits spent), never more than the burst.
+    let held = ready(3).await;
+    drop(held);
+    assert_eq!(layer.limiter().available(), 1);
+    clock.advance(2 * MS);
+    assert_eq!(layer.limiter().available(), 3);
+}
+
 #[tokio::test(start_paused = true)]
 async fn inner_readiness_errors_pass_through_and_return_the_permit() {
     let layer = RateLimitLayer::new(ten_per_second(1)).unwrap();

@@ -10,7 +10,8 @@ use std::time::Duration;
 use futures_util::future::{Ready, ready};
 use iot_resilience::backoff::{Backoff, BackoffConfig};
 use iot_resilience::retry::{
-    GiveUpReason, HintFromResponse, RetryBudgetConfig, RetryConfig, RetryError, RetryLayer,
+    GiveUpReason, HintFromResponse, MAX_ATTEMPTS_WITHOUT_DEADLINE, RetryBudgetConfig, RetryConfig,
+    RetryError, RetryLayer,
 };
 use iot_resilience::{Hint, RetryHint};
 use tokio::time::Instant;
@@ -248,6 +249,69 @@ async fn deadline_stops_retries_before_they_would_pass_it() {
     assert_eq!((attempts, reason), (2, GiveUpReason::Deadline));
     assert_eq!(script.call_offsets(start), [Duration::ZERO, 100 * MS]);
     assert_eq!(start.elapsed(), 100 * MS, "gave up without sleeping");
+}
+
+/// Issue #17: a delay planned to end before the deadline, whose timer
+/// fires at it (tokio's wheel rounds a sleep up to its millisecond tick),
+/// must not start an attempt; the call ends with the deadline reason and
+/// the last error.
+#[tokio::test(start_paused = true)]
+async fn a_retry_whose_timer_fires_at_the_deadline_does_not_start() {
+    let script = Script::failing();
+    // 29.5 ms is less than the 30 ms left after the first attempt, so the
+    // retry is planned; the timer fires on the 30 ms tick.
+    let config = exponential(5)
+        .backoff(BackoffConfig::constant(Duration::from_micros(29_500)))
+        .deadline(30 * MS);
+    let service = RetryLayer::new(config).unwrap().layer(script.clone());
+    let start = Instant::now();
+    let (error, attempts, reason) = failed(service.oneshot(1).await.unwrap_err());
+    assert_eq!(
+        (error, attempts, reason),
+        (TestError::Transient, 1, GiveUpReason::Deadline)
+    );
+    assert_eq!(script.call_offsets(start), [Duration::ZERO]);
+    assert!(
+        start.elapsed() >= 30 * MS,
+        "the premise: the timer fired at the deadline, not before ({:?})",
+        start.elapsed()
+    );
+}
+
+/// Readiness that only comes after the deadline does not start an attempt
+/// either.
+#[tokio::test(start_paused = true)]
+async fn a_retry_whose_service_is_ready_only_after_the_deadline_does_not_start() {
+    let mut script = Script::failing();
+    script.close_after_call = true;
+    // The retry is due at 100 ms, within the 250 ms deadline, but the
+    // service is not ready again until 400 ms.
+    let config = exponential(5).deadline(250 * MS);
+    let service = RetryLayer::new(config).unwrap().layer(script.clone());
+    let call = tokio::spawn(service.oneshot(1));
+    tokio::time::sleep(400 * MS).await;
+    script.open_gate();
+    let (_, attempts, reason) = failed(call.await.unwrap().unwrap_err());
+    assert_eq!((attempts, reason), (1, GiveUpReason::Deadline));
+    assert_eq!(script.call_count(), 1);
+}
+
+/// With a deadline, `max_attempts` may be huge: the deadline ends the call.
+#[tokio::test(start_paused = true)]
+async fn endless_attempts_with_a_deadline_end_at_the_deadline() {
+    let script = Script::failing();
+    let config = exponential(u32::MAX)
+        .backoff(BackoffConfig::constant(10 * MS))
+        .deadline(Duration::from_secs(1));
+    let service = RetryLayer::new(config).unwrap().layer(script.clone());
+    let start = Instant::now();
+    let (_, attempts, reason) = failed(service.oneshot(1).await.unwrap_err());
+    assert_eq!(reason, GiveUpReason::Deadline);
+    // Attempts at 0, 10, ..., 990 ms; the one at 1,000 ms would not start
+    // before the deadline.
+    assert_eq!(attempts, 100);
+    assert_eq!(script.call_count(), 100);
+    assert!(start.elapsed() < Duration::from_secs(1));
 }
 
 #[tokio::test(start_paused = true)]
@@ -583,6 +647,27 @@ fn config_validation_names_the_field() {
     );
     assert!(RetryBudgetConfig::default().ratio(-0.1).validate().is_err());
 
+    // Every other configuration rejects an empty name; so does retry's.
+    let err = RetryConfig::default().name("").validate().unwrap_err();
+    assert_eq!(err.field, "retry.name");
+
+    // Without a deadline nothing but `max_attempts` ends a call against a
+    // backend that keeps failing (a budget bounds retries across calls,
+    // not one call's): at most `MAX_ATTEMPTS_WITHOUT_DEADLINE`.
+    assert_eq!(MAX_ATTEMPTS_WITHOUT_DEADLINE, 100);
+    for budget in [None, Some(RetryBudgetConfig::default())] {
+        let endless = RetryConfig::default().max_attempts(u32::MAX).budget(budget);
+        let err = endless.validate().unwrap_err();
+        assert_eq!(err.field, "retry.max_attempts");
+        assert!(
+            err.message.contains("4294967295") && err.message.contains("retry.deadline"),
+            "{err}"
+        );
+        assert!(endless.clone().max_attempts(101).validate().is_err());
+        assert_eq!(endless.clone().max_attempts(100).validate(), Ok(()));
+        assert_eq!(endless.deadline(Duration::from_secs(30)).validate(), Ok(()));
+    }
+
     // The layer refuses invalid configurations.
     assert_eq!(
         RetryLayer::new(RetryConfig::default().max_attempts(0))
@@ -637,6 +722,19 @@ fn config_serde_json_round_trip_with_exact_field_names() {
     let millis: RetryConfig = serde_json::from_str(r#"{"deadline": 1500}"#).unwrap();
     assert_eq!(millis.deadline, Some(1500 * MS));
     assert!(serde_json::from_str::<RetryConfig>(r#"{"retries": 3}"#).is_err());
+    // A negative duration names the value (it used to say "data did not
+    // match any variant of untagged enum Raw").
+    let err = serde_json::from_str::<RetryConfig>(r#"{"deadline": -5}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("-5") && err.contains("non-negative") && !err.contains("untagged"),
+        "{err}"
+    );
+    let err = serde_json::from_str::<RetryConfig>(r#"{"deadline": 1.5}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("1.5") && err.contains("\"250ms\""), "{err}");
     assert!(serde_json::from_str::<RetryConfig>(r#"{"budget": {"percent": 3}}"#).is_err());
 }
 

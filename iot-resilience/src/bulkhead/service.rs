@@ -23,6 +23,9 @@ pub struct Bulkhead<S> {
     limit: Arc<Limit>,
     max_wait: Duration,
     state: State,
+    /// The inner service's last `poll_ready` returned `Ready(Ok)`: only
+    /// then does `call` reach it, even with a permit held.
+    inner_ready: bool,
     /// Allocated on this instance's first wait, reused afterwards.
     waiter: Option<Pin<Box<Waiter>>>,
 }
@@ -42,6 +45,7 @@ impl<S> Bulkhead<S> {
             limit,
             max_wait,
             state: State::Idle,
+            inner_ready: false,
             waiter: None,
         }
     }
@@ -141,13 +145,13 @@ where
         loop {
             match &self.state {
                 State::Ready(_) => {
-                    return match self.inner.poll_ready(cx) {
-                        Poll::Ready(Err(e)) => {
-                            self.state = State::Idle; // releases the permit
-                            Poll::Ready(Err(BulkheadError::Inner(e)))
-                        }
-                        other => other.map_err(BulkheadError::Inner),
-                    };
+                    let polled = self.inner.poll_ready(cx);
+                    self.inner_ready = matches!(polled, Poll::Ready(Ok(())));
+                    if let Poll::Ready(Err(e)) = polled {
+                        self.state = State::Idle; // releases the permit
+                        return Poll::Ready(Err(BulkheadError::Inner(e)));
+                    }
+                    return polled.map_err(BulkheadError::Inner);
                 }
                 &State::Waiting { since, .. } => match self.poll_wait(since, cx) {
                     Some(full @ State::Full { .. }) => {
@@ -172,11 +176,16 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         match std::mem::replace(&mut self.state, State::Idle) {
-            State::Ready(permit) => ResponseFuture::called(self.inner.call(req), permit),
+            State::Ready(permit) if std::mem::take(&mut self.inner_ready) => {
+                ResponseFuture::called(self.inner.call(req), permit)
+            }
             State::Full { waited } => ResponseFuture::failed(BulkheadError::Full {
                 max_concurrent: self.limit.max(),
                 waited,
             }),
+            // Not ready, or a permit held while the inner service is not
+            // (its last `poll_ready` was `Pending`): the state, permit
+            // included, stays for the next `poll_ready`.
             other => {
                 self.state = other;
                 ResponseFuture::failed(BulkheadError::NotReady)

@@ -5,10 +5,20 @@ use std::time::Duration;
 
 use crate::ConfigError;
 
-/// Largest count-based window (one byte of memory per call).
+/// Largest count-based window of one breaker: one byte per call, so at
+/// most about 1 MB. Per-key breakers are bounded further by
+/// [`KeyedCircuitBreakerConfig::max_memory`](super::KeyedCircuitBreakerConfig::max_memory).
 pub const MAX_COUNT_WINDOW: u32 = 1_000_000;
-/// Most buckets a time-based window may have (24 bytes each).
+/// Most buckets a time-based window of one breaker may have:
+/// [`TIME_BUCKET_BYTES`] each, so at most 2.4 MB. Per-key breakers are
+/// bounded further by
+/// [`KeyedCircuitBreakerConfig::max_memory`](super::KeyedCircuitBreakerConfig::max_memory).
 pub const MAX_TIME_BUCKETS: u64 = 100_000;
+/// Memory of one call in a count-based window.
+pub const COUNT_SLOT_BYTES: usize = 1;
+/// Memory of one bucket of a time-based window (a stamp and two packed
+/// counters, each a `u64`).
+pub const TIME_BUCKET_BYTES: usize = 24;
 /// Most half-open probes.
 pub const MAX_HALF_OPEN_PERMITS: u32 = 1_000_000;
 
@@ -62,6 +72,35 @@ impl SlidingWindow {
     /// The last `duration`, in buckets of `bucket`.
     pub const fn time_with_bucket(duration: Duration, bucket: Duration) -> Self {
         SlidingWindow::TimeBased { duration, bucket }
+    }
+}
+
+impl SlidingWindow {
+    /// Bytes the window's storage takes: [`COUNT_SLOT_BYTES`] per call of
+    /// a count-based window, [`TIME_BUCKET_BYTES`] per bucket of a
+    /// time-based one. Saturates instead of overflowing (an invalid
+    /// window), so budgets can be checked before the window is.
+    pub fn memory_bytes(&self) -> usize {
+        match *self {
+            SlidingWindow::CountBased { size } => {
+                usize::try_from(size).map_or(usize::MAX, |n| n.saturating_mul(COUNT_SLOT_BYTES))
+            }
+            SlidingWindow::TimeBased { duration, bucket } => {
+                let n = duration.as_nanos() / bucket.as_nanos().max(1);
+                usize::try_from(n).map_or(usize::MAX, |n| n.saturating_mul(TIME_BUCKET_BYTES))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for SlidingWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            SlidingWindow::CountBased { size } => write!(f, "the last {size} calls"),
+            SlidingWindow::TimeBased { duration, bucket } => {
+                write!(f, "the last {duration:?} in buckets of {bucket:?}")
+            }
+        }
     }
 }
 

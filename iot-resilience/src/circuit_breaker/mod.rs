@@ -157,14 +157,15 @@ mod window;
 
 pub use classifier::{Classifier, DefaultClassifier, Outcome};
 pub use config::{
-    CircuitBreakerConfig, MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, SlidingWindow,
+    COUNT_SLOT_BYTES, CircuitBreakerConfig, MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS,
+    MAX_TIME_BUCKETS, SlidingWindow, TIME_BUCKET_BYTES,
 };
 pub use error::{CircuitBreakerError, Rejected};
 pub use future::ResponseFuture;
 pub use handle::{CallPermit, CircuitBreakerHandle};
 pub use keyed::{
-    KeyedCircuitBreaker, KeyedCircuitBreakerConfig, KeyedCircuitBreakerLayer,
-    KeyedCircuitBreakerService,
+    DEFAULT_KEYED_MAX_MEMORY, KEY_OVERHEAD_BYTES, KeyedCircuitBreaker, KeyedCircuitBreakerConfig,
+    KeyedCircuitBreakerLayer, KeyedCircuitBreakerService,
 };
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreaker;

@@ -40,6 +40,9 @@ pub struct CircuitBreaker<S, C = DefaultClassifier> {
     handle: CircuitBreakerHandle,
     classifier: C,
     admission: Admission,
+    /// The inner service's last `poll_ready` returned `Ready(Ok)`: only
+    /// then does `call` reach it, even with a permit held.
+    inner_ready: bool,
 }
 
 impl<S, C> CircuitBreaker<S, C> {
@@ -50,6 +53,7 @@ impl<S, C> CircuitBreaker<S, C> {
             handle,
             classifier,
             admission: Admission::None,
+            inner_ready: false,
         }
     }
 
@@ -69,6 +73,7 @@ impl<S, C> CircuitBreaker<S, C> {
     }
 
     fn release(&mut self) {
+        self.inner_ready = false;
         if let Admission::Permit(p) = mem::replace(&mut self.admission, Admission::None) {
             self.handle.core.release(p);
         }
@@ -119,8 +124,14 @@ where
             }
         }
         match self.inner.poll_ready(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) => {
+                self.inner_ready = true;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => {
+                self.inner_ready = false;
+                Poll::Pending
+            }
             Poll::Ready(Err(e)) => {
                 self.release();
                 Poll::Ready(Err(CircuitBreakerError::Inner(e)))
@@ -131,13 +142,20 @@ where
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         match mem::replace(&mut self.admission, Admission::None) {
-            Admission::Permit(raw) => {
+            Admission::Permit(raw) if mem::take(&mut self.inner_ready) => {
                 // The permit exists before the inner call, so a panicking
                 // `call` still gives it back.
                 let permit = CallPermit::new(self.handle.clone(), raw);
                 ResponseFuture::called(self.inner.call(req), permit, self.classifier.clone())
             }
             Admission::Rejected(r) => ResponseFuture::rejected(r),
+            // A permit but the inner service is not ready (its last
+            // `poll_ready` was `Pending`): keep the permit for the next
+            // `poll_ready` and do not reach the inner service.
+            held @ Admission::Permit(_) => {
+                self.admission = held;
+                ResponseFuture::not_ready()
+            }
             Admission::None => ResponseFuture::not_ready(),
         }
     }

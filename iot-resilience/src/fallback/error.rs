@@ -19,20 +19,28 @@ pub enum FallbackError<E, F> {
         #[source]
         fallback: F,
     },
+    /// `call` was invoked without `poll_ready` returning `Ready(Ok)`
+    /// first; neither the primary service nor the fallback was called.
+    #[error("fallback service called before poll_ready returned Ready")]
+    NotReady,
 }
 
 impl<E, F> FallbackError<E, F> {
-    /// The primary service's error, in both cases.
-    pub fn primary(&self) -> &E {
+    /// The primary service's error (`None` for
+    /// [`NotReady`](Self::NotReady), where it was not called).
+    pub fn primary(&self) -> Option<&E> {
         match self {
-            Self::Inner(e) | Self::Fallback { primary: e, .. } => e,
+            Self::Inner(e) | Self::Fallback { primary: e, .. } => Some(e),
+            Self::NotReady => None,
         }
     }
 
-    /// The primary service's error, in both cases.
-    pub fn into_primary(self) -> E {
+    /// The primary service's error, by value (`None` for
+    /// [`NotReady`](Self::NotReady)).
+    pub fn into_primary(self) -> Option<E> {
         match self {
-            Self::Inner(e) | Self::Fallback { primary: e, .. } => e,
+            Self::Inner(e) | Self::Fallback { primary: e, .. } => Some(e),
+            Self::NotReady => None,
         }
     }
 }
@@ -44,6 +52,7 @@ impl<E: RetryHint, F: RetryHint> RetryHint for FallbackError<E, F> {
         match self {
             Self::Inner(e) => e.retry_hint(),
             Self::Fallback { fallback, .. } => fallback.retry_hint(),
+            Self::NotReady => Hint::DoNotRetry,
         }
     }
 }

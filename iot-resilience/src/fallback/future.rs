@@ -28,6 +28,8 @@ pin_project! {
     enum State<F, Pd, HF> {
         Primary { #[pin] future: F, pending: Option<Pd> },
         Fallback { #[pin] future: HF },
+        // `call` without readiness: resolves to `FallbackError::NotReady`.
+        NotReady,
     }
 }
 
@@ -38,6 +40,13 @@ impl<F, Pd, HF, H, P> ResponseFuture<F, Pd, HF, H, P> {
                 future,
                 pending: Some(pending),
             },
+            shared,
+        }
+    }
+
+    pub(crate) fn not_ready(shared: Arc<Shared<H, P>>) -> Self {
+        Self {
+            state: State::NotReady,
             shared,
         }
     }
@@ -84,6 +93,7 @@ where
                     }
                     return Poll::Ready(out);
                 }
+                StateProj::NotReady => return Poll::Ready(Err(FallbackError::NotReady)),
             }
         }
     }

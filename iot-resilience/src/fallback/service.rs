@@ -19,6 +19,8 @@ use super::shared::Shared;
 pub struct Fallback<S, H, P = AnyError> {
     inner: S,
     shared: Arc<Shared<H, P>>,
+    /// The primary service's last `poll_ready` returned `Ready(Ok)`.
+    ready: bool,
 }
 
 impl<S, F> Fallback<S, FallbackValue<F>> {
@@ -51,6 +53,7 @@ impl<S, H, P> Fallback<S, H, P> {
         Self {
             inner,
             shared: Arc::new(Shared::new(handler, predicate, config.name)),
+            ready: false,
         }
     }
 
@@ -88,10 +91,20 @@ where
     /// Forwards the primary service's readiness; its errors are not handled
     /// by the fallback (a failed `poll_ready` means the service is gone).
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(FallbackError::Inner)
+        let polled = self.inner.poll_ready(cx);
+        self.ready = matches!(polled, Poll::Ready(Ok(())));
+        polled.map_err(FallbackError::Inner)
     }
 
+    /// Without a `Ready(Ok)` from the last `poll_ready`, resolves to
+    /// [`FallbackError::NotReady`]: neither the primary service (which may
+    /// panic, as tower's `ConcurrencyLimit` does) nor the fallback runs,
+    /// since misuse is a bug to surface, not a failure to paper over.
     fn call(&mut self, req: Req) -> Self::Future {
+        if !std::mem::take(&mut self.ready) {
+            tracing::debug!(name = %self.shared.name, "fallback: called before poll_ready returned Ready");
+            return ResponseFuture::not_ready(Arc::clone(&self.shared));
+        }
         let pending = self.shared.handler.prepare(&req);
         ResponseFuture::new(self.inner.call(req), pending, Arc::clone(&self.shared))
     }
@@ -102,6 +115,7 @@ impl<S: Clone, H, P> Clone for Fallback<S, H, P> {
         Self {
             inner: self.inner.clone(),
             shared: Arc::clone(&self.shared),
+            ready: false,
         }
     }
 }

@@ -47,6 +47,14 @@ impl fmt::Display for NotUntil {
 
 impl std::error::Error for NotUntil {}
 
+/// A unit permit taken by a service's `poll_ready` and not used yet: the
+/// TAT its take produced, which [`RateLimiter::refund`] needs to give it
+/// back without over-admitting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reservation {
+    tat: u64,
+}
+
 /// Why [`RateLimiter::check`] refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
@@ -160,6 +168,24 @@ impl<C: Clock> RateLimiter<C> {
         self.take(cost, self.inner.epoch.nanos(now), 0).map(|_| ())
     }
 
+    /// Takes one permit for a service's `poll_ready`, due within
+    /// `max_wait`: the wait until it is due, and the [`Reservation`] that
+    /// gives it back if the service is dropped unused.
+    #[inline]
+    pub(crate) fn reserve_unit(
+        &self,
+        max_wait: Duration,
+    ) -> Result<(Duration, Reservation), CheckError> {
+        let inner = &*self.inner;
+        let max_wait = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
+        let now = inner.clock.nanos_since(&inner.epoch);
+        let tat = self.take_tat(1, now, max_wait)?;
+        Ok((
+            Duration::from_nanos(inner.gcra.wait(tat, now)),
+            Reservation { tat },
+        ))
+    }
+
     /// Takes `cost` permits if they are available within `max_wait`, and
     /// returns how long the caller must wait before using them (zero if
     /// available now). The permits are reserved at once, so concurrent
@@ -167,8 +193,8 @@ impl<C: Clock> RateLimiter<C> {
     pub fn reserve(&self, cost: u32, max_wait: Duration) -> Result<Duration, CheckError> {
         let max_wait = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
         let inner = &*self.inner;
-        self.take(cost, inner.clock.nanos_since(&inner.epoch), max_wait)
-            .map(Duration::from_nanos)
+        let now = inner.clock.nanos_since(&inner.epoch);
+        self.take(cost, now, max_wait).map(Duration::from_nanos)
     }
 
     /// How long until `cost` permits are available, without taking them.
@@ -190,14 +216,21 @@ impl<C: Clock> RateLimiter<C> {
         inner.gcra.available(inner.tat.load(Ordering::Relaxed), now)
     }
 
-    /// The hot path at `now` nanoseconds since the epoch: returns the wait
-    /// in nanoseconds on success.
+    /// [`take_tat`](Self::take_tat), returning the wait in nanoseconds.
     #[inline]
     fn take(&self, cost: u32, now: u64, max_wait: u64) -> Result<u64, CheckError> {
-        let inner = &*self.inner;
         if cost == 0 {
             return Ok(0);
         }
+        let tat = self.take_tat(cost, now, max_wait)?;
+        Ok(self.inner.gcra.wait(tat, now))
+    }
+
+    /// The hot path at `now` nanoseconds since the epoch: returns the TAT
+    /// the take produced. `cost` is at least 1.
+    #[inline]
+    fn take_tat(&self, cost: u32, now: u64, max_wait: u64) -> Result<u64, CheckError> {
+        let inner = &*self.inner;
         if cost > inner.gcra.burst() {
             return Err(self.insufficient(cost));
         }
@@ -214,7 +247,7 @@ impl<C: Clock> RateLimiter<C> {
                         Ordering::Relaxed,
                         Ordering::Relaxed,
                     ) {
-                        Ok(_) => return Ok(inner.gcra.wait(new_tat, now)),
+                        Ok(_) => return Ok(new_tat),
                         Err(actual) => tat = actual,
                     }
                 }
@@ -262,16 +295,44 @@ impl<C> RateLimiter<C> {
         &self.inner.metrics
     }
 
-    /// Gives back `cost` permits taken but never used (a ready service
-    /// dropped before `call`). The bucket never exceeds full: refunding
-    /// into an idle limiter changes nothing.
-    pub(crate) fn refund(&self, cost: u32) {
+    /// Gives back the permit of `reservation`, taken but never used (a
+    /// ready service dropped before `call`), if that cannot admit more
+    /// than the GCRA bound; otherwise the permit stays spent.
+    ///
+    /// The rule: the refund happens only while the TAT still equals the
+    /// value the reservation's take produced, with one compare-and-swap
+    /// (no retry loop). Why that is exact, and why subtracting one
+    /// interval from whatever the TAT is now was not:
+    ///
+    /// * A take at `r` moves the TAT from `old` to `max(old, r) + T`.
+    ///   Setting it back to `max(old, r)` gives the state the limiter
+    ///   would have had without the take (for every instant from `r` on,
+    ///   `max(old, r)` and `old` admit the same requests), so the admitted
+    ///   calls are those of a GCRA history without it: within the bound.
+    /// * Every take adds at least `T` to the TAT, and an exact refund
+    ///   restores a value at least as large as the one before its take, so
+    ///   while any take made after ours is still in effect the TAT is
+    ///   above our value. Equality therefore means that every later take
+    ///   was itself refunded: no ABA, and `value - T` is exactly
+    ///   "without our take".
+    /// * Otherwise later takes were computed on top of ours, and if the
+    ///   bucket had refilled meanwhile (`max` picked `now`, not the TAT),
+    ///   our interval is no longer part of the TAT at all: subtracting it
+    ///   would hand out a permit twice (burst 2 admitted 3 within 4 us,
+    ///   issue #17). The permit is then lost instead; the limiter admits
+    ///   at most one fewer call per such drop, never one more.
+    ///
+    /// Ready services dropped in reverse order of their takes (the last one
+    /// first) all get their permits back; any other order gives back the
+    /// ones that are still on top.
+    pub(crate) fn refund(&self, reservation: Reservation) {
         let inner = &*self.inner;
-        let _ = inner
-            .tat
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
-                Some(inner.gcra.refund(tat, cost))
-            });
+        let _ = inner.tat.compare_exchange(
+            reservation.tat,
+            inner.gcra.refund(reservation.tat, 1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 }
 

@@ -13,7 +13,7 @@ use super::config::RateLimitMode;
 use super::cost::{RequestCost, UnitCost};
 use super::error::RateLimitError;
 use super::future::ResponseFuture;
-use super::limiter::{CheckError, RateLimiter};
+use super::limiter::{CheckError, RateLimiter, Reservation};
 use crate::{Clock, TokioClock};
 
 /// Limits the rate of requests to `S` with a shared [`RateLimiter`].
@@ -27,6 +27,10 @@ pub struct RateLimit<S, W = UnitCost, C = TokioClock> {
     limiter: RateLimiter<C>,
     cost: W,
     state: State,
+    /// The inner service's last `poll_ready` returned `Ready(Ok)`: only
+    /// then may `call` reach it (tower's `ConcurrencyLimit` and others
+    /// panic otherwise).
+    inner_ready: bool,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
@@ -34,11 +38,14 @@ pub struct RateLimit<S, W = UnitCost, C = TokioClock> {
 enum State {
     /// No readiness: `call` returns `NotReady`.
     Idle,
-    /// Sleeping until a reserved unit permit is due (`reserved`), or until
+    /// Sleeping until a reserved unit permit is due (`permit`), or until
     /// the limiter has a permit again (weighted costs).
-    Waiting { reserved: bool },
-    /// Ready to call; `permit` if a unit permit is held.
-    Ready { permit: bool, waited: bool },
+    Waiting { permit: Option<Reservation> },
+    /// The limiter admitted the call; `permit` if a unit permit is held.
+    Ready {
+        permit: Option<Reservation>,
+        waited: bool,
+    },
     /// The limiter refused; the next `call` fails with this.
     Rejected { retry_after: Duration },
 }
@@ -52,6 +59,7 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
             limiter,
             cost,
             state: State::Idle,
+            inner_ready: false,
             sleep: None,
         }
     }
@@ -77,32 +85,38 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
     fn acquire(&mut self, unit: bool) -> State {
         let (mode, max_wait) = self.limiter.mode();
         let taken = match (mode, unit) {
-            (RateLimitMode::Reject, false) => Ok(Duration::ZERO),
-            (RateLimitMode::Reject, true) => self.limiter.check(1).map(|()| Duration::ZERO),
-            (RateLimitMode::Wait, true) => self.limiter.reserve(1, max_wait),
+            (RateLimitMode::Reject, false) => Ok((Duration::ZERO, None)),
+            (RateLimitMode::Reject, true) => self
+                .limiter
+                .reserve_unit(Duration::ZERO)
+                .map(|(wait, r)| (wait, Some(r))),
+            (RateLimitMode::Wait, true) => self
+                .limiter
+                .reserve_unit(max_wait)
+                .map(|(wait, r)| (wait, Some(r))),
             (RateLimitMode::Wait, false) => match self.limiter.time_until(1) {
                 Ok(wait) if wait > max_wait => return self.reject_after(wait),
-                other => other,
+                other => other.map(|wait| (wait, None)),
             },
         };
         match taken {
-            Ok(wait) if wait.is_zero() => {
+            Ok((wait, permit)) if wait.is_zero() => {
                 if unit {
                     self.limiter.metrics().allowed();
                 }
                 State::Ready {
-                    permit: unit,
+                    permit,
                     waited: false,
                 }
             }
-            Ok(wait) => {
+            Ok((wait, permit)) => {
                 tracing::trace!(name = %self.limiter.name(), ?wait, "rate limit: waiting for a permit");
                 let deadline = tokio::time::Instant::now() + wait;
                 match &mut self.sleep {
                     Some(sleep) => sleep.as_mut().reset(deadline),
                     None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
                 }
-                State::Waiting { reserved: unit }
+                State::Waiting { permit }
             }
             Err(CheckError::NotUntil(n)) => self.reject_after(n.retry_after()),
             // Cost 1 never exceeds a burst of at least 1.
@@ -115,12 +129,20 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
         tracing::debug!(name = %self.limiter.name(), ?retry_after, "rate limit: request rejected");
         State::Rejected { retry_after }
     }
+}
 
+impl<S, W, C> RateLimit<S, W, C> {
+    /// Back to `Idle`, giving back an unused permit.
     fn release(&mut self) {
-        if let State::Ready { permit: true, .. } | State::Waiting { reserved: true } = self.state {
-            self.limiter.refund(1);
+        if let State::Ready {
+            permit: Some(r), ..
+        }
+        | State::Waiting { permit: Some(r) } = self.state
+        {
+            self.limiter.refund(r);
         }
         self.state = State::Idle;
+        self.inner_ready = false;
     }
 }
 
@@ -139,22 +161,29 @@ where
             match self.state {
                 State::Ready { .. } => {
                     return match self.inner.poll_ready(cx) {
+                        Poll::Ready(Ok(())) => {
+                            self.inner_ready = true;
+                            Poll::Ready(Ok(()))
+                        }
                         Poll::Ready(Err(e)) => {
                             self.release();
                             Poll::Ready(Err(RateLimitError::Inner(e)))
                         }
-                        other => other.map_err(RateLimitError::Inner),
+                        Poll::Pending => {
+                            self.inner_ready = false;
+                            Poll::Pending
+                        }
                     };
                 }
-                State::Waiting { reserved } => {
+                State::Waiting { permit } => {
                     if let Some(sleep) = self.sleep.as_mut() {
                         ready!(sleep.as_mut().poll(cx));
                     }
-                    if reserved {
+                    if permit.is_some() {
                         self.limiter.metrics().waited();
                     }
                     self.state = State::Ready {
-                        permit: reserved,
+                        permit,
                         waited: true,
                     };
                 }
@@ -173,8 +202,15 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         match self.state {
+            // Admitted by the limiter but the inner service has not said
+            // Ready (its last `poll_ready` was `Pending`, or was never
+            // made): keep the permit for the next `poll_ready`.
+            State::Ready { .. } if !self.inner_ready => {
+                ResponseFuture::failed(RateLimitError::NotReady)
+            }
             State::Ready { waited, .. } => {
                 self.state = State::Idle;
+                self.inner_ready = false;
                 if !W::UNIT {
                     let metrics = self.limiter.metrics();
                     match self.limiter.check(self.cost.cost(&req)) {
@@ -200,10 +236,9 @@ where
 
 impl<S, W, C> Drop for RateLimit<S, W, C> {
     fn drop(&mut self) {
-        // A permit taken in `poll_ready` but never used goes back.
-        if let State::Ready { permit: true, .. } | State::Waiting { reserved: true } = self.state {
-            self.limiter.refund(1);
-        }
+        // A permit taken in `poll_ready` but never used goes back (when
+        // that cannot over-admit: `RateLimiter::refund`).
+        self.release();
     }
 }
 
@@ -214,6 +249,7 @@ impl<S: Clone, W: Clone, C> Clone for RateLimit<S, W, C> {
             limiter: self.limiter.clone(),
             cost: self.cost.clone(),
             state: State::Idle,
+            inner_ready: false,
             sleep: None,
         }
     }

@@ -6,6 +6,17 @@ use std::time::Duration;
 use crate::ConfigError;
 use crate::backoff::BackoffConfig;
 
+/// Most attempts a [`RetryConfig`] without a
+/// [`deadline`](RetryConfig::deadline) may make.
+///
+/// Without a deadline only `max_attempts` ends the retries of a call
+/// against a backend that keeps failing (a retry budget bounds retries
+/// across calls, not the length of one call: its reserve refills every
+/// second), so `u32::MAX` would retry for ever. 100 attempts at the
+/// default 10 s backoff cap is already a quarter of an hour; more needs a
+/// deadline, which bounds the call in time whatever the count.
+pub const MAX_ATTEMPTS_WITHOUT_DEADLINE: u32 = 100;
+
 /// Configuration of the [retry layer](super::RetryLayer).
 ///
 /// JSON (with the default `serde` feature), every field optional:
@@ -29,12 +40,19 @@ pub struct RetryConfig {
     /// The `name` label of tracing events and metrics. Default: `"retry"`.
     pub name: Cow<'static, str>,
     /// Attempts in total, the first one included (1 disables retries).
-    /// Must be at least 1. Default: 3, the Google SRE book's advice.
+    /// At least 1, and at most [`MAX_ATTEMPTS_WITHOUT_DEADLINE`] unless a
+    /// [`deadline`](Self::deadline) is set. Default: 3, the Google SRE
+    /// book's advice.
     pub max_attempts: u32,
-    /// Time from the call to the last moment a new attempt may start. A
-    /// retry whose delay would reach it is not made. `None` (default): no
-    /// deadline. An attempt in flight is never cut; put a
-    /// [timeout](crate::timeout) inside the retry layer for that.
+    /// Time from the call after which no attempt starts. A retry whose
+    /// delay would reach it is not planned, and a planned retry whose timer
+    /// fires at or after it (timers fire late, by up to a millisecond tick
+    /// or more on a busy runtime) or whose inner service only becomes ready
+    /// then is abandoned: the call ends with
+    /// [`GiveUpReason::Deadline`](super::GiveUpReason::Deadline) and the
+    /// last attempt's outcome. `None` (default): no deadline. An attempt in
+    /// flight is never cut; put a [timeout](crate::timeout) inside the
+    /// retry layer for that.
     #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration::option"))]
     pub deadline: Option<Duration>,
     /// The delays between attempts. Default: full jitter, 100 ms base,
@@ -90,10 +108,23 @@ impl RetryConfig {
 
     /// Checks every field; the error names it as `retry.<field>`.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.name.is_empty() {
+            return Err(ConfigError::new("retry.name", "must not be empty"));
+        }
         if self.max_attempts == 0 {
             return Err(ConfigError::new(
                 "retry.max_attempts",
                 "0 is not at least 1 (the first attempt counts)",
+            ));
+        }
+        if self.max_attempts > MAX_ATTEMPTS_WITHOUT_DEADLINE && self.deadline.is_none() {
+            return Err(ConfigError::new(
+                "retry.max_attempts",
+                format!(
+                    "{} is more than {MAX_ATTEMPTS_WITHOUT_DEADLINE} without a deadline, which could \
+                     retry a failing call for ever: set retry.deadline or lower max_attempts",
+                    self.max_attempts
+                ),
             ));
         }
         if self.deadline.is_some_and(|d| d.is_zero()) {

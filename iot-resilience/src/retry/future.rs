@@ -30,7 +30,7 @@ pin_project! {
         B: MakeBackoff,
     {
         #[pin]
-        state: State<S::Future>,
+        state: State<S::Future, Result<S::Response, S::Error>>,
         // A clone of the inner service, driven to readiness before every
         // retry (the caller's clone was consumed by the first call).
         service: S,
@@ -43,13 +43,15 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
-    enum State<F> {
+    enum State<F, R> {
         // An attempt is in flight.
         Calling { #[pin] future: F },
-        // Backing off before the next attempt.
-        Waiting { #[pin] sleep: Sleep },
+        // Backing off before the next attempt. `last` is the outcome of
+        // the previous attempt, returned if the deadline passes before the
+        // next one can start.
+        Waiting { #[pin] sleep: Sleep, last: Option<R> },
         // Driving `poll_ready` of the service clone before the next attempt.
-        CheckingReadiness,
+        CheckingReadiness { last: Option<R> },
         // `call` came before readiness: resolves to `RetryError::NotReady`.
         NotReady,
     }
@@ -110,20 +112,31 @@ where
                     let can_resend = this.request.is_some();
                     match this.shared.after_attempt(this.progress, can_resend, result) {
                         Step::Done(output) => return Poll::Ready(output),
-                        Step::Retry(delay) if delay.is_zero() => {
-                            this.state.set(State::CheckingReadiness);
+                        Step::Retry(delay, last) if delay.is_zero() => {
+                            this.state
+                                .set(State::CheckingReadiness { last: Some(last) });
                         }
-                        Step::Retry(delay) => {
+                        Step::Retry(delay, last) => {
                             let sleep = tokio::time::sleep(delay);
-                            this.state.set(State::Waiting { sleep });
+                            this.state.set(State::Waiting {
+                                sleep,
+                                last: Some(last),
+                            });
                         }
                     }
                 }
-                StateProj::Waiting { sleep } => {
+                StateProj::Waiting { sleep, last } => {
                     ready!(sleep.poll(cx));
-                    this.state.set(State::CheckingReadiness);
+                    // The delay was planned to end before the deadline, but
+                    // tokio's timer fires on a 1 ms tick, and a busy
+                    // runtime polls later still: check again.
+                    if let Some(output) = this.shared.deadline_passed(this.progress, last) {
+                        return Poll::Ready(output);
+                    }
+                    let last = last.take();
+                    this.state.set(State::CheckingReadiness { last });
                 }
-                StateProj::CheckingReadiness => {
+                StateProj::CheckingReadiness { last } => {
                     if let Err(error) = ready!(this.service.poll_ready(cx)) {
                         // The attempt that failed before already counted.
                         let attempts = this.progress.attempts - 1;
@@ -134,6 +147,12 @@ where
                             None,
                         ));
                     }
+                    // Readiness can take arbitrarily long (a full
+                    // bulkhead, a rate limiter's wait): the last check
+                    // before the attempt starts.
+                    if let Some(output) = this.shared.deadline_passed(this.progress, last) {
+                        return Poll::Ready(output);
+                    }
                     // A retry is only scheduled while a copy is kept
                     // (`after_attempt` gets `can_resend`).
                     let request = this
@@ -143,6 +162,7 @@ where
                     if this.progress.attempts < this.shared.max_attempts {
                         *this.request = Some(request.clone());
                     }
+                    this.shared.retry_started();
                     let future = this.service.call(request);
                     this.state.set(State::Calling { future });
                 }
@@ -168,7 +188,7 @@ where
         let state = match &self.state {
             State::Calling { .. } => "calling",
             State::Waiting { .. } => "waiting",
-            State::CheckingReadiness => "checking_readiness",
+            State::CheckingReadiness { .. } => "checking_readiness",
             State::NotReady => "not_ready",
         };
         f.debug_struct("ResponseFuture")

@@ -21,8 +21,15 @@
 //!    `call`), no new attempt is started ([`GiveUpReason::Deadline`]),
 //!    also when it is the server's `RetryAfter` that exceeds it. An attempt
 //!    in flight is never cut: put a [timeout](crate::timeout) inside the
-//!    retry layer to bound each attempt. Time spent waiting for the inner
-//!    service's readiness is not bounded by the deadline either.
+//!    retry layer to bound each attempt. The clock is read again when the
+//!    delay's timer fires and once more when the inner service is ready,
+//!    right before the attempt: **no attempt starts at or after the
+//!    deadline**, even though timers fire late (tokio's wheel ticks in
+//!    milliseconds) and readiness may take long; a retry caught by the
+//!    deadline there ends the call with [`GiveUpReason::Deadline`] and the
+//!    last attempt's outcome. Without a deadline, `max_attempts` may not
+//!    exceed [`MAX_ATTEMPTS_WITHOUT_DEADLINE`] (100), so a call cannot
+//!    retry for ever.
 //! 6. **Budget** ([`RetryBudget`]): a retry is withdrawn from the budget
 //!    shared by every clone; if none is left
 //!    ([`GiveUpReason::BudgetExhausted`]), the last outcome is returned.
@@ -112,7 +119,7 @@
 //!
 //! | name | type | labels | meaning |
 //! | --- | --- | --- | --- |
-//! | `resilience_retry_attempts_total` | counter | `name` | retries made (first attempts not included) |
+//! | `resilience_retry_attempts_total` | counter | `name` | retries started (first attempts not included; a retry abandoned at the deadline is not counted) |
 //! | `resilience_retry_calls_total` | counter | `name`, `outcome` | calls finished, by `outcome`: `success` (first attempt), `success_after_retry`, `exhausted` (max attempts or schedule ended), `budget_exhausted`, `not_retryable` (predicate, `DoNotRetry` hint, or readiness error), `deadline` |
 //! | `resilience_retry_budget_exhausted_total` | counter | `name` | retries refused by the budget |
 
@@ -127,7 +134,7 @@ mod service;
 mod shared;
 
 pub use budget::RetryBudget;
-pub use config::{RetryBudgetConfig, RetryConfig};
+pub use config::{MAX_ATTEMPTS_WITHOUT_DEADLINE, RetryBudgetConfig, RetryConfig};
 pub use error::{GiveUpReason, RetryError};
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;

@@ -99,12 +99,20 @@ where
                 self.ready = true;
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(error)) => Poll::Ready(Err(RetryError::Failed {
-                error,
-                attempts: 0,
-                reason: GiveUpReason::ReadinessFailed,
-            })),
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(error)) => {
+                self.ready = false;
+                Poll::Ready(Err(RetryError::Failed {
+                    error,
+                    attempts: 0,
+                    reason: GiveUpReason::ReadinessFailed,
+                }))
+            }
+            // Readiness is that of the last poll: `call` after `Pending`
+            // must not reach the inner service.
+            Poll::Pending => {
+                self.ready = false;
+                Poll::Pending
+            }
         }
     }
 

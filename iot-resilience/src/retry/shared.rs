@@ -38,11 +38,12 @@ pub(crate) struct Progress<S> {
 }
 
 /// What to do after an attempt.
-pub(crate) enum Step<T> {
+pub(crate) enum Step<T, R> {
     /// Return this.
     Done(T),
-    /// Wait this long, then make another attempt.
-    Retry(Duration),
+    /// Wait this long, then make another attempt; the attempt's outcome is
+    /// kept in case the deadline passes before the next one starts.
+    Retry(Duration, R),
 }
 
 impl<P, B: MakeBackoff, H> Shared<P, B, H> {
@@ -61,7 +62,7 @@ impl<P, B: MakeBackoff, H> Shared<P, B, H> {
         progress: &mut Progress<B::Backoff>,
         can_resend: bool,
         result: Result<Res, E>,
-    ) -> Step<Result<Res, RetryError<E>>>
+    ) -> Step<Result<Res, RetryError<E>>, Result<Res, E>>
     where
         P: RetryPredicate<Res, E>,
         H: ResponseHint<Res>,
@@ -143,7 +144,6 @@ impl<P, B: MakeBackoff, H> Shared<P, B, H> {
                 ));
             }
         }
-        self.metrics.retry();
         tracing::debug!(
             target: TARGET,
             name = %self.name,
@@ -154,7 +154,35 @@ impl<P, B: MakeBackoff, H> Shared<P, B, H> {
             "retrying"
         );
         progress.attempts += 1;
-        Step::Retry(delay)
+        Step::Retry(delay, result)
+    }
+
+    /// The deadline rule when a retry is about to start: if the deadline
+    /// has passed (or is now), gives up with [`GiveUpReason::Deadline`] and
+    /// the previous attempt's outcome `last`. `None`: the attempt may
+    /// start. `after_attempt` planned the delay to end before the deadline,
+    /// but timers fire late (tokio's wheel ticks in milliseconds, and a
+    /// busy runtime polls later still), so the clock is read again here.
+    pub(crate) fn deadline_passed<Res, E>(
+        &self,
+        progress: &Progress<B::Backoff>,
+        last: &mut Option<Result<Res, E>>,
+    ) -> Option<Result<Res, RetryError<E>>> {
+        let deadline_at = progress.deadline_at?;
+        if self.clock.now() < deadline_at {
+            return None;
+        }
+        // `last` is only taken here, and the future then completes.
+        let result = last.take()?;
+        // The retry was counted in `attempts` when it was planned.
+        let attempts = progress.attempts - 1;
+        Some(self.give_up(result, attempts, GiveUpReason::Deadline, None))
+    }
+
+    /// Counts a retry that starts now (not when it is planned: a planned
+    /// retry may still be abandoned at the deadline).
+    pub(crate) fn retry_started(&self) {
+        self.metrics.retry();
     }
 
     /// Stops: records the outcome and returns the last result, its error

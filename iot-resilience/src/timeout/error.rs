@@ -17,6 +17,10 @@ pub enum TimeoutError<E> {
     /// The inner service failed.
     #[error(transparent)]
     Inner(E),
+    /// `call` was invoked without `poll_ready` returning `Ready(Ok)`
+    /// first; the inner service was not called.
+    #[error("timeout service called before poll_ready returned Ready")]
+    NotReady,
 }
 
 impl<E> TimeoutError<E> {
@@ -29,18 +33,20 @@ impl<E> TimeoutError<E> {
     pub fn into_inner(self) -> Option<E> {
         match self {
             Self::Inner(e) => Some(e),
-            Self::Elapsed { .. } => None,
+            Self::Elapsed { .. } | Self::NotReady => None,
         }
     }
 }
 
 impl<E: RetryHint> RetryHint for TimeoutError<E> {
     /// A timeout has no opinion (the retry policy decides); inner errors
-    /// keep theirs.
+    /// keep theirs; misuse (`NotReady`) is not worth retrying, as with the
+    /// other layers.
     fn retry_hint(&self) -> Hint {
         match self {
             Self::Elapsed { .. } => Hint::None,
             Self::Inner(e) => e.retry_hint(),
+            Self::NotReady => Hint::DoNotRetry,
         }
     }
 }

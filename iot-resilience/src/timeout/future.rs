@@ -17,20 +17,42 @@ pin_project! {
     /// it (no allocation).
     pub struct ResponseFuture<F> {
         #[pin]
-        future: F,
-        #[pin]
-        sleep: Sleep,
+        kind: Kind<F>,
         after: Duration,
         shared: Arc<Shared>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Called {
+            #[pin]
+            future: F,
+            #[pin]
+            sleep: Sleep,
+        },
+        // `call` without readiness: resolves to `TimeoutError::NotReady`.
+        NotReady,
     }
 }
 
 impl<F> ResponseFuture<F> {
     pub(crate) fn new(future: F, after: Duration, shared: Arc<Shared>) -> Self {
         Self {
-            future,
-            sleep: tokio::time::sleep(after),
+            kind: Kind::Called {
+                future,
+                sleep: tokio::time::sleep(after),
+            },
             after,
+            shared,
+        }
+    }
+
+    pub(crate) fn not_ready(shared: Arc<Shared>) -> Self {
+        Self {
+            kind: Kind::NotReady,
+            after: Duration::ZERO,
             shared,
         }
     }
@@ -44,11 +66,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let (future, sleep) = match this.kind.project() {
+            KindProj::Called { future, sleep } => (future, sleep),
+            KindProj::NotReady => return Poll::Ready(Err(TimeoutError::NotReady)),
+        };
         // The inner future first: a response ready at the deadline wins.
-        if let Poll::Ready(out) = this.future.poll(cx) {
+        if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(out.map_err(TimeoutError::Inner));
         }
-        match this.sleep.poll(cx) {
+        match sleep.poll(cx) {
             Poll::Ready(()) => {
                 this.shared.elapsed(*this.after);
                 Poll::Ready(Err(TimeoutError::Elapsed { after: *this.after }))

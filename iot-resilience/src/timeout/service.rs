@@ -19,6 +19,8 @@ pub struct Timeout<S, T = DefaultTimeout> {
     timeout: Duration,
     per_request: T,
     shared: Arc<Shared>,
+    /// The inner service's last `poll_ready` returned `Ready(Ok)`.
+    ready: bool,
 }
 
 impl<S, T> Timeout<S, T> {
@@ -28,6 +30,7 @@ impl<S, T> Timeout<S, T> {
             timeout,
             per_request,
             shared,
+            ready: false,
         }
     }
 
@@ -63,10 +66,19 @@ where
 
     /// Readiness is not timed: only calls are.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(TimeoutError::Inner)
+        let polled = self.inner.poll_ready(cx);
+        self.ready = matches!(polled, Poll::Ready(Ok(())));
+        polled.map_err(TimeoutError::Inner)
     }
 
+    /// Without a `Ready(Ok)` from the last `poll_ready`, resolves to
+    /// [`TimeoutError::NotReady`] and does not reach the inner service
+    /// (which may panic, as tower's `ConcurrencyLimit` does).
     fn call(&mut self, req: Req) -> Self::Future {
+        if !std::mem::take(&mut self.ready) {
+            tracing::debug!(name = %self.shared.name, "timeout: called before poll_ready returned Ready");
+            return ResponseFuture::not_ready(Arc::clone(&self.shared));
+        }
         let after = self.per_request.timeout(&req).unwrap_or(self.timeout);
         ResponseFuture::new(self.inner.call(req), after, Arc::clone(&self.shared))
     }

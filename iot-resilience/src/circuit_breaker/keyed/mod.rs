@@ -4,7 +4,7 @@ mod config;
 mod layer;
 mod service;
 
-pub use config::KeyedCircuitBreakerConfig;
+pub use config::{DEFAULT_KEYED_MAX_MEMORY, KEY_OVERHEAD_BYTES, KeyedCircuitBreakerConfig};
 pub use layer::KeyedCircuitBreakerLayer;
 pub use service::KeyedCircuitBreakerService;
 

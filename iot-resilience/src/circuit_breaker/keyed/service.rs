@@ -104,7 +104,10 @@ where
                 self.ready = false;
                 Poll::Ready(Err(CircuitBreakerError::Inner(e)))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                self.ready = false;
+                Poll::Pending
+            }
         }
     }
 

@@ -4,6 +4,10 @@ use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use super::{Counts, Padded, Sample, Totals};
 
+// The memory budgets of per-key breakers count this size.
+const _: () =
+    assert!(std::mem::size_of::<AtomicU8>() == crate::circuit_breaker::config::COUNT_SLOT_BYTES);
+
 /// The last `N` outcomes in a ring of one-byte atomic slots, plus totals.
 #[derive(Debug)]
 pub(crate) struct CountWindow {

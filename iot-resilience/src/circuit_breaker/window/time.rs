@@ -9,6 +9,10 @@ use super::{Counts, Padded, Sample, Totals};
 /// Stamp of a bucket being cleared; writers wait for it to go away.
 const LOCKED: u64 = u64::MAX;
 
+// The memory budgets of per-key breakers count this size.
+const _: () =
+    assert!(std::mem::size_of::<Bucket>() == crate::circuit_breaker::config::TIME_BUCKET_BYTES);
+
 #[derive(Debug, Default)]
 struct Bucket {
     /// Bucket number + 1 of the counts held (0: never used).
