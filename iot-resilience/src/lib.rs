@@ -17,8 +17,11 @@
 //!   time-stamp counter instead of `clock_gettime` (docs/resilience.md,
 //!   "Clocks").
 //! * **Tower contract**: readiness is driven before every retry attempt;
-//!   permits taken in `poll_ready` are released on drop; calling a service
-//!   that was not made ready returns an error instead of panicking.
+//!   permits taken in `poll_ready` are released on drop (a rate-limit
+//!   permit only when that cannot over-admit); calling a service that was
+//!   not made ready returns a `NotReady` error instead of panicking, and no
+//!   layer calls its inner service unless that service's last `poll_ready`
+//!   returned `Ready(Ok)`.
 //!
 //! The crate is generic: it knows nothing about IoT types.
 //!

@@ -20,7 +20,10 @@
 //! because `Buffer`, `Balance` and others treat a `poll_ready` error as the
 //! end of the service. Only the inner service's `poll_ready` errors pass
 //! through `poll_ready`. Calling a service that was not made ready returns
-//! [`BulkheadError::NotReady`].
+//! [`BulkheadError::NotReady`], and so does calling one that holds a permit
+//! while its inner service's last `poll_ready` was `Pending` (the permit is
+//! kept for the next `poll_ready`): the inner service is only called after
+//! it said `Ready`.
 //!
 //! Taking and releasing permits is lock-free (one compare-exchange, one
 //! subtraction). Waiters are woken by releases but not served in order: a

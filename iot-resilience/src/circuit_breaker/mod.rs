@@ -49,8 +49,10 @@
 //! it returns ready at once without waiting for the inner service, and the
 //! following `call` fails fast with [`CircuitBreakerError::Open`], like
 //! `tower::load_shed`. `call` without a successful `poll_ready` returns
-//! [`CircuitBreakerError::NotReady`]. All clones of a service, the layer
-//! and every [`CircuitBreakerHandle`] share one breaker.
+//! [`CircuitBreakerError::NotReady`], also when a permit is held but the
+//! inner service's last `poll_ready` was `Pending` (the permit is kept for
+//! the next `poll_ready`). All clones of a service, the layer and every
+//! [`CircuitBreakerHandle`] share one breaker.
 //!
 //! # Cost
 //!
@@ -119,6 +121,16 @@
 //! [`KeyedCircuitBreaker`] holds one breaker per key (device, host) under a
 //! memory bound (capacity and idle eviction); [`KeyedCircuitBreakerLayer`]
 //! picks the key from each request with a `Fn(&Request) -> K`.
+//!
+//! The bound is in bytes too, not only in keys: validation refuses a
+//! configuration whose `capacity` keys would take more than
+//! [`KeyedCircuitBreakerConfig::max_memory`] (default 64 MiB), counting
+//! each key's window ([`SlidingWindow::memory_bytes`]: one byte per call
+//! of a count window, [`TIME_BUCKET_BYTES`] per bucket of a time window)
+//! plus [`KEY_OVERHEAD_BYTES`] for the breaker around it. The worst case
+//! is [`KeyedCircuitBreakerConfig::worst_case_memory`]; a single breaker's
+//! window is at most about 1 MB ([`MAX_COUNT_WINDOW`] calls) or 2.4 MB
+//! ([`MAX_TIME_BUCKETS`] buckets).
 //!
 //! # Observability
 //!

@@ -24,6 +24,11 @@
 //!
 //! `poll_ready` forwards the primary service's readiness; its errors are
 //! not handled (a `poll_ready` error means the service is unusable).
+//! `call` without a `Ready(Ok)` from the last `poll_ready` resolves to
+//! [`FallbackError::NotReady`]: the primary service is not called (it may
+//! panic there, as tower's `ConcurrencyLimit` does), and neither is the
+//! fallback, since misuse is a bug to surface rather than a failure to
+//! answer.
 //!
 //! # Metrics
 //!

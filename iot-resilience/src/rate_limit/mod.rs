@@ -29,8 +29,15 @@
 //!   exactly until its permit. A ready service holds its permit until
 //!   `call` (also while the inner service is not ready yet, since the
 //!   limiter is polled first); dropping it unused (or while waiting) gives
-//!   the permit back. Wait mode sleeps on tokio's timer, so it belongs with
-//!   the default [`TokioClock`](crate::TokioClock).
+//!   the permit back when that is exact: only while no permit taken after
+//!   it is still in use (the TAT still equals the value its take produced;
+//!   one compare-and-swap). Otherwise the permit stays spent, because
+//!   later permits were computed on top of it, and if the bucket had
+//!   refilled in between, subtracting it would hand out a permit twice. A
+//!   drop can thus cost one permit, never admit one more than the GCRA
+//!   bound, in whatever order ready services are dropped. Wait mode sleeps
+//!   on tokio's timer, so it belongs with the default
+//!   [`TokioClock`](crate::TokioClock).
 //! * **Weighted cost** ([`RateLimitLayer::with_cost`], any
 //!   `Fn(&Req) -> u32`): the cost needs the request, so the permits are
 //!   taken in `call`, with reject semantics. In wait mode `poll_ready`
@@ -50,7 +57,8 @@
 //! per-request outcome (its [`RetryHint`](crate::RetryHint) says
 //! `RetryAfter(retry_after)`). Only the inner service's `poll_ready` errors
 //! pass through `poll_ready`. Calling a service that was not made ready
-//! returns [`RateLimitError::NotReady`].
+//! returns [`RateLimitError::NotReady`], as does calling one whose inner
+//! service's last `poll_ready` was `Pending` (the permit is kept).
 //!
 //! # Keyed limits
 //!

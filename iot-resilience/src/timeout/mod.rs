@@ -15,6 +15,11 @@
 //! it. Inside a retry layer it bounds each attempt; outside, all attempts
 //! together.
 //!
+//! `call` without a `Ready(Ok)` from the last `poll_ready` (never polled,
+//! or the inner service was `Pending`) resolves to
+//! [`TimeoutError::NotReady`] without calling the inner service, which may
+//! panic there (tower's `ConcurrencyLimit` does).
+//!
 //! The timer is tokio's (`tokio::time::Sleep`, stored inline in the
 //! response future, no allocation), so paused test time applies and calls
 //! must run inside a tokio runtime. A per-request timeout can be chosen

@@ -22,7 +22,7 @@ pub const KEY_OVERHEAD_BYTES: usize = 1536;
 ///
 /// Memory is bounded twice: at most [`capacity`](Self::capacity) keys,
 /// and `capacity` times the memory of one key (its window, see
-/// [`SlidingWindow::memory_bytes`](super::SlidingWindow::memory_bytes),
+/// [`SlidingWindow::memory_bytes`](crate::circuit_breaker::SlidingWindow::memory_bytes),
 /// plus [`KEY_OVERHEAD_BYTES`]) at most [`max_memory`](Self::max_memory),
 /// checked by [`validate`](Self::validate). A window of a million calls
 /// (1 MB) per key is fine for one breaker, not for ten thousand keys
