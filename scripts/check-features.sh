@@ -5,6 +5,9 @@
 # default dependency trees stay small: a user who only wants the codec
 # (iot-core, default features) does not compile tokio or rumqttc.
 #
+# Features whose name starts with `_` are internal (iot-core's `_tls`, the
+# part both TLS providers share) and not checked alone.
+#
 # Usage: bash scripts/check-features.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +22,8 @@ features_of() {
 import json, sys
 meta = json.load(sys.stdin)
 pkg = next(p for p in meta["packages"] if p["name"] == sys.argv[1])
-print(" ".join(sorted(f for f in pkg["features"] if f != "default")))
+# `_name` features are internal building blocks, not for users.
+print(" ".join(sorted(f for f in pkg["features"] if f != "default" and not f.startswith("_"))))
 ' "$1"
 }
 

@@ -9,8 +9,16 @@ in_ci() { [ "${CI:-}" = "true" ]; }
 
 step "tools the tests need"
 # A real Mosquitto broker and its clients for iot-core's MQTT tests.
-if ! command -v mosquitto >/dev/null 2>&1 && ! [ -x /usr/sbin/mosquitto ] || ! command -v mosquitto_pub >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+# `mosquitto_passwd` (package mosquitto) and `openssl` for the TLS and
+# password tests.
+if ! command -v mosquitto >/dev/null 2>&1 && ! [ -x /usr/sbin/mosquitto ] || ! command -v mosquitto_pub >/dev/null 2>&1 \
+    || ! command -v mosquitto_passwd >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients openssl >/dev/null
+fi
+# websockify (PyPI) terminates wss:// in front of Mosquitto, which Debian
+# builds without WebSockets, for iot-core's WebSocket test.
+if ! python3 -c "import websockify" >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check "websockify==0.13.0"
 fi
 # Validators for iot-deploy's generated files (pip) and promtool (extracted
 # from the Debian package `prometheus` into a cache directory).

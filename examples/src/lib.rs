@@ -9,6 +9,7 @@
 //! * [`util`]: durations, broker URLs, a tiny HTTP GET, process stats.
 
 pub mod broker;
+pub mod connect;
 pub mod gateway;
 pub mod latency;
 pub mod sim;

@@ -39,10 +39,9 @@ pub fn birth_table() -> Vec<AliasEntry> {
 /// How a fleet connects and behaves.
 #[derive(Debug, Clone)]
 pub struct FleetConfig {
-    /// Broker host.
-    pub host: String,
-    /// Broker port.
-    pub port: u16,
+    /// The broker connection (address, transport, TLS, credentials); each
+    /// device gets its own client id and the fleet's backoff.
+    pub mqtt: MqttConfig,
     /// Device ids are `<prefix>-0000`, `<prefix>-0001`, ...
     pub prefix: String,
     /// Number of devices.
@@ -153,9 +152,10 @@ impl Fleet {
         let mut seed_rng = fastrand::Rng::with_seed(7);
         for i in 0..config.devices {
             let id = config.device_id(i);
-            let mqtt = MqttConfig::new(config.host.clone(), config.port).backoff(
-                BackoffConfig::full_jitter(Duration::from_millis(100), config.backoff_cap),
-            );
+            let mqtt = config.mqtt.clone().backoff(BackoffConfig::full_jitter(
+                Duration::from_millis(100),
+                config.backoff_cap,
+            ));
             let publisher =
                 Publisher::start(PublisherConfig::new(mqtt, id.clone()).birth(birth_table()))
                     .map_err(|e| format!("device {id}: {e}"))?;

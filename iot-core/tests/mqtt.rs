@@ -18,6 +18,8 @@ use iot_core::mqtt::{
     Qos, QueueConfig, ReadCoalescing, ReceiveError, TopicError,
 };
 
+#[cfg(feature = "metrics")]
+use support::metrics::Values;
 use support::mosquitto::{Broker, BrokerOptions, require_tool, temp_dir};
 use support::{check_frame, mqtt, publish, receive_until, wait_for};
 
@@ -870,74 +872,6 @@ async fn birth_and_status_are_resent_on_reconnect() {
     .await;
     publisher.close(Duration::from_secs(2)).await;
     consumer.close(Duration::from_secs(2)).await;
-}
-
-/// A recorder whose counters and gauges are readable atomics, keyed by
-/// `name{label=value,...}`.
-#[cfg(feature = "metrics")]
-#[derive(Default)]
-struct Values(std::sync::Mutex<BTreeMap<String, std::sync::Arc<std::sync::atomic::AtomicU64>>>);
-
-#[cfg(feature = "metrics")]
-impl Values {
-    fn cell(&self, key: &metrics::Key) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
-        let labels: Vec<String> = key
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        let name = format!("{}{{{}}}", key.name(), labels.join(","));
-        self.0.lock().unwrap().entry(name).or_default().clone()
-    }
-
-    fn get(&self, name: &str) -> u64 {
-        let cells = self.0.lock().unwrap();
-        let cell = cells
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} not registered"));
-        cell.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn gauge(&self, name: &str) -> f64 {
-        f64::from_bits(self.get(name))
-    }
-}
-
-#[cfg(feature = "metrics")]
-impl metrics::Recorder for Values {
-    fn describe_counter(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_gauge(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_histogram(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-        metrics::Counter::from_arc(self.cell(key))
-    }
-    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-        metrics::Gauge::from_arc(self.cell(key))
-    }
-    fn register_histogram(
-        &self,
-        _: &metrics::Key,
-        _: &metrics::Metadata<'_>,
-    ) -> metrics::Histogram {
-        metrics::Histogram::noop()
-    }
 }
 
 /// The transport's metrics count what happened: the handles a publisher

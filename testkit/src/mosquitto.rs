@@ -7,16 +7,38 @@
 //! returns `None` and the test should return early ("skipped"); with
 //! `CI=true` it panics instead, because CI must run these tests.
 
-use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+/// A TLS listener's files and client-certificate policy.
+#[derive(Debug, Clone, Default)]
+pub struct TlsListener {
+    /// CA certificates that client certificates must chain to (`cafile`).
+    pub ca: PathBuf,
+    /// The broker's certificate (`certfile`).
+    pub cert: PathBuf,
+    /// The broker's key (`keyfile`).
+    pub key: PathBuf,
+    /// `require_certificate true`: mutual TLS.
+    pub require_certificate: bool,
+    /// `use_identity_as_username true`: the client certificate's CN is the
+    /// user name (for ACLs).
+    pub use_identity_as_username: bool,
+}
+
 /// Broker settings.
 #[derive(Debug, Clone, Default)]
 pub struct BrokerOptions {
+    /// Serve TLS on the port instead of plain TCP.
+    pub tls: Option<TlsListener>,
+    /// `allow_anonymous false` with this `password_file` (see
+    /// [`password_file`]).
+    pub password_file: Option<PathBuf>,
+    /// An `acl_file`.
+    pub acl_file: Option<PathBuf>,
     /// `persistence true` with a private `persistence_location`: sessions,
     /// subscriptions, queued and retained messages survive a stop/start.
     pub persistence: bool,
@@ -43,7 +65,8 @@ fn find(name: &str, dirs: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn in_ci() -> bool {
+/// Whether this is a CI run (`CI=true`), where a missing tool is a failure.
+pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
@@ -72,7 +95,8 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -98,45 +122,74 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// The configuration `options` describe for `port` and the broker's `dir`.
+fn config(options: &BrokerOptions, port: u16, dir: &Path) -> String {
+    let mut conf = format!(
+        "listener {port} 127.0.0.1\n\
+         allow_anonymous {anonymous}\n\
+         log_dest file {log}\n\
+         log_type error\nlog_type warning\nlog_type notice\nlog_type information\n\
+         connection_messages true\n\
+         max_queued_messages 100000\n",
+        log = dir.join("mosquitto.log").display(),
+        anonymous = options.password_file.is_none()
+            && !options.tls.as_ref().is_some_and(|t| t.require_certificate),
+    );
+    if let Some(tls) = &options.tls {
+        conf.push_str(&format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {}\nuse_identity_as_username {}\n",
+            tls.ca.display(),
+            tls.cert.display(),
+            tls.key.display(),
+            tls.require_certificate,
+            tls.use_identity_as_username,
+        ));
+    }
+    if let Some(p) = &options.password_file {
+        conf.push_str(&format!("password_file {}\n", p.display()));
+    }
+    if let Some(p) = &options.acl_file {
+        conf.push_str(&format!("acl_file {}\n", p.display()));
+    }
+    if options.persistence {
+        conf.push_str(&format!(
+            "persistence true\npersistence_location {}/\nautosave_interval 0\n",
+            dir.display()
+        ));
+    } else {
+        conf.push_str("persistence false\n");
+    }
+    if options.max_packet_size > 0 {
+        conf.push_str(&format!("max_packet_size {}\n", options.max_packet_size));
+    }
+    for line in &options.extra {
+        conf.push_str(line);
+        conf.push('\n');
+    }
+    conf
+}
+
 impl Broker {
     /// Writes a configuration and starts the broker; `None` means skip.
     pub fn start(options: BrokerOptions) -> Option<Broker> {
+        Self::start_with(|port, dir| config(&options, port, dir))
+    }
+
+    /// Starts Mosquitto with a configuration of the caller's, made by
+    /// `make(port, dir)` for a free loopback `port` (which the broker must
+    /// listen on) and the broker's private `dir`; `None` means skip.
+    pub fn start_with(make: impl FnOnce(u16, &Path) -> String) -> Option<Broker> {
         let bin = require_tool("mosquitto")?;
         let port = free_port();
         let dir = temp_dir("broker");
-        let mut conf = format!(
-            "listener {port} 127.0.0.1\n\
-             allow_anonymous true\n\
-             log_dest file {log}\n\
-             log_type error\nlog_type warning\nlog_type notice\nlog_type information\n\
-             connection_messages true\n\
-             max_queued_messages 100000\n",
-            log = dir.join("mosquitto.log").display(),
-        );
+        let mut conf = make(port, &dir);
         if is_root() {
             // Otherwise Mosquitto drops to user `mosquitto`, which may not
             // write the private directory.
-            conf.push_str("user root\n");
-        }
-        if options.persistence {
-            conf.push_str(&format!(
-                "persistence true\npersistence_location {}/\nautosave_interval 0\n",
-                dir.display()
-            ));
-        } else {
-            conf.push_str("persistence false\n");
-        }
-        if options.max_packet_size > 0 {
-            conf.push_str(&format!("max_packet_size {}\n", options.max_packet_size));
-        }
-        for line in &options.extra {
-            conf.push_str(line);
-            conf.push('\n');
+            conf.push_str("\nuser root\n");
         }
         let conf_path = dir.join("mosquitto.conf");
-        std::fs::File::create(&conf_path)
-            .and_then(|mut f| f.write_all(conf.as_bytes()))
-            .expect("write mosquitto.conf");
+        std::fs::write(&conf_path, conf).expect("write mosquitto.conf");
         let mut broker = Broker {
             port,
             dir,
@@ -215,6 +268,17 @@ impl Broker {
         }
     }
 
+    /// Sends SIGHUP: Mosquitto re-reads its password file, ACL and (for new
+    /// connections) certificates.
+    pub fn reload(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .arg("-HUP")
+                .arg(child.id().to_string())
+                .status();
+        }
+    }
+
     /// Kills the broker with SIGKILL (nothing is saved).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -253,4 +317,24 @@ impl Drop for Broker {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Writes a Mosquitto password file with `users` (name, password) through
+/// `mosquitto_passwd -b`; `None` means skip (see [`require_tool`]).
+pub fn password_file(path: &Path, users: &[(&str, &str)]) -> Option<()> {
+    let bin = require_tool("mosquitto_passwd")?;
+    let _ = std::fs::remove_file(path);
+    std::fs::File::create(path).expect("create password file");
+    for (user, password) in users {
+        let status = Command::new(&bin)
+            .arg("-b")
+            .arg(path)
+            .arg(user)
+            .arg(password)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run mosquitto_passwd");
+        assert!(status.success(), "mosquitto_passwd failed for {user}");
+    }
+    Some(())
 }

@@ -8,12 +8,15 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use iot_core::mqtt::WaitError;
+use iot_examples::connect::BrokerArgs;
 use iot_examples::sim::{Fleet, FleetConfig, flush_and_close};
-use iot_examples::util::{parse_broker, parse_duration};
+use iot_examples::util::parse_duration;
 
 const EXAMPLES: &str = "\
 Examples:
   device-sim --broker mqtt://127.0.0.1:1883 --devices 100 --rate 10 --duration 60s
+  device-sim --broker mqtts://broker.example.com --ca-file ca.pem --cert dev.pem --key dev.key
   mosquitto_sub -h 127.0.0.1 -t 'iot/+/status' -v     # watch presence (retained online/offline)
   gateway --broker mqtt://127.0.0.1:1883 --devices 0  # consume what device-sim publishes";
 
@@ -22,9 +25,9 @@ Examples:
 #[derive(Parser)]
 #[command(name = "device-sim", version, after_help = EXAMPLES)]
 struct Args {
-    /// The broker (mqtt://host:port).
-    #[arg(long, default_value = "mqtt://127.0.0.1:1883", env = "GATEWAY_BROKER")]
-    broker: String,
+    /// The broker and how to connect (default mqtt://127.0.0.1:1883).
+    #[command(flatten)]
+    broker: BrokerArgs,
     /// Devices, each with its own MQTT connection.
     #[arg(long, default_value_t = 10)]
     devices: usize,
@@ -42,8 +45,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let (host, port) = match parse_broker(&args.broker) {
-        Ok(b) => b,
+    let url = args
+        .broker
+        .url()
+        .unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
+    let mqtt = match args.broker.mqtt_config(&url) {
+        Ok(m) => m,
         Err(e) => {
             eprintln!("device-sim: {e}");
             return ExitCode::FAILURE;
@@ -54,8 +61,7 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let fleet = match Fleet::start(&FleetConfig {
-        host,
-        port,
+        mqtt,
         prefix: args.prefix.clone(),
         devices: args.devices,
         rate: args.rate,
@@ -69,9 +75,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A refused first connection (password, certificate) ends the run
+    // with its reason instead of retrying silently; a slow broker does not.
+    if let Some(first) = fleet.publishers().first() {
+        if let Err(e @ WaitError::Refused { .. }) =
+            first.wait_connected(Duration::from_secs(10)).await
+        {
+            eprintln!("device-sim: {url}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     println!(
         "device-sim: {} devices x {}/s to {} (ids {}-0000...), Ctrl-C to stop",
-        args.devices, args.rate, args.broker, args.prefix
+        args.devices, args.rate, url, args.prefix
     );
     let stats = fleet.stats().clone();
     let started = Instant::now();

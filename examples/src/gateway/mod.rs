@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 use iot_core::device::DeviceStatus;
 use iot_core::fleet::{FleetConfig, FleetRegistry};
 use iot_core::mqtt::{
-    BackoffConfig, ConnectionState as MqttState, Consumer, ConsumerConfig, MqttConfig,
-    ReadCoalescing,
+    BackoffConfig, ConnectionState as MqttState, Consumer, ConsumerConfig, ReadCoalescing,
 };
 use iot_observe::endpoint::{HealthEndpoint, ServerHandle, serve};
 use iot_observe::health::{
@@ -38,19 +37,19 @@ pub use pipeline::{Counters, StackError};
 pub use summary::{Percentiles, Summary};
 
 use crate::broker::{FaultProxy, start_embedded};
+use crate::connect::BrokerArgs;
 use crate::sim::{Fleet, FleetConfig as SimConfig};
 use crate::sink::{Aggregator, Faults, Sink};
-use crate::util::{ProcStats, parse_broker, parse_duration};
+use crate::util::{ProcStats, parse_duration};
 
 /// Command-line options of the gateway (also the library's configuration:
 /// build one with `GatewayArgs::parse_from`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct GatewayArgs {
-    /// Use this broker instead of starting an embedded one
-    /// (mqtt://host:port). Without it, MQTT_HOST/MQTT_PORT are used when
-    /// set (as in the generated deployment files).
-    #[arg(long, value_name = "URL", env = "GATEWAY_BROKER")]
-    pub broker: Option<String>,
+    /// An external broker and how to reach it (--broker URL, TLS files,
+    /// credentials); without one the demo embeds a broker.
+    #[command(flatten)]
+    pub connect: BrokerArgs,
     /// Simulated devices publishing through the broker (0: consume only).
     #[arg(long, default_value_t = 50, env = "GATEWAY_DEVICES")]
     pub devices: usize,
@@ -198,28 +197,20 @@ impl Gateway {
         let console = Arc::new(Console::new(args.progress));
         let exporter = exporter()?;
 
-        // The broker: embedded, --broker, or MQTT_HOST/MQTT_PORT.
-        let external = match &args.broker {
-            Some(url) => Some(parse_broker(url)?),
-            None => match std::env::var("MQTT_HOST") {
-                Ok(host) if !host.is_empty() => {
-                    let port = std::env::var("MQTT_PORT")
-                        .ok()
-                        .and_then(|p| p.parse().ok())
-                        .unwrap_or(1883);
-                    Some((host, port))
-                }
-                _ => None,
-            },
+        // The broker: embedded, --broker, MQTT_URL or MQTT_HOST/MQTT_PORT.
+        let external = match args.connect.url() {
+            Some(url) => Some(args.connect.mqtt_config(&url)?),
+            None => None,
         };
         let (upstream, broker_desc) = match &external {
-            Some((host, port)) => {
-                let addr = tokio::net::lookup_host((host.as_str(), *port))
+            Some(mqtt) => {
+                let (host, port) = (mqtt.host.as_str(), mqtt.port);
+                let addr = tokio::net::lookup_host((host, port))
                     .await
                     .map_err(|e| format!("broker {host}:{port}: {e}"))?
                     .next()
                     .ok_or_else(|| format!("broker {host}:{port}: no address"))?;
-                (addr, format!("mqtt://{host}:{port}"))
+                (addr, mqtt.url())
             }
             None => {
                 let addr = start_embedded(args.devices + 256).await?;
@@ -235,8 +226,19 @@ impl Gateway {
             None => None,
         };
         let broker_addr = proxy.as_ref().map_or(upstream, |p| p.addr());
-        let host = broker_addr.ip().to_string();
-        let port = broker_addr.port();
+        // Clients connect to `broker_addr` (the fault proxy, if any); over
+        // TLS the broker's certificate is still checked against the name
+        // in the URL.
+        let base = {
+            let mut base = external.clone().unwrap_or_default();
+            if base.transport.uses_tls() && base.tls.server_name.is_none() {
+                let name = base.host.clone();
+                base.tls = base.tls.server_name(name);
+            }
+            base.host = broker_addr.ip().to_string();
+            base.port = broker_addr.port();
+            base
+        };
 
         // Health, readiness and metrics.
         let client_id = args
@@ -296,7 +298,8 @@ impl Gateway {
         let http_addr = server.local_addr();
 
         // The consumer.
-        let mqtt = MqttConfig::new(host.clone(), port)
+        let mqtt = base
+            .clone()
             .client_id(client_id.clone())
             .backoff(BackoffConfig::full_jitter(
                 Duration::from_millis(100),
@@ -322,11 +325,18 @@ impl Gateway {
             mqtt_state,
             console.clone(),
         )));
+        // A refused connection (password, certificate, ACL) ends the start
+        // with its reason: the service exits instead of running
+        // disconnected.
+        consumer
+            .wait_connected(Duration::from_secs(10))
+            .await
+            .map_err(|e| format!("{broker_desc}: {e}"))?;
         let deadline = Instant::now() + Duration::from_secs(10);
         while consumer.stats().snapshot().subscribed == 0 {
             if Instant::now() > deadline {
                 return Err(format!(
-                    "could not connect and subscribe to {broker_desc} within 10 s"
+                    "could not subscribe at {broker_desc} within 10 s (an ACL refusing the subscription?)"
                 ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -365,8 +375,7 @@ impl Gateway {
         // The fleet.
         let fleet = if args.devices > 0 {
             Some(Fleet::start(&SimConfig {
-                host,
-                port,
+                mqtt: base.clone(),
                 prefix: fleet_prefix.clone(),
                 devices: args.devices,
                 rate: args.rate,
@@ -526,11 +535,13 @@ async fn follow_connection(
 ) {
     let mut was_connected = false;
     let mut lost = false;
+    let mut last_refusal = None;
     loop {
         let now = *state.borrow_and_update();
         match now {
             MqttState::Connected { .. } => {
                 reporter.connected();
+                last_refusal = None;
                 if lost {
                     console.event("gateway: reconnected to the broker");
                     lost = false;
@@ -538,6 +549,19 @@ async fn follow_connection(
                 was_connected = true;
             }
             MqttState::Connecting => reporter.connecting(),
+            MqttState::Refused { reason, .. } => {
+                reporter.refused(reason.as_str());
+                // Every retry reports the refusal again; say it once.
+                if last_refusal != Some(reason) {
+                    console.event(&format!(
+                        "gateway: MQTT connection refused: {reason} ({})",
+                        reason.advice()
+                    ));
+                }
+                last_refusal = Some(reason);
+                lost = was_connected || lost;
+                was_connected = false;
+            }
             _ => {
                 reporter.disconnected();
                 if was_connected {

@@ -1,7 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-pub mod mosquitto;
+#[allow(unused_imports)] // each test binary uses a part
+pub use iot_testkit::{mosquitto, pki, wss};
+
+#[cfg(feature = "metrics")]
+pub mod metrics;
 
 use std::time::{Duration, Instant};
 

@@ -88,6 +88,17 @@ impl<S: ConnectionSource> HealthCheck for ConnectionStateCheck<S> {
             }
             ConnectionState::Connecting { since } => ("connecting", since),
             ConnectionState::Disconnected { since } => ("disconnected", since),
+            // No grace: a refusal does not pass by itself.
+            ConnectionState::Refused { since, reason } => {
+                let down = since.elapsed();
+                let seconds = (down.as_secs_f64() * 1000.0).round() / 1000.0;
+                return CheckResult::fail(format!(
+                    "refused: {reason} (down for {:.1}s)",
+                    down.as_secs_f64()
+                ))
+                .with_observed(seconds, "s")
+                .with_component_type("component");
+            }
         };
         let down = since.elapsed();
         let output = format!("{what} for {:.1}s", down.as_secs_f64());

@@ -13,6 +13,7 @@ use super::ConnectionStateCheck;
 /// began: how long the component has been unavailable. It is a
 /// [`std::time::Instant`] so transports need no tokio clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConnectionState {
     /// Connected and usable.
     Connected,
@@ -26,6 +27,15 @@ pub enum ConnectionState {
         /// When the component became unavailable.
         since: Instant,
     },
+    /// The last attempt was refused (credentials, certificates,
+    /// authorization): retrying will not help until someone changes a
+    /// setting, so a check fails at once, without a grace period.
+    Refused {
+        /// When the component became unavailable.
+        since: Instant,
+        /// Why, as a short label (`bad_credentials`, `unknown_ca`).
+        reason: &'static str,
+    },
 }
 
 impl ConnectionState {
@@ -38,9 +48,9 @@ impl ConnectionState {
     pub fn down_since(&self) -> Option<Instant> {
         match *self {
             ConnectionState::Connected => None,
-            ConnectionState::Connecting { since } | ConnectionState::Disconnected { since } => {
-                Some(since)
-            }
+            ConnectionState::Connecting { since }
+            | ConnectionState::Disconnected { since }
+            | ConnectionState::Refused { since, .. } => Some(since),
         }
     }
 }
@@ -114,6 +124,12 @@ impl ConnectionReporter {
     /// The connection is down and no attempt is under way.
     pub fn disconnected(&self) {
         self.set_down(|since| ConnectionState::Disconnected { since });
+    }
+
+    /// The last attempt was refused for `reason` (a short label such as
+    /// `bad_credentials`).
+    pub fn refused(&self, reason: &'static str) {
+        self.set_down(|since| ConnectionState::Refused { since, reason });
     }
 
     fn set_down(&self, make: impl FnOnce(Instant) -> ConnectionState) {

@@ -12,7 +12,9 @@ use super::{ConnectionSource, ConnectionState, ConnectionStateCheck};
 ///
 /// Mapping: `Connected` passes; `Connecting` (never connected yet) counts as
 /// down since this adapter was created; `Disconnected { since }` as down
-/// since then; `Closed` (the application closed the transport) as down
+/// since then; `Refused { since, reason }` (credentials, certificates) as
+/// refused, failing at once with the reason (`refused: bad_credentials`);
+/// `Closed` (the application closed the transport) as down
 /// since the adapter was created, so it fails once the grace period is over;
 /// states a later iot-core adds count the same way.
 ///
@@ -55,6 +57,10 @@ impl ConnectionSource for MqttConnection {
                 since: self.created,
             },
             MqttState::Disconnected { since } => ConnectionState::Disconnected { since },
+            MqttState::Refused { since, reason } => ConnectionState::Refused {
+                since,
+                reason: reason.as_str(),
+            },
             // Closed, and any state a later iot-core adds: not usable.
             _ => ConnectionState::Disconnected {
                 since: self.created,
@@ -88,6 +94,20 @@ mod tests {
             since: Instant::now(),
         });
         assert_eq!(check.check().await.status, Status::Warn);
+        // A refusal fails at once, grace or not, and names its reason.
+        tx.send_replace(MqttState::Refused {
+            since: Instant::now(),
+            reason: iot_core::mqtt::ConnectFailure::BadCredentials,
+        });
+        let refused = check.check().await;
+        assert_eq!(refused.status, Status::Fail);
+        assert!(
+            refused
+                .output
+                .as_deref()
+                .is_some_and(|o| o.contains("refused: bad_credentials")),
+            "{refused:?}"
+        );
         let (_tx, rx) = watch::channel(MqttState::Closed);
         let check = ConnectionStateCheck::from(rx).grace_period(Duration::ZERO);
         assert_eq!(check.check().await.status, Status::Fail);

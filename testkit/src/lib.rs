@@ -1,0 +1,16 @@
+//! Test support shared by the workspace's integration tests and benches.
+//!
+//! * [`mosquitto`]: a private Mosquitto broker per test on a free loopback
+//!   port, optionally with a TLS listener, a password file and an ACL;
+//!   stopped, killed, reloaded (SIGHUP) and restarted on the same port.
+//! * [`wss`]: websockify terminating `wss://` in front of a broker.
+//! * [`pki`]: a throwaway certificate authority writing PEM files: server
+//!   and client certificates, expired ones, keys in PKCS#8, SEC1 and
+//!   PKCS#1.
+//!
+//! A missing tool is a skip locally and a failure with `CI=true`
+//! ([`mosquitto::require_tool`]).
+
+pub mod mosquitto;
+pub mod pki;
+pub mod wss;
