@@ -15,7 +15,10 @@
 //! Three ways to serve it: [`HealthEndpoint`] is a tower service for any
 //! server; `router` (feature `axum`) merges into an axum application;
 //! `serve` (feature `server`) runs a standalone hyper server, typically on
-//! a separate management port.
+//! a separate management port. `serve` runs on a thread of its own, so a
+//! probe never waits for the application's runtime (which a blocking check
+//! or blocking application code can starve); `serve_with` takes a
+//! `ServerConfig` (the listen backlog, 4096 by default).
 //!
 //! ```
 //! # #[cfg(feature = "server")]

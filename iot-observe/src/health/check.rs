@@ -12,6 +12,12 @@ use super::CheckResult;
 /// holds `Arc<dyn HealthCheck>`. The registry adds the timeout and turns a
 /// panic into a failure, so implementations need neither.
 ///
+/// `check` runs as a task on the application's runtime and **must not
+/// block** its thread: for a blocking driver implement
+/// [`BlockingCheck`](super::BlockingCheck) instead, or wrap the call in
+/// `tokio::task::spawn_blocking`. The registry never runs two copies of a
+/// check at once, so one that blocks by mistake holds at most one worker.
+///
 /// ```
 /// use iot_observe::health::{CheckResult, HealthCheck, async_trait};
 ///

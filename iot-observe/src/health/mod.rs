@@ -14,6 +14,19 @@
 //! * A run slower than its timeout reports `fail` with the output
 //!   `"timed out after {N}ms"` and is aborted. A panicking check reports
 //!   `fail` with `"check panicked: {message}"`; nothing else is affected.
+//! * **At most one copy of a check runs at a time.** Aborting cannot stop
+//!   code that blocks its thread, so a run may outlive its timeout; until
+//!   it returns, refreshes start no new copy and the check reports `fail`
+//!   with `"still running {N}ms after it started, past its {T}ms timeout:
+//!   ..."`. A hung dependency therefore holds one thread per check, never
+//!   one more per interval.
+//! * **Checks that block** (a synchronous database driver, file or
+//!   `std::net` I/O) are registered with
+//!   [`HealthRegistryBuilder::blocking_check`] (see [`BlockingCheck`]) and
+//!   run on a thread of their own, never on a runtime worker. An async
+//!   [`HealthCheck`] runs as a task on the runtime that refreshes the
+//!   registry and must not block; one that does anyway holds at most one
+//!   worker at a time, by the rule above.
 //! * Before its first run a check reports `fail` with a `"pending: ..."`
 //!   output (see [`HealthRegistry`]).
 //! * Aggregation: `fail > warn > pass`, where a failing *non-critical*
@@ -32,6 +45,9 @@
 //! | `health_check_duration_seconds` | histogram | `check` | run duration, including timeouts and panics |
 //! | `health_check_status` | gauge | `check`, `status` | 1 for the latest status, 0 for the other two |
 //! | `health_check_runs_total` | counter | `check`, `status` | runs by resulting status |
+//!
+//! A refresh that finds the previous run still going starts none and
+//! records nothing (the status gauge already shows that run's timeout).
 //!
 //! # Example
 //!
