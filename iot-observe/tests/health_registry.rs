@@ -498,3 +498,37 @@ async fn circuit_breaker_check_follows_the_breaker() {
     breaker.reset();
     assert_eq!(registry.report(Group::Readiness).status, Status::Pass);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_during_a_run_waits_for_it_instead_of_starting_another() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let registry = HealthRegistry::builder()
+        .check(
+            "db:slow",
+            check_fn(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    CheckResult::pass()
+                }
+            }),
+            CheckOptions::readiness(),
+        )
+        .build()
+        .unwrap();
+    let refresher = registry.start();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the background run began");
+
+    let started = tokio::time::Instant::now();
+    registry.refresh().await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "a second copy was started");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(90),
+        "waited for the run in flight"
+    );
+    assert_eq!(registry.report(Group::Readiness).status, Status::Pass);
+    refresher.stop();
+}
