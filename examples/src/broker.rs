@@ -12,22 +12,63 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+use iot_testkit::pki::{Ca, Issued};
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings, TlsConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+/// The throwaway certificates of `--tls`: a CA, the broker's certificate
+/// (for `127.0.0.1` and `localhost`) and one client certificate, as PEM
+/// files in a fresh temporary directory.
+#[derive(Debug, Clone)]
+pub struct DemoPki {
+    /// The directory holding every file.
+    pub dir: PathBuf,
+    /// The CA certificate clients and the broker trust.
+    pub ca: PathBuf,
+    /// The broker's certificate and key.
+    pub server: Issued,
+    /// The clients' certificate (CN `iot-demo-client`) and key.
+    pub client: Issued,
+}
+
+impl DemoPki {
+    /// Generates the CA and both certificates (ECDSA P-256).
+    pub fn generate() -> DemoPki {
+        let dir = std::env::temp_dir().join(format!("iot-demo-tls-{}", std::process::id()));
+        let ca = Ca::new(&dir, "demo-ca");
+        DemoPki {
+            server: ca.server("broker", &["127.0.0.1", "localhost"]),
+            client: ca.client("iot-demo-client"),
+            ca: ca.cert.clone(),
+            dir,
+        }
+    }
+}
+
 /// Starts rumqttd on a free loopback port, in threads of its own; returns
 /// its address once it accepts connections. It runs until the process ends.
-pub async fn start_embedded(max_connections: usize) -> Result<SocketAddr, String> {
+/// With `tls`, the port speaks only TLS and requires a client certificate
+/// signed by the demo CA (mutual TLS).
+pub async fn start_embedded(
+    max_connections: usize,
+    tls: Option<&DemoPki>,
+) -> Result<SocketAddr, String> {
     let port = free_port().map_err(|e| format!("no free port: {e}"))?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let path = |p: &PathBuf| p.display().to_string();
     let server = ServerSettings {
         name: "v4-embedded".into(),
         listen: addr,
-        tls: None,
+        tls: tls.map(|pki| TlsConfig::Rustls {
+            capath: Some(path(&pki.ca)),
+            certpath: path(&pki.server.cert),
+            keypath: path(&pki.server.key),
+        }),
         next_connection_delay_ms: 0,
         connections: ConnectionSettings {
             connection_timeout_ms: 10_000,

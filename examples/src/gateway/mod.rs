@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use iot_core::device::DeviceStatus;
 use iot_core::fleet::{FleetConfig, FleetRegistry};
 use iot_core::mqtt::{
-    BackoffConfig, ConnectionState as MqttState, Consumer, ConsumerConfig, ReadCoalescing,
+    BackoffConfig, ConnectionState as MqttState, Consumer, ConsumerConfig, MqttConfig,
+    ReadCoalescing, TlsConfig, Transport,
 };
 use iot_observe::endpoint::{HealthEndpoint, ServerHandle, serve};
 use iot_observe::health::{
@@ -36,7 +37,7 @@ pub use console::{Console, ProgressMode};
 pub use pipeline::{Counters, StackError};
 pub use summary::{Percentiles, Summary};
 
-use crate::broker::{FaultProxy, start_embedded};
+use crate::broker::{DemoPki, FaultProxy, start_embedded};
 use crate::connect::BrokerArgs;
 use crate::sim::{Fleet, FleetConfig as SimConfig};
 use crate::sink::{Aggregator, Faults, Sink};
@@ -99,6 +100,12 @@ pub struct GatewayArgs {
     /// Subscribe without a shared-subscription group.
     #[arg(long, conflicts_with = "share_group")]
     pub no_share: bool,
+    /// Run the embedded broker with mutual TLS: a throwaway CA, broker and
+    /// client certificate are generated at start (their directory is
+    /// printed), the broker requires the client certificate, and every
+    /// client verifies the broker against the CA.
+    #[arg(long)]
+    pub tls: bool,
     /// Read every message as soon as it arrives (`ReadCoalescing::off()`):
     /// lower latency under load, more CPU per message.
     #[arg(long)]
@@ -202,6 +209,13 @@ impl Gateway {
             Some(url) => Some(args.connect.mqtt_config(&url)?),
             None => None,
         };
+        if args.tls && external.is_some() {
+            return Err(
+                "--tls secures the embedded broker; for an external one use an mqtts:// or wss:// --broker URL"
+                    .into(),
+            );
+        }
+        let demo_pki = args.tls.then(DemoPki::generate);
         let (upstream, broker_desc) = match &external {
             Some(mqtt) => {
                 let (host, port) = (mqtt.host.as_str(), mqtt.port);
@@ -213,8 +227,17 @@ impl Gateway {
                 (addr, mqtt.url())
             }
             None => {
-                let addr = start_embedded(args.devices + 256).await?;
-                (addr, format!("embedded rumqttd on mqtt://{addr}"))
+                let addr = start_embedded(args.devices + 256, demo_pki.as_ref()).await?;
+                match &demo_pki {
+                    Some(pki) => (
+                        addr,
+                        format!(
+                            "embedded rumqttd on mqtts://{addr}, mutual TLS (certificates in {})",
+                            pki.dir.display()
+                        ),
+                    ),
+                    None => (addr, format!("embedded rumqttd on mqtt://{addr}")),
+                }
             }
         };
         let proxy = match args.kill_broker_after {
@@ -230,7 +253,15 @@ impl Gateway {
         // TLS the broker's certificate is still checked against the name
         // in the URL.
         let base = {
-            let mut base = external.clone().unwrap_or_default();
+            let mut base = match (&external, &demo_pki) {
+                (Some(external), _) => external.clone(),
+                (None, Some(pki)) => MqttConfig::default().transport(Transport::Tls).tls(
+                    TlsConfig::default()
+                        .ca_file(&pki.ca)
+                        .client_auth(&pki.client.cert, &pki.client.key),
+                ),
+                (None, None) => MqttConfig::default(),
+            };
             if base.transport.uses_tls() && base.tls.server_name.is_none() {
                 let name = base.host.clone();
                 base.tls = base.tls.server_name(name);
