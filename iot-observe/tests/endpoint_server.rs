@@ -232,5 +232,90 @@ async fn bind_error_is_reported() {
         std::future::pending(),
     )
     .await;
-    assert!(result.is_err());
+    let error = result.unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+    let addr = taken.local_addr().unwrap().to_string();
+    assert!(error.to_string().contains(&addr), "{error} names {addr}");
+}
+
+/// Whether `addr` still accepts connections, polled for up to 2 s until it
+/// does not (the server thread closes its listener asynchronously).
+fn stops_listening(addr: SocketAddr) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn the_server_stops_with_the_runtime_that_started_it() {
+    // The server runs on a thread of its own, but must not outlive the
+    // runtime that started it, as a server task on that runtime would not.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = runtime.block_on(async {
+        let registry = HealthRegistry::builder().build().unwrap();
+        let server = serve(
+            ([127, 0, 0, 1], 0).into(),
+            HealthEndpoint::new(registry),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        server.local_addr() // the handle is dropped: the server goes on
+    });
+    // Served from its own thread while the caller's runtime sits idle.
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /health/live HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut raw).unwrap();
+    assert_eq!(parse(&raw).status, 200);
+
+    drop(runtime);
+    assert!(stops_listening(addr), "the server outlived its runtime");
+}
+
+#[tokio::test]
+async fn abort_stops_the_server_and_closes_connections() {
+    let registry = HealthRegistry::builder().build().unwrap();
+    let server = serve(
+        ([127, 0, 0, 1], 0).into(),
+        HealthEndpoint::new(registry),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    // An idle connection, mid-way through a request's headers.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /health/live HTTP/1.1\r\n")
+        .await
+        .unwrap();
+
+    server.abort();
+    let stopped = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("abort ends the server");
+    assert!(stopped.unwrap_err().is_cancelled());
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
+        .await
+        .expect("the connection is closed, not left hanging")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(
+        tokio::task::spawn_blocking(move || stops_listening(addr))
+            .await
+            .unwrap()
+    );
 }

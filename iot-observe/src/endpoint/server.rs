@@ -156,16 +156,28 @@ where
 /// A listening socket with `backlog` (`TcpListener::bind` has no way to
 /// set it), `SO_REUSEADDR` set off Windows as `TcpListener::bind` does, so
 /// a restarted server binds again while old connections sit in TIME_WAIT.
+///
+/// Errors keep their kind and name the address (an `EADDRINUSE` alone does
+/// not say which of a service's ports was taken).
 fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
+        TcpSocket::new_v4()
     } else {
-        TcpSocket::new_v6()?
+        TcpSocket::new_v6()
     };
-    #[cfg(not(windows))]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(backlog)
+    socket
+        .and_then(|socket| {
+            #[cfg(not(windows))]
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            socket.listen(backlog)
+        })
+        .map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("health endpoint: cannot listen on {addr}: {error}"),
+            )
+        })
 }
 
 /// What the server thread is told.
