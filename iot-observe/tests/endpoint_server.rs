@@ -238,8 +238,20 @@ async fn bind_error_is_reported() {
     assert!(error.to_string().contains(&addr), "{error} names {addr}");
 }
 
-/// Whether `addr` still accepts connections, polled for up to 2 s until it
-/// does not (the server thread closes its listener asynchronously).
+/// A server over an empty registry whose shutdown future never completes.
+async fn serve_until_stopped() -> iot_observe::endpoint::ServerHandle {
+    let registry = HealthRegistry::builder().build().unwrap();
+    serve(
+        ([127, 0, 0, 1], 0).into(),
+        HealthEndpoint::new(registry),
+        std::future::pending(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Whether `addr` stops accepting connections within 2 s (the server
+/// thread closes its listener asynchronously).
 fn stops_listening(addr: SocketAddr) -> bool {
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     while std::time::Instant::now() < deadline {
@@ -260,15 +272,8 @@ fn the_server_stops_with_the_runtime_that_started_it() {
         .build()
         .unwrap();
     let addr = runtime.block_on(async {
-        let registry = HealthRegistry::builder().build().unwrap();
-        let server = serve(
-            ([127, 0, 0, 1], 0).into(),
-            HealthEndpoint::new(registry),
-            std::future::pending(),
-        )
-        .await
-        .unwrap();
-        server.local_addr() // the handle is dropped: the server goes on
+        // The handle is dropped: the server goes on.
+        serve_until_stopped().await.local_addr()
     });
     // Served from its own thread while the caller's runtime sits idle.
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
@@ -287,14 +292,7 @@ fn the_server_stops_with_the_runtime_that_started_it() {
 
 #[tokio::test]
 async fn abort_stops_the_server_and_closes_connections() {
-    let registry = HealthRegistry::builder().build().unwrap();
-    let server = serve(
-        ([127, 0, 0, 1], 0).into(),
-        HealthEndpoint::new(registry),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let server = serve_until_stopped().await;
     let addr = server.local_addr();
     // An idle connection, mid-way through a request's headers.
     let mut idle = TcpStream::connect(addr).await.unwrap();
