@@ -3,10 +3,10 @@
 //!
 //! The options are plain data in [`MqttConfig`](super::MqttConfig)
 //! ([`transport`](super::MqttConfig::transport),
-//! [`tls`](super::MqttConfig::tls)); [`MqttConfig::broker_url`]
-//! (super::MqttConfig::broker_url) fills them from an `mqtt://`,
-//! `mqtts://`, `ws://` or `wss://` URL. What turns them into a rumqttc
-//! transport is [`Connector`]: the publisher and consumer ask it again
+//! [`tls`](super::MqttConfig::tls));
+//! [`MqttConfig::broker_url`](super::MqttConfig::broker_url) fills them
+//! from an `mqtt://`, `mqtts://`, `ws://` or `wss://` URL. What turns them
+//! into a rumqttc transport is `Connector`: the publisher and consumer ask it again
 //! before every (re)connect, so certificate and key files are read anew and
 //! a rotated client certificate is used without a restart.
 //!

@@ -157,8 +157,8 @@ impl TlsConfig {
         self
     }
 
-    /// Sets [`dangerous_disable_verification`]
-    /// (Self::dangerous_disable_verification).
+    /// Sets
+    /// [`dangerous_disable_verification`](Self::dangerous_disable_verification).
     pub fn dangerous_disable_verification(mut self, on: bool) -> Self {
         self.dangerous_disable_verification = on;
         self

@@ -1,25 +1,30 @@
 //! The publisher: one device's frames to the broker, losing nothing
 //! silently.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+mod shared;
+mod task;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use rumqttc::{AsyncClient, Event, EventLoop, Incoming, LastWill, Outgoing as RumqttOutgoing, QoS};
+use rumqttc::{AsyncClient, LastWill, QoS};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::codec::{BirthEntry, EncodeError, Encoder, FrameHeader, Reading};
 
 use super::config::{AliasEntry, OverflowPolicy, PublisherConfig, Qos};
-use super::connection::{Link, Shutdown, now_ms, take_stale, try_publish};
+use super::connection::{Link, Shutdown, now_ms};
 use super::error::{ConfigError, PublishError};
 use super::metrics::DropReason;
-use super::queue::{Control, FrameQueue, Item, Outgoing};
+use super::queue::{Control, FrameQueue};
 use super::state::{ConnectionState, Role, Stats};
 use super::topics::TopicKind;
 use super::wait::WaitError;
+
+use shared::{Core, Shared};
 
 /// Encoded frames are cut from zeroed buffers of this size, so a burst of
 /// small frames costs one allocation per 64 KiB rather than one per frame.
@@ -88,43 +93,6 @@ impl Drop for Handle {
     fn drop(&mut self) {
         self.shared.shutdown.trigger();
     }
-}
-
-struct Shared {
-    core: Mutex<Core>,
-    stats: Arc<Stats>,
-    /// Stops the task.
-    shutdown: Shutdown,
-    /// Wakes `flush`, `send` and `close` when frames finish or controls go
-    /// out.
-    progress: Notify,
-    /// Tasks waiting on `progress`: events skip the `Notify` (a lock) when
-    /// nobody waits.
-    waiters: AtomicUsize,
-    device_id: String,
-    client_id: String,
-    qos: QoS,
-    /// Largest frame whose PUBLISH fits `max_packet_size`.
-    max_frame: usize,
-    /// Largest birth message whose PUBLISH fits `max_packet_size`.
-    max_birth: usize,
-    max_bytes: usize,
-}
-
-struct Core {
-    queue: FrameQueue,
-    client: AsyncClient,
-    connected: bool,
-    closing: bool,
-    closed: bool,
-    /// Frames still queued when the task ended.
-    unacked_at_close: usize,
-    buf: BytesMut,
-    encoder: Encoder,
-    telemetry_topic: String,
-    status_topic: String,
-    birth_topic: String,
-    birth: Option<Bytes>,
 }
 
 impl Publisher {
@@ -205,7 +173,7 @@ impl Publisher {
             max_bytes: config.queue.max_bytes,
         });
         let (link, state) = Link::new(config.mqtt.backoff, stats, connector);
-        let task = runtime.spawn(run(shared.clone(), eventloop, link));
+        let task = runtime.spawn(task::run(shared.clone(), eventloop, link));
         Ok(Self {
             handle: Arc::new(Handle {
                 shared,
@@ -463,231 +431,6 @@ impl Publisher {
     }
 }
 
-/// Counts a waiter on `Shared::progress` while it lives.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Shared {
-    /// Registers a waiter on `progress`, before it checks its condition:
-    /// an event that changed the state after the waiter looked then sees
-    /// the count (both sides use `SeqCst`).
-    fn waiting(&self) -> Waiting<'_> {
-        self.waiters.fetch_add(1, Ordering::SeqCst);
-        Waiting(&self.waiters)
-    }
-
-    /// Wakes the waiters on `progress`, if any.
-    fn wake_waiters(&self) {
-        if self.waiters.load(Ordering::SeqCst) > 0 {
-            self.progress.notify_waiters();
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Core> {
-        // A panic while holding the lock leaves consistent data behind
-        // (every method restores its invariants before it can panic).
-        self.core.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Hands queued publishes to rumqttc while connected and the window
-    /// has room.
-    fn pump(&self, core: &mut Core) {
-        if core.connected {
-            let Core {
-                queue,
-                client,
-                telemetry_topic,
-                ..
-            } = core;
-            let qos = self.qos;
-            let done = queue.handoff(|item| match item {
-                Item::Control(c) => {
-                    try_publish(client, &c.topic, QoS::AtLeastOnce, true, c.payload.clone())
-                }
-                Item::Frame(payload) => try_publish(client, telemetry_topic, qos, false, payload),
-            });
-            if done.resent > 0 {
-                self.stats.resent(done.resent);
-            }
-        }
-        self.stats.set_queue(core.queue.len(), core.queue.bytes());
-    }
-
-    /// After frames left the queue: hands on more, and wakes the waiters
-    /// once the queue has drained to its low-water mark (or a control
-    /// publish was handed on). A producer blocked in `send` on a full queue
-    /// then refills it in bursts instead of being woken, from another
-    /// thread, for every frame written.
-    fn pump_and_wake(&self, mut core: MutexGuard<'_, Core>) {
-        let controls = core.queue.has_control();
-        self.pump(&mut core);
-        let wake = drained_enough(core.queue.len(), core.queue.limits().0)
-            || (controls && !core.queue.has_control());
-        drop(core);
-        if wake {
-            self.wake_waiters();
-        }
-    }
-
-    async fn wait_controls_sent(&self) {
-        self.wait_until(|| (!self.lock().queue.has_control()).then_some(()))
-            .await;
-    }
-
-    /// Waits on `progress` until `ready` gives a value. The waiter registers
-    /// (and the `Notified` is enabled) before `ready` looks, so an event
-    /// between the look and the wait still wakes it.
-    async fn wait_until<T>(&self, mut ready: impl FnMut() -> Option<T>) -> T {
-        let _waiting = self.waiting();
-        loop {
-            let notified = self.progress.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(value) = ready() {
-                return value;
-            }
-            notified.await;
-        }
-    }
-
-    fn on_event(&self, event: Event) -> bool {
-        match event {
-            Event::Incoming(Incoming::ConnAck(ack)) => {
-                let mut core = self.lock();
-                core.connected = true;
-                if let Some(birth) = core.birth.clone() {
-                    let topic = core.birth_topic.clone();
-                    core.queue.push_control(Control {
-                        topic,
-                        payload: birth,
-                    });
-                }
-                let topic = core.status_topic.clone();
-                let closing = core.closing;
-                core.queue.push_control(Control {
-                    topic,
-                    payload: Bytes::from_static(if closing { OFFLINE } else { ONLINE }),
-                });
-                tracing::debug!(
-                    session_present = ack.session_present,
-                    queued = core.queue.len(),
-                    "publisher connected; re-sending unacknowledged frames"
-                );
-                self.pump(&mut core);
-            }
-            Event::Outgoing(RumqttOutgoing::Publish(pkid)) => {
-                let mut core = self.lock();
-                match core.queue.on_outgoing_publish(pkid) {
-                    Outgoing::Frame { done } => self.stats.sent(done),
-                    Outgoing::Control => {}
-                    Outgoing::Unexpected => {
-                        tracing::warn!(pkid, "publish written that the publisher did not hand off");
-                    }
-                }
-                self.pump_and_wake(core);
-            }
-            Event::Incoming(Incoming::PubAck(ack)) => {
-                let mut core = self.lock();
-                if core.queue.on_puback(ack.pkid) {
-                    self.stats.acked();
-                }
-                self.pump_and_wake(core);
-            }
-            Event::Outgoing(RumqttOutgoing::Disconnect) if self.lock().closing => return false,
-            _ => {}
-        }
-        true
-    }
-}
-
-/// Whether a queue of `len` frames (of at most `max_frames`) has drained
-/// to its low-water mark: an eighth of it free, at least one frame.
-fn drained_enough(len: usize, max_frames: usize) -> bool {
-    len <= max_frames - (max_frames / 8).max(1)
-}
-
-/// The connection task: polls rumqttc, keeps the queue's bookkeeping, and
-/// reconnects with backoff.
-async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link: Link) {
-    // One `Notified` for the task's life: creating one per event costs two
-    // lock round trips on the `Notify`'s waiter list.
-    let shutdown = shared.shutdown.notified();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        if shared.shutdown.is_triggered() {
-            break;
-        }
-        // rumqttc first: the shutdown is looked at only while it waits.
-        let polled = tokio::select! {
-            biased;
-            polled = eventloop.poll() => polled,
-            () = shutdown.as_mut() => break,
-        };
-        match polled {
-            Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
-                link.on_connack(ack.session_present, &shared.client_id);
-                shared.on_event(Event::Incoming(Incoming::ConnAck(ack)));
-            }
-            Ok(event) => {
-                if !shared.on_event(event) {
-                    break;
-                }
-            }
-            Err(error) => {
-                let (stale, drained) = take_stale(&mut eventloop);
-                for event in stale {
-                    shared.on_event(event);
-                }
-                let closing = {
-                    let mut core = shared.lock();
-                    core.connected = false;
-                    let moved = core.queue.reset(drained);
-                    if moved > 0 {
-                        tracing::debug!(moved, "unacknowledged frames will be re-sent");
-                    }
-                    shared.stats.set_queue(core.queue.len(), core.queue.bytes());
-                    core.closing
-                };
-                let delay = link.on_error(&error, &shared.client_id);
-                shared.wake_waiters();
-                if closing {
-                    break;
-                }
-                tokio::select! {
-                    biased;
-                    () = shutdown.as_mut() => break,
-                    () = tokio::time::sleep(delay) => {}
-                }
-                link.prepare(&mut eventloop.mqtt_options, &shared.client_id);
-            }
-        }
-    }
-    {
-        // Whatever is still queued is given up, and counted.
-        let mut core = shared.lock();
-        core.connected = false;
-        core.closed = true;
-        let left = core.queue.clear();
-        core.unacked_at_close = left;
-        shared.stats.set_queue(0, 0);
-        if left > 0 {
-            shared.stats.dropped(DropReason::Closed, left as u64);
-            tracing::warn!(
-                client_id = %shared.client_id,
-                unacked = left,
-                "publisher stopped with unacknowledged frames"
-            );
-        }
-    }
-    link.closed();
-    shared.wake_waiters();
-}
-
 fn encode_birth(
     encoder: &Encoder,
     device_id: &str,
@@ -724,6 +467,10 @@ pub(crate) fn max_payload(max_packet: usize, topic_len: usize, qos: Qos) -> usiz
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::shared::drained_enough;
+
     use super::*;
     use crate::codec::{Channel, Value};
 

@@ -1,0 +1,386 @@
+//! The consumer's connection task: polls rumqttc, subscribes after every
+//! connect, validates, deduplicates and hands items to `recv`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, QoS, StateError,
+    SubscribeFilter, SubscribeReasonCode,
+};
+use tokio::sync::futures::Notified;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+
+use crate::codec::{AliasTable, Limits, decode_birth, decode_frame};
+
+use super::super::coalesce::Coalescer;
+use super::super::connection::{Link, take_stale};
+use super::super::dedup::{Dedup, Verdict};
+use super::super::error::ReceiveError;
+use super::super::oversize::{OversizeSkip, Reset};
+use super::super::state::Stats;
+use super::super::topics::{TopicKind, TopicScheme};
+use super::{Ack, Delivery, Received, ReceivedFrame, Shared, lock};
+
+pub(super) struct Worker {
+    pub(super) shared: Arc<Shared>,
+    pub(super) client: AsyncClient,
+    pub(super) filters: Vec<SubscribeFilter>,
+    pub(super) scheme: TopicScheme,
+    pub(super) limits: Limits,
+    /// Duplicate windows, each with the device's latest alias table.
+    pub(super) dedup: Dedup<Option<Arc<AliasTable>>>,
+    pub(super) oversize: OversizeSkip,
+    pub(super) tx: mpsc::Sender<Delivery>,
+    /// `AckMode::OnRecv`: QoS 1 messages travel with their packet ids.
+    pub(super) manual_acks: bool,
+    /// Handling the events of a lost connection.
+    pub(super) stale: bool,
+    /// Whether to pause before reading again.
+    pub(super) coalescer: Coalescer,
+}
+
+/// What one wait on rumqttc ended with.
+enum Step<T> {
+    /// rumqttc's poll completed.
+    Polled(T),
+    /// The consumer is shutting down.
+    Shutdown,
+    /// Nothing was ready and the coalescer asks for a pause this long.
+    Pause(Duration),
+}
+
+/// Whether the task goes on.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Worker {
+    pub(super) async fn run(mut self, mut eventloop: EventLoop, mut link: Link) {
+        // One `Notified` for the task's life: creating one per event costs
+        // two lock round trips on the `Notify`'s waiter list.
+        let shared = self.shared.clone();
+        let shutdown = shared.shutdown.notified();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            if shared.shutdown.is_triggered() {
+                break;
+            }
+            // rumqttc first: the shutdown is looked at only while it waits.
+            let polled = {
+                let poll = eventloop.poll();
+                let mut poll = std::pin::pin!(poll);
+                let mut idle_seen = false;
+                let step = std::future::poll_fn(|cx| {
+                    if let Poll::Ready(polled) = poll.as_mut().poll(cx) {
+                        return Poll::Ready(Step::Polled(polled));
+                    }
+                    if shutdown.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Step::Shutdown);
+                    }
+                    // Nothing ready: pause first if the broker keeps waking
+                    // this task for a message or two (see `coalesce`).
+                    if !idle_seen {
+                        idle_seen = true;
+                        if let Some(pause) = self.coalescer.on_idle(Instant::now()) {
+                            return Poll::Ready(Step::Pause(pause));
+                        }
+                    }
+                    Poll::Pending
+                })
+                .await;
+                match step {
+                    Step::Polled(polled) => polled,
+                    Step::Shutdown => break,
+                    Step::Pause(pause) => {
+                        // rumqttc's poll stays alive and resumes where it was.
+                        self.shared.stats.read_pause();
+                        tokio::select! {
+                            biased;
+                            () = shutdown.as_mut() => break,
+                            () = tokio::time::sleep(pause) => {}
+                        }
+                        tokio::select! {
+                            biased;
+                            polled = poll.as_mut() => polled,
+                            () = shutdown.as_mut() => break,
+                        }
+                    }
+                }
+            };
+            if let Ok(Event::Incoming(Incoming::Publish(_))) = &polled {
+                self.coalescer.on_message();
+            }
+            let flow = match polled {
+                Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
+                    link.on_connack(ack.session_present, &self.shared.client_id);
+                    self.oversize.on_connack(&mut eventloop.mqtt_options);
+                    // Always (re)subscribe: cheap, and correct even when the
+                    // broker lost the session (restart without persistence).
+                    if let Err(e) = self.client.try_subscribe_many(self.filters.clone()) {
+                        tracing::error!(error = %e, "could not queue the subscription");
+                    }
+                    Flow::Continue
+                }
+                Ok(event) => self.on_event(event, shutdown.as_mut()).await,
+                Err(error) => {
+                    // Before anything else: acknowledgements of this
+                    // connection's packet ids are void from now on.
+                    self.shared.epoch.fetch_add(1, Ordering::SeqCst);
+                    let (stale, _) = take_stale(&mut eventloop);
+                    let mut flow = Flow::Continue;
+                    // Stale publishes are delivered without acknowledgement:
+                    // their packet ids belong to the lost connection, and the
+                    // broker redelivers them to the session.
+                    self.stale = true;
+                    for event in stale {
+                        if let Flow::Stop = self.on_event(event, shutdown.as_mut()).await {
+                            flow = Flow::Stop;
+                        }
+                    }
+                    self.stale = false;
+                    if let Some(size) = packet_too_large(&error) {
+                        match self.oversize.on_reset(size, &mut eventloop.mqtt_options) {
+                            Reset::WillSkip => tracing::warn!(
+                                size,
+                                "packet over max_packet_size reset the connection; \
+                                 the next connection reads it to skip it"
+                            ),
+                            Reset::TooLargeToSkip => tracing::error!(
+                                size,
+                                "packet over oversize_skip_limit reset the connection; \
+                                 a QoS 1 message will be redelivered and fail again"
+                            ),
+                        }
+                        flow = self
+                            .deliver(
+                                Err(ReceiveError::PacketTooLarge { size, topic: None }),
+                                shutdown.as_mut(),
+                            )
+                            .await;
+                    }
+                    let delay = link.on_error(&error, &self.shared.client_id);
+                    if self
+                        .shared
+                        .closing
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                    {
+                        flow = Flow::Stop;
+                    }
+                    if let Flow::Continue = flow {
+                        tokio::select! {
+                            biased;
+                            () = shutdown.as_mut() => flow = Flow::Stop,
+                            () = tokio::time::sleep(delay) => {}
+                        }
+                        link.prepare(&mut eventloop.mqtt_options, &self.shared.client_id);
+                    }
+                    flow
+                }
+            };
+            if let Flow::Stop = flow {
+                break;
+            }
+        }
+        link.closed();
+    }
+
+    async fn on_event(&mut self, event: Event, mut shutdown: Pin<&mut Notified<'_>>) -> Flow {
+        match event {
+            Event::Incoming(Incoming::Publish(publish)) => {
+                let acked = self.manual_acks && !self.stale && publish.qos == QoS::AtLeastOnce;
+                let ack = acked.then(|| Ack {
+                    epoch: self.shared.epoch.load(Ordering::SeqCst),
+                    pkid: publish.pkid,
+                });
+                match self.on_publish(publish) {
+                    Some(item) => self.hand_over(Some(item), ack, shutdown).await,
+                    None if ack.is_some() => self.hand_over(None, ack, shutdown).await,
+                    None => Flow::Continue,
+                }
+            }
+            Event::Incoming(Incoming::SubAck(ack)) => {
+                if !ack.return_codes.contains(&SubscribeReasonCode::Failure) {
+                    Stats::add(&self.shared.stats.subscribed, 1);
+                }
+                for (code, filter) in ack.return_codes.iter().zip(&self.filters) {
+                    if *code == SubscribeReasonCode::Failure {
+                        let item = Err(ReceiveError::SubscriptionRefused {
+                            filter: filter.path.clone(),
+                        });
+                        if let Flow::Stop = self.deliver(item, shutdown.as_mut()).await {
+                            return Flow::Stop;
+                        }
+                    }
+                }
+                Flow::Continue
+            }
+            Event::Outgoing(Outgoing::Disconnect)
+                if self
+                    .shared
+                    .closing
+                    .load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                Flow::Stop
+            }
+            _ => Flow::Continue,
+        }
+    }
+
+    /// Hands an item to `recv`, waiting for room (back-pressure) unless
+    /// the consumer is shut down.
+    async fn deliver(&self, item: Received, shutdown: Pin<&mut Notified<'_>>) -> Flow {
+        self.hand_over(Some(item), None, shutdown).await
+    }
+
+    /// Hands an item and/or a packet id to acknowledge to `recv`.
+    async fn hand_over(
+        &self,
+        item: Option<Received>,
+        ack: Option<Ack>,
+        shutdown: Pin<&mut Notified<'_>>,
+    ) -> Flow {
+        let stats = &self.shared.stats;
+        match &item {
+            Some(Ok(_)) => stats.received(),
+            Some(Err(_)) => stats.decode_error(),
+            None => {}
+        }
+        // Room in the channel is the common case: no `select!` then.
+        let item = match self.tx.try_send(Delivery { item, ack }) {
+            Ok(()) => return Flow::Continue,
+            Err(TrySendError::Closed(_)) => return Flow::Stop,
+            Err(TrySendError::Full(item)) => item,
+        };
+        tokio::select! {
+            biased;
+            () = shutdown => Flow::Stop,
+            sent = self.tx.send(item) => match sent {
+                Ok(()) => Flow::Continue,
+                Err(_) => Flow::Stop,
+            },
+        }
+    }
+
+    /// Validates one message; `None` when there is nothing to deliver.
+    fn on_publish(&mut self, publish: Publish) -> Option<Received> {
+        if let Some(size) = self.oversize.oversized(&publish) {
+            // Read on a connection with a raised limit; it is acknowledged
+            // like any message (on receipt, or with its error item), and
+            // the application learns its topic.
+            return Some(Err(ReceiveError::PacketTooLarge {
+                size,
+                topic: Some(publish.topic),
+            }));
+        }
+        let parsed = match self.scheme.parse(&publish.topic) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(ReceiveError::Topic(e))),
+        };
+        match parsed.kind {
+            TopicKind::Telemetry => {
+                let view = match decode_frame(&publish.payload, &self.limits) {
+                    Ok(v) => v,
+                    Err(error) => {
+                        return Some(Err(ReceiveError::Decode {
+                            topic: publish.topic.clone(),
+                            len: publish.payload.len(),
+                            error,
+                        }));
+                    }
+                };
+                if view.device_id() != parsed.device_id {
+                    return Some(Err(ReceiveError::DeviceMismatch {
+                        topic: publish.topic.clone(),
+                        frame_device: view.device_id().into(),
+                    }));
+                }
+                let (seq, timestamp_ms) = (view.seq(), view.timestamp_ms());
+                let layout = view.layout();
+                let shared = &self.shared;
+                let stats = &shared.stats;
+                // One lookup gives the window and the device's alias table;
+                // the shared table map is read only for a device new here.
+                let (verdict, aliases) =
+                    self.dedup
+                        .check_with(parsed.device_id, seq, timestamp_ms, || {
+                            lock(&shared.aliases).get_mut(parsed.device_id).cloned()
+                        });
+                match verdict {
+                    Verdict::Duplicate => {
+                        stats.duplicate();
+                        return None;
+                    }
+                    Verdict::Stale => Stats::add(&stats.stale, 1),
+                    Verdict::Restart => Stats::add(&stats.seq_resets, 1),
+                    Verdict::Fresh => {}
+                }
+                // Offset of the device level in the topic (it borrows from it).
+                let start = parsed.device_id.as_ptr() as usize - publish.topic.as_ptr() as usize;
+                let device = start..start + parsed.device_id.len();
+                let aliases = aliases.clone();
+                Some(Ok(ReceivedFrame {
+                    device,
+                    payload: publish.payload,
+                    layout,
+                    aliases,
+                    redelivered: publish.dup,
+                    topic: publish.topic,
+                }))
+            }
+            TopicKind::Birth => {
+                // An empty retained message clears the retained birth.
+                if publish.payload.is_empty() {
+                    return None;
+                }
+                let birth = match decode_birth(&publish.payload, &self.limits) {
+                    Ok(b) => b,
+                    Err(error) => {
+                        return Some(Err(ReceiveError::Decode {
+                            topic: publish.topic.clone(),
+                            len: publish.payload.len(),
+                            error,
+                        }));
+                    }
+                };
+                if birth.header().device_id != parsed.device_id {
+                    return Some(Err(ReceiveError::DeviceMismatch {
+                        topic: publish.topic.clone(),
+                        frame_device: birth.header().device_id.into(),
+                    }));
+                }
+                match AliasTable::from_birth(&birth) {
+                    Ok(table) => {
+                        let table = Arc::new(table);
+                        lock(&self.shared.aliases).insert(parsed.device_id, table.clone());
+                        if let Some(current) = self.dedup.extra_mut(parsed.device_id) {
+                            *current = Some(table);
+                        }
+                        Stats::add(&self.shared.stats.births, 1);
+                        None
+                    }
+                    Err(e) => Some(Err(ReceiveError::DuplicateAlias {
+                        topic: publish.topic.clone(),
+                        alias: e.alias,
+                    })),
+                }
+            }
+            TopicKind::Status | TopicKind::Command => None,
+        }
+    }
+}
+
+/// The size of an incoming packet rumqttc refused as too large.
+fn packet_too_large(error: &ConnectionError) -> Option<usize> {
+    match error {
+        ConnectionError::MqttState(StateError::Deserialization(
+            rumqttc::Error::PayloadSizeLimitExceeded(size),
+        )) => Some(*size),
+        _ => None,
+    }
+}

@@ -1,0 +1,87 @@
+//! The publisher's connection task: polls rumqttc, keeps the queue's
+//! bookkeeping, reconnects with backoff.
+
+use std::sync::Arc;
+
+use rumqttc::{Event, EventLoop, Incoming};
+
+use super::super::connection::{Link, take_stale};
+use super::super::metrics::DropReason;
+use super::shared::Shared;
+
+/// The connection task: polls rumqttc, keeps the queue's bookkeeping, and
+/// reconnects with backoff.
+pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link: Link) {
+    // One `Notified` for the task's life: creating one per event costs two
+    // lock round trips on the `Notify`'s waiter list.
+    let shutdown = shared.shutdown.notified();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        if shared.shutdown.is_triggered() {
+            break;
+        }
+        // rumqttc first: the shutdown is looked at only while it waits.
+        let polled = tokio::select! {
+            biased;
+            polled = eventloop.poll() => polled,
+            () = shutdown.as_mut() => break,
+        };
+        match polled {
+            Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
+                link.on_connack(ack.session_present, &shared.client_id);
+                shared.on_event(Event::Incoming(Incoming::ConnAck(ack)));
+            }
+            Ok(event) => {
+                if !shared.on_event(event) {
+                    break;
+                }
+            }
+            Err(error) => {
+                let (stale, drained) = take_stale(&mut eventloop);
+                for event in stale {
+                    shared.on_event(event);
+                }
+                let closing = {
+                    let mut core = shared.lock();
+                    core.connected = false;
+                    let moved = core.queue.reset(drained);
+                    if moved > 0 {
+                        tracing::debug!(moved, "unacknowledged frames will be re-sent");
+                    }
+                    shared.stats.set_queue(core.queue.len(), core.queue.bytes());
+                    core.closing
+                };
+                let delay = link.on_error(&error, &shared.client_id);
+                shared.wake_waiters();
+                if closing {
+                    break;
+                }
+                tokio::select! {
+                    biased;
+                    () = shutdown.as_mut() => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
+                link.prepare(&mut eventloop.mqtt_options, &shared.client_id);
+            }
+        }
+    }
+    {
+        // Whatever is still queued is given up, and counted.
+        let mut core = shared.lock();
+        core.connected = false;
+        core.closed = true;
+        let left = core.queue.clear();
+        core.unacked_at_close = left;
+        shared.stats.set_queue(0, 0);
+        if left > 0 {
+            shared.stats.dropped(DropReason::Closed, left as u64);
+            tracing::warn!(
+                client_id = %shared.client_id,
+                unacked = left,
+                "publisher stopped with unacknowledged frames"
+            );
+        }
+    }
+    link.closed();
+    shared.wake_waiters();
+}
