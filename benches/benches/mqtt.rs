@@ -28,11 +28,14 @@
 //!   latency part);
 //! * `MQTT_BENCH_RUNTIMES`: comma-separated worker counts, 0 meaning a
 //!   current-thread runtime (`2,0`);
+//! * `MQTT_BENCH_TLS=1`: the TLS variants too (see below), and
+//!   `MQTT_BENCH_CONNECTS` (20): connects and reconnects timed per
+//!   transport;
 //! * `MQTT_BENCH_BROKER_INFLIGHT`: Mosquitto `max_inflight_messages`
 //!   (1000);
 //! * for diagnosis: `MQTT_BENCH_ONLY`, a comma-separated subset of the
-//!   variant ids `ours0,bare0,ours1,bare1,o2b0,b2o0,o2b1,b2o1` (`none`:
-//!   latency only), `MQTT_BENCH_LATENCY_MIXED=1` (latency of the mixed
+//!   variant ids `ours0,bare0,ours1,bare1,o2b0,b2o0,o2b1,b2o1,tls0,tls1`
+//!   (`none`: latency only), `MQTT_BENCH_LATENCY_MIXED=1` (latency of the mixed
 //!   paths too) and `MQTT_BENCH_NODELAY=1` (`TCP_NODELAY` on the
 //!   broker's and the bare clients' sockets too; iot-core's clients set
 //!   it by default, `MqttConfig::tcp_nodelay`), `MQTT_BENCH_OURS_NODELAY`
@@ -42,13 +45,30 @@
 //!   (iot-core's consumer's `ReadCoalescing`: `off`, or
 //!   `<window µs>,<max thin reads>`; default iot-core's default).
 //!
+//! TLS (issue #18): with `MQTT_BENCH_TLS=1` (or `tls0`/`tls1` in
+//! `MQTT_BENCH_ONLY`) the broker also serves TLS on a second loopback
+//! port (same process, same settings; a throwaway CA and an ECDSA P-256
+//! server certificate, verified by the client), and iot-core's path runs
+//! over it too, as variants `tls0` and `tls1`, interleaved with `ours0`
+//! and `ours1` (the order alternates between repeats). A table compares
+//! plaintext and TLS: msg/s, the ratio, client and broker CPU per
+//! message. Then the connection set-up is timed,
+//! `MQTT_BENCH_CONNECTS` (20; 0 skips) times per transport, interleaved:
+//! *connect*, from `Publisher::start` to `wait_connected` returning `Ok`
+//! for a fresh publisher; *reconnect*, from restarting the killed broker
+//! (`start_again`, which spawns Mosquitto and returns when both listeners
+//! accept connections) to the publisher's state turning `Connected`,
+//! with the publisher retrying every 1 ms (not iot-core's default
+//! backoff, which would dominate). Reconnects restart the broker, so they
+//! run after the throughput and latency parts of a runtime.
+//!
 //! Prints Markdown tables and the target checklist at the end. Without a
 //! `mosquitto` binary it prints "SKIPPED" (fails with `CI=true`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use iot_benches::mqtt_broker::{Broker, BrokerOptions};
-use iot_benches::mqtt_e2e::{self, Latency, Path, Setup, Throughput, qos_name};
+use iot_benches::mqtt_e2e::{self, Latency, Path, Reconnecting, Setup, Throughput, qos_name};
 use iot_benches::threads;
 use iot_core::mqtt::{AckMode, Qos, ReadCoalescing};
 use tokio::runtime::Runtime;
@@ -98,25 +118,45 @@ fn thousands(x: f64) -> String {
     out
 }
 
-/// Variant ids (for `MQTT_BENCH_ONLY`), paths and QoS. The first four
-/// are the target comparison; the mixed paths split the difference
-/// between the publishing and the consuming half.
-const VARIANTS: [(&str, Path, Qos); 8] = [
-    ("ours0", Path::OURS, Qos::AtMostOnce),
-    ("bare0", Path::BARE, Qos::AtMostOnce),
-    ("ours1", Path::OURS, Qos::AtLeastOnce),
-    ("bare1", Path::BARE, Qos::AtLeastOnce),
-    ("o2b0", Path::OURS_TO_BARE, Qos::AtMostOnce),
-    ("b2o0", Path::BARE_TO_OURS, Qos::AtMostOnce),
-    ("o2b1", Path::OURS_TO_BARE, Qos::AtLeastOnce),
-    ("b2o1", Path::BARE_TO_OURS, Qos::AtLeastOnce),
+/// Variant ids (for `MQTT_BENCH_ONLY`), paths, QoS and whether over
+/// TLS. The first four are the target comparison; the mixed paths split
+/// the difference between the publishing and the consuming half; the
+/// last two are iot-core's path over TLS (issue #18).
+const VARIANTS: [(&str, Path, Qos, bool); 10] = [
+    ("ours0", Path::OURS, Qos::AtMostOnce, false),
+    ("bare0", Path::BARE, Qos::AtMostOnce, false),
+    ("ours1", Path::OURS, Qos::AtLeastOnce, false),
+    ("bare1", Path::BARE, Qos::AtLeastOnce, false),
+    ("o2b0", Path::OURS_TO_BARE, Qos::AtMostOnce, false),
+    ("b2o0", Path::BARE_TO_OURS, Qos::AtMostOnce, false),
+    ("o2b1", Path::OURS_TO_BARE, Qos::AtLeastOnce, false),
+    ("b2o1", Path::BARE_TO_OURS, Qos::AtLeastOnce, false),
+    ("tls0", Path::OURS, Qos::AtMostOnce, true),
+    ("tls1", Path::OURS, Qos::AtLeastOnce, true),
 ];
 
-fn log_throughput(r: &Throughput) {
+/// Indices of the TLS variants and the plaintext ones they compare with.
+const TLS_PAIRS: [(usize, usize); 2] = [(0, 8), (2, 9)];
+
+/// The run order of one repeat: variants in groups, each group reversed
+/// in odd repeats (so every pair compared swaps places).
+const GROUPS: [&[usize]; 4] = [&[0, 1, 8], &[2, 3, 9], &[4, 5], &[6, 7]];
+
+/// A variant's name for tables.
+fn variant_name(i: usize) -> String {
+    let (_, path, _, tls) = VARIANTS[i];
+    if tls {
+        format!("{} over TLS", path.name())
+    } else {
+        path.name().to_owned()
+    }
+}
+
+fn log_throughput(name: &str, r: &Throughput) {
     eprintln!(
         "  {:<13} {}: {:>9.0} msg/s, received {}/{} in {:.3} s (publishing took {:.3} s), \
          lost {}, corrupt {}, CPU client {} broker {} ({} / {} µs/msg){}",
-        r.path.name(),
+        name,
         qos_name(r.qos),
         r.rate(),
         r.received,
@@ -192,13 +232,22 @@ struct Params {
     ack_on_recv: bool,
     coalesce: ReadCoalescing,
     only: Option<String>,
+    /// `MQTT_BENCH_TLS=1`: the TLS variants too (and the connect times).
+    tls: bool,
+    connects: usize,
 }
 
 impl Params {
     fn selected(&self, i: usize) -> bool {
-        self.only
-            .as_deref()
-            .is_none_or(|o| o.split(',').any(|v| v.trim() == VARIANTS[i].0))
+        match self.only.as_deref() {
+            Some(o) => o.split(',').any(|v| v.trim() == VARIANTS[i].0),
+            None => !VARIANTS[i].3 || self.tls,
+        }
+    }
+
+    /// Whether the broker needs its TLS listener.
+    fn any_tls(&self) -> bool {
+        (0..VARIANTS.len()).any(|i| VARIANTS[i].3 && self.selected(i))
     }
 }
 
@@ -208,6 +257,14 @@ struct Summary {
     medians: [f64; VARIANTS.len()],
     latency: [(f64, f64); 2],
     complete: bool,
+}
+
+/// Connection set-up times of one runtime, in milliseconds: connect and
+/// reconnect, plain and TLS.
+#[derive(Default)]
+struct ConnectTimes {
+    connect: [Vec<f64>; 2],
+    reconnect: [Vec<f64>; 2],
 }
 
 fn runtime_name(workers: usize) -> String {
@@ -232,36 +289,183 @@ fn build_runtime(workers: usize) -> Runtime {
     .expect("tokio runtime")
 }
 
+/// The pipeline setup of the benchmark's parameters: plain TCP to
+/// `broker.port()`, or TLS to its TLS listener.
+fn setup(p: &Params, broker: &Broker, qos: Qos, tls: bool) -> Setup {
+    let port = if tls {
+        broker.tls_port().expect("the broker has a TLS listener")
+    } else {
+        broker.port()
+    };
+    let defaults = Setup::new(port, qos);
+    Setup {
+        inflight: p.inflight,
+        broker_pid: Some(broker.pid()),
+        bare_tcp_nodelay: p.nodelay,
+        ours_tcp_nodelay: p.ours_nodelay.unwrap_or(defaults.ours_tcp_nodelay),
+        coalesce: p.coalesce,
+        ack: if p.ack_on_recv {
+            AckMode::OnRecv
+        } else {
+            AckMode::OnReceipt
+        },
+        tls_ca: if tls {
+            broker.ca_file().map(ToOwned::to_owned)
+        } else {
+            None
+        },
+        ..defaults
+    }
+}
+
+/// Times connects and reconnects (see the module documentation), plain
+/// and TLS interleaved, `p.connects` of each.
+fn connect_times(p: &Params, runtime: &Runtime, broker: &mut Broker) -> ConnectTimes {
+    let mut out = ConnectTimes::default();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for rep in 0..p.connects {
+        let order = if rep % 2 == 1 { [1, 0] } else { [0, 1] };
+        for t in order {
+            let s = setup(p, broker, Qos::AtLeastOnce, t == 1);
+            out.connect[t].push(ms(runtime.block_on(mqtt_e2e::connect_time(&s))));
+        }
+    }
+    for rep in 0..p.connects {
+        let order = if rep % 2 == 1 { [1, 0] } else { [0, 1] };
+        for t in order {
+            let s = setup(p, broker, Qos::AtLeastOnce, t == 1);
+            let publisher = runtime.block_on(Reconnecting::connect(&s));
+            broker.kill();
+            runtime.block_on(publisher.wait_disconnected());
+            let reconnected = {
+                let _runtime = runtime.enter();
+                publisher.reconnected()
+            };
+            let start = Instant::now();
+            broker.start_again();
+            let at = runtime.block_on(reconnected).expect("reconnect watcher");
+            out.reconnect[t].push(ms(at.saturating_duration_since(start)));
+            runtime.block_on(publisher.close());
+        }
+    }
+    eprintln!(
+        "connect ms: plain {:?}; TLS {:?}",
+        out.connect[0], out.connect[1]
+    );
+    eprintln!(
+        "reconnect ms: plain {:?}; TLS {:?}",
+        out.reconnect[0], out.reconnect[1]
+    );
+    out
+}
+
+/// `min`–`max` of `v`, formatted with `f`.
+fn spread(v: &[f64], f: impl Fn(f64) -> String) -> String {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if v.is_empty() {
+        "-".into()
+    } else {
+        format!("{}–{}", f(min), f(max))
+    }
+}
+
+/// Plaintext against TLS, iot-core's path (issue #18).
+fn print_tls(results: &[Vec<Throughput>]) {
+    println!();
+    println!("### iot-core over TLS against plaintext (same broker process)");
+    println!();
+    println!(
+        "| QoS | plain median msg/s (range) | TLS median msg/s (range) | TLS / plain (medians) | per-repeat ratios: median (range) | client CPU µs/msg plain / TLS (median) | broker CPU µs/msg plain / TLS (median) |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let ratio = |x: f64| format!("{x:.2}");
+    for (plain, tls) in TLS_PAIRS {
+        let (rp, rt) = (&results[plain], &results[tls]);
+        if rp.is_empty() || rt.is_empty() {
+            continue;
+        }
+        let rates = |rs: &[Throughput]| rs.iter().map(Throughput::rate).collect::<Vec<_>>();
+        let (mp, mt) = (median(rates(rp)), median(rates(rt)));
+        let ratios: Vec<f64> = rp
+            .iter()
+            .zip(rt)
+            .map(|(a, b)| b.rate() / a.rate())
+            .collect();
+        let us = |rs: &[Throughput], f: fn(&Throughput) -> Option<f64>| {
+            median(rs.iter().filter_map(f).collect())
+        };
+        println!(
+            "| {} | {} ({}) | {} ({}) | {:.2} | {:.2} ({}) | {:.1} / {:.1} | {:.1} / {:.1} |",
+            qos_name(VARIANTS[plain].2),
+            thousands(mp),
+            spread(&rates(rp), thousands),
+            thousands(mt),
+            spread(&rates(rt), thousands),
+            mt / mp,
+            median(ratios.clone()),
+            spread(&ratios, ratio),
+            us(rp, Throughput::client_us_per_msg),
+            us(rt, Throughput::client_us_per_msg),
+            us(rp, Throughput::broker_us_per_msg),
+            us(rt, Throughput::broker_us_per_msg),
+        );
+    }
+}
+
+fn print_connect_times(c: &ConnectTimes) {
+    let ms = |x: f64| format!("{x:.1}");
+    println!();
+    println!(
+        "### Connection set-up, ms (median of {}, range; publisher, retry every 1 ms)",
+        c.connect[0].len()
+    );
+    println!();
+    println!("| what | plain TCP | TLS | TLS − plain (medians) |");
+    println!("| --- | ---: | ---: | ---: |");
+    for (what, v) in [
+        (
+            "connect: `Publisher::start` to `wait_connected` Ok",
+            &c.connect,
+        ),
+        (
+            "reconnect: killed broker's `start_again` to `Connected`",
+            &c.reconnect,
+        ),
+    ] {
+        let (p, t) = (median(v[0].clone()), median(v[1].clone()));
+        println!(
+            "| {what} | {p:.1} ({}) | {t:.1} ({}) | {:.1} |",
+            spread(&v[0], ms),
+            spread(&v[1], ms),
+            t - p
+        );
+    }
+}
+
 /// Runs every selected variant and the latency part in one runtime and
 /// prints their tables.
 fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
     let runtime = build_runtime(workers);
     let name = runtime_name(workers);
-    let setup = |qos| {
-        let defaults = Setup::new(broker.port(), qos);
-        Setup {
-            inflight: p.inflight,
-            broker_pid: Some(broker.pid()),
-            bare_tcp_nodelay: p.nodelay,
-            ours_tcp_nodelay: p.ours_nodelay.unwrap_or(defaults.ours_tcp_nodelay),
-            coalesce: p.coalesce,
-            ack: if p.ack_on_recv {
-                AckMode::OnRecv
-            } else {
-                AckMode::OnReceipt
-            },
-            ..defaults
-        }
-    };
+    let setup = |qos, tls: bool| setup(p, broker, qos, tls);
     let load_start = loadavg();
     eprintln!("== {name} (load {load_start})");
 
     // Warm-up (connections, allocator, page cache), discarded.
     runtime.block_on(async {
         for path in [Path::OURS, Path::BARE] {
-            let r = mqtt_e2e::throughput(path, &setup(Qos::AtLeastOnce), p.messages / 10).await;
+            let r =
+                mqtt_e2e::throughput(path, &setup(Qos::AtLeastOnce, false), p.messages / 10).await;
             eprint!("warm-up");
-            log_throughput(&r);
+            log_throughput(path.name(), &r);
+        }
+        if p.any_tls() {
+            let r =
+                mqtt_e2e::throughput(Path::OURS, &setup(Qos::AtLeastOnce, true), p.messages / 10)
+                    .await;
+            eprint!("warm-up");
+            log_throughput(&variant_name(9), &r);
         }
     });
 
@@ -273,12 +477,19 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
             p.repeats,
             loadavg()
         );
-        // Alternate the order within each pair between repeats.
-        let order = (0..VARIANTS.len()).map(|i| if rep % 2 == 1 { i ^ 1 } else { i });
+        // Alternate the order within each group between repeats.
+        let order = GROUPS.iter().flat_map(|g| {
+            let g = g.iter().copied();
+            if rep % 2 == 1 {
+                g.rev().collect::<Vec<_>>()
+            } else {
+                g.collect()
+            }
+        });
         for i in order.filter(|&i| p.selected(i)) {
-            let (_, path, qos) = VARIANTS[i];
-            let r = runtime.block_on(mqtt_e2e::throughput(path, &setup(qos), p.messages));
-            log_throughput(&r);
+            let (_, path, qos, tls) = VARIANTS[i];
+            let r = runtime.block_on(mqtt_e2e::throughput(path, &setup(qos, tls), p.messages));
+            log_throughput(&variant_name(i), &r);
             results[i].push(r);
         }
     }
@@ -301,7 +512,7 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
             let path = LATENCY_PATHS[i];
             let r = runtime.block_on(mqtt_e2e::latency(
                 path,
-                &setup(p.latency_qos),
+                &setup(p.latency_qos, false),
                 p.rate,
                 duration,
             ));
@@ -315,6 +526,14 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
         "mosquitto died; log:\n{}",
         broker.log()
     );
+    let connects = (p.any_tls() && p.connects > 0).then(|| {
+        eprintln!(
+            "connection set-up, {} of each (load {})",
+            p.connects,
+            loadavg()
+        );
+        connect_times(p, &runtime, broker)
+    });
 
     let payload = results.iter().flatten().next().map_or(0, |r| r.payload_len);
     println!();
@@ -331,13 +550,18 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
     );
     println!("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut medians = [f64::NAN; VARIANTS.len()];
-    for (i, (_, path, qos)) in VARIANTS.iter().enumerate() {
+    for (i, (_, _, qos, _)) in VARIANTS.iter().enumerate() {
         let rs = &results[i];
         if rs.is_empty() {
             continue;
         }
         if i == 4 {
             println!("| *diagnostic: one half ours, the other bare* | | | | | | | | | |");
+        }
+        if i == 8 {
+            println!(
+                "| *iot-core over TLS (same broker process, TLS listener)* | | | | | | | | | |"
+            );
         }
         medians[i] = median(rs.iter().map(Throughput::rate).collect());
         let runs: Vec<String> = rs.iter().map(|r| thousands(r.rate())).collect();
@@ -349,7 +573,7 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
         let broker_us = median(rs.iter().filter_map(|r| r.broker_us_per_msg()).collect());
         println!(
             "| {} | {} | {} | {} | {lost} | {corrupt} | {client:.2} | {brk:.2} | {client_us:.1} | {broker_us:.1} |",
-            path.name(),
+            variant_name(i),
             qos_name(*qos),
             thousands(medians[i]),
             runs.join(", ")
@@ -378,6 +602,11 @@ fn run_config(p: &Params, workers: usize, broker: &mut Broker) -> Summary {
         medians[2] / medians[3],
         paired(2, 3)
     );
+
+    print_tls(&results);
+    if let Some(c) = &connects {
+        print_connect_times(c);
+    }
 
     let mut latency = [(f64::NAN, f64::NAN); 2];
     if latency_repeats > 0 {
@@ -457,6 +686,10 @@ fn print_targets(summaries: &[Summary], rate: u64) {
     for s in summaries {
         let m = &s.medians;
         for (label, ours, bare) in [("QoS 0", 0, 1), ("QoS 1", 2, 3)] {
+            if m[ours].is_nan() || m[bare].is_nan() {
+                // Not selected (`MQTT_BENCH_ONLY`).
+                continue;
+            }
             let ratio = m[ours] / m[bare];
             println!(
                 "| {label}: iot-core >= 0.9x bare | {} | {ratio:.2}x ({} vs {} msg/s) | {} |",
@@ -464,6 +697,16 @@ fn print_targets(summaries: &[Summary], rate: u64) {
                 thousands(m[ours]),
                 thousands(m[bare]),
                 check(ratio >= 0.9)
+            );
+        }
+        if !m[9].is_nan() {
+            let ratio = m[9] / m[2];
+            println!(
+                "| QoS 1: iot-core over TLS >= 0.8x plaintext | {} | {ratio:.2}x ({} vs {} msg/s) | {} |",
+                s.runtime,
+                thousands(m[9]),
+                thousands(m[2]),
+                check(ratio >= 0.8)
             );
         }
         println!(
@@ -539,6 +782,8 @@ fn main() {
         coalesce: coalesce_from_env(),
         latency_mixed: env("MQTT_BENCH_LATENCY_MIXED", 0u8) == 1,
         only: std::env::var("MQTT_BENCH_ONLY").ok(),
+        tls: env("MQTT_BENCH_TLS", 0u8) == 1,
+        connects: env("MQTT_BENCH_CONNECTS", 20),
     };
     let runtimes: Vec<usize> = std::env::var("MQTT_BENCH_RUNTIMES")
         .unwrap_or_else(|_| "2,0".into())
@@ -556,6 +801,7 @@ fn main() {
         } else {
             Vec::new()
         },
+        tls: params.any_tls(),
         ..BrokerOptions::default()
     };
     let Some(mut broker) = Broker::start(&options) else {

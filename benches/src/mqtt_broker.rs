@@ -1,24 +1,30 @@
-//! A private Mosquitto broker for the MQTT transport benchmark and its
-//! setup test (adapted from `iot-core/tests/support/mosquitto.rs`).
+//! The private Mosquitto broker of the MQTT transport benchmark and its
+//! setup test: [`iot_testkit::mosquitto::Broker`] (a free loopback port, a
+//! private directory, stop/kill/restart on the same port) with the
+//! benchmark's configuration.
 //!
-//! [`Broker::start`] writes a configuration for a free loopback port into a
-//! fresh temporary directory and starts `mosquitto -c` on it. The
-//! configuration is sized so that the broker itself neither drops nor
+//! The configuration is sized so that the broker itself neither drops nor
 //! throttles what the benchmark sends: persistence off, QoS 1 window
 //! towards each subscriber `max_inflight_messages` (default here 1000,
 //! Mosquitto's own default is 20), and unbounded queues
-//! (`max_queued_messages` 1,000,000, `max_queued_bytes 0`).
+//! (`max_queued_messages` 1,000,000, `max_queued_bytes 0`). With
+//! [`BrokerOptions::tls`] the same process also serves TLS on a second
+//! loopback port, with a server certificate (ECDSA P-256, for `localhost`
+//! and `127.0.0.1`) from a throwaway CA ([`iot_testkit::pki::Ca`]) that
+//! clients verify through [`Broker::ca_file`]: plain and TLS runs share
+//! one broker process and its settings.
 //!
-//! When the `mosquitto` binary is missing, [`require_mosquitto`] (and so
-//! [`Broker::start`]) returns `None` with a "SKIPPED" message, except with
-//! `CI=true`, where it panics: CI must run the test.
+//! When the `mosquitto` binary is missing, [`Broker::start`] returns
+//! `None` with a "SKIPPED" message, except with `CI=true`, where it
+//! panics: CI must run the test.
 
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use iot_testkit::mosquitto::{self, free_port};
+use iot_testkit::pki::Ca;
 
 /// Broker settings of the benchmark.
 #[derive(Debug, Clone)]
@@ -29,7 +35,11 @@ pub struct BrokerOptions {
     /// `max_queued_messages`: messages queued per client beyond the
     /// in-flight window; beyond it Mosquitto drops silently.
     pub max_queued_messages: u32,
-    /// Extra configuration lines.
+    /// A second listener serving TLS (server authentication only) on
+    /// [`Broker::tls_port`].
+    pub tls: bool,
+    /// Extra configuration lines (global settings: they come before the
+    /// TLS listener's lines).
     pub extra: Vec<String>,
 }
 
@@ -38,189 +48,149 @@ impl Default for BrokerOptions {
         Self {
             max_inflight_messages: 1000,
             max_queued_messages: 1_000_000,
+            tls: false,
             extra: Vec::new(),
         }
     }
 }
 
-/// A Mosquitto process on `127.0.0.1:<port>`, killed on drop.
-#[derive(Debug)]
-pub struct Broker {
+/// The TLS listener of a [`Broker`].
+#[derive(Debug, Clone)]
+struct TlsPort {
     port: u16,
-    dir: PathBuf,
+    ca: PathBuf,
+}
+
+/// A Mosquitto process on `127.0.0.1:<port>` (and, with TLS, on
+/// `127.0.0.1:<tls port>`), killed on drop.
+pub struct Broker {
+    inner: mosquitto::Broker,
     config: String,
-    child: Child,
-}
-
-fn find(name: &str, dirs: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(dirs.iter().map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// Whether `CI=true`.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// The `mosquitto` binary (`MOSQUITTO_BIN` overrides the search; a path
-/// that does not exist counts as missing). Missing: `None` and a
-/// "SKIPPED" message, or a panic when `CI=true`.
-pub fn require_mosquitto() -> Option<PathBuf> {
-    let found = match std::env::var_os("MOSQUITTO_BIN") {
-        Some(p) => Some(PathBuf::from(p)).filter(|p| p.is_file()),
-        None => find("mosquitto", &["/usr/sbin", "/usr/local/sbin", "/usr/bin"]),
-    };
-    match found {
-        Some(p) => Some(p),
-        None if in_ci() => panic!(
-            "`mosquitto` not found (set MOSQUITTO_BIN or install the Debian package \
-             `mosquitto`); CI=true makes this a failure"
-        ),
-        None => {
-            eprintln!("SKIPPED: `mosquitto` not found; install `mosquitto` to run this");
-            None
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn temp_dir() -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "iot-mqtt-bench-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+    tls: Option<TlsPort>,
 }
 
 impl Broker {
     /// Writes the configuration, starts the broker and waits until it
-    /// accepts connections; `None` means skip (see [`require_mosquitto`]).
+    /// accepts connections; `None` means skip.
     pub fn start(options: &BrokerOptions) -> Option<Broker> {
-        let bin = require_mosquitto()?;
-        let port = free_port();
-        let dir = temp_dir();
-        let mut config = format!(
-            "listener {port} 127.0.0.1\n\
-             allow_anonymous true\n\
-             persistence false\n\
-             log_dest file {log}\n\
-             log_type error\nlog_type warning\n\
-             connection_messages false\n\
-             max_inflight_messages {inflight}\n\
-             max_queued_messages {queued}\n\
-             max_queued_bytes 0\n\
-             max_inflight_bytes 0\n",
-            log = dir.join("mosquitto.log").display(),
-            inflight = options.max_inflight_messages,
-            queued = options.max_queued_messages,
-        );
-        if is_root() {
-            // Otherwise Mosquitto drops to user `mosquitto`, which may not
-            // write the private directory.
-            config.push_str("user root\n");
-        }
-        for line in &options.extra {
-            config.push_str(line);
-            config.push('\n');
-        }
-        let path = dir.join("mosquitto.conf");
-        std::fs::File::create(&path)
-            .and_then(|mut f| f.write_all(config.as_bytes()))
-            .expect("write mosquitto.conf");
-        let child = Command::new(&bin)
-            .arg("-c")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto");
-        let mut broker = Broker {
-            port,
-            dir,
-            config,
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = broker.child.try_wait() {
-                panic!(
-                    "mosquitto exited with {status} at startup; log:\n{}",
-                    broker.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen within 10 s; log:\n{}",
-                broker.log()
+        let mut config = String::new();
+        let mut tls = None;
+        let inner = mosquitto::Broker::start_with(|port, dir| {
+            config = format!(
+                "per_listener_settings false\n\
+                 listener {port} 127.0.0.1\n\
+                 allow_anonymous true\n\
+                 persistence false\n\
+                 log_dest file {log}\n\
+                 log_type error\nlog_type warning\n\
+                 connection_messages false\n\
+                 max_inflight_messages {inflight}\n\
+                 max_queued_messages {queued}\n\
+                 max_queued_bytes 0\n\
+                 max_inflight_bytes 0\n",
+                log = dir.join("mosquitto.log").display(),
+                inflight = options.max_inflight_messages,
+                queued = options.max_queued_messages,
             );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            for line in &options.extra {
+                config.push_str(line);
+                config.push('\n');
+            }
+            if options.tls {
+                let ca = Ca::new(&dir.join("pki"), "bench-ca");
+                let server = ca.server("broker", &["localhost", "127.0.0.1"]);
+                let mut tls_port = free_port();
+                while tls_port == port {
+                    tls_port = free_port();
+                }
+                // With `per_listener_settings false` these apply to the
+                // listener they follow.
+                config.push_str(&format!(
+                    "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+                    ca.cert.display(),
+                    server.cert.display(),
+                    server.key.display(),
+                ));
+                tls = Some(TlsPort {
+                    port: tls_port,
+                    ca: ca.cert.clone(),
+                });
+            }
+            config.clone()
+        })?;
+        let mut broker = Broker { inner, config, tls };
+        broker.wait_tls();
         Some(broker)
     }
 
-    /// The listening port.
+    /// Waits until the TLS listener (if any) accepts connections.
+    fn wait_tls(&mut self) {
+        let Some(tls) = &self.tls else { return };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", tls.port)).is_err() {
+            assert!(
+                Instant::now() < deadline && self.inner.is_running(),
+                "mosquitto's TLS listener did not listen within 10 s; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The plain TCP port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.inner.port()
     }
 
-    /// The broker's process id (for its CPU time).
+    /// The TLS port, with [`BrokerOptions::tls`].
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls.as_ref().map(|t| t.port)
+    }
+
+    /// The CA certificate (PEM) that signed the TLS listener's
+    /// certificate, with [`BrokerOptions::tls`].
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.ca.as_path())
+    }
+
+    /// The broker's process id (for its CPU time); changes with
+    /// [`restart`](Self::restart).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.inner.pid().expect("the broker is running")
     }
 
-    /// The generated configuration.
+    /// The generated configuration (without the `user root` line the
+    /// test kit adds when running as root).
     pub fn config(&self) -> &str {
         &self.config
     }
 
     /// The broker's private directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.inner.dir()
     }
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.inner.is_running()
+    }
+
+    /// Kills the broker (SIGKILL: connections end without a DISCONNECT)
+    /// and returns at once.
+    pub fn kill(&mut self) {
+        self.inner.kill();
+    }
+
+    /// Starts a killed broker again on the same ports and returns when
+    /// both listeners accept connections.
+    pub fn start_again(&mut self) {
+        self.inner.start_again();
+        self.wait_tls();
     }
 
     /// The broker's log so far (errors and warnings only).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- mosquitto log ({}) ---\n{}",
-                self.dir.display(),
-                self.log()
-            );
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.inner.log()
     }
 }
 

@@ -24,6 +24,13 @@
 //!   counting up, so iot-core's consumer does not suppress them as
 //!   duplicates).
 //!
+//! **TLS** ([`Setup::tls_ca`]): ours' publisher and consumer connect with
+//! `Transport::Tls` to the broker's TLS listener and verify its
+//! certificate against the given CA (server authentication only); the
+//! rest of the pipeline is unchanged. Bare rumqttc is not run over TLS.
+//! [`connect_time`] and [`Reconnecting`] time a publisher's connection
+//! set-up, plain or TLS.
+//!
 //! [`throughput`] sends a fixed number of messages as fast as the path
 //! accepts them and measures messages received / time from the first
 //! publish to the last receipt. The producer is flow-controlled: ours
@@ -42,6 +49,7 @@
 //! the encoded frame.
 
 use std::hint::black_box;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -49,11 +57,12 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use iot_core::codec::{Channel, Encoder, FrameHeader, Reading, Value};
 use iot_core::mqtt::{
-    AckMode, AliasEntry, Consumer, ConsumerConfig, MqttConfig, OverflowPolicy, Publisher,
-    PublisherConfig, Qos, QueueConfig, ReadCoalescing, ReceivedFrame, StatsSnapshot, TopicKind,
-    TopicScheme,
+    AckMode, AliasEntry, BackoffConfig, ConnectionState, Consumer, ConsumerConfig, MqttConfig,
+    OverflowPolicy, Publisher, PublisherConfig, Qos, QueueConfig, ReadCoalescing, ReceivedFrame,
+    StatsSnapshot, TlsConfig, TopicKind, TopicScheme, Transport,
 };
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Packet};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::fixtures::{self, ChannelMode, DEVICE_ID, TIMESTAMP_MS};
@@ -163,6 +172,9 @@ pub struct Setup {
     pub ack: AckMode,
     /// Ours only: the consumer's read coalescing (iot-core's default).
     pub coalesce: ReadCoalescing,
+    /// Ours only: connect with `Transport::Tls` to `port` (a TLS
+    /// listener) and trust this CA certificate (PEM); `None`: plain TCP.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Setup {
@@ -178,7 +190,30 @@ impl Setup {
             ours_tcp_nodelay: MqttConfig::default().tcp_nodelay,
             ack: AckMode::OnReceipt,
             coalesce: ReadCoalescing::default(),
+            tls_ca: None,
         }
+    }
+
+    /// iot-core's client configuration of this setup: the broker at
+    /// `127.0.0.1:port`, plain or TLS.
+    pub fn ours_mqtt(&self, client_id: String) -> MqttConfig {
+        let config = MqttConfig::new("127.0.0.1", self.port)
+            .max_inflight(self.inflight)
+            .tcp_nodelay(self.ours_tcp_nodelay)
+            .client_id(client_id);
+        match &self.tls_ca {
+            Some(ca) => config
+                .transport(Transport::Tls)
+                .tls(TlsConfig::default().ca_file(ca)),
+            None => config,
+        }
+    }
+
+    fn assert_plain(&self) {
+        assert!(
+            self.tls_ca.is_none(),
+            "bare rumqttc is not run over TLS; only iot-core's path is"
+        );
     }
 }
 
@@ -426,6 +461,19 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Waits up to 10 s until a publisher's or consumer's `state` satisfies
+/// `done`.
+async fn wait_state(
+    mut state: watch::Receiver<ConnectionState>,
+    what: &str,
+    done: impl FnMut(&ConnectionState) -> bool,
+) {
+    tokio::time::timeout(Duration::from_secs(10), state.wait_for(done))
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+        .expect("connection state");
+}
+
 fn close_timeout() -> Duration {
     Duration::from_secs(2)
 }
@@ -439,6 +487,7 @@ fn to_rumqttc(qos: Qos) -> rumqttc::QoS {
 
 /// rumqttc options as iot-core's `MqttConfig::to_options` builds them.
 fn bare_client(client_id: String, setup: &Setup) -> (AsyncClient, EventLoop) {
+    setup.assert_plain();
     let defaults = MqttConfig::default();
     let mut o = MqttOptions::new(client_id, "127.0.0.1", setup.port);
     o.set_keep_alive(defaults.keep_alive)
@@ -521,11 +570,7 @@ impl Receiver {
             Side::Ours => {
                 let consumer = Consumer::start(
                     ConsumerConfig::new(
-                        MqttConfig::new("127.0.0.1", setup.port)
-                            .max_inflight(setup.inflight)
-                            .tcp_nodelay(setup.ours_tcp_nodelay)
-                            .topics(scheme.clone())
-                            .client_id(format!("{tag}-sub")),
+                        setup.ours_mqtt(format!("{tag}-sub")).topics(scheme.clone()),
                     )
                     .qos(setup.qos)
                     .ack(setup.ack)
@@ -652,11 +697,7 @@ impl Sender {
             Side::Ours => {
                 let publisher = Publisher::start(
                     PublisherConfig::new(
-                        MqttConfig::new("127.0.0.1", setup.port)
-                            .max_inflight(setup.inflight)
-                            .tcp_nodelay(setup.ours_tcp_nodelay)
-                            .topics(scheme.clone())
-                            .client_id(format!("{tag}-pub")),
+                        setup.ours_mqtt(format!("{tag}-pub")).topics(scheme.clone()),
                         DEVICE_ID,
                     )
                     .qos(setup.qos)
@@ -668,14 +709,10 @@ impl Sender {
                     .birth(reference.birth.clone()),
                 )
                 .expect("publisher config");
-                let mut state = publisher.state();
-                tokio::time::timeout(
-                    Duration::from_secs(10),
-                    state.wait_for(|s| s.is_connected()),
-                )
-                .await
-                .expect("publisher connects within 10 s")
-                .expect("publisher state");
+                wait_state(publisher.state(), "the publisher's connection", |s| {
+                    s.is_connected()
+                })
+                .await;
                 (Sender::Ours(publisher), None)
             }
             Side::Bare => {
@@ -965,5 +1002,88 @@ async fn latency_task(path: Path, setup: &Setup, rate: u64, duration: Duration) 
         samples_us: samples,
         corrupt,
         achieved_rate: total as f64 / publish_elapsed.as_secs_f64().max(1e-9),
+    }
+}
+
+/// The reconnect schedule of [`connect_time`] and [`Reconnecting`]:
+/// 1 ms between attempts, so the time measured is the connection's, not
+/// the backoff's (iot-core's default is full jitter from 100 ms).
+fn fast_backoff() -> BackoffConfig {
+    BackoffConfig::constant(Duration::from_millis(1))
+}
+
+/// A fresh publisher of `setup` (new client id, no birth message,
+/// [`fast_backoff`]), not waited for.
+fn start_publisher(setup: &Setup) -> Publisher {
+    let tag = unique_tag();
+    Publisher::start(
+        PublisherConfig::new(
+            setup
+                .ours_mqtt(format!("{tag}-conn"))
+                .backoff(fast_backoff())
+                .topics(TopicScheme::new(format!("bench/{tag}"))),
+            DEVICE_ID,
+        )
+        .qos(setup.qos),
+    )
+    .expect("publisher config")
+}
+
+/// Time from `Publisher::start` to `wait_connected` returning `Ok` for a
+/// fresh publisher (TCP connect, TLS handshake with certificate
+/// verification if `setup.tls_ca`, MQTT CONNECT/CONNACK; for TLS also
+/// reading the CA file and building the rustls configuration, which
+/// iot-core does at every connect). The publisher is closed afterwards.
+pub async fn connect_time(setup: &Setup) -> Duration {
+    let start = Instant::now();
+    let publisher = start_publisher(setup);
+    publisher
+        .wait_connected(Duration::from_secs(10))
+        .await
+        .expect("publisher connects within 10 s");
+    let elapsed = start.elapsed();
+    publisher.close(close_timeout()).await;
+    elapsed
+}
+
+/// A connected publisher whose reconnection after a broker restart is
+/// timed.
+pub struct Reconnecting {
+    publisher: Publisher,
+}
+
+impl Reconnecting {
+    /// Starts a fresh publisher (as [`connect_time`] does) and waits until
+    /// it is connected.
+    pub async fn connect(setup: &Setup) -> Self {
+        let publisher = start_publisher(setup);
+        publisher
+            .wait_connected(Duration::from_secs(10))
+            .await
+            .expect("publisher connects within 10 s");
+        Self { publisher }
+    }
+
+    /// Waits until the publisher has noticed that the broker is gone.
+    pub async fn wait_disconnected(&self) {
+        wait_state(self.publisher.state(), "the broker's death noticed", |s| {
+            !s.is_connected()
+        })
+        .await;
+    }
+
+    /// A task that resolves when the publisher is connected again, with
+    /// the instant it saw that.
+    pub fn reconnected(&self) -> JoinHandle<Instant> {
+        let state = self.publisher.state();
+        tokio::spawn(async move {
+            wait_state(state, "the reconnection", |s| s.is_connected()).await;
+            Instant::now()
+        })
+    }
+
+    /// Closes the publisher.
+    pub async fn close(self) {
+        self.publisher.close(close_timeout()).await;
     }
 }

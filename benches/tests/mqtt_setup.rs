@@ -106,3 +106,62 @@ fn every_variant_delivers_every_message() {
         }
     });
 }
+
+/// The TLS variants (issue #18): iot-core's path over the broker's TLS
+/// listener delivers every message intact, the plain listener of the
+/// same process still works, and connect and reconnect times are
+/// measured over both.
+#[test]
+fn tls_variant_delivers_every_message_and_reconnects() {
+    let Some(mut broker) = Broker::start(&BrokerOptions {
+        tls: true,
+        ..BrokerOptions::default()
+    }) else {
+        return;
+    };
+    let tls_port = broker.tls_port().expect("TLS listener");
+    assert_ne!(tls_port, broker.port());
+    assert!(broker.config().contains(&format!("listener {tls_port} ")));
+    let ca = broker.ca_file().expect("CA").to_owned();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let plain = Setup::new(broker.port(), Qos::AtLeastOnce);
+    let tls = Setup {
+        tls_ca: Some(ca),
+        ..Setup::new(tls_port, Qos::AtLeastOnce)
+    };
+    runtime.block_on(async {
+        for qos in [Qos::AtMostOnce, Qos::AtLeastOnce] {
+            let setup = Setup {
+                inflight: 20,
+                queue_frames: 50,
+                broker_pid: Some(broker.pid()),
+                qos,
+                ..tls.clone()
+            };
+            let r = mqtt_e2e::throughput(Path::OURS, &setup, 400).await;
+            assert_eq!(r.received, 400, "TLS {qos:?}: {r:?}");
+            assert_eq!(r.corrupt, 0, "TLS {qos:?}: {r:?}");
+            assert!(r.client_us_per_msg().is_some());
+        }
+        for setup in [&plain, &tls] {
+            let t = mqtt_e2e::connect_time(setup).await;
+            assert!(t > Duration::ZERO && t < Duration::from_secs(10), "{t:?}");
+        }
+    });
+    for setup in [&plain, &tls] {
+        let publisher = runtime.block_on(mqtt_e2e::Reconnecting::connect(setup));
+        broker.kill();
+        runtime.block_on(publisher.wait_disconnected());
+        let reconnected = {
+            let _runtime = runtime.enter();
+            publisher.reconnected()
+        };
+        broker.start_again();
+        runtime.block_on(reconnected).expect("reconnected");
+        runtime.block_on(publisher.close());
+    }
+}

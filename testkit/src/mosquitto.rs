@@ -211,6 +211,19 @@ impl Broker {
         &self.dir
     }
 
+    /// The running broker's process id (for its CPU time); `None` while
+    /// stopped. A restart changes it.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the broker process is running (not stopped, not exited).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     fn launch(&mut self) {
         assert!(self.child.is_none(), "broker already running");
         let child = Command::new(&self.bin)
