@@ -102,12 +102,19 @@ where
     /// since misuse is a bug to surface, not a failure to paper over.
     fn call(&mut self, req: Req) -> Self::Future {
         if !std::mem::take(&mut self.ready) {
-            tracing::debug!(name = %self.shared.name, "fallback: called before poll_ready returned Ready");
-            return ResponseFuture::not_ready(Arc::clone(&self.shared));
+            return not_ready(&self.shared);
         }
         let pending = self.shared.handler.prepare(&req);
         ResponseFuture::new(self.inner.call(req), pending, Arc::clone(&self.shared))
     }
+}
+
+/// Out of line, so the event's code does not weigh on `call`'s inlining.
+#[cold]
+#[inline(never)]
+fn not_ready<F, Pd, HF, H, P>(shared: &Arc<Shared<H, P>>) -> ResponseFuture<F, Pd, HF, H, P> {
+    tracing::debug!(name = %shared.name, "fallback: called before poll_ready returned Ready");
+    ResponseFuture::not_ready(Arc::clone(shared))
 }
 
 impl<S: Clone, H, P> Clone for Fallback<S, H, P> {

@@ -169,21 +169,16 @@ impl<C: Clock> RateLimiter<C> {
     }
 
     /// Takes one permit for a service's `poll_ready`, due within
-    /// `max_wait`: the wait until it is due, and the [`Reservation`] that
-    /// gives it back if the service is dropped unused.
+    /// `max_wait` nanoseconds: the wait in nanoseconds until it is due
+    /// (nanoseconds, so the hot path makes no `Duration` when it is 0),
+    /// and the [`Reservation`] that gives it back if the service is
+    /// dropped unused.
     #[inline]
-    pub(crate) fn reserve_unit(
-        &self,
-        max_wait: Duration,
-    ) -> Result<(Duration, Reservation), CheckError> {
+    pub(crate) fn reserve_unit(&self, max_wait: u64) -> Result<(u64, Reservation), CheckError> {
         let inner = &*self.inner;
-        let max_wait = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
         let now = inner.clock.nanos_since(&inner.epoch);
         let tat = self.take_tat(1, now, max_wait)?;
-        Ok((
-            Duration::from_nanos(inner.gcra.wait(tat, now)),
-            Reservation { tat },
-        ))
+        Ok((inner.gcra.wait(tat, now), Reservation { tat }))
     }
 
     /// Takes `cost` permits if they are available within `max_wait`, and
@@ -309,10 +304,11 @@ impl<C> RateLimiter<C> {
     ///   would have had without the take (for every instant from `r` on,
     ///   `max(old, r)` and `old` admit the same requests), so the admitted
     ///   calls are those of a GCRA history without it: within the bound.
-    /// * Every take adds at least `T` to the TAT, and an exact refund
-    ///   restores a value at least as large as the one before its take, so
-    ///   while any take made after ours is still in effect the TAT is
-    ///   above our value. Equality therefore means that every later take
+    /// * Every take adds at least `T` to the TAT (its arithmetic saturates
+    ///   only some 290 years of nanoseconds after the limiter's creation),
+    ///   and an exact refund restores a value at least as large as the
+    ///   one before its take, so while any take made after ours is still
+    ///   in effect the TAT is above our value. Equality therefore means that every later take
     ///   was itself refunded: no ABA, and `value - T` is exactly
     ///   "without our take".
     /// * Otherwise later takes were computed on top of ours, and if the

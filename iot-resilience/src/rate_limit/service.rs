@@ -88,12 +88,14 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
             (RateLimitMode::Reject, false) => Ok((Duration::ZERO, None)),
             (RateLimitMode::Reject, true) => self
                 .limiter
-                .reserve_unit(Duration::ZERO)
-                .map(|(wait, r)| (wait, Some(r))),
-            (RateLimitMode::Wait, true) => self
-                .limiter
-                .reserve_unit(max_wait)
-                .map(|(wait, r)| (wait, Some(r))),
+                .reserve_unit(0)
+                .map(|(wait, r)| (Duration::from_nanos(wait), Some(r))),
+            (RateLimitMode::Wait, true) => {
+                let max_wait = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
+                self.limiter
+                    .reserve_unit(max_wait)
+                    .map(|(wait, r)| (Duration::from_nanos(wait), Some(r)))
+            }
             (RateLimitMode::Wait, false) => match self.limiter.time_until(1) {
                 Ok(wait) if wait > max_wait => return self.reject_after(wait),
                 other => other.map(|wait| (wait, None)),

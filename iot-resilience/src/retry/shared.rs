@@ -163,6 +163,7 @@ impl<P, B: MakeBackoff, H> Shared<P, B, H> {
     /// start. `after_attempt` planned the delay to end before the deadline,
     /// but timers fire late (tokio's wheel ticks in milliseconds, and a
     /// busy runtime polls later still), so the clock is read again here.
+    #[cold]
     pub(crate) fn deadline_passed<Res, E>(
         &self,
         progress: &Progress<B::Backoff>,

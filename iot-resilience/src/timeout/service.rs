@@ -76,12 +76,19 @@ where
     /// (which may panic, as tower's `ConcurrencyLimit` does).
     fn call(&mut self, req: Req) -> Self::Future {
         if !std::mem::take(&mut self.ready) {
-            tracing::debug!(name = %self.shared.name, "timeout: called before poll_ready returned Ready");
-            return ResponseFuture::not_ready(Arc::clone(&self.shared));
+            return not_ready(&self.shared);
         }
         let after = self.per_request.timeout(&req).unwrap_or(self.timeout);
         ResponseFuture::new(self.inner.call(req), after, Arc::clone(&self.shared))
     }
+}
+
+/// Out of line, so the event's code does not weigh on `call`'s inlining.
+#[cold]
+#[inline(never)]
+fn not_ready<F>(shared: &Arc<Shared>) -> ResponseFuture<F> {
+    tracing::debug!(name = %shared.name, "timeout: called before poll_ready returned Ready");
+    ResponseFuture::not_ready(Arc::clone(shared))
 }
 
 impl<S: Clone, T: Clone> Clone for Timeout<S, T> {
