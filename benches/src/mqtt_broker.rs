@@ -154,7 +154,7 @@ impl Broker {
     }
 
     /// The broker's process id (for its CPU time); changes with
-    /// [`restart`](Self::restart).
+    /// [`start_again`](Self::start_again).
     pub fn pid(&self) -> u32 {
         self.inner.pid().expect("the broker is running")
     }
