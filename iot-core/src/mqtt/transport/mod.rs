@@ -14,16 +14,14 @@
 //! `tls-aws-lc`); WebSockets the `ws` feature. A configuration that asks
 //! for a transport this build lacks fails validation, naming the feature.
 
+mod error;
 mod options;
 #[cfg(feature = "_tls")]
 mod tls;
 mod url;
 
+pub use error::TlsError;
 pub use options::{TlsConfig, Transport};
-#[cfg(feature = "_tls")]
-pub use tls::TlsError;
-#[cfg(not(feature = "_tls"))]
-pub use unsupported::TlsError;
 
 pub(crate) use url::parse_broker_url;
 
@@ -95,41 +93,6 @@ impl Connector {
             self.url.clone()
         } else {
             host.to_owned()
-        }
-    }
-}
-
-#[cfg(not(feature = "_tls"))]
-mod unsupported {
-    use super::Transport;
-
-    /// The TLS settings could not be turned into a client configuration.
-    ///
-    /// Without a TLS feature the only case is a transport this build lacks.
-    #[derive(Debug, thiserror::Error)]
-    #[non_exhaustive]
-    pub enum TlsError {
-        /// The transport needs a feature this build was compiled without.
-        #[error("transport {transport} needs the {feature:?} feature of iot-core")]
-        Unsupported {
-            /// The transport asked for.
-            transport: Transport,
-            /// The feature that provides it.
-            feature: &'static str,
-        },
-    }
-
-    impl TlsError {
-        pub(crate) fn unsupported(transport: Transport) -> Self {
-            Self::Unsupported {
-                transport,
-                feature: transport.feature(),
-            }
-        }
-
-        /// The configuration field the error is about.
-        pub fn field(&self) -> &'static str {
-            "mqtt.transport"
         }
     }
 }
