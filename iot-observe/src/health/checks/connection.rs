@@ -41,8 +41,8 @@ pub struct ConnectionStateCheck<S = watch::Receiver<ConnectionState>> {
 ///
 /// Implemented for `watch::Receiver<ConnectionState>` (fed by a
 /// [`ConnectionReporter`](super::ConnectionReporter)) and, with the `mqtt`
-/// feature, for iot-core's MQTT transport state
-/// ([`MqttConnection`](super::MqttConnection)).
+/// feature, for iot-core's MQTT transport state (`MqttConnection`; a plain
+/// name, not a link, so the docs build without that feature).
 pub trait ConnectionSource: Send + Sync + 'static {
     /// The state now.
     fn current(&self) -> ConnectionState;
