@@ -80,11 +80,13 @@ fn server_tls_with_passwords() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let Some(ca) = Ca::new(&tmp.path().join("pki"), "ca") else {
-        return;
-    };
+    let ca = Ca::new(&tmp.path().join("pki"), "ca");
     let root = tmp.path().join("mosquitto");
-    install_certs(&root, &ca, &ca.issue("localhost", true));
+    install_certs(
+        &root,
+        &ca,
+        &ca.server("broker", &["localhost", "127.0.0.1"]),
+    );
     install(&root, "acl", &acl.expect("password mode has an ACL"));
     let passwd = root.join("config/passwd");
     install(&root, "passwd", "");
@@ -119,7 +121,7 @@ fn server_tls_with_passwords() {
     };
     let (ok, _) = no_ca.publish("iot/dev-a/telemetry", "x");
     assert!(!ok, "plaintext to the TLS port is refused");
-    let other = Ca::new(&tmp.path().join("other"), "other").unwrap();
+    let other = Ca::new(&tmp.path().join("other"), "other");
     let wrong_ca = Client {
         cafile: Some(other.cert.clone()),
         ..tls("a", "dev-a", "a-secret")
@@ -148,18 +150,20 @@ fn mutual_tls_and_the_acl() {
         "no plaintext listener:\n{conf}"
     );
     let tmp = tempfile::tempdir().unwrap();
-    let Some(ca) = Ca::new(&tmp.path().join("pki"), "ca") else {
-        return;
-    };
+    let ca = Ca::new(&tmp.path().join("pki"), "ca");
     let root = tmp.path().join("mosquitto");
-    install_certs(&root, &ca, &ca.issue("localhost", true));
+    install_certs(
+        &root,
+        &ca,
+        &ca.server("broker", &["localhost", "127.0.0.1"]),
+    );
     install(&root, "acl", &acl.expect("mutual mode has an ACL"));
     let Some(broker) = Broker::start(&conf, &root) else {
         return;
     };
     let port = broker.port(8883);
     let client = |id: &str, ca_: &Ca, cn: &str| {
-        let c = ca_.issue(cn, false);
+        let c = ca_.client(cn);
         Client {
             id: id.into(),
             port,
@@ -179,7 +183,7 @@ fn mutual_tls_and_the_acl() {
     };
     let (ok, out) = no_cert.publish("acme/plant-1/dev-a/telemetry", "x");
     assert!(!ok, "a client without a certificate is refused: {out}");
-    let other = Ca::new(&tmp.path().join("other"), "other").unwrap();
+    let other = Ca::new(&tmp.path().join("other"), "other");
     let rogue = client("rogue", &other, "dev-a");
     let (ok, out) = rogue.publish("acme/plant-1/dev-a/telemetry", "x");
     assert!(!ok, "a certificate from another CA is refused: {out}");

@@ -1,5 +1,5 @@
 //! A real Mosquitto started on a generated `mosquitto.conf`, certificates
-//! made with the openssl CLI, and the mosquitto_pub/mosquitto_sub clients.
+//! from `iot_testkit::pki`, and the mosquitto_pub/mosquitto_sub clients.
 //! A missing tool is a skip, or a failure under CI=true (see `tools`).
 
 use std::collections::BTreeMap;
@@ -111,145 +111,10 @@ impl Drop for Broker {
     }
 }
 
-/// A certificate authority made with the openssl CLI, and the certificates
-/// it signs (ECDSA P-256, valid one day).
-pub struct Ca {
-    dir: PathBuf,
-    openssl: PathBuf,
-    /// The CA certificate.
-    pub cert: PathBuf,
-    key: PathBuf,
-}
-
-/// A certificate and its key.
-pub struct Issued {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-fn openssl(tool: &Path, args: &[&str], dir: &Path) {
-    let (ok, out) = run(Command::new(tool).args(args).current_dir(dir));
-    assert!(ok, "openssl {args:?}:\n{out}");
-}
-
-/// A new ECDSA P-256 key in `dir/key`.
-fn new_key(tool: &Path, key: &str, dir: &Path) {
-    let args = [
-        "ecparam",
-        "-name",
-        "prime256v1",
-        "-genkey",
-        "-noout",
-        "-out",
-        key,
-    ];
-    openssl(tool, &args, dir);
-}
-
-impl Ca {
-    /// A new CA named `name` in `dir`; `None` when openssl is missing outside CI.
-    pub fn new(dir: &Path, name: &str) -> Option<Ca> {
-        let tool = require("openssl")?;
-        fs::create_dir_all(dir).unwrap();
-        let key = format!("{name}.key");
-        let cert = format!("{name}.crt");
-        new_key(&tool, &key, dir);
-        openssl(
-            &tool,
-            &[
-                "req",
-                "-x509",
-                "-new",
-                "-key",
-                &key,
-                "-subj",
-                &format!("/CN={name}"),
-                "-days",
-                "1",
-                "-out",
-                &cert,
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-            dir,
-        );
-        Some(Ca {
-            dir: dir.to_path_buf(),
-            openssl: tool,
-            cert: dir.join(cert),
-            key: dir.join(key),
-        })
-    }
-
-    /// A certificate for `cn`: a server one (for `localhost`/127.0.0.1)
-    /// or a client one.
-    pub fn issue(&self, cn: &str, server: bool) -> Issued {
-        let base = format!("{}-{cn}", self.cert.file_stem().unwrap().to_string_lossy());
-        let (key, csr, cert, ext) = (
-            format!("{base}.key"),
-            format!("{base}.csr"),
-            format!("{base}.crt"),
-            format!("{base}.ext"),
-        );
-        let usage = if server {
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
-        } else {
-            "extendedKeyUsage=clientAuth\n"
-        };
-        fs::write(
-            self.dir.join(&ext),
-            format!("basicConstraints=CA:FALSE\n{usage}"),
-        )
-        .unwrap();
-        let t = &self.openssl;
-        new_key(t, &key, &self.dir);
-        openssl(
-            t,
-            &[
-                "req",
-                "-new",
-                "-key",
-                &key,
-                "-subj",
-                &format!("/CN={cn}"),
-                "-out",
-                &csr,
-            ],
-            &self.dir,
-        );
-        let (ca_cert, ca_key) = (
-            self.cert.display().to_string(),
-            self.key.display().to_string(),
-        );
-        openssl(
-            t,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                &ca_cert,
-                "-CAkey",
-                &ca_key,
-                "-CAcreateserial",
-                "-days",
-                "1",
-                "-extfile",
-                &ext,
-                "-out",
-                &cert,
-            ],
-            &self.dir,
-        );
-        Issued {
-            cert: self.dir.join(cert),
-            key: self.dir.join(key),
-        }
-    }
-}
+/// Certificates come from the workspace's throwaway CA (rcgen), shared
+/// with the other crates' TLS tests.
+#[allow(unused_imports)] // the validators test uses the broker alone
+pub use iot_testkit::pki::{Ca, Issued};
 
 /// How a client connects: TLS trust, certificate, password.
 #[derive(Clone, Default)]
