@@ -1,5 +1,5 @@
 //! The generated broker configuration, run by the real Mosquitto with
-//! certificates made by openssl: TLS in server mode works with the CA;
+//! certificates from the test CA (`iot_testkit::pki`): TLS in server mode works with the CA;
 //! mutual TLS refuses clients without a certificate or with one from
 //! another CA; the ACL keeps each device to its own topics and lets the
 //! gateway read every device (also through a shared subscription) and

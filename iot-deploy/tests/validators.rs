@@ -389,7 +389,7 @@ fn systemd_analyze_verify() {
 /// The real Mosquitto starts with every spec's generated `mosquitto.conf`
 /// (container paths moved to a temporary directory, listeners to free
 /// loopback ports) and listens on every listener. TLS needs certificates,
-/// so `tests/broker.rs` covers those specs with openssl-made ones; here
+/// so `tests/broker.rs` covers those specs with certificates from the test CA; here
 /// the TLS lines are dropped.
 #[test]
 fn mosquitto_accepts_the_generated_config() {
