@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use iot_deploy::generate::{Target, render};
 use iot_deploy::{Format, SpecFile};
 use iot_testkit::mosquitto::{
-    Broker, BrokerOptions, TlsListener, free_port, password_file, temp_dir,
+    Broker, BrokerOptions, RenderedBroker, TlsListener, password_file, temp_dir,
 };
 use iot_testkit::pki::Ca;
 
@@ -114,7 +114,8 @@ fn gateway_exits_on_a_refused_connection() {
 
 /// A spec with a mutually authenticated broker, rendered by iot-deploy;
 /// the compose broker's configuration and ACL then run on this machine
-/// with the test CA's certificates in the container's paths.
+/// with the test CA's certificates in the container's paths (only ports
+/// and paths move: `RenderedBroker`).
 const SPEC: &str = r#"
 name = "gateway"
 [image]
@@ -127,7 +128,7 @@ username = "gateway"
 mode = "mutual"
 "#;
 
-fn rendered_broker(dir: &Path) -> Option<Broker> {
+fn rendered_broker(dir: &Path) -> Option<RenderedBroker> {
     let spec = SpecFile::parse(SPEC, Format::Toml).expect("spec");
     let files = render(&spec, None, &[Target::Compose]).expect("render");
     let file = |name: &str| {
@@ -139,30 +140,9 @@ fn rendered_broker(dir: &Path) -> Option<Broker> {
             .clone()
     };
     let conf = file("mosquitto.conf");
-    let acl = file("acl");
     assert!(conf.contains("require_certificate true"), "{conf}");
-    let config = dir.join("config");
-    std::fs::create_dir_all(config.join("certs")).unwrap();
-    std::fs::write(config.join("acl"), acl).unwrap();
-    let health_port = free_port();
-    Broker::start_with(|port, broker_dir| {
-        // Only ports, paths and logging change: the TLS, identity and ACL
-        // lines are what the operator would deploy.
-        conf.replace("listener 8883", &format!("listener {port} 127.0.0.1"))
-            .replace(
-                "listener 1880 127.0.0.1",
-                &format!("listener {health_port} 127.0.0.1"),
-            )
-            .replace("/mosquitto/config/", &format!("{}/", config.display()))
-            .replace(
-                "persistence_location /mosquitto/data/",
-                &format!("persistence_location {}/", broker_dir.display()),
-            )
-            .replace(
-                "log_dest stdout",
-                &format!("log_dest file {}/mosquitto.log", broker_dir.display()),
-            )
-    })
+    std::fs::write(dir.join("config").join("acl"), file("acl")).unwrap();
+    RenderedBroker::start(&conf, dir)
 }
 
 /// device-sim (certificate CN = its device id) publishes through the
@@ -181,7 +161,7 @@ fn gateway_over_the_rendered_mutual_tls_broker() {
     let Some(broker) = rendered_broker(&dir) else {
         return;
     };
-    let url = format!("mqtts://127.0.0.1:{}", broker.port());
+    let url = format!("mqtts://127.0.0.1:{}", broker.port(8883));
     let gateway = ca.client("gateway");
     let device = ca.client("sim-0000");
     let summary = dir.join("summary.json");

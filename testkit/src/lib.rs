@@ -2,7 +2,8 @@
 //!
 //! * [`mosquitto`]: a private Mosquitto broker per test on a free loopback
 //!   port, optionally with a TLS listener, a password file and an ACL;
-//!   stopped, killed, reloaded (SIGHUP) and restarted on the same port.
+//!   stopped, killed, reloaded (SIGHUP) and restarted on the same port;
+//!   `RenderedBroker` runs a generated container `mosquitto.conf` as is.
 //! * [`wss`]: websockify terminating `wss://` in front of a broker.
 //! * [`pki`]: a throwaway certificate authority writing PEM files: server
 //!   and client certificates, expired ones, keys in PKCS#8, SEC1 and
@@ -13,4 +14,5 @@
 
 pub mod mosquitto;
 pub mod pki;
+mod rendered;
 pub mod wss;

@@ -103,7 +103,8 @@ pub fn free_port() -> u16 {
         .expect("no free loopback port")
 }
 
-fn is_root() -> bool {
+/// Whether the tests run as root (Mosquitto then needs `user root`).
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -351,3 +352,5 @@ pub fn password_file(path: &Path, users: &[(&str, &str)]) -> Option<()> {
     }
     Some(())
 }
+
+pub use crate::rendered::RenderedBroker;

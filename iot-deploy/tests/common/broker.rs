@@ -2,119 +2,23 @@
 //! from `iot_testkit::pki`, and the mosquitto_pub/mosquitto_sub clients.
 //! A missing tool is a skip, or a failure under CI=true (see `tools`).
 
-use std::collections::BTreeMap;
-use std::fs;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::tools::{require, run};
 
-/// The container directory every generated path lives under.
-const CONTAINER_ROOT: &str = "/mosquitto/";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running broker; killed on drop.
-pub struct Broker {
-    child: Child,
-    /// Stands for `/mosquitto/` (config under `config/`, data under `data/`).
-    pub root: PathBuf,
-    /// Each listener's port in the generated config → its loopback port here.
-    pub ports: BTreeMap<u32, u16>,
-    /// The config as started.
-    pub conf: String,
-}
-
-impl Broker {
-    /// Starts Mosquitto on `conf` with only the container paths
-    /// (`/mosquitto/...`) moved under `root` and every listener moved to a
-    /// free loopback port. Files the config names (passwd, ACL, certs) must
-    /// already be under `root`. `None` when mosquitto is missing outside CI.
-    pub fn start(conf: &str, root: &Path) -> Option<Broker> {
-        let mosquitto = require("mosquitto")?;
-        fs::create_dir_all(root.join("data")).unwrap();
-        fs::create_dir_all(root.join("config")).unwrap();
-        let root_s = format!("{}/", root.display());
-        let mut ports = BTreeMap::new();
-        let mut text = String::new();
-        for line in conf.lines() {
-            let line = if let Some(rest) = line.strip_prefix("listener ") {
-                let port: u32 = rest.split_whitespace().next().unwrap().parse().unwrap();
-                let free = free_port();
-                ports.insert(port, free);
-                format!("listener {free} 127.0.0.1")
-            } else {
-                line.replace(CONTAINER_ROOT, &root_s)
-            };
-            text.push_str(&line);
-            text.push('\n');
-        }
-        // Started as root, Mosquitto would switch to the `mosquitto` user,
-        // who cannot read the test's files; stay the current user.
-        text.push_str("user root\n");
-        let path = root.join("test-mosquitto.conf");
-        fs::write(&path, &text).unwrap();
-        let mut child = Command::new(&mosquitto)
-            .arg("-c")
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let up = |p: &u16| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok();
-        while !ports.values().all(up) {
-            if let Some(status) = child.try_wait().unwrap() {
-                let out = child.wait_with_output().unwrap();
-                panic!(
-                    "mosquitto exited ({status}):\n{}{}\n---\n{text}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(Broker {
-            child,
-            root: root.to_path_buf(),
-            ports,
-            conf: text,
-        })
-    }
-
-    /// The loopback port standing for `port` of the generated config.
-    pub fn port(&self, port: u32) -> u16 {
-        *self
-            .ports
-            .get(&port)
-            .unwrap_or_else(|| panic!("no listener {port} in:\n{}", self.conf))
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Certificates come from the workspace's throwaway CA (rcgen), shared
-/// with the other crates' TLS tests.
-#[allow(unused_imports)] // the validators test uses the broker alone
-pub use iot_testkit::pki::{Ca, Issued};
+// Each test binary uses a part of these.
+/// A broker on a generated `mosquitto.conf` (listeners on free loopback
+/// ports, container paths moved), shared with the examples' TLS tests;
+/// certificates from the workspace's throwaway CA (rcgen).
+#[allow(unused_imports)]
+pub use iot_testkit::{
+    mosquitto::RenderedBroker as Broker,
+    pki::{Ca, Issued},
+};
 
 /// How a client connects: TLS trust, certificate, password.
 #[derive(Clone, Default)]
