@@ -1320,3 +1320,31 @@ async fn read_coalescing_pauses_only_a_busy_stream() {
     assert_eq!(default.seqs, all);
     assert_eq!(default.pauses, 0);
 }
+
+/// Nothing listens on the port: `wait_connected` times out (a network
+/// fault is no refusal) and names the last attempt's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_connected_times_out_naming_the_last_failure() {
+    let port = support::mosquitto::free_port();
+    let config = iot_core::mqtt::MqttConfig::new("127.0.0.1", port)
+        .client_id("nobody-listens")
+        .backoff(iot_core::mqtt::BackoffConfig::full_jitter(
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+        ));
+    let publisher =
+        iot_core::mqtt::Publisher::start(PublisherConfig::new(config, "dev-nl")).unwrap();
+    let outcome = publisher.wait_connected(Duration::from_millis(500)).await;
+    assert_eq!(
+        outcome,
+        Err(iot_core::mqtt::WaitError::Timeout {
+            timeout: Duration::from_millis(500),
+            last_failure: Some(iot_core::mqtt::ConnectFailure::Unreachable),
+        })
+    );
+    assert!(matches!(
+        *publisher.state().borrow(),
+        ConnectionState::Disconnected { .. }
+    ));
+    publisher.close(Duration::from_millis(100)).await;
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::connect_failure::ConnectFailure;
-use super::state::ConnectionState;
+use super::state::{ConnectionState, Stats};
 
 /// Why [`Publisher::wait_connected`](super::Publisher::wait_connected) or
 /// [`Consumer::wait_connected`](super::Consumer::wait_connected) returned
@@ -35,12 +35,13 @@ pub enum WaitError {
 }
 
 /// Waits until the state is `Connected` (Ok), `Refused` (at once), or
-/// `timeout` passes.
+/// `timeout` passes; a timeout names the last failed attempt from `stats`
+/// (a network fault such as `unreachable` never shows in the state).
 pub(crate) async fn wait_connected(
     mut state: watch::Receiver<ConnectionState>,
+    stats: &Stats,
     timeout: Duration,
 ) -> Result<(), WaitError> {
-    let mut last_failure = None;
     let outcome = tokio::time::timeout(timeout, async {
         loop {
             let current = *state.borrow_and_update();
@@ -60,14 +61,9 @@ pub(crate) async fn wait_connected(
     .await;
     match outcome {
         Ok(result) => result,
-        Err(_elapsed) => {
-            if let ConnectionState::Refused { reason, .. } = *state.borrow() {
-                last_failure = Some(reason);
-            }
-            Err(WaitError::Timeout {
-                timeout,
-                last_failure,
-            })
-        }
+        Err(_elapsed) => Err(WaitError::Timeout {
+            timeout,
+            last_failure: stats.snapshot().last_connect_failure,
+        }),
     }
 }

@@ -230,7 +230,7 @@ impl Consumer {
     /// passes; the client goes on retrying either way. See
     /// [`Publisher::wait_connected`](super::Publisher::wait_connected).
     pub async fn wait_connected(&self, timeout: Duration) -> Result<(), WaitError> {
-        super::wait::wait_connected(self.state(), timeout).await
+        super::wait::wait_connected(self.state(), self.stats(), timeout).await
     }
 
     /// The counters.

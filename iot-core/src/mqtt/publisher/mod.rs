@@ -417,7 +417,7 @@ impl Publisher {
     /// A service calls this at start-up to fail loudly (exit, crash-loop
     /// with the reason in its log) instead of running disconnected.
     pub async fn wait_connected(&self, timeout: Duration) -> Result<(), WaitError> {
-        super::wait::wait_connected(self.state(), timeout).await
+        super::wait::wait_connected(self.state(), self.stats(), timeout).await
     }
 
     /// The counters.
