@@ -185,17 +185,22 @@ impl MqttConfig {
     /// The broker as a URL (`mqtts://host:8883`), without credentials: for
     /// logs and status lines.
     pub fn url(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
+        let host = self.url_host();
         let path = if self.transport.uses_websocket() {
             self.ws_path.as_str()
         } else {
             ""
         };
         format!("{}://{host}:{}{path}", self.transport.scheme(), self.port)
+    }
+
+    /// The host as a URL writes it: an IPv6 address in brackets.
+    fn url_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
     }
 
     /// The URL rumqttc's WebSocket transports connect to.
@@ -205,11 +210,7 @@ impl MqttConfig {
         } else {
             "ws"
         };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
+        let host = self.url_host();
         format!("{scheme}://{host}:{}{}", self.port, self.ws_path)
     }
 

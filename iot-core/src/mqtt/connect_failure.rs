@@ -211,12 +211,12 @@ fn classify_chain(error: &(dyn std::error::Error + 'static)) -> Option<ConnectFa
             io_kind.get_or_insert(io.kind());
             // An `io::Error` carrying another error exposes it through
             // `get_ref`, not always through `source`.
-            if let Some(inner) = io.get_ref() {
-                #[cfg(feature = "_tls")]
-                if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-                    return Some(classify_tls(tls));
-                }
-                let _ = inner;
+            #[cfg(feature = "_tls")]
+            if let Some(tls) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                return Some(classify_tls(tls));
             }
         }
         current = e.source();

@@ -315,13 +315,13 @@ mod tests {
         let d = std::env::temp_dir().join(format!(
             "iot-core-tls-{}-{}",
             std::process::id(),
-            fastrand_suffix()
+            next_suffix()
         ));
         std::fs::create_dir_all(&d).unwrap();
         d
     }
 
-    fn fastrand_suffix() -> u64 {
+    fn next_suffix() -> u64 {
         use std::sync::atomic::{AtomicU64, Ordering};
         static N: AtomicU64 = AtomicU64::new(0);
         N.fetch_add(1, Ordering::Relaxed)
