@@ -72,6 +72,9 @@ mod metrics;
 mod oversize;
 mod publisher;
 mod queue;
+#[cfg(feature = "spool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "spool")))]
+pub mod spool;
 mod state;
 mod topics;
 mod transport;

@@ -1,0 +1,1 @@
+//! A crash-safe on-disk spool for the publisher (feature `spool`).
