@@ -95,8 +95,16 @@ fn header_errors() {
         DecodeErrorKind::UnsupportedVersion { version: 2 }
     );
     assert_eq!(
-        err(&[0x14]).kind,
-        DecodeErrorKind::ReservedFlags { flags: 0x14 }
+        err(&[0x18]).kind,
+        DecodeErrorKind::ReservedFlags { flags: 0x18 }
+    );
+    // Bit 2 announces an epoch: a header that ends before it is truncated.
+    assert_eq!(
+        err(&[0x14, 0x01, b'a', 0x00, 0x00]),
+        DecodeError {
+            offset: 5,
+            kind: DecodeErrorKind::Truncated { needed: 1 }
+        }
     );
     assert_eq!(
         err(&hex(BIRTH_EXAMPLE)).kind,

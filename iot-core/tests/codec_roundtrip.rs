@@ -120,6 +120,15 @@ fn frame() -> impl Strategy<Value = (String, u64, u64, Vec<OwnedReading>)> {
     )
 }
 
+/// No epoch, a start time in milliseconds (what the publisher uses), or any.
+fn epoch() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0u64),
+        1_600_000_000_000u64..1_900_000_000_000,
+        any::<u64>()
+    ]
+}
+
 fn assert_same(view: &FrameView<'_>, header: &FrameHeader<'_>, readings: &[Reading<'_>]) {
     assert_eq!(view.header(), *header);
     assert_eq!(view.len(), readings.len());
@@ -133,8 +142,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn frames_round_trip_bit_for_bit((id, seq, ts, owned) in frame(), checksum in any::<bool>()) {
-        let header = FrameHeader::new(&id, seq, ts);
+    fn frames_round_trip_bit_for_bit((id, seq, ts, owned) in frame(), checksum in any::<bool>(), epoch in epoch()) {
+        let header = FrameHeader::new(&id, seq, ts).with_epoch(epoch);
         let readings: Vec<Reading<'_>> = owned.iter().map(OwnedReading::view).collect();
         let enc = Encoder::new().checksum(checksum);
         let len = enc.frame_len(&header, &readings);
@@ -199,8 +208,9 @@ proptest! {
         id in device_id(),
         entries in prop::collection::vec((any::<u32>(), ".{0,20}", prop::option::of("[A-Za-z%]{0,5}")), 0..40),
         checksum in any::<bool>(),
+        epoch in epoch(),
     ) {
-        let header = FrameHeader::new(&id, 0, 1);
+        let header = FrameHeader::new(&id, 0, 1).with_epoch(epoch);
         let entries: Vec<BirthEntry<'_>> = entries
             .iter()
             .map(|(a, n, u)| BirthEntry { alias: *a, name: n, unit: u.as_deref() })
@@ -234,8 +244,8 @@ proptest! {
     }
 
     #[test]
-    fn every_truncation_is_an_error((id, seq, ts, owned) in frame(), checksum in any::<bool>()) {
-        let header = FrameHeader::new(&id, seq, ts);
+    fn every_truncation_is_an_error((id, seq, ts, owned) in frame(), checksum in any::<bool>(), epoch in epoch()) {
+        let header = FrameHeader::new(&id, seq, ts).with_epoch(epoch);
         let readings: Vec<Reading<'_>> = owned.iter().map(OwnedReading::view).collect();
         let mut v = Vec::new();
         Encoder::new().checksum(checksum).frame_to_vec(&header, &readings, &mut v).unwrap();

@@ -44,6 +44,7 @@ pub fn decode_frame<'a>(buf: &'a [u8], limits: &Limits) -> Result<FrameView<'a>,
                     device_id: layout.device_id,
                     seq: layout.seq,
                     timestamp_ms: layout.timestamp_ms,
+                    epoch: layout.epoch,
                 },
                 count: layout.count,
                 readings: layout.readings,
@@ -88,6 +89,7 @@ fn decode_frame_detailed<'a>(buf: &'a [u8], limits: &Limits) -> Result<FrameView
 pub(crate) struct FrameLayout {
     seq: u64,
     timestamp_ms: u64,
+    epoch: u64,
     count: usize,
     readings: (usize, usize),
     checksum: bool,
@@ -105,6 +107,11 @@ impl FrameLayout {
         self.timestamp_ms
     }
 
+    /// The sender's session epoch, `0` for none.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     /// The view over `buf`, the very bytes `FrameView::layout` was taken
     /// from, with `device_id` equal to the frame's.
     pub(crate) fn view<'a>(&self, buf: &'a [u8], device_id: &'a str) -> FrameView<'a> {
@@ -113,6 +120,7 @@ impl FrameLayout {
                 device_id,
                 seq: self.seq,
                 timestamp_ms: self.timestamp_ms,
+                epoch: self.epoch,
             },
             count: self.count,
             // In range for the buffer the layout came from; an empty slice
@@ -141,6 +149,10 @@ impl<'a> FrameView<'a> {
     pub fn timestamp_ms(&self) -> u64 {
         self.header.timestamp_ms
     }
+    /// The sender's session epoch, `0` for none.
+    pub fn epoch(&self) -> u64 {
+        self.header.epoch
+    }
     /// Number of readings.
     pub fn len(&self) -> usize {
         self.count
@@ -165,6 +177,7 @@ impl<'a> FrameView<'a> {
         FrameLayout {
             seq: self.header.seq,
             timestamp_ms: self.header.timestamp_ms,
+            epoch: self.header.epoch,
             count: self.count,
             readings: (start, start + self.readings.len()),
             checksum: self.checksum,

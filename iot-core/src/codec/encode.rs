@@ -7,7 +7,7 @@ use super::error::EncodeError;
 use super::sink::{
     Counter, Full, HEADER_ID_MAX, HEADER_WINDOW, Sink, SliceSink, WINDOW, varint_at,
 };
-use super::wire::{self, FLAG_BIRTH, FLAG_CHECKSUM, VERSION, ty};
+use super::wire::{self, FLAG_BIRTH, FLAG_CHECKSUM, FLAG_EPOCH, VERSION, ty};
 use super::{Channel, FrameHeader, Reading, Value};
 use crate::device::PLAIN_ID_BYTES;
 use crate::device::validate_device_id;
@@ -283,6 +283,11 @@ fn write_header<S: Sink>(
     count: usize,
 ) -> Result<IdChecked, Full> {
     let id = h.device_id.as_bytes();
+    let first = if h.epoch != 0 {
+        first | FLAG_EPOCH
+    } else {
+        first
+    };
     // Ids are short (`MAX_DEVICE_ID_LEN` is 128, typical ones under 32):
     // the whole header in one checked window, and the id validated in the
     // same pass that copies it.
@@ -297,6 +302,9 @@ fn write_header<S: Sink>(
             }
             let mut at = varint_at(w, 2 + id.len(), h.seq);
             at = varint_at(w, at, h.timestamp_ms);
+            if h.epoch != 0 {
+                at = varint_at(w, at, h.epoch);
+            }
             at = varint_at(w, at, count as u64);
             s.advance(at);
             return Ok(if plain {
@@ -310,6 +318,9 @@ fn write_header<S: Sink>(
     put_str(s, h.device_id)?;
     s.put_varint(h.seq)?;
     s.put_varint(h.timestamp_ms)?;
+    if h.epoch != 0 {
+        s.put_varint(h.epoch)?;
+    }
     s.put_varint(count as u64)?;
     Ok(IdChecked::NotYet)
 }

@@ -21,6 +21,7 @@ pub(crate) struct Layout<'a> {
     pub(crate) device_id: &'a str,
     pub(crate) seq: u64,
     pub(crate) timestamp_ms: u64,
+    pub(crate) epoch: u64,
     pub(crate) count: usize,
     pub(crate) readings: &'a [u8],
     pub(crate) checksum: bool,
@@ -37,11 +38,11 @@ pub(crate) fn validate_frame<'a>(buf: &'a [u8], limits: &Limits) -> Option<Layou
         return None;
     }
     let first = *buf.first()?;
-    let checksum = match first {
-        0x10 => false,
-        0x11 => true,
-        _ => return None,
-    };
+    // Version 1, data frame; bit 0 checksum, bit 2 epoch.
+    if first & !(wire::FLAG_CHECKSUM | wire::FLAG_EPOCH) != 0x10 {
+        return None;
+    }
+    let checksum = first & wire::FLAG_CHECKSUM != 0;
     let body = if checksum {
         let end = buf.len().checked_sub(wire::CRC_LEN)?;
         let stored = u32::from_le_bytes(buf.get(end..)?.try_into().ok()?);
@@ -67,6 +68,11 @@ pub(crate) fn validate_frame<'a>(buf: &'a [u8], limits: &Limits) -> Option<Layou
     pos += 1 + id_len;
     let seq = wire::read_varint(body, &mut pos)?;
     let timestamp_ms = wire::read_varint(body, &mut pos)?;
+    let epoch = if first & wire::FLAG_EPOCH != 0 {
+        wire::read_varint(body, &mut pos)?
+    } else {
+        0
+    };
     let count = wire::read_varint(body, &mut pos)?;
     if count > limits.max_readings as u64 {
         return None;
@@ -83,6 +89,7 @@ pub(crate) fn validate_frame<'a>(buf: &'a [u8], limits: &Limits) -> Option<Layou
         device_id,
         seq,
         timestamp_ms,
+        epoch,
         count,
         readings: &body[start..],
         checksum,

@@ -2,7 +2,7 @@
 
 use super::error::{DecodeError, DecodeErrorKind, Field, MessageKind};
 use super::reader::Reader;
-use super::wire::{CRC_LEN, FLAG_BIRTH, FLAG_CHECKSUM, FLAG_RESERVED, VERSION};
+use super::wire::{CRC_LEN, FLAG_BIRTH, FLAG_CHECKSUM, FLAG_EPOCH, FLAG_RESERVED, VERSION};
 use super::{FrameHeader, Limits};
 use crate::device::{MAX_DEVICE_ID_LEN, validate_device_id};
 
@@ -84,12 +84,18 @@ pub(crate) fn parse<'a>(
     let device_id = read_device_id(&mut r)?;
     let seq = r.varint()?;
     let timestamp_ms = r.varint()?;
+    let epoch = if buf[0] & FLAG_EPOCH != 0 {
+        r.varint()?
+    } else {
+        0
+    };
     let count = read_count(&mut r, limits.max_readings)?;
     Ok(Parsed {
         header: FrameHeader {
             device_id,
             seq,
             timestamp_ms,
+            epoch,
         },
         checksum,
         body: r,

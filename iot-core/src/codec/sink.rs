@@ -56,12 +56,12 @@ pub(crate) fn varint_at<const N: usize>(w: &mut [u8; N], mut at: usize, mut v: u
 pub(crate) const WINDOW: usize = 32;
 
 /// Size of a header's [`Sink::window`]: the first byte, a device id of up
-/// to [`HEADER_ID_MAX`] bytes with its length, and three varints.
-pub(crate) const HEADER_WINDOW: usize = 64;
+/// to [`HEADER_ID_MAX`] bytes with its length, and four varints.
+pub(crate) const HEADER_WINDOW: usize = 80;
 
 /// The longest device id written through the header window (longer ids
-/// take the per-field path): 64 - 1 - 1 - 3 x 10.
-pub(crate) const HEADER_ID_MAX: usize = HEADER_WINDOW - 32;
+/// take the per-field path): 80 - 1 - 1 - 4 x 10.
+pub(crate) const HEADER_ID_MAX: usize = HEADER_WINDOW - 42;
 
 /// Writes into a caller's slice.
 pub(crate) struct SliceSink<'b> {

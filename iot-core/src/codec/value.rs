@@ -119,15 +119,28 @@ pub struct FrameHeader<'a> {
     pub seq: u64,
     /// Frame timestamp, milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
+    /// The sender's session epoch, `0` for none: a number that grows each
+    /// time the sender starts counting `seq` afresh (a reboot, a new
+    /// process), so a receiver can tell a restart from lost frames. The
+    /// MQTT publisher sets it; written only when non-zero (header bit 2,
+    /// `docs/wire-format.md`).
+    pub epoch: u64,
 }
 
 impl<'a> FrameHeader<'a> {
-    /// A header for `device_id`.
+    /// A header for `device_id`, without epoch.
     pub const fn new(device_id: &'a str, seq: u64, timestamp_ms: u64) -> Self {
         Self {
             device_id,
             seq,
             timestamp_ms,
+            epoch: 0,
         }
+    }
+
+    /// Sets the session epoch (`0` for none).
+    pub const fn with_epoch(mut self, epoch: u64) -> Self {
+        self.epoch = epoch;
+        self
     }
 }

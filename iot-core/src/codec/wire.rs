@@ -7,8 +7,10 @@ pub const VERSION: u8 = 1;
 pub(crate) const FLAG_CHECKSUM: u8 = 0x01;
 /// Header bit 1: the message is a birth (alias table), not a data frame.
 pub(crate) const FLAG_BIRTH: u8 = 0x02;
-/// Header bits 2 and 3 are reserved and must be zero.
-pub(crate) const FLAG_RESERVED: u8 = 0x0c;
+/// Header bit 2: a session epoch (varint) follows the timestamp.
+pub(crate) const FLAG_EPOCH: u8 = 0x04;
+/// Header bit 3 is reserved and must be zero.
+pub(crate) const FLAG_RESERVED: u8 = 0x08;
 
 /// Reading tag bits 0..=3: the value type.
 pub(crate) const TAG_TYPE_MASK: u8 = 0x0f;

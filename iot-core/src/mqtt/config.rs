@@ -507,6 +507,14 @@ pub struct PublisherConfig {
     /// connect; empty publishes no birth. Can be replaced at run time with
     /// [`Publisher::set_birth`](super::Publisher::set_birth).
     pub birth: Vec<AliasEntry>,
+    /// The session epoch written into every frame and birth (header field,
+    /// `docs/wire-format.md`), so consumers tell a restart of the device's
+    /// sequence from lost frames. `None` (the default) takes the time the
+    /// publisher starts, in milliseconds since the Unix epoch: it grows
+    /// from one process to the next as long as the clock does. Set it from
+    /// a counter the device persists where the clock cannot be trusted.
+    /// `Some(0)` sends no epoch.
+    pub epoch: Option<u64>,
 }
 
 impl Default for PublisherConfig {
@@ -518,6 +526,7 @@ impl Default for PublisherConfig {
             queue: QueueConfig::default(),
             checksum: false,
             birth: Vec::new(),
+            epoch: None,
         }
     }
 }
@@ -556,6 +565,12 @@ impl PublisherConfig {
         self
     }
 
+    /// Sets [`epoch`](Self::epoch).
+    pub fn epoch(mut self, epoch: u64) -> Self {
+        self.epoch = Some(epoch);
+        self
+    }
+
     /// The configuration with the default client id filled in.
     pub(crate) fn resolved(&self) -> Self {
         let mut c = self.clone();
@@ -583,19 +598,34 @@ impl PublisherConfig {
     }
 }
 
-/// Duplicate suppression of a [`Consumer`](super::Consumer).
+/// The [`Consumer`](super::Consumer)'s per-device ledger: duplicate
+/// suppression and loss accounting by `(device, epoch, seq)`.
+///
+/// Per device the consumer keeps the highest sequence number seen in the
+/// device's current session epoch and the ranges below it that never
+/// arrived (gaps, each reported once as [`ReceiveError::FramesMissing`](super::ReceiveError::FramesMissing)).
+/// A device with no gaps costs a fixed amount of memory whatever the
+/// window (`docs/mqtt.md`, "Ledger"), so `max_devices` is the knob that
+/// sizes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[non_exhaustive]
 pub struct DedupConfig {
-    /// Sequence numbers remembered per device, behind the highest seen
-    /// (rounded up to a multiple of 64; costs `window / 8` bytes per
-    /// device). Must exceed how far a redelivered frame can lag: at least
-    /// twice the publishers' `max_inflight` plus the broker's
+    /// How far behind the highest sequence number seen a frame is still
+    /// judged exactly (duplicate, or a late frame filling a gap). Older
+    /// gaps are given up (they stay counted missing) and older frames are
+    /// delivered as stale. Must exceed how far a redelivered frame can lag:
+    /// at least twice the publishers' `max_inflight` plus the broker's
     /// `max_inflight_messages`. Default 4096.
     pub window: u64,
+    /// Gaps remembered per device epoch; beyond this the lowest is given
+    /// up. Each costs 16 bytes. Default 64.
+    pub max_gaps: usize,
     /// Devices tracked at once; beyond this the least recently seen device
-    /// is forgotten (CLOCK approximation of LRU). Default 10,000.
+    /// is forgotten (CLOCK approximation of LRU) and the eviction counted
+    /// ([`StatsSnapshot::dedup_evictions`](super::StatsSnapshot::dedup_evictions)).
+    /// Default 100,000.
     pub max_devices: usize,
 }
 
@@ -603,8 +633,29 @@ impl Default for DedupConfig {
     fn default() -> Self {
         Self {
             window: 4096,
-            max_devices: 10_000,
+            max_gaps: 64,
+            max_devices: 100_000,
         }
+    }
+}
+
+impl DedupConfig {
+    /// Sets [`window`](Self::window).
+    pub fn window(mut self, window: u64) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Sets [`max_gaps`](Self::max_gaps).
+    pub fn max_gaps(mut self, max_gaps: usize) -> Self {
+        self.max_gaps = max_gaps;
+        self
+    }
+
+    /// Sets [`max_devices`](Self::max_devices).
+    pub fn max_devices(mut self, max_devices: usize) -> Self {
+        self.max_devices = max_devices;
+        self
     }
 }
 
@@ -838,10 +889,10 @@ impl ConsumerConfig {
         if self.dedup.window == 0 {
             return Err(ConfigError::new("dedup.window", "must be at least 1"));
         }
-        if self.dedup.window > 1 << 24 {
+        if self.dedup.max_gaps == 0 || self.dedup.max_gaps > 1 << 16 {
             return Err(ConfigError::new(
-                "dedup.window",
-                format!("{} exceeds 2^24", self.dedup.window),
+                "dedup.max_gaps",
+                format!("{} is outside 1..=65536", self.dedup.max_gaps),
             ));
         }
         if self.dedup.max_devices == 0 {

@@ -137,7 +137,8 @@ pub enum PublishError {
 }
 
 /// An error item of a [`Consumer`](super::Consumer): one message could not
-/// be used. The consumer goes on with the next message.
+/// be used, or (`FramesMissing`) frames of a device never arrived. The
+/// consumer goes on with the next message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReceiveError {
@@ -171,6 +172,23 @@ pub enum ReceiveError {
         /// The repeated alias.
         alias: u32,
     },
+    /// Frames `first..=last` of `device`'s session `epoch` never arrived:
+    /// the ledger saw frame `last + 1` without them (a broker that lost
+    /// acknowledged messages, a dropped share-group member's queue, frames
+    /// dropped on the way). Reported once per gap, before the frame that
+    /// revealed it; a missing frame that turns up later is delivered and
+    /// counted in [`StatsSnapshot::recovered`](super::StatsSnapshot::recovered).
+    #[error("frames {first}..={last} of {device:?} (epoch {epoch}) are missing")]
+    FramesMissing {
+        /// The device.
+        device: String,
+        /// The device's session epoch (`0`: a sender without epochs).
+        epoch: u64,
+        /// The first missing sequence number.
+        first: u64,
+        /// The last missing sequence number.
+        last: u64,
+    },
     /// The broker refused a subscription.
     #[error("broker refused the subscription to {filter:?}")]
     SubscriptionRefused {
@@ -199,4 +217,15 @@ pub enum ReceiveError {
         /// The topic, once the packet was read.
         topic: Option<String>,
     },
+}
+
+impl ReceiveError {
+    /// How many frames this item reports missing: `last - first + 1` for
+    /// [`FramesMissing`](Self::FramesMissing), else 0.
+    pub fn missing_frames(&self) -> u64 {
+        match self {
+            Self::FramesMissing { first, last, .. } => last - first + 1,
+            _ => 0,
+        }
+    }
 }

@@ -22,6 +22,7 @@ pub(crate) struct ClockMap<V> {
     slots: Vec<Slot<V>>,
     hand: usize,
     capacity: usize,
+    evictions: u64,
 }
 
 impl<V> ClockMap<V> {
@@ -31,12 +32,18 @@ impl<V> ClockMap<V> {
             slots: Vec::new(),
             hand: 0,
             capacity: capacity.max(1),
+            evictions: 0,
         }
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Keys evicted so far to make room for new ones.
+    pub(crate) fn evictions(&self) -> u64 {
+        self.evictions
     }
 
     /// The value of `key`, marking it used.
@@ -97,6 +104,7 @@ impl<V> ClockMap<V> {
             self.index.remove(&evicted);
             self.index.insert(key, self.hand);
             self.hand = (self.hand + 1) % self.slots.len();
+            self.evictions += 1;
             return Some(evicted);
         }
     }

@@ -92,6 +92,18 @@ const METRICS: &[(&str, &str)] = &[
         "QoS 1 redeliveries suppressed by (device, sequence).",
     ),
     (
+        "iot_mqtt_frames_missing_total",
+        "Frames the consumer's ledger found missing (gaps in a device's sequence), reported as error items.",
+    ),
+    (
+        "iot_mqtt_frames_recovered_total",
+        "Frames that arrived after the ledger had reported them missing.",
+    ),
+    (
+        "iot_mqtt_dedup_evictions_total",
+        "Devices the consumer's ledger forgot to make room for another (dedup.max_devices).",
+    ),
+    (
         "iot_mqtt_read_pauses_total",
         "Consumer read-coalescing pauses (the broker sent one message per wake-up).",
     ),
@@ -141,6 +153,9 @@ mod enabled {
         received: Counter,
         decode_errors: Counter,
         duplicates: Counter,
+        missing: Counter,
+        recovered: Counter,
+        dedup_evictions: Counter,
         read_pauses: Counter,
         connected: Gauge,
         reconnects: Counter,
@@ -161,6 +176,9 @@ mod enabled {
                 received: Counter::noop(),
                 decode_errors: Counter::noop(),
                 duplicates: Counter::noop(),
+                missing: Counter::noop(),
+                recovered: Counter::noop(),
+                dedup_evictions: Counter::noop(),
                 read_pauses: Counter::noop(),
                 connected: Gauge::noop(),
                 reconnects: Counter::noop(),
@@ -234,6 +252,10 @@ mod enabled {
                     m.decode_errors =
                         counter(metrics::counter!("iot_mqtt_frames_decode_errors_total"));
                     m.duplicates = counter(metrics::counter!("iot_mqtt_frames_duplicate_total"));
+                    m.missing = counter(metrics::counter!("iot_mqtt_frames_missing_total"));
+                    m.recovered = counter(metrics::counter!("iot_mqtt_frames_recovered_total"));
+                    m.dedup_evictions =
+                        counter(metrics::counter!("iot_mqtt_dedup_evictions_total"));
                     m.read_pauses = counter(metrics::counter!("iot_mqtt_read_pauses_total"));
                 }
             }
@@ -263,6 +285,15 @@ mod enabled {
         }
         pub(crate) fn duplicate(&self) {
             self.duplicates.increment(1);
+        }
+        pub(crate) fn missing(&self, n: u64) {
+            self.missing.increment(n);
+        }
+        pub(crate) fn recovered(&self) {
+            self.recovered.increment(1);
+        }
+        pub(crate) fn dedup_evicted(&self, n: u64) {
+            self.dedup_evictions.increment(n);
         }
         pub(crate) fn read_pause(&self) {
             self.read_pauses.increment(1);
@@ -316,6 +347,9 @@ mod disabled {
         pub(crate) fn received(&self, _: u64) {}
         pub(crate) fn decode_error(&self) {}
         pub(crate) fn duplicate(&self) {}
+        pub(crate) fn missing(&self, _: u64) {}
+        pub(crate) fn recovered(&self) {}
+        pub(crate) fn dedup_evicted(&self, _: u64) {}
         pub(crate) fn read_pause(&self) {}
         pub(crate) fn connected(&self, _: bool) {}
         pub(crate) fn reconnect(&self) {}
@@ -407,7 +441,7 @@ mod tests {
             })
             .map(str::to_owned)
             .collect();
-        assert_eq!(named.len(), 14, "{named:?}");
+        assert_eq!(named.len(), 17, "{named:?}");
         assert_eq!(described, named);
     }
 
@@ -432,6 +466,9 @@ mod tests {
             "iot_mqtt_frames_received_total{}",
             "iot_mqtt_frames_decode_errors_total{}",
             "iot_mqtt_frames_duplicate_total{}",
+            "iot_mqtt_frames_missing_total{}",
+            "iot_mqtt_frames_recovered_total{}",
+            "iot_mqtt_dedup_evictions_total{}",
             "iot_mqtt_read_pauses_total{}",
             "iot_mqtt_connected{role=publisher}",
             "iot_mqtt_connected{role=consumer}",

@@ -55,6 +55,9 @@
 //! | `iot_mqtt_frames_received_total` | counter | | frames delivered by consumers (after deduplication) |
 //! | `iot_mqtt_frames_decode_errors_total` | counter | | error items (undecodable payloads, unexpected topics, refused subscriptions) |
 //! | `iot_mqtt_frames_duplicate_total` | counter | | frames suppressed as duplicates |
+//! | `iot_mqtt_frames_missing_total` | counter | | frames the consumers' ledgers found missing, each gap reported as [`ReceiveError::FramesMissing`] |
+//! | `iot_mqtt_frames_recovered_total` | counter | | frames that arrived after they had been reported missing |
+//! | `iot_mqtt_dedup_evictions_total` | counter | | devices a ledger forgot to make room for another (`dedup.max_devices`) |
 //! | `iot_mqtt_read_pauses_total` | counter | | consumers' read-coalescing pauses ([`ReadCoalescing`]) |
 //! | `iot_mqtt_connected` | gauge | `role` | clients connected now (`publisher`, `consumer`) |
 //! | `iot_mqtt_reconnects_total` | counter | `role` | connections lost or attempts failed |
@@ -65,8 +68,8 @@ mod config;
 mod connect_failure;
 mod connection;
 mod consumer;
-mod dedup;
 mod error;
+mod ledger;
 mod lru;
 mod metrics;
 mod oversize;

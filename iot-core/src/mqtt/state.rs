@@ -85,6 +85,9 @@ pub struct Stats {
     pub(crate) duplicates: AtomicU64,
     pub(crate) stale: AtomicU64,
     pub(crate) seq_resets: AtomicU64,
+    pub(crate) missing: AtomicU64,
+    pub(crate) recovered: AtomicU64,
+    pub(crate) dedup_evictions: AtomicU64,
     pub(crate) births: AtomicU64,
     pub(crate) subscribed: AtomicU64,
     pub(crate) connects: AtomicU64,
@@ -124,14 +127,25 @@ pub struct StatsSnapshot {
     /// Frames delivered to the application (after deduplication).
     pub received: u64,
     /// Error items: undecodable payloads, unexpected topics, refused
-    /// subscriptions.
+    /// subscriptions (not the `FramesMissing` reports).
     pub decode_errors: u64,
     /// Frames suppressed as duplicates.
     pub duplicates: u64,
-    /// Frames too far behind the dedup window to be judged; delivered.
+    /// Frames the ledger could not judge (behind its window, before the
+    /// first frame seen of their epoch, or of an older epoch); delivered.
     pub stale: u64,
-    /// Times a device's sequence restarted (window reset).
+    /// New session epochs seen (a device restarted).
     pub seq_resets: u64,
+    /// Frames reported missing (`ReceiveError::FramesMissing`), including
+    /// those that turned up later (`recovered`): the frames missing now
+    /// are `missing - recovered`.
+    pub missing: u64,
+    /// Frames that filled a gap after it was reported; delivered.
+    pub recovered: u64,
+    /// Devices the ledger forgot to make room for another
+    /// (`dedup.max_devices`): losses and duplicates of such a device before
+    /// its next frame cannot be detected.
+    pub dedup_evictions: u64,
     /// Birth messages applied to alias tables.
     pub births: u64,
     /// Subscriptions the broker confirmed (one per SUBACK whose filters
@@ -170,6 +184,9 @@ impl Stats {
             duplicates: self.duplicates.load(Relaxed),
             stale: self.stale.load(Relaxed),
             seq_resets: self.seq_resets.load(Relaxed),
+            missing: self.missing.load(Relaxed),
+            recovered: self.recovered.load(Relaxed),
+            dedup_evictions: self.dedup_evictions.load(Relaxed),
             births: self.births.load(Relaxed),
             subscribed: self.subscribed.load(Relaxed),
             connects: self.connects.load(Relaxed),
@@ -250,6 +267,24 @@ impl Stats {
     pub(crate) fn duplicate(&self) {
         Self::add(&self.duplicates, 1);
         self.metrics.duplicate();
+    }
+
+    /// The ledger found `n` frames missing.
+    pub(crate) fn missing(&self, n: u64) {
+        Self::add(&self.missing, n);
+        self.metrics.missing(n);
+    }
+
+    /// A frame filled a gap reported before.
+    pub(crate) fn recovered(&self) {
+        Self::add(&self.recovered, 1);
+        self.metrics.recovered();
+    }
+
+    /// The ledger forgot `n` devices.
+    pub(crate) fn dedup_evicted(&self, n: u64) {
+        Self::add(&self.dedup_evictions, n);
+        self.metrics.dedup_evicted(n);
     }
 
     /// A connection attempt failed.

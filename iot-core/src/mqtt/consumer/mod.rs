@@ -18,8 +18,8 @@ use crate::codec::AliasTable;
 use super::coalesce::Coalescer;
 use super::config::{AckMode, ConsumerConfig};
 use super::connection::{Link, Shutdown};
-use super::dedup::Dedup;
 use super::error::ConfigError;
+use super::ledger::Ledger;
 use super::lru::ClockMap;
 use super::oversize::OversizeSkip;
 use super::state::{ConnectionState, Role, Stats};
@@ -136,7 +136,14 @@ impl Consumer {
             filters,
             scheme: config.mqtt.topics.clone(),
             limits: config.limits,
-            dedup: Dedup::new(config.dedup.window, config.dedup.max_devices),
+            ledger: Ledger::new(
+                config.dedup.window,
+                config.dedup.max_gaps,
+                config.dedup.max_devices,
+            ),
+            evictions_seen: 0,
+            gap: None,
+            report_gaps: config.share_group.is_none(),
             oversize: OversizeSkip::new(config.mqtt.max_packet_size, config.oversize_skip_limit),
             tx,
             manual_acks,

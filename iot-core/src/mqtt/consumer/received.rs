@@ -63,6 +63,12 @@ impl ReceivedFrame {
         self.layout.timestamp_ms()
     }
 
+    /// The sender's session epoch (`0`: a sender without epochs); see
+    /// `docs/wire-format.md`.
+    pub fn epoch(&self) -> u64 {
+        self.layout.epoch()
+    }
+
     /// The encoded frame: the MQTT payload itself.
     pub fn payload(&self) -> &Bytes {
         &self.payload

@@ -19,8 +19,8 @@ use crate::codec::{AliasTable, Limits, decode_birth, decode_frame};
 
 use super::super::coalesce::Coalescer;
 use super::super::connection::{Link, take_stale};
-use super::super::dedup::{Dedup, Verdict};
 use super::super::error::ReceiveError;
+use super::super::ledger::{Ledger, Verdict};
 use super::super::oversize::{OversizeSkip, Reset};
 use super::super::state::Stats;
 use super::super::topics::{TopicKind, TopicScheme};
@@ -32,8 +32,15 @@ pub(super) struct Worker {
     pub(super) filters: Vec<SubscribeFilter>,
     pub(super) scheme: TopicScheme,
     pub(super) limits: Limits,
-    /// Duplicate windows, each with the device's latest alias table.
-    pub(super) dedup: Dedup<Option<Arc<AliasTable>>>,
+    /// Per-device ledgers, each with the device's latest alias table.
+    pub(super) ledger: Ledger<Option<Arc<AliasTable>>>,
+    /// The ledger's evictions already counted in the stats.
+    pub(super) evictions_seen: u64,
+    /// A gap the last frame revealed, delivered before that frame.
+    pub(super) gap: Option<Received>,
+    /// Whether gaps are losses: not for a member of a shared-subscription
+    /// group, which sees only its share of each device's frames.
+    pub(super) report_gaps: bool,
     pub(super) oversize: OversizeSkip,
     pub(super) tx: mpsc::Sender<Delivery>,
     /// `AckMode::OnRecv`: QoS 1 messages travel with their packet ids.
@@ -198,7 +205,13 @@ impl Worker {
                     epoch: self.shared.epoch.load(Ordering::SeqCst),
                     pkid: publish.pkid,
                 });
-                match self.on_publish(publish) {
+                let item = self.on_publish(publish);
+                if let Some(gap) = self.gap.take() {
+                    if let Flow::Stop = self.deliver(gap, shutdown.as_mut()).await {
+                        return Flow::Stop;
+                    }
+                }
+                match item {
                     Some(item) => self.hand_over(Some(item), ack, shutdown).await,
                     None if ack.is_some() => self.hand_over(None, ack, shutdown).await,
                     None => Flow::Continue,
@@ -248,6 +261,8 @@ impl Worker {
         let stats = &self.shared.stats;
         match &item {
             Some(Ok(_)) => stats.received(),
+            // Counted as `missing` when found.
+            Some(Err(ReceiveError::FramesMissing { .. })) => {}
             Some(Err(_)) => stats.decode_error(),
             None => {}
         }
@@ -300,30 +315,55 @@ impl Worker {
                         frame_device: view.device_id().into(),
                     }));
                 }
-                let (seq, timestamp_ms) = (view.seq(), view.timestamp_ms());
+                let (seq, timestamp_ms, epoch) = (view.seq(), view.timestamp_ms(), view.epoch());
                 let layout = view.layout();
                 let shared = &self.shared;
                 let stats = &shared.stats;
-                // One lookup gives the window and the device's alias table;
+                // One lookup gives the ledger and the device's alias table;
                 // the shared table map is read only for a device new here.
                 let (verdict, aliases) =
-                    self.dedup
-                        .check_with(parsed.device_id, seq, timestamp_ms, || {
+                    self.ledger
+                        .check_with(parsed.device_id, epoch, seq, timestamp_ms, || {
                             lock(&shared.aliases).get_mut(parsed.device_id).cloned()
                         });
+                let aliases = aliases.clone();
                 match verdict {
                     Verdict::Duplicate => {
                         stats.duplicate();
                         return None;
                     }
+                    Verdict::Fresh { gap: None } => {}
+                    Verdict::Fresh { gap: Some(_) } | Verdict::Late if !self.report_gaps => {}
+                    Verdict::Fresh {
+                        gap: Some((first, last)),
+                    } => {
+                        stats.missing(last - first + 1);
+                        tracing::warn!(
+                            device = parsed.device_id,
+                            epoch,
+                            first,
+                            last,
+                            "frames missing"
+                        );
+                        self.gap = Some(Err(ReceiveError::FramesMissing {
+                            device: parsed.device_id.to_owned(),
+                            epoch,
+                            first,
+                            last,
+                        }));
+                    }
+                    Verdict::Late => stats.recovered(),
                     Verdict::Stale => Stats::add(&stats.stale, 1),
-                    Verdict::Restart => Stats::add(&stats.seq_resets, 1),
-                    Verdict::Fresh => {}
+                    Verdict::NewEpoch => Stats::add(&stats.seq_resets, 1),
+                }
+                let evictions = self.ledger.evictions();
+                if evictions != self.evictions_seen {
+                    stats.dedup_evicted(evictions - self.evictions_seen);
+                    self.evictions_seen = evictions;
                 }
                 // Offset of the device level in the topic (it borrows from it).
                 let start = parsed.device_id.as_ptr() as usize - publish.topic.as_ptr() as usize;
                 let device = start..start + parsed.device_id.len();
-                let aliases = aliases.clone();
                 Some(Ok(ReceivedFrame {
                     device,
                     payload: publish.payload,
@@ -358,7 +398,7 @@ impl Worker {
                     Ok(table) => {
                         let table = Arc::new(table);
                         lock(&self.shared.aliases).insert(parsed.device_id, table.clone());
-                        if let Some(current) = self.dedup.extra_mut(parsed.device_id) {
+                        if let Some(current) = self.ledger.extra_mut(parsed.device_id) {
                             *current = Some(table);
                         }
                         Stats::add(&self.shared.stats.births, 1);

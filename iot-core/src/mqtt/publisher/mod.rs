@@ -133,6 +133,7 @@ impl Publisher {
         let max_frame = max_payload(max_packet, telemetry_topic.len(), config.qos);
         let encoder = Encoder::new().checksum(config.checksum);
         let stats = Arc::new(Stats::new(Role::Publisher));
+        let epoch = config.epoch.unwrap_or_else(now_ms);
         let mut core = Core {
             queue: FrameQueue::new(config.queue, usize::from(config.mqtt.max_inflight)),
             client,
@@ -149,7 +150,7 @@ impl Publisher {
         };
         let max_birth = max_payload(max_packet, core.birth_topic.len(), Qos::AtLeastOnce);
         if !config.birth.is_empty() {
-            let birth = encode_birth(&encoder, &config.device_id, &config.birth)
+            let birth = encode_birth(&encoder, &config.device_id, epoch, &config.birth)
                 .map_err(|e| ConfigError::new("birth", e.to_string()))?;
             if birth.len() > max_birth {
                 return Err(ConfigError::new(
@@ -166,6 +167,7 @@ impl Publisher {
             progress: Notify::new(),
             waiters: AtomicUsize::new(0),
             device_id: config.device_id.clone(),
+            epoch,
             client_id: config.mqtt.client_id.clone(),
             qos,
             max_frame,
@@ -186,9 +188,11 @@ impl Publisher {
     /// Encodes a frame and queues it for the broker; never waits.
     ///
     /// `header.device_id` must be the publisher's device. The sequence
-    /// number and timestamp are the caller's: consumers suppress
-    /// duplicates by `(device, seq)`, so use one increasing sequence per
-    /// device, and frame timestamps that grow with it (see `docs/mqtt.md`).
+    /// number and timestamp are the caller's: consumers account for frames
+    /// by `(device, epoch, seq)`, so use one increasing sequence per
+    /// device, starting afresh only with a new publisher (a new epoch).
+    /// `header.epoch` is replaced by the publisher's
+    /// ([`epoch`](Self::epoch)).
     ///
     /// `Ok` means the frame is queued: it stays there until the broker
     /// acknowledges it, unless the drop-oldest policy gives it up for newer
@@ -255,6 +259,11 @@ impl Publisher {
                 found: header.device_id.into(),
             });
         }
+        // The publisher's epoch, whatever the caller's header says.
+        let header = &FrameHeader {
+            epoch: shared.epoch,
+            ..*header
+        };
         let mut core = shared.lock();
         if core.closing || core.closed {
             return Err(PublishError::Closed);
@@ -328,7 +337,7 @@ impl Publisher {
             core.birth = None;
             return Ok(());
         }
-        let birth = encode_birth(&core.encoder, &shared.device_id, entries)?;
+        let birth = encode_birth(&core.encoder, &shared.device_id, shared.epoch, entries)?;
         if birth.len() > shared.max_birth {
             return Err(PublishError::FrameTooLarge {
                 len: birth.len(),
@@ -429,11 +438,18 @@ impl Publisher {
     pub fn device_id(&self) -> &str {
         &self.handle.shared.device_id
     }
+
+    /// The session epoch written into every frame and birth
+    /// ([`PublisherConfig::epoch`]).
+    pub fn epoch(&self) -> u64 {
+        self.handle.shared.epoch
+    }
 }
 
 fn encode_birth(
     encoder: &Encoder,
     device_id: &str,
+    epoch: u64,
     entries: &[AliasEntry],
 ) -> Result<Bytes, crate::codec::EncodeError> {
     let entries: Vec<BirthEntry<'_>> = entries
@@ -444,7 +460,7 @@ fn encode_birth(
             unit: e.unit.as_deref(),
         })
         .collect();
-    let header = FrameHeader::new(device_id, 0, now_ms());
+    let header = FrameHeader::new(device_id, 0, now_ms()).with_epoch(epoch);
     let mut out = Vec::new();
     encoder.birth_to_vec(&header, &entries, &mut out)?;
     Ok(Bytes::from(out))

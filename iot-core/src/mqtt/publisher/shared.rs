@@ -27,6 +27,8 @@ pub(super) struct Shared {
     /// nobody waits.
     pub(super) waiters: AtomicUsize,
     pub(super) device_id: String,
+    /// The session epoch stamped on every frame and birth.
+    pub(super) epoch: u64,
     pub(super) client_id: String,
     pub(super) qos: QoS,
     /// Largest frame whose PUBLISH fits `max_packet_size`.
