@@ -231,6 +231,136 @@ fn judge<X>(entry: &mut Entry<X>, epoch: u64, seq: u64, ts: u64, bounds: Bounds)
     Verdict::NewEpoch
 }
 
+/// What [`SequenceLedger::observe`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Observation {
+    /// A new frame, in order.
+    Fresh,
+    /// A new frame that skipped `first..=last`: those are now missing.
+    Gap {
+        /// The first missing sequence number.
+        first: u64,
+        /// The last missing sequence number.
+        last: u64,
+    },
+    /// A frame reported missing before, arriving late.
+    Recovered,
+    /// Seen before.
+    Duplicate,
+    /// The first frame of a newer session epoch (a restart).
+    NewEpoch,
+    /// Cannot be judged: behind the window, before the first frame seen
+    /// of its epoch, or of an epoch older than the previous one.
+    Stale,
+}
+
+/// Counts of a [`SequenceLedger`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LedgerTotals {
+    /// Frames observed.
+    pub observed: u64,
+    /// Frames reported missing (gaps), including those recovered later.
+    pub missing: u64,
+    /// Frames that arrived after they had been reported missing.
+    pub recovered: u64,
+    /// Frames seen before.
+    pub duplicates: u64,
+    /// Frames that could not be judged.
+    pub stale: u64,
+    /// New session epochs.
+    pub new_epochs: u64,
+    /// Devices forgotten to make room for another.
+    pub evictions: u64,
+}
+
+/// The [`Consumer`](super::Consumer)'s per-device accounting as a value of
+/// its own: feed it `(device, epoch, seq)` from any stream.
+///
+/// Each member of a shared-subscription group sees only its share of a
+/// device's frames, so a member's consumer cannot tell a gap from frames
+/// that went to another member and reports none. Run one
+/// `SequenceLedger` over the union of the members' frames (where they
+/// meet: a database, a collector) to find what the group lost, e.g. the
+/// frames a dead member's session kept at the broker.
+///
+/// ```
+/// use iot_core::mqtt::{DedupConfig, Observation, SequenceLedger};
+///
+/// let mut ledger = SequenceLedger::new(DedupConfig::default());
+/// assert_eq!(ledger.observe("pump-7", 1, 0, 1_000), Observation::Fresh);
+/// assert_eq!(ledger.observe("pump-7", 1, 3, 1_003), Observation::Gap { first: 1, last: 2 });
+/// assert_eq!(ledger.observe("pump-7", 1, 2, 1_002), Observation::Recovered);
+/// assert_eq!(ledger.observe("pump-7", 1, 2, 1_002), Observation::Duplicate);
+/// let totals = ledger.totals();
+/// assert_eq!((totals.missing, totals.recovered), (2, 1));
+/// ```
+#[derive(Debug)]
+pub struct SequenceLedger {
+    ledger: Ledger,
+    totals: LedgerTotals,
+}
+
+impl SequenceLedger {
+    /// An empty ledger bounded by `config` (`window`, `max_gaps`,
+    /// `max_devices`).
+    pub fn new(config: super::DedupConfig) -> Self {
+        Self {
+            ledger: Ledger::new(config.window, config.max_gaps, config.max_devices),
+            totals: LedgerTotals::default(),
+        }
+    }
+
+    /// Records frame `seq` of `device`'s session `epoch` (`0` for none),
+    /// whose header timestamp is `timestamp_ms`.
+    pub fn observe(
+        &mut self,
+        device: &str,
+        epoch: u64,
+        seq: u64,
+        timestamp_ms: u64,
+    ) -> Observation {
+        let (verdict, ()) = self
+            .ledger
+            .check_with(device, epoch, seq, timestamp_ms, || ());
+        let t = &mut self.totals;
+        t.observed += 1;
+        let observation = match verdict {
+            Verdict::Fresh { gap: None } => Observation::Fresh,
+            Verdict::Fresh {
+                gap: Some((first, last)),
+            } => {
+                t.missing += last - first + 1;
+                Observation::Gap { first, last }
+            }
+            Verdict::Late => {
+                t.recovered += 1;
+                Observation::Recovered
+            }
+            Verdict::Duplicate => {
+                t.duplicates += 1;
+                Observation::Duplicate
+            }
+            Verdict::NewEpoch => {
+                t.new_epochs += 1;
+                Observation::NewEpoch
+            }
+            Verdict::Stale => {
+                t.stale += 1;
+                Observation::Stale
+            }
+        };
+        t.evictions = self.ledger.evictions();
+        observation
+    }
+
+    /// The counts so far.
+    pub fn totals(&self) -> LedgerTotals {
+        self.totals
+    }
+}
+
 impl Ledger {
     /// [`check_with`](Self::check_with) without extra state.
     #[cfg(test)]

@@ -93,6 +93,7 @@ pub use error::{ConfigError, PublishError, ReceiveError, TopicError};
 /// Reconnect schedules, re-exported from [`iot_resilience::backoff`] for
 /// [`MqttConfig::backoff`].
 pub use iot_resilience::backoff::{BackoffConfig, BackoffStrategy};
+pub use ledger::{LedgerTotals, Observation, SequenceLedger};
 pub use publisher::Publisher;
 pub use state::{ConnectionState, Stats, StatsSnapshot};
 pub use topics::{
