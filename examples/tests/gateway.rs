@@ -170,3 +170,50 @@ async fn faults_open_the_breaker_and_broker_outages_lose_nothing() {
     assert_eq!(s.received_own, s.published, "{s:#?}");
     check_accounting(&s);
 }
+
+/// An external Mosquitto without persistence, killed with SIGKILL twice
+/// while the fleet publishes through it: the frames it took with it are
+/// lost, and the summary's ledger accounts for every one of them, as
+/// reported gaps or as in flight at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_external_broker_loses_frames_and_the_ledger_reports_them() {
+    use iot_testkit::mosquitto::{Broker, BrokerOptions};
+    let Some(mut broker) = Broker::start(BrokerOptions::default()) else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{}", broker.port());
+    let gateway = Gateway::start(args(&[
+        "--broker",
+        &url,
+        "--devices",
+        "4",
+        "--rate",
+        "200",
+        "--noisy-devices",
+        "0",
+        "--duration",
+        "4s",
+        "--drain",
+        "5s",
+    ]))
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        tokio::task::block_in_place(|| {
+            broker.kill();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            broker.start_again();
+        });
+    }
+    let s = gateway.wait().await.unwrap();
+    eprintln!(
+        "published {}, received {}, lost {}, ledger missing {} (recovered {}), in flight {}",
+        s.published, s.received_own, s.lost, s.ledger_missing, s.ledger_recovered, s.in_flight
+    );
+    // Without persistence a killed broker forgets the gateway's session:
+    // what the devices publish before it subscribes again is gone.
+    assert!(s.lost > 0, "{s:#?}");
+    assert_eq!(s.lost, s.ledger_missing + s.in_flight, "{s:#?}");
+    check_accounting(&s);
+}

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use iot_core::device::DeviceStatus;
 use iot_core::fleet::{FleetConfig, FleetRegistry};
 use iot_core::mqtt::{
-    BackoffConfig, ConnectionState as MqttState, Consumer, ConsumerConfig, MqttConfig,
+    BackoffConfig, ConnectionState as MqttState, Consumer, ConsumerConfig, DedupConfig, MqttConfig,
     ReadCoalescing, TlsConfig, Transport,
 };
 use iot_observe::endpoint::{HealthEndpoint, ServerHandle, serve};
@@ -100,6 +100,13 @@ pub struct GatewayArgs {
     /// Subscribe without a shared-subscription group.
     #[arg(long, conflicts_with = "share_group")]
     pub no_share: bool,
+    /// Report gaps in the devices' sequences as missing frames: `on` (the
+    /// default) also in a shared-subscription group, which is right while
+    /// this gateway is the group's only member; `auto` only without a
+    /// group (with several members each sees a share, and gaps are
+    /// normal); `off` never.
+    #[arg(long, default_value = "on", value_parser = ["on", "auto", "off"])]
+    pub gap_reports: String,
     /// Run the embedded broker with mutual TLS: a throwaway CA, broker and
     /// client certificate are generated at start (their directory is
     /// printed), the broker requires the client certificate, and every
@@ -348,6 +355,11 @@ impl Gateway {
         }
         if let Some(group) = &share_group {
             cc = cc.share_group(group.clone());
+        }
+        match args.gap_reports.as_str() {
+            "on" => cc = cc.dedup(DedupConfig::default().report_gaps(true)),
+            "off" => cc = cc.dedup(DedupConfig::default().report_gaps(false)),
+            _ => {}
         }
         let consumer = Consumer::start(cc).map_err(|e| format!("consumer: {e}"))?;
         let mut background = Vec::new();
@@ -785,10 +797,21 @@ impl Run {
         let unacked = flush.await.unwrap_or(0) as u64;
         let mut publish_dropped = 0;
         let mut resent = 0;
-        for p in &publishers {
-            let s = p.stats().snapshot();
-            publish_dropped += s.dropped;
-            resent += s.resent;
+        let mut in_flight = 0;
+        {
+            let highest = self
+                .shared
+                .highest_own
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for p in &publishers {
+                let s = p.stats().snapshot();
+                publish_dropped += s.dropped;
+                resent += s.resent;
+                // The simulator numbers each device's frames from 0.
+                let received_up_to = highest.get(p.device_id()).map_or(0, |h| h + 1);
+                in_flight += s.published.saturating_sub(received_up_to);
+            }
         }
         drop(publishers);
         let consumer_snapshot = self.shared.consumer_snapshot();
@@ -816,6 +839,11 @@ impl Run {
             received_own,
             duplicates: consumer_snapshot.duplicates,
             lost: published.saturating_sub(received_own),
+            ledger_missing: consumer_snapshot
+                .missing
+                .saturating_sub(consumer_snapshot.recovered),
+            ledger_recovered: consumer_snapshot.recovered,
+            in_flight,
             decode_errors: c.decode_errors.load(Relaxed),
             stored: c.stored.load(Relaxed),
             rate_limited: c.rate_limited.load(Relaxed),

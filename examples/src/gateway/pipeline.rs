@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use iot_core::codec::{AliasResolver, Channel, Value};
 use iot_core::device::{DeviceId, DeviceInfo};
 use iot_core::fleet::{FleetError, FleetRegistry};
-use iot_core::mqtt::{Consumer, ReceivedFrame, StatsSnapshot};
+use iot_core::mqtt::{Consumer, ReceiveError, ReceivedFrame, StatsSnapshot};
 use iot_observe::metrics_layer::MetricsLayer;
 use iot_resilience::backoff::BackoffConfig;
 use iot_resilience::circuit_breaker::{
@@ -48,8 +48,11 @@ pub struct Counters {
     pub received: AtomicU64,
     /// ... of which from this process's simulated fleet.
     pub received_own: AtomicU64,
-    /// Error items from the consumer (undecodable payloads...).
+    /// Error items from the consumer (undecodable payloads...), not the
+    /// ledger's reports of missing frames.
     pub decode_errors: AtomicU64,
+    /// Frames the consumer's ledger reported missing (`FramesMissing`).
+    pub missing_reported: AtomicU64,
     /// Frames past the rate limiter and the breaker (into retry).
     pub admitted: AtomicU64,
     /// Frames stored by the sink.
@@ -87,6 +90,9 @@ pub struct Shared {
     /// The consumer's counters, copied by the dispatcher every 250 ms
     /// (the consumer itself lives in the dispatcher task).
     pub consumer_stats: Mutex<StatsSnapshot>,
+    /// The highest sequence number received of each of this process's
+    /// simulated devices: what is above it at the end is in flight.
+    pub highest_own: Mutex<HashMap<String, u64>>,
     /// Device ids of this process's fleet start with this.
     own_prefix: String,
     outcome: OutcomeMetrics,
@@ -154,6 +160,7 @@ pub fn shared(
         max_in_flight,
         breaker,
         consumer_stats: Mutex::new(StatsSnapshot::default()),
+        highest_own: Mutex::new(HashMap::new()),
         own_prefix: format!("{own_prefix}-"),
         outcome: OutcomeMetrics::register(),
     }))
@@ -244,6 +251,15 @@ where
         let Some(item) = item else { break };
         let frame = match item {
             Ok(frame) => frame,
+            Err(error @ ReceiveError::FramesMissing { .. }) => {
+                let n = c
+                    .missing_reported
+                    .fetch_add(error.missing_frames(), Relaxed);
+                if n == 0 {
+                    console.event(&format!("ledger: {error}"));
+                }
+                continue;
+            }
             Err(error) => {
                 let n = c.decode_errors.fetch_add(1, Relaxed) + 1;
                 if n <= 3 {
@@ -257,6 +273,13 @@ where
         c.received.fetch_add(1, Relaxed);
         if frame.device_id().starts_with(&shared.own_prefix) {
             c.received_own.fetch_add(1, Relaxed);
+            let mut highest = shared.highest_own.lock().unwrap_or_else(|e| e.into_inner());
+            match highest.get_mut(frame.device_id()) {
+                Some(h) => *h = (*h).max(frame.seq()),
+                None => {
+                    highest.insert(frame.device_id().to_owned(), frame.seq());
+                }
+            }
         }
         let now = now_us();
         let sent_at = sent_at_us(&frame);

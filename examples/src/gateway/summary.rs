@@ -72,6 +72,15 @@ pub struct Summary {
     pub duplicates: u64,
     /// Published by this fleet but never received.
     pub lost: u64,
+    /// The consumer's ledger: frames reported missing (gaps in a device's
+    /// sequence) and not recovered since.
+    pub ledger_missing: u64,
+    /// ... frames that arrived after they had been reported missing.
+    pub ledger_recovered: u64,
+    /// Frames of this fleet above the highest frame received of their
+    /// device at the end: still on their way, or lost with nothing after
+    /// them to reveal the gap.
+    pub in_flight: u64,
     /// Undecodable messages.
     pub decode_errors: u64,
     /// Frames stored by the sink.
@@ -138,6 +147,9 @@ impl Summary {
             "received_own": self.received_own,
             "duplicates": self.duplicates,
             "lost": self.lost,
+            "ledger_missing": self.ledger_missing,
+            "ledger_recovered": self.ledger_recovered,
+            "in_flight": self.in_flight,
             "decode_errors": self.decode_errors,
             "stored": self.stored,
             "rate_limited": self.rate_limited,
@@ -187,6 +199,15 @@ impl Summary {
                 format!(
                     "published by this fleet, never received ({} resent after reconnects)",
                     t(self.resent)
+                ),
+            ),
+            (
+                "ledger: missing",
+                t(self.ledger_missing),
+                format!(
+                    "gaps the consumer reported ({} recovered late); {} in flight at the end",
+                    t(self.ledger_recovered),
+                    t(self.in_flight)
                 ),
             ),
             ("decode errors", t(self.decode_errors), String::new()),

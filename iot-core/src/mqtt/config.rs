@@ -627,6 +627,13 @@ pub struct DedupConfig {
     /// ([`StatsSnapshot::dedup_evictions`](super::StatsSnapshot::dedup_evictions)).
     /// Default 100,000.
     pub max_devices: usize,
+    /// Whether gaps are reported as missing frames. `None` (the default):
+    /// yes, unless the consumer is a member of a shared-subscription group,
+    /// which sees only its share of each device's frames (every frame sent
+    /// to another member would look missing). Set `Some(true)` for the only
+    /// member of a group; run a [`SequenceLedger`](super::SequenceLedger)
+    /// over the members' union to account for a group of several.
+    pub report_gaps: Option<bool>,
 }
 
 impl Default for DedupConfig {
@@ -635,6 +642,7 @@ impl Default for DedupConfig {
             window: 4096,
             max_gaps: 64,
             max_devices: 100_000,
+            report_gaps: None,
         }
     }
 }
@@ -655,6 +663,12 @@ impl DedupConfig {
     /// Sets [`max_devices`](Self::max_devices).
     pub fn max_devices(mut self, max_devices: usize) -> Self {
         self.max_devices = max_devices;
+        self
+    }
+
+    /// Sets [`report_gaps`](Self::report_gaps).
+    pub fn report_gaps(mut self, on: bool) -> Self {
+        self.report_gaps = Some(on);
         self
     }
 }

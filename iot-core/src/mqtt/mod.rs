@@ -12,8 +12,10 @@
 //! * [`Consumer`] subscribes (optionally as a shared-subscription group),
 //!   validates each payload once and yields [`ReceivedFrame`]s, zero-copy
 //!   views over the received `Bytes`; malformed messages become
-//!   [`ReceiveError`] items naming the topic; QoS 1 duplicates are
-//!   suppressed by `(device, seq)` in a bounded window; birth messages keep
+//!   [`ReceiveError`] items naming the topic; a per-device ledger by
+//!   `(device, epoch, seq)` suppresses QoS 1 duplicates and reports gaps
+//!   as [`ReceiveError::FramesMissing`] ([`SequenceLedger`] is the same
+//!   accounting as a value of its own); birth messages keep
 //!   per-device alias tables; [`ReadCoalescing`] keeps a busy stream from
 //!   waking it once per message.
 //! * Observability: [`ConnectionState`] through a `watch` receiver,

@@ -143,7 +143,10 @@ impl Consumer {
             ),
             evictions_seen: 0,
             gap: None,
-            report_gaps: config.share_group.is_none(),
+            report_gaps: config
+                .dedup
+                .report_gaps
+                .unwrap_or(config.share_group.is_none()),
             oversize: OversizeSkip::new(config.mqtt.max_packet_size, config.oversize_skip_limit),
             tx,
             manual_acks,
