@@ -20,6 +20,11 @@ use std::fmt;
 pub struct RecordId(pub(crate) u64);
 
 impl RecordId {
+    /// The id `id`, e.g. as stored elsewhere by the caller.
+    pub const fn new(id: u64) -> Self {
+        Self(id)
+    }
+
     /// The id as a number.
     pub fn get(self) -> u64 {
         self.0
