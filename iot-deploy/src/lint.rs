@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::emit::Value;
-use crate::generate::k8s::manifests;
+use crate::generate::k8s::{manifests, workload_kind};
 use crate::metrics_contract::LIVENESS_PATH;
 use crate::spec::{DeploySpec, Plaintext};
 
@@ -200,12 +200,17 @@ pub fn lint(spec: &DeploySpec) -> Vec<Finding> {
     for o in &objects {
         let obj = format!("{}/{}", s(o, "kind"), s(o, "metadata/name"));
         match s(o, "kind") {
-            "Deployment" => {
+            "Deployment" | "StatefulSet" => {
                 if let Some(pod) = o.pointer("spec/template/spec") {
                     pod_rules(&obj, pod, &mut out);
                 }
                 let replicas = o.pointer("spec/replicas");
-                if replicas == Some(&Value::Int(1)) && !kinds.contains(&"HorizontalPodAutoscaler") {
+                // The broker's StatefulSet has one replica by design.
+                let service = s(o, "metadata/name") == spec.name;
+                if service
+                    && replicas == Some(&Value::Int(1))
+                    && !kinds.contains(&"HorizontalPodAutoscaler")
+                {
                     out.push(Finding {
                         id: "ID007",
                         object: obj.clone(),
@@ -237,7 +242,7 @@ pub fn lint(spec: &DeploySpec) -> Vec<Finding> {
             _ => {}
         }
     }
-    let deployment = format!("Deployment/{}", spec.name);
+    let deployment = format!("{}/{}", workload_kind(spec), spec.name);
     if let Some(m) = &spec.dependencies.mqtt {
         if m.plaintext() == Plaintext::All {
             let message = if m.tls.is_none() {

@@ -28,19 +28,20 @@ fn spec_keys(spec: &DeploySpec) -> Vec<String> {
     keys
 }
 
-/// The variables the Kubernetes Deployment takes from Secrets.
+/// The variables the Kubernetes Deployment (or, for share-group members,
+/// StatefulSet) takes from Secrets.
 fn k8s_secret_keys(spec: &DeploySpec) -> Vec<String> {
     let m = iot_deploy::generate::k8s::manifests(spec)
         .into_iter()
-        .find(|m| m.file == "deployment.yaml")
-        .expect("deployment.yaml");
+        .find(|m| m.file == "deployment.yaml" || m.file == "statefulset.yaml")
+        .expect("deployment.yaml or statefulset.yaml");
     let doc: Value = serde_json::from_str(&to_json(&m.docs[0])).unwrap();
     doc["spec"]["template"]["spec"]["containers"]
         .as_array()
         .expect("containers")
         .iter()
         .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
-        .filter(|e| e.get("valueFrom").is_some())
+        .filter(|e| e["valueFrom"].get("secretKeyRef").is_some())
         .map(|e| e["name"].as_str().unwrap().to_string())
         .collect()
 }

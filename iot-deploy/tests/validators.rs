@@ -240,12 +240,17 @@ fn helm_lint_and_template() {
         );
         let (ok, out) = run(Command::new(&helm).args(["template", "release"]).arg(chart));
         assert!(ok, "helm template {label}:\n{out}");
-        for kind in ["Deployment", "Service", "ServiceAccount"] {
+        for kind in ["Service", "ServiceAccount"] {
             assert!(
                 out.contains(&format!("kind: {kind}\n")),
                 "{label}: no {kind}:\n{out}"
             );
         }
+        // The workload: a StatefulSet for share-group members.
+        assert!(
+            out.contains("kind: Deployment\n") || out.contains("kind: StatefulSet\n"),
+            "{label}: no workload:\n{out}"
+        );
         let path = tmp.path().join(format!("helm-{label}.yaml"));
         fs::write(&path, out).unwrap();
         templated.push(path);

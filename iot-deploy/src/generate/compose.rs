@@ -92,6 +92,11 @@ fn service(spec: &DeploySpec, deps: &[&str]) -> Value {
         for (k, v) in mqtt_client::env(m, &spec.name, "mosquitto") {
             env.set(k, v);
         }
+        if let Some(g) = &m.share_group {
+            // One container, one stable client id (the StatefulSet's first
+            // pod name), so a restart resumes the same broker session.
+            env.set(g.client_id_env.as_str(), format!("{}-0", spec.name));
+        }
     }
     if let Some(p) = &d.postgres {
         env.set("POSTGRES_HOST", "postgres")
@@ -166,7 +171,7 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         deps.push("mosquitto");
         services.set("mosquitto", mosquitto_service(m));
         volumes.set("mosquitto-data", Value::map());
-        out.extend(mosquitto_files(m, &spec.name));
+        out.extend(mosquitto_files(m, spec));
     }
     if let Some(p) = &d.postgres {
         deps.push("postgres");
@@ -339,7 +344,7 @@ fn mosquitto_service(m: &crate::spec::Mqtt) -> Value {
         // ca.crt, tls.crt and tls.key: the operator's, never generated.
         mounts.push(format!("./mosquitto/certs:{}:ro", mosquitto::CERTS_DIR));
     }
-    mounts.push("mosquitto-data:/mosquitto/data".into());
+    mounts.push(format!("mosquitto-data:{}", mosquitto::DATA_DIR));
     let check = strs(&[
         "CMD",
         "mosquitto_sub",
@@ -376,15 +381,15 @@ fn mosquitto_service(m: &crate::spec::Mqtt) -> Value {
 /// `mosquitto.conf`, and the files the operator owns after the first
 /// render: the password file (empty: no users until `mosquitto_passwd`
 /// adds some) and the ACL.
-fn mosquitto_files(m: &crate::spec::Mqtt, service: &str) -> Vec<File> {
+fn mosquitto_files(m: &crate::spec::Mqtt, spec: &DeploySpec) -> Vec<File> {
     let mut out = vec![File::new(
         "compose/mosquitto/mosquitto.conf",
-        mosquitto::mosquitto_conf(m),
+        mosquitto::mosquitto_conf(m, spec.mqtt_consumers()),
     )];
     if m.auth() == MqttAuth::Password {
         out.push(File::create_only("compose/mosquitto/passwd", ""));
     }
-    if let Some(acl) = mosquitto::acl(m, service) {
+    if let Some(acl) = mosquitto::acl(m, &spec.name) {
         out.push(File::create_only("compose/mosquitto/acl", acl));
     }
     out

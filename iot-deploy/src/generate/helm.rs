@@ -3,8 +3,8 @@
 
 use super::File;
 use super::helm_values::{chart, values};
-use super::k8s::MQTT_FILE_MODE;
-use super::mqtt_client;
+use super::k8s::{MQTT_FILE_MODE, broker};
+use super::{mosquitto, mqtt_client};
 use crate::spec::DeploySpec;
 
 const HELPERS: &str = r#"{{/*
@@ -43,12 +43,20 @@ Create chart name and version as used by the chart label.
 Common labels
 */}}
 {{- define "CHART.labels" -}}
-helm.sh/chart: {{ include "CHART.chart" . }}
 {{ include "CHART.selectorLabels" . }}
+app.kubernetes.io/component: COMPONENT
+{{ include "CHART.releaseLabels" . }}
+{{- end }}
+
+{{/*
+The labels every object of the release carries besides name, instance and
+component.
+*/}}
+{{- define "CHART.releaseLabels" -}}
+helm.sh/chart: {{ include "CHART.chart" . }}
 {{- if .Chart.AppVersion }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end }}
-app.kubernetes.io/component: COMPONENT
 app.kubernetes.io/part-of: PART_OF
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
@@ -59,6 +67,20 @@ Selector labels
 {{- define "CHART.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "CHART.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The MQTT broker's selector labels (instance: its Service name) and labels.
+*/}}
+{{- define "CHART.brokerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "CHART.name" . }}
+app.kubernetes.io/instance: {{ .Values.mqtt.broker.name }}
+{{- end }}
+
+{{- define "CHART.brokerLabels" -}}
+{{ include "CHART.brokerSelectorLabels" . }}
+app.kubernetes.io/component: BROKER_ROLE
+{{ include "CHART.releaseLabels" . }}
 {{- end }}
 
 {{/*
@@ -97,12 +119,19 @@ seccompProfile:
 {{- end }}
 
 {{/*
-Environment: plain values, then secret references.
+Environment: plain values, the share-group member's client id (its pod
+name), then secret references.
 */}}
 {{- define "CHART.env" -}}
 {{- range $k, $v := .Values.env }}
 - name: {{ $k }}
   value: {{ $v | quote }}
+{{- end }}
+{{- if .Values.mqtt.shareGroup.enabled }}
+- name: {{ .Values.mqtt.shareGroup.clientIdEnv }}
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
 {{- end }}
 {{- range .Values.secrets }}
 {{- $secret := .name }}
@@ -140,8 +169,10 @@ data:
 {{- end }}
 "#;
 
-const DEPLOYMENT: &str = r#"apiVersion: apps/v1
-kind: Deployment
+const DEPLOYMENT: &str = r#"{{- /* A StatefulSet when the replicas form an MQTT share group: stable pod names, so stable client ids. */ -}}
+{{- $sts := .Values.mqtt.shareGroup.enabled -}}
+apiVersion: apps/v1
+kind: {{ if $sts }}StatefulSet{{ else }}Deployment{{ end }}
 metadata:
   name: {{ include "CHART.fullname" . }}
   labels:
@@ -151,14 +182,23 @@ spec:
   replicas: {{ .Values.replicaCount }}
   {{- end }}
   revisionHistoryLimit: 5
+  {{- if $sts }}
+  serviceName: {{ include "CHART.fullname" . }}-headless
+  podManagementPolicy: Parallel
+  {{- end }}
   selector:
     matchLabels:
       {{- include "CHART.selectorLabels" . | nindent 6 }}
+  {{- if $sts }}
+  updateStrategy:
+    type: RollingUpdate
+  {{- else }}
   strategy:
     type: RollingUpdate
     rollingUpdate:
       maxUnavailable: 0
       maxSurge: 1
+  {{- end }}
   template:
     metadata:
       labels:
@@ -317,6 +357,32 @@ spec:
       targetPort: metrics
       protocol: TCP
     {{- end }}
+{{- if .Values.mqtt.shareGroup.enabled }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "CHART.fullname" . }}-headless
+  labels:
+    {{- include "CHART.labels" . | nindent 4 }}
+spec:
+  type: ClusterIP
+  clusterIP: None
+  selector:
+    {{- include "CHART.selectorLabels" . | nindent 4 }}
+  ports:
+    {{- if .Values.service.metricsPort }}
+    - name: metrics
+      port: {{ .Values.service.metricsPort }}
+      targetPort: metrics
+      protocol: TCP
+    {{- else }}
+    - name: http
+      port: {{ .Values.service.httpPort }}
+      targetPort: http
+      protocol: TCP
+    {{- end }}
+{{- end }}
 "#;
 
 const HPA: &str = r#"{{- if .Values.autoscaling.enabled }}
@@ -329,7 +395,7 @@ metadata:
 spec:
   scaleTargetRef:
     apiVersion: apps/v1
-    kind: Deployment
+    kind: {{ if .Values.mqtt.shareGroup.enabled }}StatefulSet{{ else }}Deployment{{ end }}
     name: {{ include "CHART.fullname" . }}
   minReplicas: {{ .Values.autoscaling.minReplicas }}
   maxReplicas: {{ .Values.autoscaling.maxReplicas }}
@@ -454,6 +520,15 @@ spec:
           port: 53
         - protocol: TCP
           port: 53
+    {{- if .Values.mqtt.broker.enabled }}
+    - to:
+        - podSelector:
+            matchLabels:
+              {{- include "CHART.brokerSelectorLabels" . | nindent 14 }}
+      ports:
+        - protocol: TCP
+          port: {{ .Values.mqtt.broker.clientPort }}
+    {{- end }}
     {{- range .Values.networkPolicy.egressPorts }}
     - ports:
         - protocol: TCP
@@ -524,6 +599,181 @@ spec:
 {{- end }}
 "#;
 
+const MQTT_BROKER: &str = r#"{{- if .Values.mqtt.broker.enabled }}
+{{- $b := .Values.mqtt.broker }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ $b.name }}-config
+  labels:
+    {{- include "CHART.brokerLabels" . | nindent 4 }}
+data:
+  mosquitto.conf: {{ $b.config | quote }}
+{{- range $headless := list false true }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $b.name }}{{ if $headless }}-headless{{ end }}
+  labels:
+    {{- include "CHART.brokerLabels" $ | nindent 4 }}
+spec:
+  type: ClusterIP
+  {{- if $headless }}
+  clusterIP: None
+  {{- end }}
+  selector:
+    {{- include "CHART.brokerSelectorLabels" $ | nindent 4 }}
+  ports:
+    {{- range $b.ports }}
+    - name: {{ .name }}
+      port: {{ .port }}
+      targetPort: {{ .name }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: {{ $b.name }}
+  labels:
+    {{- include "CHART.brokerLabels" . | nindent 4 }}
+spec:
+  replicas: 1
+  revisionHistoryLimit: 5
+  serviceName: {{ $b.name }}-headless
+  selector:
+    matchLabels:
+      {{- include "CHART.brokerSelectorLabels" . | nindent 6 }}
+  updateStrategy:
+    type: RollingUpdate
+  template:
+    metadata:
+      labels:
+        {{- include "CHART.brokerLabels" . | nindent 8 }}
+      annotations:
+        checksum/config: {{ $b.config | sha256sum }}
+    spec:
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      terminationGracePeriodSeconds: 30
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: {{ $b.uid }}
+        runAsGroup: {{ $b.uid }}
+        fsGroup: {{ $b.uid }}
+        fsGroupChangePolicy: OnRootMismatch
+        seccompProfile:
+          type: RuntimeDefault
+      containers:
+        - name: mosquitto
+          image: {{ $b.image | quote }}
+          imagePullPolicy: IfNotPresent
+          command:
+            - /usr/sbin/mosquitto
+            - -c
+            - CONFIG_DIR/mosquitto.conf
+          ports:
+            {{- range $b.ports }}
+            - name: {{ .name }}
+              containerPort: {{ .port }}
+              protocol: TCP
+            {{- end }}
+          resources:
+            {{- toYaml $b.resources | nindent 12 }}
+          {{- $port := (first $b.ports).name }}
+          {{- range $probe, $p := dict "livenessProbe" (list 20 3) "readinessProbe" (list 10 3) "startupProbe" (list 2 60) }}
+          {{ $probe }}:
+            tcpSocket:
+              port: {{ $port }}
+            periodSeconds: {{ index $p 0 }}
+            timeoutSeconds: 2
+            failureThreshold: {{ index $p 1 }}
+          {{- end }}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            runAsNonRoot: true
+            capabilities:
+              drop:
+                - ALL
+          volumeMounts:
+            - name: config
+              mountPath: CONFIG_DIR
+              readOnly: true
+            - name: data
+              mountPath: DATA_DIR
+              readOnly: false
+      volumes:
+        - name: config
+          projected:
+            defaultMode: BROKER_MODE
+            sources:
+              {{- toYaml $b.configSources | nindent 14 }}
+  volumeClaimTemplates:
+    - apiVersion: v1
+      kind: PersistentVolumeClaim
+      metadata:
+        name: data
+        labels:
+          {{- include "CHART.brokerSelectorLabels" . | nindent 10 }}
+      spec:
+        accessModes:
+          - ReadWriteOnce
+        {{- with $b.storage.storageClassName }}
+        storageClassName: {{ . | quote }}
+        {{- end }}
+        resources:
+          requests:
+            storage: {{ $b.storage.size | quote }}
+{{- if .Values.networkPolicy.enabled }}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ $b.name }}
+  labels:
+    {{- include "CHART.brokerLabels" . | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "CHART.brokerSelectorLabels" . | nindent 6 }}
+  policyTypes:
+    - Ingress
+    - Egress
+  ingress:
+    - from:
+        - podSelector:
+            matchLabels:
+              {{- include "CHART.selectorLabels" . | nindent 14 }}
+        {{- if .Values.cronjob.enabled }}
+        - podSelector:
+            matchLabels:
+              app.kubernetes.io/name: {{ include "CHART.name" . }}
+              app.kubernetes.io/instance: {{ .Release.Name }}-cron
+        {{- end }}
+      ports:
+        {{- range $b.ports }}
+        - protocol: TCP
+          port: {{ .port }}
+        {{- end }}
+    {{- with $b.deviceCidrs }}
+    - from:
+        {{- range . }}
+        - ipBlock:
+            cidr: {{ . | quote }}
+        {{- end }}
+      ports:
+        {{- range $b.ports }}
+        - protocol: TCP
+          port: {{ .port }}
+        {{- end }}
+    {{- end }}
+{{- end }}
+{{- end }}
+"#;
+
 const NOTES: &str = r#"{{ include "CHART.fullname" . }} is deployed in namespace {{ .Release.Namespace }}.
 
 Probes: {{ .Values.probes.liveness.path }}, {{ .Values.probes.readiness.path }}, {{ .Values.probes.startup.path }}
@@ -539,6 +789,17 @@ MQTT TLS Secrets when mqtt.certManager.enabled):
   {{ .secret.name }}: {{ range $i, $k := .secret.items }}{{ if $i }}, {{ end }}{{ $k.key }}{{ end }}
 {{- end }}
 {{- end }}
+{{- if .Values.mqtt.broker.enabled }}
+
+The MQTT broker runs as StatefulSet {{ .Values.mqtt.broker.name }} (Service
+{{ .Values.mqtt.broker.name }}); it mounts these Secrets (passwd from
+mosquitto_passwd, acl from `iot-deploy render --only k8s`: k8s/mosquitto/):
+{{- range .Values.mqtt.broker.configSources }}
+{{- with .secret }}
+  {{ .name }}: {{ range $i, $k := .items }}{{ if $i }}, {{ end }}{{ $k.key }}{{ end }}
+{{- end }}
+{{- end }}
+{{- end }}
 "#;
 
 /// Every file of the chart, under `helm/<name>/`.
@@ -550,6 +811,10 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
             .replace("PART_OF", spec.part_of())
             .replace("MQTT_DIR", mqtt_client::SECRETS_DIR)
             .replace("MQTT_MODE", &MQTT_FILE_MODE.to_string())
+            .replace("BROKER_ROLE", broker::COMPONENT)
+            .replace("BROKER_MODE", &broker::FILE_MODE.to_string())
+            .replace("CONFIG_DIR", mosquitto::CONFIG_DIR)
+            .replace("DATA_DIR", mosquitto::DATA_DIR)
     };
     let mut out = vec![
         File::new(format!("{dir}/Chart.yaml"), chart(spec)),
@@ -568,6 +833,7 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         ("networkpolicy.yaml", NETWORK_POLICY),
         ("cronjob.yaml", CRONJOB),
         ("mqtt-certificates.yaml", MQTT_CERTIFICATES),
+        ("mqtt-broker.yaml", MQTT_BROKER),
         ("NOTES.txt", NOTES),
     ];
     out.extend(

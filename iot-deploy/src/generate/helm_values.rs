@@ -5,8 +5,8 @@ use crate::emit::{Value, to_yaml};
 use crate::generate::k8s::cert_manager::{
     DURATION, RENEW_BEFORE, broker_subject, client_subject, private_key,
 };
-use crate::generate::k8s::{mqtt_sources, workload_env};
-use crate::spec::{DeploySpec, ProbeKind};
+use crate::generate::k8s::{self, mqtt_sources, workload_env};
+use crate::spec::{DeploySpec, ProbeKind, Resources};
 use crate::spec::{IssuerKind, MqttTls};
 
 /// `Chart.yaml`.
@@ -36,6 +36,13 @@ fn quantities(cpu: Option<&str>, mem: Option<&str>) -> Value {
         m.set("memory", v);
     }
     m
+}
+
+/// `resources`: requests and limits (`"none"` left out).
+fn resources(r: &Resources) -> Value {
+    Value::map()
+        .with("requests", quantities(r.request_cpu(), r.request_memory()))
+        .with("limits", quantities(r.limit_cpu(), r.limit_memory()))
 }
 
 fn probe(spec: &DeploySpec, kind: ProbeKind) -> Value {
@@ -75,7 +82,7 @@ fn mqtt(spec: &DeploySpec) -> Value {
                     "broker",
                     Value::map()
                         .with("secretName", tls.broker_secret_for(name))
-                        .with("subject", broker_subject(m)),
+                        .with("subject", broker_subject(spec, m)),
                 )
                 .set(
                     "client",
@@ -88,14 +95,57 @@ fn mqtt(spec: &DeploySpec) -> Value {
             cm.set("enabled", false);
         }
     }
+    let group = match spec.share_group() {
+        Some(g) => Value::map()
+            .with("enabled", true)
+            .with("clientIdEnv", g.client_id_env.as_str()),
+        None => Value::map().with("enabled", false),
+    };
     Value::map()
         .with("secretSources", Value::Seq(sources))
         .with("certManager", cm)
+        .with("broker", broker(spec))
+        .with("shareGroup", group)
+}
+
+/// `mqtt.broker`: the broker's objects in the chart, from the same
+/// functions as the plain manifests (names, config text, volume sources).
+fn broker(spec: &DeploySpec) -> Value {
+    let Some(m) = spec.cluster_broker() else {
+        return Value::map().with("enabled", false);
+    };
+    let n = k8s::broker::BrokerNames::of(spec, m);
+    let ports: Vec<Value> = m
+        .client_ports()
+        .into_iter()
+        .map(|(name, port)| Value::map().with("name", name).with("port", port))
+        .collect();
+    let sources: Vec<Value> = k8s::broker::config_sources(m, &n)
+        .iter()
+        .map(to_value)
+        .collect();
+    Value::map()
+        .with("enabled", true)
+        .with("name", n.service.as_str())
+        .with("image", m.image.as_str())
+        .with("uid", k8s::broker::BROKER_UID)
+        .with("ports", Value::Seq(ports))
+        .with("clientPort", m.client_port())
+        .with("config", k8s::broker::config(spec, m))
+        .with("configSources", Value::Seq(sources))
+        .with("resources", resources(&m.broker.resources))
+        .with(
+            "storage",
+            Value::map().with("size", m.broker.storage.as_str()).with(
+                "storageClassName",
+                m.broker.storage_class.clone().unwrap_or_default(),
+            ),
+        )
+        .with("deviceCidrs", m.broker.device_cidrs.clone())
 }
 
 /// `values.yaml`: every knob the templates read, defaulting to the spec.
 pub(crate) fn values(spec: &DeploySpec) -> String {
-    let r = &spec.resources;
     let h = &spec.hardening;
     let mut env = Value::map();
     for e in workload_env(spec).into_iter().filter(|e| e.value.is_some()) {
@@ -121,7 +171,11 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
     let mut egress_ports: Vec<Value> = Vec::new();
     let d = &spec.dependencies;
     for port in [
-        d.mqtt.as_ref().map(|m| m.client_port()),
+        // The cluster broker has its own egress rule (to its pods only).
+        d.mqtt
+            .as_ref()
+            .filter(|_| spec.cluster_broker().is_none())
+            .map(|m| m.client_port()),
         d.postgres.as_ref().map(|p| p.port),
         d.redis.as_ref().map(|x| x.port),
     ]
@@ -151,12 +205,7 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
                 .with("maxReplicas", a.max)
                 .with("targetCPUUtilizationPercentage", a.cpu_percent),
         )
-        .with(
-            "resources",
-            Value::map()
-                .with("requests", quantities(r.request_cpu(), r.request_memory()))
-                .with("limits", quantities(r.limit_cpu(), r.limit_memory())),
-        )
+        .with("resources", resources(&spec.resources))
         .with(
             "service",
             Value::map()

@@ -2,7 +2,7 @@
 
 use crate::SpecFile;
 use crate::emit::to_yaml_docs;
-use crate::spec::DeploySpec;
+use crate::spec::{DeploySpec, MqttAuth};
 
 /// A generated file: a relative path, its contents and how it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,13 +103,26 @@ impl Target {
     }
 }
 
-/// The Kubernetes manifests as files under `k8s/` (Secret templates included).
+/// The Kubernetes manifests as files under `k8s/` (Secret templates
+/// included), and, when the broker runs in the cluster, the files its auth
+/// Secret is made from (`k8s/mosquitto/passwd` and `acl`, written only when
+/// absent, like compose's).
 pub fn k8s_files(spec: &DeploySpec) -> Vec<File> {
     let ms = super::k8s::manifests(spec)
         .into_iter()
         .chain(super::k8s::secret_templates(spec));
-    ms.map(|m| File::new(format!("k8s/{}", m.file), to_yaml_docs(&m.docs)))
-        .collect()
+    let mut out: Vec<File> = ms
+        .map(|m| File::new(format!("k8s/{}", m.file), to_yaml_docs(&m.docs)))
+        .collect();
+    if let Some(m) = spec.cluster_broker() {
+        if m.auth() == MqttAuth::Password {
+            out.push(File::create_only("k8s/mosquitto/passwd", ""));
+        }
+        if let Some(acl) = super::mosquitto::acl(m, &spec.name) {
+            out.push(File::create_only("k8s/mosquitto/acl", acl));
+        }
+    }
+    out
 }
 
 /// Renders `targets` for the spec of `env` (the base spec for `None`); the

@@ -33,7 +33,11 @@ fn quote(v: &str) -> String {
 pub fn secret_keys(spec: &DeploySpec) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     for e in crate::generate::k8s::workload_env(spec) {
-        if e.value_from.is_some() && !keys.contains(&e.name) {
+        let secret = e
+            .value_from
+            .as_ref()
+            .is_some_and(|v| v.secret_key_ref.is_some());
+        if secret && !keys.contains(&e.name) {
             keys.push(e.name);
         }
     }
@@ -104,6 +108,11 @@ pub fn unit(spec: &DeploySpec) -> String {
                 quote(&format!("{}={value}", e.name))
             ));
         }
+    }
+    if let Some(g) = spec.share_group() {
+        // A stable MQTT client id (share-group member): the unit's name and
+        // the host's, so a restart resumes the same broker session.
+        l(&format!("Environment=\"{}={name}-%H\"", g.client_id_env));
     }
     if credentials {
         l(&format!(

@@ -5,6 +5,7 @@
 //! position of the enclosing table), and rejects unknown fields.
 
 mod app;
+mod broker;
 mod deps;
 mod image;
 mod mqtt;
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use app::{Alerts, Build, ComposeOptions, CronJob, Hardening, Metrics, Runtime, Systemd};
+pub use broker::{Broker, DEFAULT_CLIENT_ID_ENV, MAX_INFLIGHT, MAX_QUEUE, QueueLimits, ShareGroup};
 pub use deps::{Dependencies, Postgres, Redis};
 pub use image::{Image, PullPolicy};
 pub use mqtt::{CertManager, IssuerKind, Mqtt, MqttAuth, MqttTls, Plaintext, TlsMode};
@@ -141,6 +143,39 @@ impl DeploySpec {
     /// Pod termination grace period: the drain period plus 10 s.
     pub fn grace_seconds(&self) -> u32 {
         self.drain_seconds.saturating_add(10)
+    }
+
+    /// The MQTT dependency when iot-deploy runs its broker in Kubernetes.
+    pub fn cluster_broker(&self) -> Option<&Mqtt> {
+        self.dependencies
+            .mqtt
+            .as_ref()
+            .filter(|m| m.broker_in_cluster(self.namespace()))
+    }
+
+    /// The share group, when the service consumes through one.
+    pub fn share_group(&self) -> Option<&ShareGroup> {
+        self.dependencies.mqtt.as_ref()?.share_group.as_ref()
+    }
+
+    /// How many consumers split the broker's traffic for the service: the
+    /// replicas (the autoscaler's minimum) in a share group, else 1 (every
+    /// subscriber gets every message).
+    pub fn mqtt_consumers(&self) -> u32 {
+        if self.share_group().is_none() {
+            return 1;
+        }
+        match &self.scaling.autoscale {
+            Some(a) => a.min,
+            None => self.scaling.replicas,
+        }
+        .max(1)
+    }
+
+    /// The broker's per-client queue limits for this service.
+    pub fn mqtt_queue_limits(&self) -> Option<QueueLimits> {
+        let m = self.dependencies.mqtt.as_ref()?;
+        Some(m.broker.queue_limits(self.mqtt_consumers()))
     }
 }
 

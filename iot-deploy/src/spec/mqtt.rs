@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{Broker, ShareGroup};
+
 /// An MQTT broker (Mosquitto in compose).
 ///
 /// Without `tls` the broker behaves as before TLS existed: one plaintext
@@ -40,6 +42,12 @@ pub struct Mqtt {
     pub password_secret: Option<String>,
     /// The TLS listener.
     pub tls: Option<MqttTls>,
+    /// The broker iot-deploy runs: where (compose always; Kubernetes when
+    /// asked), its storage, resources, device networks and durability.
+    pub broker: Broker,
+    /// The service consumes through a `$share` group: each replica gets a
+    /// stable client id.
+    pub share_group: Option<ShareGroup>,
 }
 
 impl Default for Mqtt {
@@ -56,6 +64,8 @@ impl Default for Mqtt {
             plaintext: None,
             password_secret: None,
             tls: None,
+            broker: Broker::default(),
+            share_group: None,
         }
     }
 }
@@ -105,6 +115,43 @@ impl Mqtt {
     /// The Secret with the service's password.
     pub fn password_secret_for(&self, service: &str) -> String {
         or_default(&self.password_secret, service, "-mqtt")
+    }
+
+    /// The name of the broker's Service in `namespace`, when `host` names
+    /// one there: `<svc>`, `<svc>.<namespace>`, `<svc>.<namespace>.svc` or
+    /// `<svc>.<namespace>.svc.cluster.local`.
+    pub fn local_service(&self, namespace: &str) -> Option<&str> {
+        let (svc, rest) = self.host.split_once('.').unwrap_or((&self.host, ""));
+        let local = rest.is_empty()
+            || [
+                namespace.to_string(),
+                format!("{namespace}.svc"),
+                format!("{namespace}.svc.cluster.local"),
+            ]
+            .contains(&rest.to_string());
+        (local && !svc.is_empty()).then_some(svc)
+    }
+
+    /// Whether iot-deploy runs the broker in Kubernetes (and Kustomize and
+    /// Helm) for a service in `namespace`: as `broker.kubernetes` says,
+    /// else when `host` names a Service there and no `cidr` is set.
+    pub fn broker_in_cluster(&self, namespace: &str) -> bool {
+        self.broker
+            .kubernetes
+            .unwrap_or_else(|| self.cidr.is_none() && self.local_service(namespace).is_some())
+    }
+
+    /// The ports clients reach the broker on, named: `mqtts` (TLS) and,
+    /// when the plaintext listener is on every interface, `mqtt`.
+    pub fn client_ports(&self) -> Vec<(&'static str, u32)> {
+        let mut out = Vec::new();
+        if let Some(t) = &self.tls {
+            out.push(("mqtts", t.port));
+        }
+        if self.plaintext() == Plaintext::All {
+            out.push(("mqtt", self.port));
+        }
+        out
     }
 }
 

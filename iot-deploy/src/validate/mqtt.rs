@@ -3,9 +3,12 @@
 //! TLS mode, authentication and plaintext listener that make sense.
 
 use super::Problems;
-use super::names::is_dns1123_subdomain;
+use super::names::{is_cidr, is_dns1035_label, is_dns1123_subdomain, is_env_name};
+use super::quantity::{Measure, check as check_quantity};
 use crate::generate::mosquitto::HEALTH_PORT;
-use crate::spec::{DeploySpec, IssuerKind, Mqtt, MqttAuth, Plaintext, TlsMode};
+use crate::spec::{
+    DeploySpec, IssuerKind, MAX_INFLIGHT, MAX_QUEUE, Mqtt, MqttAuth, Plaintext, TlsMode,
+};
 
 const BASE: &str = "dependencies.mqtt";
 
@@ -88,8 +91,161 @@ fn secret_name(p: &mut Problems, path: &str, v: &Option<String>) {
     }
 }
 
+/// Where the broker runs in Kubernetes: `host` must name the Service it
+/// gets, which must not collide with the service's own objects; no `cidr`.
+fn placement(s: &DeploySpec, m: &Mqtt, p: &mut Problems) {
+    let bp = format!("{BASE}.broker");
+    let ns = s.namespace();
+    if !m.broker_in_cluster(ns) {
+        return;
+    }
+    let Some(svc) = m.local_service(ns) else {
+        p.add(
+            format!("{BASE}.host"),
+            format!(
+                "{:?} is not a Service of namespace {ns:?}, where {bp}.kubernetes = true runs the broker; use a Service name like \"mosquitto\" (or \"mosquitto.{ns}.svc\"), or set {bp}.kubernetes = false for a broker elsewhere",
+                m.host
+            ),
+        );
+        return;
+    };
+    if !is_dns1035_label(svc) {
+        p.add(
+            format!("{BASE}.host"),
+            format!("{svc:?} would name the broker's Service, which must be a DNS-1035 label (lowercase letters, digits, '-', starting with a letter)"),
+        );
+    }
+    let own = [s.name.clone(), crate::generate::k8s::headless_name(s)];
+    let broker = [
+        svc.to_string(),
+        format!("{svc}-headless"),
+        format!("{svc}-config"),
+    ];
+    if let Some(clash) = broker.iter().find(|b| own.contains(b)) {
+        p.add(
+            format!("{BASE}.host"),
+            format!("the broker's objects would be named {clash:?}, like the service's own; pick another Service name for the broker"),
+        );
+    }
+    if let Some(c) = &m.cidr {
+        p.add(
+            format!("{BASE}.cidr"),
+            format!("{c:?} restricts egress to a network, but the broker runs in the cluster and is reached by pod selector; remove cidr, or set {bp}.kubernetes = false"),
+        );
+    }
+}
+
+/// The broker's own fields: names, storage, resources, device networks,
+/// the queue sizing and the autosave policy.
+fn broker(s: &DeploySpec, m: &Mqtt, p: &mut Problems) {
+    let b = &m.broker;
+    let bp = format!("{BASE}.broker");
+    secret_name(p, &format!("{bp}.auth_secret"), &b.auth_secret);
+    secret_name(p, &format!("{bp}.storage_class"), &b.storage_class);
+    if let Err((msg, fix)) = check_quantity(&b.storage, Measure::Memory) {
+        p.suggest(format!("{bp}.storage"), msg, fix);
+    }
+    super::rules::check_resources(&b.resources, &format!("{bp}.resources"), p);
+    for (i, c) in b.device_cidrs.iter().enumerate() {
+        if !is_cidr(c) {
+            p.add(
+                format!("{bp}.device_cidrs[{i}]"),
+                format!("{c:?} is not a CIDR like \"10.8.0.0/16\""),
+            );
+        }
+    }
+    for (field, v) in [
+        ("devices", b.devices),
+        ("device_messages_per_minute", b.device_messages_per_minute),
+    ] {
+        if v == 0 {
+            p.add(
+                format!("{bp}.{field}"),
+                "expected 1 or more (the queues are sized from it)",
+            );
+        }
+    }
+    let consumers = s.mqtt_consumers();
+    match b.max_queued_messages {
+        Some(0) => p.add(
+            format!("{bp}.max_queued_messages"),
+            "0 lifts the limit: an offline consumer's queue would grow until the broker runs out of memory; give a number, or leave it out to size it from devices, device_messages_per_minute and consumer_outage_seconds",
+        ),
+        Some(q) if u64::from(q) > MAX_QUEUE => p.add(
+            format!("{bp}.max_queued_messages"),
+            format!("{q} is more than {MAX_QUEUE} messages per client, which Mosquitto keeps in memory"),
+        ),
+        Some(_) => {}
+        None => {
+            let q = b.derived_queue(consumers);
+            if q > MAX_QUEUE {
+                p.add(
+                    format!("{bp}.consumer_outage_seconds"),
+                    format!(
+                        "{} s of {} devices x {}/min is {q} messages for each of {consumers} consumer(s), more than the {MAX_QUEUE} a broker holds in memory; shorten the outage, add replicas to the share group, or set max_queued_messages",
+                        b.consumer_outage_seconds, b.devices, b.device_messages_per_minute
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(f) = b.max_inflight_messages {
+        if f == 0 || u64::from(f) > MAX_INFLIGHT {
+            p.add(
+                format!("{bp}.max_inflight_messages"),
+                format!("{f} is out of range, expected 1 to {MAX_INFLIGHT}"),
+            );
+        }
+    }
+    if b.autosave_interval == 0 {
+        p.add(
+            format!("{bp}.autosave_interval"),
+            "0 turns autosave off: Mosquitto would save only at a clean shutdown, and a crash would lose every session and queued message since the start; expected 1 or more",
+        );
+    }
+    match b.persistent_client_expiration_hours {
+        Some(0) => p.add(
+            format!("{bp}.persistent_client_expiration_hours"),
+            "expected 1 or more (leave it out for sessions that never expire)",
+        ),
+        Some(h) if u64::from(h) * 3600 < u64::from(b.consumer_outage_seconds) => p.add(
+            format!("{bp}.persistent_client_expiration_hours"),
+            format!(
+                "{h} h is shorter than consumer_outage_seconds ({} s): a consumer away that long would lose its session and queue",
+                b.consumer_outage_seconds
+            ),
+        ),
+        _ => {}
+    }
+}
+
+/// The share group's client-id variable: a name, and not one set elsewhere.
+fn share_group(s: &DeploySpec, m: &Mqtt, p: &mut Problems) {
+    let Some(g) = &m.share_group else {
+        return;
+    };
+    let path = format!("{BASE}.share_group.client_id_env");
+    let v = &g.client_id_env;
+    if !is_env_name(v) {
+        p.add(
+            path,
+            format!("{v:?} is not an environment variable name (letters, digits, '_')"),
+        );
+    } else if super::rules::DEP_ENV.contains(&v.as_str()) {
+        p.add(path, format!("{v} is set from the MQTT dependency itself"));
+    } else if s.env.contains_key(v) || s.secrets.iter().any(|x| x.keys.contains(v)) {
+        p.add(
+            path,
+            format!("{v} is also set in env or secrets; the pod name is its value"),
+        );
+    }
+}
+
 /// Every rule for the broker dependency of `s`.
 pub(crate) fn check(s: &DeploySpec, m: &Mqtt, p: &mut Problems) {
+    placement(s, m, p);
+    broker(s, m, p);
+    share_group(s, m, p);
     if let Some(why) = topic_prefix_problem(&m.prefix) {
         p.add(
             format!("{BASE}.prefix"),

@@ -209,7 +209,7 @@ fn ports(s: &DeploySpec, p: &mut Problems) {
 
 /// Variables the dependencies set (`MQTT_PASSWORD` never is: the password
 /// is read from `MQTT_PASSWORD_FILE`).
-const DEP_ENV: [&str; 13] = [
+pub(crate) const DEP_ENV: [&str; 13] = [
     "MQTT_URL",
     "MQTT_HOST",
     "MQTT_PORT",
@@ -312,7 +312,12 @@ fn env(s: &DeploySpec, p: &mut Problems) {
 }
 
 fn resources(s: &DeploySpec, p: &mut Problems) {
-    let r = &s.resources;
+    check_resources(&s.resources, "resources", p);
+}
+
+/// Checks requests and limits under the field path `base` (`resources`,
+/// `dependencies.mqtt.broker.resources`).
+pub(crate) fn check_resources(r: &crate::spec::Resources, base: &str, p: &mut Problems) {
     let mut value = |path: &str, q: &Option<String>, m: Measure, limit: bool| -> Option<f64> {
         let q = q.as_deref()?;
         if q == "none" {
@@ -333,20 +338,25 @@ fn resources(s: &DeploySpec, p: &mut Problems) {
         }
     };
     let rc = value(
-        "resources.requests.cpu",
+        &format!("{base}.requests.cpu"),
         &r.requests.cpu,
         Measure::Cpu,
         false,
     );
     let rm = value(
-        "resources.requests.memory",
+        &format!("{base}.requests.memory"),
         &r.requests.memory,
         Measure::Memory,
         false,
     );
-    let lc = value("resources.limits.cpu", &r.limits.cpu, Measure::Cpu, true);
+    let lc = value(
+        &format!("{base}.limits.cpu"),
+        &r.limits.cpu,
+        Measure::Cpu,
+        true,
+    );
     let lm = value(
-        "resources.limits.memory",
+        &format!("{base}.limits.memory"),
         &r.limits.memory,
         Measure::Memory,
         true,
@@ -374,7 +384,7 @@ fn resources(s: &DeploySpec, p: &mut Problems) {
         if let (Some(a), Some(b), Some(rq), Some(lq)) = (req, lim, rq, lq) {
             if a > b {
                 p.add(
-                    format!("resources.limits.{what}"),
+                    format!("{base}.limits.{what}"),
                     format!("the {what} limit {lq:?} is below the request {rq:?}"),
                 );
             }

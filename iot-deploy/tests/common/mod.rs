@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use iot_deploy::{DeploySpec, SpecFile};
 
 /// The representative specs under `tests/specs`.
-pub const SPECS: [&str; 4] = [
+pub const SPECS: [&str; 5] = [
     "minimal.toml",
     "gateway.yaml",
     "hardened-static.toml",
     "mqtt-mutual.toml",
+    "mqtt-broker.toml",
 ];
 
 pub fn spec_path(name: &str) -> PathBuf {

@@ -63,11 +63,28 @@ fn certificate(
     object("Certificate", meta(spec, &name), s)
 }
 
-/// What the broker's certificate names and may be used for.
-pub(crate) fn broker_subject(m: &Mqtt) -> Value {
+/// What the broker's certificate names and may be used for: `host`, and
+/// when iot-deploy runs the broker in the cluster, its Service's other DNS
+/// names too (`<svc>.<namespace>[.svc[.cluster.local]]`).
+pub(crate) fn broker_subject(spec: &DeploySpec, m: &Mqtt) -> Value {
+    let mut names = vec![m.host.clone()];
+    if spec.cluster_broker().is_some() {
+        let svc = super::broker::BrokerNames::of(spec, m).service;
+        let ns = spec.namespace();
+        for n in [
+            svc.clone(),
+            format!("{svc}.{ns}"),
+            format!("{svc}.{ns}.svc"),
+            format!("{svc}.{ns}.svc.cluster.local"),
+        ] {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
     Value::map()
         .with("commonName", m.host.as_str())
-        .with("dnsNames", vec![m.host.clone()])
+        .with("dnsNames", names)
         .with("usages", vec!["server auth", "digital signature"])
 }
 
@@ -112,7 +129,7 @@ pub fn objects(spec: &DeploySpec) -> Vec<Value> {
         broker_certificate_name(spec),
         tls.broker_secret_for(&spec.name),
         issuer_ref.clone(),
-        broker_subject(m),
+        broker_subject(spec, m),
     ));
     // Issued in server mode too: its Secret carries the ca.crt the service
     // trusts (only that key is mounted then).

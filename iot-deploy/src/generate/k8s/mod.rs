@@ -1,11 +1,13 @@
 //! Kubernetes manifests.
 
+pub mod broker;
 pub mod cert_manager;
 pub(crate) mod kinds;
 pub(crate) mod types;
 mod workload;
 
 pub(crate) use workload::env as workload_env;
+pub use workload::workload_kind;
 pub(crate) use workload::{MQTT_FILE_MODE, mqtt_sources};
 
 use kinds::*;
@@ -145,7 +147,7 @@ fn hpa(spec: &DeploySpec) -> Option<Value> {
     let s = HpaSpec {
         scale_target_ref: TargetRef {
             api_version: "apps/v1",
-            kind: "Deployment",
+            kind: workload_kind(spec),
             name: spec.name.clone(),
         },
         min_replicas: a.min,
@@ -289,8 +291,25 @@ fn network_policies(spec: &DeploySpec) -> Vec<Value> {
         ],
     }];
     let d = &spec.dependencies;
+    if let Some(m) = spec.cluster_broker() {
+        // The broker iot-deploy runs: its pods only.
+        let n = broker::BrokerNames::of(spec, m);
+        egress.push(PolicyRule {
+            from: None,
+            to: Some(vec![Peer {
+                pod_selector: Some(Selector {
+                    match_labels: broker::broker_selector(spec, &n),
+                }),
+                ..Peer::default()
+            }]),
+            ports: vec![tcp(PortValue::Number(m.client_port()))],
+        });
+    }
     let deps = [
-        d.mqtt.as_ref().map(|m| (m.client_port(), m.cidr.clone())),
+        d.mqtt
+            .as_ref()
+            .filter(|_| spec.cluster_broker().is_none())
+            .map(|m| (m.client_port(), m.cidr.clone())),
         d.postgres.as_ref().map(|p| (p.port, p.cidr.clone())),
         d.redis.as_ref().map(|r| (r.port, r.cidr.clone())),
     ];
@@ -387,6 +406,25 @@ fn mqtt_secret_templates(spec: &DeploySpec) -> Vec<Manifest> {
         }
     };
     let mut out = Vec::new();
+    if spec.cluster_broker().is_some() {
+        let n = broker::BrokerNames::of(spec, m);
+        if let Some(auth) = n.auth_secret {
+            let mut keys = Vec::new();
+            if m.auth() == crate::spec::MqttAuth::Password {
+                keys.push(broker::PASSWD_KEY);
+            }
+            keys.push(broker::ACL_KEY);
+            out.push(template(auth, keys));
+        }
+        if let (Some(tls), Some(t)) = (n.tls_secret, &m.tls) {
+            if t.cert_manager.is_none() {
+                out.push(template(
+                    tls,
+                    broker::TLS_ITEMS.iter().map(|(k, _)| *k).collect(),
+                ));
+            }
+        }
+    }
     if let Some(t) = &m.tls {
         if t.cert_manager.is_none() {
             out.push(template(
@@ -415,18 +453,26 @@ pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
     };
     let policies = network_policies(spec);
     let certs = cert_manager::objects(spec);
+    let broker = broker::objects(spec);
+    let (file, workload) = {
+        let (m, h) = (meta(spec, &spec.name), hash.as_deref());
+        if spec.share_group().is_some() {
+            (
+                "statefulset.yaml",
+                to_value(&workload::statefulset(spec, m, h)),
+            )
+        } else {
+            (
+                "deployment.yaml",
+                to_value(&workload::deployment(spec, m, h)),
+            )
+        }
+    };
     [
         one("namespace.yaml", Some(namespace(spec))),
         one("serviceaccount.yaml", Some(service_account(spec))),
         one("configmap.yaml", config_map(spec)),
-        one(
-            "deployment.yaml",
-            Some(to_value(&workload::deployment(
-                spec,
-                meta(spec, &spec.name),
-                hash.as_deref(),
-            ))),
-        ),
+        one(file, Some(workload)),
         Some(Manifest {
             file: "service.yaml".into(),
             docs: vec![service(spec), headless_service(spec)],
@@ -441,6 +487,10 @@ pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
         (!certs.is_empty()).then(|| Manifest {
             file: "mqtt-certificates.yaml".into(),
             docs: certs,
+        }),
+        (!broker.is_empty()).then(|| Manifest {
+            file: "mqtt-broker.yaml".into(),
+            docs: broker,
         }),
         one(
             "cronjob.yaml",

@@ -46,6 +46,50 @@ pub struct DeploymentSpec {
     pub template: PodTemplate,
 }
 
+/// A StatefulSet: the broker (with its data volume), or a service whose
+/// replicas need stable names (share-group members).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatefulSetSpec {
+    pub replicas: Option<u32>,
+    pub revision_history_limit: u32,
+    pub service_name: String,
+    pub pod_management_policy: Option<&'static str>,
+    pub selector: Selector,
+    pub update_strategy: UpdateStrategy,
+    pub template: PodTemplate,
+    pub volume_claim_templates: Option<Vec<ClaimTemplate>>,
+}
+
+#[derive(Serialize)]
+pub struct UpdateStrategy {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// A PersistentVolumeClaim template of a StatefulSet (immutable once created).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimTemplate {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: Meta,
+    pub spec: ClaimSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimSpec {
+    pub access_modes: Vec<&'static str>,
+    pub storage_class_name: Option<String>,
+    pub resources: ClaimResources,
+}
+
+#[derive(Serialize)]
+pub struct ClaimResources {
+    pub requests: Labels,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Strategy {
@@ -71,7 +115,7 @@ pub struct PodTemplate {
 #[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
-    pub service_account_name: String,
+    pub service_account_name: Option<String>,
     pub automount_service_account_token: bool,
     pub enable_service_links: bool,
     pub restart_policy: Option<&'static str>,
@@ -89,6 +133,7 @@ pub struct PodSecurityContext {
     pub run_as_user: u32,
     pub run_as_group: u32,
     pub fs_group: u32,
+    pub fs_group_change_policy: Option<&'static str>,
     pub seccomp_profile: Option<Seccomp>,
 }
 
@@ -113,6 +158,7 @@ pub struct Container {
     pub name: String,
     pub image: String,
     pub image_pull_policy: &'static str,
+    pub command: Option<Vec<String>>,
     pub args: Option<Vec<String>>,
     pub ports: Option<Vec<ContainerPort>>,
     pub env: Option<Vec<EnvVar>>,
@@ -143,7 +189,15 @@ pub struct EnvVar {
 #[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvSource {
-    pub secret_key_ref: KeyRef,
+    pub secret_key_ref: Option<KeyRef>,
+    pub field_ref: Option<FieldRef>,
+}
+
+/// A field of the pod (the downward API), like `metadata.name`.
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldRef {
+    pub field_path: &'static str,
 }
 
 #[derive(Serialize, Clone)]
@@ -161,7 +215,8 @@ pub struct ResourceRequirements {
 #[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct Probe {
-    pub http_get: HttpGet,
+    pub http_get: Option<HttpGet>,
+    pub tcp_socket: Option<TcpSocket>,
     pub initial_delay_seconds: Option<u32>,
     pub period_seconds: u32,
     pub timeout_seconds: u32,
@@ -171,6 +226,12 @@ pub struct Probe {
 #[derive(Serialize, Clone)]
 pub struct HttpGet {
     pub path: String,
+    pub port: &'static str,
+}
+
+/// A TCP connect to a named container port.
+#[derive(Serialize, Clone)]
+pub struct TcpSocket {
     pub port: &'static str,
 }
 
@@ -214,8 +275,10 @@ pub struct ProjectedVolume {
 }
 
 #[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
 pub struct Projection {
-    pub secret: SecretProjection,
+    pub secret: Option<SecretProjection>,
+    pub config_map: Option<SecretProjection>,
 }
 
 #[derive(Serialize, Clone)]

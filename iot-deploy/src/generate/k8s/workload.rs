@@ -1,9 +1,10 @@
-//! Deployment and CronJob: the pod, its container and its hardening.
+//! Deployment (or StatefulSet) and CronJob: the pod, its container and its
+//! hardening.
 
 use super::kinds::{CronJobSpec, JobSpec, JobTemplate};
 use super::types::*;
 use crate::generate::{labels, mqtt_client};
-use crate::spec::{DeploySpec, ProbeKind};
+use crate::spec::{DeploySpec, ProbeKind, Resources};
 
 /// Environment variables: plain values, dependency endpoints, then secret references.
 pub(crate) fn env(spec: &DeploySpec) -> Vec<EnvVar> {
@@ -17,6 +18,19 @@ pub(crate) fn env(spec: &DeploySpec) -> Vec<EnvVar> {
     if let Some(m) = &d.mqtt {
         for (k, v) in mqtt_client::env(m, &spec.name, &m.host) {
             out.push(plain(k, v));
+        }
+        if let Some(g) = &m.share_group {
+            // The pod's name: stable per StatefulSet replica.
+            out.push(EnvVar {
+                name: g.client_id_env.clone(),
+                value: None,
+                value_from: Some(EnvSource {
+                    secret_key_ref: None,
+                    field_ref: Some(FieldRef {
+                        field_path: "metadata.name",
+                    }),
+                }),
+            });
         }
     }
     if let Some(p) = &d.postgres {
@@ -34,10 +48,11 @@ pub(crate) fn env(spec: &DeploySpec) -> Vec<EnvVar> {
                 name: key.clone(),
                 value: None,
                 value_from: Some(EnvSource {
-                    secret_key_ref: KeyRef {
+                    secret_key_ref: Some(KeyRef {
                         name: s.name.clone(),
                         key: key.clone(),
-                    },
+                    }),
+                    field_ref: None,
                 }),
             });
         }
@@ -45,8 +60,8 @@ pub(crate) fn env(spec: &DeploySpec) -> Vec<EnvVar> {
     out
 }
 
-fn resources(spec: &DeploySpec) -> ResourceRequirements {
-    let r = &spec.resources;
+/// Requests and limits from the spec's quantities (`"none"` left out).
+pub(crate) fn resources(r: &Resources) -> ResourceRequirements {
     let pair = |cpu: Option<&str>, mem: Option<&str>| {
         let mut m = Labels::new();
         if let Some(c) = cpu {
@@ -66,10 +81,11 @@ fn resources(spec: &DeploySpec) -> ResourceRequirements {
 fn probe(spec: &DeploySpec, kind: ProbeKind) -> Probe {
     let p = spec.probes.resolved(kind);
     Probe {
-        http_get: HttpGet {
+        http_get: Some(HttpGet {
             path: p.path,
             port: "http",
-        },
+        }),
+        tcp_socket: None,
         initial_delay_seconds: (p.initial_delay_seconds > 0).then_some(p.initial_delay_seconds),
         period_seconds: p.period_seconds,
         timeout_seconds: p.timeout_seconds,
@@ -122,10 +138,11 @@ pub(crate) fn container(spec: &DeploySpec, args: Option<Vec<String>>) -> Contain
         name: spec.name.clone(),
         image: spec.image.reference(),
         image_pull_policy: spec.image.pull_policy.as_str(),
+        command: None,
         args,
         ports: serving.then_some(ports),
         env: (!env.is_empty()).then_some(env),
-        resources: resources(spec),
+        resources: resources(&spec.resources),
         liveness_probe: serving.then(|| probe(spec, ProbeKind::Liveness)),
         readiness_probe: serving.then(|| probe(spec, ProbeKind::Readiness)),
         startup_probe: serving.then(|| probe(spec, ProbeKind::Startup)),
@@ -177,7 +194,7 @@ pub(crate) fn pod(
         },
     };
     PodSpec {
-        service_account_name: spec.name.clone(),
+        service_account_name: Some(spec.name.clone()),
         automount_service_account_token: h.automount_service_account_token,
         enable_service_links: false,
         restart_policy: restart,
@@ -187,6 +204,7 @@ pub(crate) fn pod(
             run_as_user: h.run_as_user,
             run_as_group: h.run_as_user,
             fs_group: h.run_as_user,
+            fs_group_change_policy: None,
             seccomp_profile: h.seccomp_runtime_default.then_some(Seccomp {
                 kind: "RuntimeDefault",
             }),
@@ -236,18 +254,20 @@ pub(crate) fn mqtt_sources(spec: &DeploySpec) -> Vec<Projection> {
     let mut sources = Vec::new();
     if let Some(t) = &m.tls {
         sources.push(Projection {
-            secret: SecretProjection {
+            secret: Some(SecretProjection {
                 name: t.client_secret_for(&spec.name),
                 items: items(mqtt_client::tls_keys(m)),
-            },
+            }),
+            config_map: None,
         });
     }
     if mqtt_client::needs_password(m) {
         sources.push(Projection {
-            secret: SecretProjection {
+            secret: Some(SecretProjection {
                 name: m.password_secret_for(&spec.name),
                 items: items(vec![mqtt_client::PASSWORD_KEY]),
-            },
+            }),
+            config_map: None,
         });
     }
     sources
@@ -265,29 +285,48 @@ fn pod_annotations(spec: &DeploySpec, config_hash: Option<&str>) -> Labels {
     a
 }
 
-pub(crate) fn deployment(
-    spec: &DeploySpec,
-    meta: Meta,
-    config_hash: Option<&str>,
-) -> Object<DeploymentSpec> {
-    let template = PodTemplate {
+/// The service's pod template.
+fn pod_template(spec: &DeploySpec, config_hash: Option<&str>) -> PodTemplate {
+    PodTemplate {
         metadata: Meta {
             labels: Some(labels::all(spec)),
             annotations: Some(pod_annotations(spec, config_hash)),
             ..Meta::default()
         },
         spec: pod(spec, container(spec, None), None),
-    };
+    }
+}
+
+/// The replicas field: left to the autoscaler when there is one.
+fn replicas(spec: &DeploySpec) -> Option<u32> {
+    spec.scaling
+        .autoscale
+        .is_none()
+        .then_some(spec.scaling.replicas)
+}
+
+/// The kind of the service's workload: a StatefulSet when it consumes
+/// through a share group (stable pod names, so stable client ids), else a
+/// Deployment.
+pub fn workload_kind(spec: &DeploySpec) -> &'static str {
+    if spec.share_group().is_some() {
+        "StatefulSet"
+    } else {
+        "Deployment"
+    }
+}
+
+pub(crate) fn deployment(
+    spec: &DeploySpec,
+    meta: Meta,
+    config_hash: Option<&str>,
+) -> Object<DeploymentSpec> {
     Object {
         api_version: "apps/v1",
         kind: "Deployment",
         metadata: meta,
         spec: Some(DeploymentSpec {
-            replicas: spec
-                .scaling
-                .autoscale
-                .is_none()
-                .then_some(spec.scaling.replicas),
+            replicas: replicas(spec),
             revision_history_limit: 5,
             selector: Selector {
                 match_labels: labels::selector(spec),
@@ -299,7 +338,38 @@ pub(crate) fn deployment(
                     max_surge: 1,
                 },
             },
-            template,
+            template: pod_template(spec, config_hash),
+        }),
+    }
+}
+
+/// The service as a StatefulSet: pods `<name>-0`, `<name>-1`, ... whose
+/// names (and so client ids) survive restarts and rescheduling, governed
+/// by the headless Service. Pods start and stop in parallel (no member
+/// waits for another); a rolling update replaces one pod at a time, and a
+/// name is never held by two pods at once (no client-id takeover fights).
+pub(crate) fn statefulset(
+    spec: &DeploySpec,
+    meta: Meta,
+    config_hash: Option<&str>,
+) -> Object<StatefulSetSpec> {
+    Object {
+        api_version: "apps/v1",
+        kind: "StatefulSet",
+        metadata: meta,
+        spec: Some(StatefulSetSpec {
+            replicas: replicas(spec),
+            revision_history_limit: 5,
+            service_name: super::headless_name(spec),
+            pod_management_policy: Some("Parallel"),
+            selector: Selector {
+                match_labels: labels::selector(spec),
+            },
+            update_strategy: UpdateStrategy {
+                kind: "RollingUpdate",
+            },
+            template: pod_template(spec, config_hash),
+            volume_claim_templates: None,
         }),
     }
 }

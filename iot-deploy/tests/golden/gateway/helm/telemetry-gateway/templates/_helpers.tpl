@@ -34,12 +34,20 @@ Create chart name and version as used by the chart label.
 Common labels
 */}}
 {{- define "telemetry-gateway.labels" -}}
-helm.sh/chart: {{ include "telemetry-gateway.chart" . }}
 {{ include "telemetry-gateway.selectorLabels" . }}
+app.kubernetes.io/component: gateway
+{{ include "telemetry-gateway.releaseLabels" . }}
+{{- end }}
+
+{{/*
+The labels every object of the release carries besides name, instance and
+component.
+*/}}
+{{- define "telemetry-gateway.releaseLabels" -}}
+helm.sh/chart: {{ include "telemetry-gateway.chart" . }}
 {{- if .Chart.AppVersion }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end }}
-app.kubernetes.io/component: gateway
 app.kubernetes.io/part-of: iot-platform
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
@@ -50,6 +58,20 @@ Selector labels
 {{- define "telemetry-gateway.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "telemetry-gateway.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The MQTT broker's selector labels (instance: its Service name) and labels.
+*/}}
+{{- define "telemetry-gateway.brokerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "telemetry-gateway.name" . }}
+app.kubernetes.io/instance: {{ .Values.mqtt.broker.name }}
+{{- end }}
+
+{{- define "telemetry-gateway.brokerLabels" -}}
+{{ include "telemetry-gateway.brokerSelectorLabels" . }}
+app.kubernetes.io/component: mqtt-broker
+{{ include "telemetry-gateway.releaseLabels" . }}
 {{- end }}
 
 {{/*
@@ -88,12 +110,19 @@ seccompProfile:
 {{- end }}
 
 {{/*
-Environment: plain values, then secret references.
+Environment: plain values, the share-group member's client id (its pod
+name), then secret references.
 */}}
 {{- define "telemetry-gateway.env" -}}
 {{- range $k, $v := .Values.env }}
 - name: {{ $k }}
   value: {{ $v | quote }}
+{{- end }}
+{{- if .Values.mqtt.shareGroup.enabled }}
+- name: {{ .Values.mqtt.shareGroup.clientIdEnv }}
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
 {{- end }}
 {{- range .Values.secrets }}
 {{- $secret := .name }}

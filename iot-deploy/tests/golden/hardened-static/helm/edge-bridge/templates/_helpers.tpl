@@ -34,12 +34,20 @@ Create chart name and version as used by the chart label.
 Common labels
 */}}
 {{- define "edge-bridge.labels" -}}
-helm.sh/chart: {{ include "edge-bridge.chart" . }}
 {{ include "edge-bridge.selectorLabels" . }}
+app.kubernetes.io/component: bridge
+{{ include "edge-bridge.releaseLabels" . }}
+{{- end }}
+
+{{/*
+The labels every object of the release carries besides name, instance and
+component.
+*/}}
+{{- define "edge-bridge.releaseLabels" -}}
+helm.sh/chart: {{ include "edge-bridge.chart" . }}
 {{- if .Chart.AppVersion }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end }}
-app.kubernetes.io/component: bridge
 app.kubernetes.io/part-of: edge-bridge
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
@@ -50,6 +58,20 @@ Selector labels
 {{- define "edge-bridge.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "edge-bridge.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The MQTT broker's selector labels (instance: its Service name) and labels.
+*/}}
+{{- define "edge-bridge.brokerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "edge-bridge.name" . }}
+app.kubernetes.io/instance: {{ .Values.mqtt.broker.name }}
+{{- end }}
+
+{{- define "edge-bridge.brokerLabels" -}}
+{{ include "edge-bridge.brokerSelectorLabels" . }}
+app.kubernetes.io/component: mqtt-broker
+{{ include "edge-bridge.releaseLabels" . }}
 {{- end }}
 
 {{/*
@@ -88,12 +110,19 @@ seccompProfile:
 {{- end }}
 
 {{/*
-Environment: plain values, then secret references.
+Environment: plain values, the share-group member's client id (its pod
+name), then secret references.
 */}}
 {{- define "edge-bridge.env" -}}
 {{- range $k, $v := .Values.env }}
 - name: {{ $k }}
   value: {{ $v | quote }}
+{{- end }}
+{{- if .Values.mqtt.shareGroup.enabled }}
+- name: {{ .Values.mqtt.shareGroup.clientIdEnv }}
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
 {{- end }}
 {{- range .Values.secrets }}
 {{- $secret := .name }}

@@ -34,12 +34,20 @@ Create chart name and version as used by the chart label.
 Common labels
 */}}
 {{- define "sensor-api.labels" -}}
-helm.sh/chart: {{ include "sensor-api.chart" . }}
 {{ include "sensor-api.selectorLabels" . }}
+app.kubernetes.io/component: server
+{{ include "sensor-api.releaseLabels" . }}
+{{- end }}
+
+{{/*
+The labels every object of the release carries besides name, instance and
+component.
+*/}}
+{{- define "sensor-api.releaseLabels" -}}
+helm.sh/chart: {{ include "sensor-api.chart" . }}
 {{- if .Chart.AppVersion }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end }}
-app.kubernetes.io/component: server
 app.kubernetes.io/part-of: sensor-api
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
@@ -50,6 +58,20 @@ Selector labels
 {{- define "sensor-api.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "sensor-api.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The MQTT broker's selector labels (instance: its Service name) and labels.
+*/}}
+{{- define "sensor-api.brokerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "sensor-api.name" . }}
+app.kubernetes.io/instance: {{ .Values.mqtt.broker.name }}
+{{- end }}
+
+{{- define "sensor-api.brokerLabels" -}}
+{{ include "sensor-api.brokerSelectorLabels" . }}
+app.kubernetes.io/component: mqtt-broker
+{{ include "sensor-api.releaseLabels" . }}
 {{- end }}
 
 {{/*
@@ -88,12 +110,19 @@ seccompProfile:
 {{- end }}
 
 {{/*
-Environment: plain values, then secret references.
+Environment: plain values, the share-group member's client id (its pod
+name), then secret references.
 */}}
 {{- define "sensor-api.env" -}}
 {{- range $k, $v := .Values.env }}
 - name: {{ $k }}
   value: {{ $v | quote }}
+{{- end }}
+{{- if .Values.mqtt.shareGroup.enabled }}
+- name: {{ .Values.mqtt.shareGroup.clientIdEnv }}
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
 {{- end }}
 {{- range .Values.secrets }}
 {{- $secret := .name }}

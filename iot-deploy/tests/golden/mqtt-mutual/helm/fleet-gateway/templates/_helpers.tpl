@@ -34,12 +34,20 @@ Create chart name and version as used by the chart label.
 Common labels
 */}}
 {{- define "fleet-gateway.labels" -}}
-helm.sh/chart: {{ include "fleet-gateway.chart" . }}
 {{ include "fleet-gateway.selectorLabels" . }}
+app.kubernetes.io/component: server
+{{ include "fleet-gateway.releaseLabels" . }}
+{{- end }}
+
+{{/*
+The labels every object of the release carries besides name, instance and
+component.
+*/}}
+{{- define "fleet-gateway.releaseLabels" -}}
+helm.sh/chart: {{ include "fleet-gateway.chart" . }}
 {{- if .Chart.AppVersion }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end }}
-app.kubernetes.io/component: server
 app.kubernetes.io/part-of: fleet-gateway
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
@@ -50,6 +58,20 @@ Selector labels
 {{- define "fleet-gateway.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "fleet-gateway.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The MQTT broker's selector labels (instance: its Service name) and labels.
+*/}}
+{{- define "fleet-gateway.brokerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "fleet-gateway.name" . }}
+app.kubernetes.io/instance: {{ .Values.mqtt.broker.name }}
+{{- end }}
+
+{{- define "fleet-gateway.brokerLabels" -}}
+{{ include "fleet-gateway.brokerSelectorLabels" . }}
+app.kubernetes.io/component: mqtt-broker
+{{ include "fleet-gateway.releaseLabels" . }}
 {{- end }}
 
 {{/*
@@ -88,12 +110,19 @@ seccompProfile:
 {{- end }}
 
 {{/*
-Environment: plain values, then secret references.
+Environment: plain values, the share-group member's client id (its pod
+name), then secret references.
 */}}
 {{- define "fleet-gateway.env" -}}
 {{- range $k, $v := .Values.env }}
 - name: {{ $k }}
   value: {{ $v | quote }}
+{{- end }}
+{{- if .Values.mqtt.shareGroup.enabled }}
+- name: {{ .Values.mqtt.shareGroup.clientIdEnv }}
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
 {{- end }}
 {{- range .Values.secrets }}
 {{- $secret := .name }}

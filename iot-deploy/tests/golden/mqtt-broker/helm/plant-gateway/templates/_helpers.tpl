@@ -1,0 +1,137 @@
+{{/*
+Expand the name of the chart.
+*/}}
+{{- define "plant-gateway.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Create a default fully qualified app name.
+We truncate at 63 chars because some Kubernetes name fields are limited to this (by the DNS naming spec).
+If release name contains chart name it will be used as a full name.
+*/}}
+{{- define "plant-gateway.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Create chart name and version as used by the chart label.
+*/}}
+{{- define "plant-gateway.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels
+*/}}
+{{- define "plant-gateway.labels" -}}
+{{ include "plant-gateway.selectorLabels" . }}
+app.kubernetes.io/component: gateway
+{{ include "plant-gateway.releaseLabels" . }}
+{{- end }}
+
+{{/*
+The labels every object of the release carries besides name, instance and
+component.
+*/}}
+{{- define "plant-gateway.releaseLabels" -}}
+helm.sh/chart: {{ include "plant-gateway.chart" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/part-of: plant-gateway
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Selector labels
+*/}}
+{{- define "plant-gateway.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "plant-gateway.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The MQTT broker's selector labels (instance: its Service name) and labels.
+*/}}
+{{- define "plant-gateway.brokerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "plant-gateway.name" . }}
+app.kubernetes.io/instance: {{ .Values.mqtt.broker.name }}
+{{- end }}
+
+{{- define "plant-gateway.brokerLabels" -}}
+{{ include "plant-gateway.brokerSelectorLabels" . }}
+app.kubernetes.io/component: mqtt-broker
+{{ include "plant-gateway.releaseLabels" . }}
+{{- end }}
+
+{{/*
+The image reference: repository, then tag and/or digest.
+*/}}
+{{- define "plant-gateway.image" -}}
+{{- .Values.image.repository }}{{ with .Values.image.tag }}:{{ . }}{{ end }}{{ with .Values.image.digest }}@{{ . }}{{ end }}
+{{- end }}
+
+{{/*
+The hardened container security context.
+*/}}
+{{- define "plant-gateway.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: {{ .Values.securityContext.readOnlyRootFilesystem }}
+runAsNonRoot: {{ ne (int .Values.securityContext.runAsUser) 0 }}
+{{- if .Values.securityContext.dropAllCapabilities }}
+capabilities:
+  drop:
+    - ALL
+{{- end }}
+{{- end }}
+
+{{/*
+The pod security context.
+*/}}
+{{- define "plant-gateway.podSecurityContext" -}}
+runAsNonRoot: {{ ne (int .Values.securityContext.runAsUser) 0 }}
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsUser }}
+fsGroup: {{ .Values.securityContext.runAsUser }}
+{{- if .Values.securityContext.seccompRuntimeDefault }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+{{- end }}
+
+{{/*
+Environment: plain values, the share-group member's client id (its pod
+name), then secret references.
+*/}}
+{{- define "plant-gateway.env" -}}
+{{- range $k, $v := .Values.env }}
+- name: {{ $k }}
+  value: {{ $v | quote }}
+{{- end }}
+{{- if .Values.mqtt.shareGroup.enabled }}
+- name: {{ .Values.mqtt.shareGroup.clientIdEnv }}
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- end }}
+{{- range .Values.secrets }}
+{{- $secret := .name }}
+{{- range .keys }}
+- name: {{ . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ . }}
+{{- end }}
+{{- end }}
+{{- end }}
