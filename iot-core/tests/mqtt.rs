@@ -1358,3 +1358,110 @@ async fn wait_connected_times_out_naming_the_last_failure() {
     ));
     publisher.close(Duration::from_millis(100)).await;
 }
+
+/// A member of a shared-subscription group dies for good (its connection
+/// dropped without DISCONNECT, as a killed process's is): Mosquitto keeps
+/// routing a share of the frames to its session, where nobody reads them.
+/// The survivor alone cannot tell (it sees a share of each device's frames
+/// and reports no gaps); a `SequenceLedger` over what the members delivered
+/// reports every frame the dead member's session holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_share_member_loss_is_reported_by_the_union_ledger() {
+    use iot_core::mqtt::{DedupConfig, Observation, SequenceLedger};
+    let Some(broker) = Broker::start(BrokerOptions::default()) else {
+        return;
+    };
+    const N: u64 = 1_000;
+    const DEVICE: &str = "dev-dead";
+    let member = |id: &str| ConsumerConfig::new(mqtt(&broker, id, "dm")).share_group("workers");
+    let mut a = support::consumer(member("dead-member-a")).await;
+    let mut b = support::consumer(member("dead-member-b")).await;
+    let publisher = support::publisher(PublisherConfig::new(
+        mqtt(&broker, "dead-member-pub", "dm"),
+        DEVICE,
+    ))
+    .await;
+    // What the members delivered, seen through one ledger.
+    struct Union {
+        ledger: SequenceLedger,
+        missing: BTreeSet<u64>,
+        delivered: BTreeSet<u64>,
+    }
+    impl Union {
+        fn observe(&mut self, frame: &iot_core::mqtt::ReceivedFrame) {
+            assert!(self.delivered.insert(frame.seq()));
+            if let Observation::Gap { first, last } = self.ledger.observe(
+                frame.device_id(),
+                frame.epoch(),
+                frame.seq(),
+                frame.timestamp_ms(),
+            ) {
+                self.missing.extend(first..=last);
+            }
+        }
+    }
+    let mut union = Union {
+        ledger: SequenceLedger::new(DedupConfig::default()),
+        missing: BTreeSet::new(),
+        delivered: BTreeSet::new(),
+    };
+    for seq in 0..N / 2 {
+        publish(&publisher, DEVICE, seq);
+    }
+    tokio::time::timeout(Duration::from_secs(10), publisher.flush())
+        .await
+        .expect("flush");
+    // Both members take their halves, in order of arrival.
+    let got_b = receive_until(&mut b, Duration::from_millis(500), |_| false).await;
+    let got_a = receive_until(&mut a, Duration::from_millis(500), |_| false).await;
+    let mut first_half: Vec<_> = got_a
+        .iter()
+        .chain(&got_b)
+        .map(|i| i.as_ref().unwrap())
+        .collect();
+    first_half.sort_by_key(|f| f.seq());
+    for f in first_half {
+        union.observe(f);
+    }
+    assert!(union.missing.is_empty(), "nothing lost while both lived");
+    // B dies: no DISCONNECT, its session stays.
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for seq in N / 2..N {
+        publish(&publisher, DEVICE, seq);
+    }
+    tokio::time::timeout(Duration::from_secs(10), publisher.flush())
+        .await
+        .expect("flush");
+    let got = receive_until(&mut a, Duration::from_secs(2), |_| false).await;
+    for item in &got {
+        union.observe(item.as_ref().expect("the survivor reports no gaps"));
+    }
+    let Union {
+        missing, delivered, ..
+    } = union;
+    assert_eq!(
+        a.stats().snapshot().missing,
+        0,
+        "a member alone reports nothing"
+    );
+    let highest = *delivered.last().unwrap();
+    let never: BTreeSet<u64> = (0..N).filter(|s| !delivered.contains(s)).collect();
+    // Every frame that never arrived: reported by the union ledger, or above
+    // the highest delivered (in flight).
+    let in_flight: BTreeSet<u64> = (highest + 1..N).collect();
+    assert_eq!(
+        never,
+        missing
+            .union(&in_flight)
+            .copied()
+            .collect::<BTreeSet<u64>>()
+    );
+    assert!(!missing.is_empty(), "the dead member's share is reported");
+    eprintln!(
+        "dead member: {} of {N} frames never arrived, {} reported missing, {} in flight",
+        never.len(),
+        missing.len(),
+        in_flight.len()
+    );
+}
