@@ -66,7 +66,7 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 if command -v cargo-fuzz >/dev/null 2>&1; then
     FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
-    for target in decode_frame decode_birth senml_json senml_cbor topic_parse; do
+    for target in decode_frame decode_birth senml_json senml_cbor topic_parse spool_recover; do
         (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
             -max_total_time="$FUZZ_SECONDS" -max_len=4096 -rss_limit_mb=1024 >"/tmp/fuzz-$target.log" 2>&1) \
             || { tail -40 "/tmp/fuzz-$target.log"; exit 1; }

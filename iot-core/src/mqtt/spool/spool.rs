@@ -293,6 +293,10 @@ impl Spool {
         if let Some(reason) = &st.failed {
             return Err(failed(reason));
         }
+        if st.next_id == u64::MAX {
+            // Only reachable through a segment file named near 2^64.
+            return Err(failed("record ids exhausted"));
+        }
         let size = (RECORD_HEADER + payload.len()) as u64;
         let active = st.segments.back().expect("the active segment");
         let roll = active.end_id() > active.first_id && active.bytes + size > config.segment_bytes;
@@ -337,7 +341,11 @@ impl Spool {
         inner.written.store(st.next_id, Ordering::Release);
         inner.stats.appended();
         if dropped > 0 {
-            inner.store_watermark(st)?;
+            // The record is written: report it, not the watermark's
+            // failure (a stale watermark only costs re-sends).
+            if let Err(e) = inner.store_watermark(st) {
+                tracing::warn!(error = %e, "spool watermark not written");
+            }
         }
         inner.stats.set_usage(st.disk_bytes, st.live);
         Ok(Appended {
