@@ -228,6 +228,111 @@ const CASES: &[(Format, &str, &str)] = &[
     ),
     (
         Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\nmax_queued_messages = 0\n",
+        "4:23: dependencies.mqtt.broker.max_queued_messages: 0 lifts the limit",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\nmax_queued_messages = 20000000\n",
+        "dependencies.mqtt.broker.max_queued_messages: 20000000 is more than 10000000",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\nmax_inflight_messages = 70000\n",
+        "dependencies.mqtt.broker.max_inflight_messages: 70000 is out of range, expected 1 to 65535",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\ndevices = 0\n",
+        "4:11: dependencies.mqtt.broker.devices: expected 1 or more",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\ndevices = 100000\ndevice_messages_per_minute = 60\nconsumer_outage_seconds = 86400\n",
+        "dependencies.mqtt.broker.consumer_outage_seconds: 86400 s of 100000 devices x 60/min is 8640000000 messages for each of 1 consumer(s)",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\nautosave_interval = 0\n",
+        "dependencies.mqtt.broker.autosave_interval: 0 turns autosave off",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\npersistent_client_expiration_hours = 1\nconsumer_outage_seconds = 7200\n",
+        "dependencies.mqtt.broker.persistent_client_expiration_hours: 1 h is shorter than consumer_outage_seconds (7200 s)",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\nstorage = \"5GB\"\n",
+        "dependencies.mqtt.broker.storage: \"5GB\" is not a Kubernetes quantity, did you mean \"5Gi\"?",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\nstorage_class = \"Fast SSD\"\n",
+        "dependencies.mqtt.broker.storage_class: \"Fast SSD\" is not a StorageClass name",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\nauth_secret = \"auth\\nkind: Pod\"\n",
+        "dependencies.mqtt.broker.auth_secret: \"auth\\nkind: Pod\" is not a Secret name",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\ndevice_cidrs = [\"10.0.0.0/33\"]\n",
+        "dependencies.mqtt.broker.device_cidrs[0]: \"10.0.0.0/33\" is not a CIDR",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker.resources.limits]\nmemory = \"512MB\"\n",
+        "dependencies.mqtt.broker.resources.limits.memory: \"512MB\" is not a Kubernetes quantity",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.broker]\nstorag = \"1Gi\"\n",
+        "dependencies.mqtt.broker.storag: unknown field `storag`, did you mean `storage`?",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nhost = \"broker.example.com\"\n[dependencies.mqtt.broker]\nkubernetes = true\n",
+        "dependencies.mqtt.host: \"broker.example.com\" is not a Service of namespace \"gw\"",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\ncidr = \"10.0.0.0/8\"\n[dependencies.mqtt.broker]\nkubernetes = true\n",
+        "dependencies.mqtt.cidr: \"10.0.0.0/8\" restricts egress to a network",
+    ),
+    (
+        Format::Toml,
+        "name = \"mosquitto\"\n[dependencies.mqtt]\n",
+        "dependencies.mqtt.host: the broker's objects would be named \"mosquitto\"",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nhost = \"1mqtt\"\n",
+        "dependencies.mqtt.host: \"1mqtt\" would name the broker's Service",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nimage = \"eclipse-mosquitto:2.0.20\\nprivileged: true\"\n",
+        "dependencies.mqtt.image: \"eclipse-mosquitto:2.0.20\\nprivileged: true\" contains a line break",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.share_group]\nclient_id_env = \"client-id\\nX\"\n",
+        "dependencies.mqtt.share_group.client_id_env: \"client-id\\nX\" is not an environment variable name",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt.share_group]\nclient_id_env = \"MQTT_URL\"\n",
+        "dependencies.mqtt.share_group.client_id_env: MQTT_URL is set from the MQTT dependency itself",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[env]\nGATEWAY_CLIENT_ID = \"fixed\"\n[dependencies.mqtt.share_group]\n",
+        "dependencies.mqtt.share_group.client_id_env: GATEWAY_CLIENT_ID is also set in env or secrets",
+    ),
+    (
+        Format::Toml,
         "name = \"gw\"\n[environments.production]\n",
         "unknown environment `production`",
     ),

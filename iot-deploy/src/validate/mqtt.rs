@@ -141,7 +141,14 @@ fn broker(s: &DeploySpec, m: &Mqtt, p: &mut Problems) {
     let b = &m.broker;
     let bp = format!("{BASE}.broker");
     secret_name(p, &format!("{bp}.auth_secret"), &b.auth_secret);
-    secret_name(p, &format!("{bp}.storage_class"), &b.storage_class);
+    if let Some(c) = &b.storage_class {
+        if !is_dns1123_subdomain(c) {
+            p.add(
+                format!("{bp}.storage_class"),
+                format!("{c:?} is not a StorageClass name (DNS-1123 subdomain)"),
+            );
+        }
+    }
     if let Err((msg, fix)) = check_quantity(&b.storage, Measure::Memory) {
         p.suggest(format!("{bp}.storage"), msg, fix);
     }

@@ -466,6 +466,18 @@ fn host(p: &mut Problems, path: String, h: &str) {
 }
 
 fn pinned_image(p: &mut Problems, path: String, image: &str) {
+    if let Some(c) = image.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        let what = match c {
+            '\n' | '\r' => "a line break".to_string(),
+            c if c.is_control() => format!("the control character U+{:04X}", c as u32),
+            _ => "whitespace".to_string(),
+        };
+        p.add(
+            path,
+            format!("{image:?} contains {what}; expected an image reference like \"eclipse-mosquitto:2.0.20\""),
+        );
+        return;
+    }
     let tag = image
         .rsplit_once(':')
         .map(|(_, t)| t)

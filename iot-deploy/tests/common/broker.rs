@@ -28,6 +28,10 @@ pub struct Client {
     pub cafile: Option<PathBuf>,
     pub cert: Option<(PathBuf, PathBuf)>,
     pub password: Option<(String, String)>,
+    /// Subscribe with a persistent session (`-c`, clean session off): the
+    /// broker keeps the subscription and queues QoS 1 messages while the
+    /// client is away.
+    pub persistent: bool,
 }
 
 impl Client {
@@ -47,6 +51,9 @@ impl Client {
             &self.id,
         ]);
         cmd.args(["-q", "1", "-V", "mqttv311"]);
+        if self.persistent {
+            cmd.arg("-c");
+        }
         if let Some(ca) = &self.cafile {
             cmd.arg("--cafile").arg(ca);
         }
@@ -63,10 +70,13 @@ impl Client {
     pub fn publish(&self, topic: &str, payload: &str) -> (bool, String) {
         let tool = require("mosquitto_pub").expect("mosquitto_pub");
         let mut cmd = Command::new(tool);
-        // Its own client id: sharing a subscriber's would disconnect it.
-        self.clone()
-            .with_id(&format!("{}-pub", self.id))
-            .args(&mut cmd);
+        // Its own client id: sharing a subscriber's would disconnect it; a
+        // clean session (mosquitto_pub leaves nothing behind).
+        Client {
+            persistent: false,
+            ..self.clone().with_id(&format!("{}-pub", self.id))
+        }
+        .args(&mut cmd);
         cmd.args(["-t", topic, "-m", payload]);
         run(&mut cmd)
     }
@@ -104,6 +114,7 @@ impl Client {
             child,
             lines: rx,
             log: Vec::new(),
+            reported: 0,
         };
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -130,6 +141,8 @@ pub struct Subscription {
     lines: mpsc::Receiver<String>,
     /// Everything it printed so far.
     pub log: Vec<String>,
+    /// How much of `log` [`Subscription::fresh`] has returned.
+    reported: usize,
 }
 
 impl Subscription {
@@ -153,6 +166,22 @@ impl Subscription {
             }
         }
         got
+    }
+}
+
+impl Subscription {
+    /// The messages (`topic payload`) not returned before, after waiting
+    /// `wait` for more; includes those a resumed session delivered before
+    /// the SUBACK.
+    pub fn fresh(&mut self, wait: Duration) -> Vec<String> {
+        self.until("\u{0}never", wait);
+        let out = self.log[self.reported..]
+            .iter()
+            .filter(|l| !l.starts_with("Client ") && !l.starts_with("Subscribed"))
+            .cloned()
+            .collect();
+        self.reported = self.log.len();
+        out
     }
 }
 

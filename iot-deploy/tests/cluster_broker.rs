@@ -1,0 +1,311 @@
+//! The broker in Kubernetes and the share-group members' identity: the Helm
+//! chart renders (real `helm template`) the same broker objects as the plain
+//! manifests, and the same StatefulSet identity for the service (kind,
+//! governing Service, client id from the pod name, autoscaler target, the
+//! egress rule to the broker's pods); where the broker runs by default; and
+//! strings from the spec stay values in every file they reach.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::process::Command;
+
+use common::tools::{require, run};
+use iot_deploy::DeploySpec;
+use iot_deploy::emit::to_json;
+use iot_deploy::generate::k8s::manifests;
+use iot_deploy::generate::{File, Target, helm, render};
+use iot_deploy::spec::Autoscale;
+use iot_deploy::{Format, SpecFile};
+use serde_json::Value as Json;
+
+type Objects = BTreeMap<(String, String), Json>;
+
+fn key(d: &Json) -> (String, String) {
+    let s = |p: &str| {
+        d.pointer(p)
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    (s("/kind"), s("/metadata/name"))
+}
+
+/// The plain manifests, by (kind, name).
+fn raw(spec: &DeploySpec) -> Objects {
+    manifests(spec)
+        .into_iter()
+        .flat_map(|m| m.docs)
+        .map(|d| serde_json::from_str::<Json>(&to_json(&d)).unwrap())
+        .map(|j| (key(&j), j))
+        .collect()
+}
+
+/// `helm template <name> <chart>` of the spec's chart, by (kind, name):
+/// release name = the spec's name, so the chart's names are the spec's.
+fn helm_template(spec: &DeploySpec, helm_bin: &std::path::Path) -> Objects {
+    let tmp = tempfile::tempdir().unwrap();
+    for File { path, contents, .. } in helm::files(spec) {
+        let p = tmp.path().join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, contents).unwrap();
+    }
+    let chart = tmp.path().join("helm").join(&spec.name);
+    let (ok, out) = run(Command::new(helm_bin)
+        .args(["template", &spec.name])
+        .arg(&chart)
+        .args(["--namespace", spec.namespace()]));
+    assert!(ok, "helm template {}:\n{out}", spec.name);
+    format!("\n{out}")
+        .split("\n---\n")
+        .filter(|d| {
+            d.lines()
+                .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        })
+        .map(|d| serde_saphyr::from_str::<Json>(d).unwrap())
+        .map(|j| (key(&j), j))
+        .collect()
+}
+
+/// Drops what only says who rendered the object: the namespace (Helm
+/// leaves it to `--namespace`), `helm.sh/chart` and `managed-by`.
+fn normalize(v: &mut Json) {
+    match v {
+        Json::Object(m) => {
+            if let Some(Json::Object(meta)) = m.get_mut("metadata") {
+                meta.remove("namespace");
+            }
+            if let Some(Json::Object(labels)) = m.get_mut("labels") {
+                labels.remove("helm.sh/chart");
+                labels.remove("app.kubernetes.io/managed-by");
+            }
+            m.values_mut().for_each(normalize);
+        }
+        Json::Array(a) => a.iter_mut().for_each(normalize),
+        _ => {}
+    }
+}
+
+fn spec_variants() -> Vec<(String, DeploySpec)> {
+    let file = common::load("mqtt-broker.toml");
+    let mut out = vec![("base".to_string(), file.base.clone())];
+    for (env, s) in &file.environments {
+        out.push((env.clone(), s.clone()));
+    }
+    // An autoscaled share group: the autoscaler targets the StatefulSet.
+    let mut scaled = file.base.clone();
+    scaled.scaling.autoscale = Some(Autoscale::default());
+    out.push(("autoscaled".into(), scaled));
+    out
+}
+
+#[test]
+fn helm_and_raw_manifests_agree_on_the_broker_and_the_members() {
+    let Some(helm_bin) = require("helm") else {
+        return;
+    };
+    for (label, spec) in spec_variants() {
+        let raw = raw(&spec);
+        let helm = helm_template(&spec, &helm_bin);
+        // Every broker object, whole.
+        let broker: Vec<_> = raw
+            .iter()
+            .filter(|(_, v)| {
+                v.pointer("/metadata/labels/app.kubernetes.io~1component")
+                    == Some(&Json::from("mqtt-broker"))
+            })
+            .collect();
+        assert!(broker.len() >= 4, "{label}: broker objects {broker:?}");
+        for (k, v) in broker {
+            let mut want = v.clone();
+            let mut got = helm
+                .get(k)
+                .unwrap_or_else(|| panic!("{label}: helm has no {k:?}"))
+                .clone();
+            normalize(&mut want);
+            normalize(&mut got);
+            assert_eq!(
+                got,
+                want,
+                "{label}: {k:?} differs\nhelm: {}\nraw: {}",
+                serde_json::to_string_pretty(&got).unwrap(),
+                serde_json::to_string_pretty(&want).unwrap()
+            );
+        }
+        // The members: a StatefulSet governed by the headless Service, each
+        // pod's client id its name, in both.
+        let sts = ("StatefulSet".to_string(), spec.name.clone());
+        let headless = ("Service".to_string(), format!("{}-headless", spec.name));
+        assert!(
+            raw.contains_key(&headless) && helm.contains_key(&headless),
+            "{label}"
+        );
+        assert!(
+            !helm.contains_key(&("Deployment".to_string(), spec.name.clone())),
+            "{label}: helm renders a Deployment too"
+        );
+        for field in [
+            "/spec/replicas",
+            "/spec/serviceName",
+            "/spec/podManagementPolicy",
+            "/spec/updateStrategy",
+            "/spec/selector",
+        ] {
+            assert_eq!(
+                helm[&sts].pointer(field),
+                raw[&sts].pointer(field),
+                "{label}: StatefulSet {field}"
+            );
+        }
+        let client_id = |o: &Json| -> Option<Json> {
+            o.pointer("/spec/template/spec/containers/0/env")?
+                .as_array()?
+                .iter()
+                .find(|e| e["name"] == "GATEWAY_CLIENT_ID")
+                .cloned()
+        };
+        let want = client_id(&raw[&sts]).expect("raw client id");
+        assert_eq!(
+            want["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name",
+            "{label}"
+        );
+        assert_eq!(client_id(&helm[&sts]), Some(want), "{label}");
+        let hpa = ("HorizontalPodAutoscaler".to_string(), spec.name.clone());
+        if let Some(r) = raw.get(&hpa) {
+            assert_eq!(r["spec"]["scaleTargetRef"]["kind"], "StatefulSet");
+            assert_eq!(
+                helm[&hpa]["spec"]["scaleTargetRef"], r["spec"]["scaleTargetRef"],
+                "{label}"
+            );
+        }
+        // The service's egress to the broker: its pods only, same port.
+        let allow = ("NetworkPolicy".to_string(), format!("{}-allow", spec.name));
+        let to_broker = |o: &Json| -> Json {
+            o["spec"]["egress"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| {
+                    r["to"][0]["podSelector"].is_object()
+                        && r["to"][0].get("namespaceSelector").is_none()
+                })
+                .cloned()
+                .unwrap_or(Json::Null)
+        };
+        assert_eq!(
+            to_broker(&raw[&allow])["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"],
+            "mosquitto",
+            "{label}"
+        );
+        assert_eq!(to_broker(&helm[&allow]), to_broker(&raw[&allow]), "{label}");
+    }
+}
+
+fn parse(text: &str) -> SpecFile {
+    SpecFile::parse(text, Format::Toml).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+const HEAD: &str = "name = \"gw\"\nimage = { repository = \"ghcr.io/acme/gw\", tag = \"1.0.0\" }\n";
+
+/// The broker runs in the cluster when `host` names a Service of the
+/// namespace (the default `mosquitto`), not when it points elsewhere or a
+/// `cidr` restricts egress, unless `broker.kubernetes` says otherwise.
+#[test]
+fn where_the_broker_runs() {
+    let runs = |extra: &str| {
+        let f = parse(&format!("{HEAD}{extra}"));
+        manifests(&f.base)
+            .iter()
+            .any(|m| m.file == "mqtt-broker.yaml")
+    };
+    assert!(!runs(""), "no MQTT, no broker");
+    assert!(runs("[dependencies.mqtt]\n"));
+    assert!(runs("[dependencies.mqtt]\nhost = \"mqtt\"\n"));
+    assert!(runs(
+        "[dependencies.mqtt]\nhost = \"mqtt.gw.svc.cluster.local\"\n"
+    ));
+    assert!(!runs("[dependencies.mqtt]\nhost = \"mqtt.other.svc\"\n"));
+    assert!(!runs(
+        "[dependencies.mqtt]\nhost = \"broker.example.com\"\n"
+    ));
+    assert!(!runs("[dependencies.mqtt]\ncidr = \"10.0.0.0/8\"\n"));
+    assert!(!runs(
+        "[dependencies.mqtt]\n[dependencies.mqtt.broker]\nkubernetes = false\n"
+    ));
+    assert!(runs(
+        "namespace = \"iot\"\n[dependencies.mqtt]\nhost = \"mqtt.iot\"\n[dependencies.mqtt.broker]\nkubernetes = true\n"
+    ));
+    // Compose runs it in every case.
+    let f = parse(&format!(
+        "{HEAD}[dependencies.mqtt]\nhost = \"broker.example.com\"\n"
+    ));
+    let files = render(&f, None, &[Target::Compose]).unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.path == "compose/mosquitto/mosquitto.conf")
+    );
+}
+
+/// Strings from the spec that reach the new objects stay values: a broker
+/// image with a line break and YAML in it (accepted by no rule of its own
+/// before the image check) is refused; valid strings come back unchanged
+/// from the plain manifests and the Helm values, and the objects stay the
+/// same in number.
+#[test]
+fn spec_strings_stay_values() {
+    let bad = format!(
+        "{HEAD}[dependencies.mqtt]\nimage = \"eclipse-mosquitto:2.0.20\\n    securityContext: {{privileged: true}}\"\n"
+    );
+    let err = SpecFile::parse(&bad, Format::Toml).unwrap_err().to_string();
+    assert!(
+        err.contains("dependencies.mqtt.image") && err.contains("line break"),
+        "{err}"
+    );
+    let text = format!(
+        "{HEAD}[dependencies.mqtt]\nimage = \"registry.example.com:5000/mqtt/mosquitto:2.0.20-openssl\"\n[dependencies.mqtt.broker]\nstorage_class = \"fast.ssd\"\nstorage = \"10Gi\"\nauth_secret = \"x.y\"\ndevice_cidrs = [\"10.0.0.0/8\", \"fd00::/8\"]\n[dependencies.mqtt.share_group]\nclient_id_env = \"MQTT_CLIENT_ID_2\"\n"
+    );
+    let f = parse(&text);
+    let objs = raw(&f.base);
+    let sts = &objs[&("StatefulSet".to_string(), "mosquitto".to_string())];
+    assert_eq!(
+        sts["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com:5000/mqtt/mosquitto:2.0.20-openssl"
+    );
+    let claim = &sts["spec"]["volumeClaimTemplates"][0]["spec"];
+    assert_eq!(claim["storageClassName"], "fast.ssd");
+    assert_eq!(claim["resources"]["requests"]["storage"], "10Gi");
+    let policy = &objs[&("NetworkPolicy".to_string(), "mosquitto".to_string())];
+    assert_eq!(
+        policy["spec"]["ingress"][1]["from"][1]["ipBlock"]["cidr"],
+        "fd00::/8"
+    );
+    let gw = &objs[&("StatefulSet".to_string(), "gw".to_string())];
+    let env = gw["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    assert!(env.iter().any(|e| e["name"] == "MQTT_CLIENT_ID_2"));
+    let values = helm::files(&f.base)
+        .into_iter()
+        .find(|f| f.path.ends_with("values.yaml"))
+        .unwrap();
+    let v: Json = serde_saphyr::from_str(&values.contents).unwrap();
+    assert_eq!(
+        v["mqtt"]["broker"]["image"],
+        "registry.example.com:5000/mqtt/mosquitto:2.0.20-openssl"
+    );
+    assert_eq!(
+        v["mqtt"]["broker"]["storage"]["storageClassName"],
+        "fast.ssd"
+    );
+    assert_eq!(v["mqtt"]["shareGroup"]["clientIdEnv"], "MQTT_CLIENT_ID_2");
+    let conf = v["mqtt"]["broker"]["config"].as_str().unwrap();
+    assert_eq!(
+        conf,
+        iot_deploy::generate::k8s::broker::config(
+            &f.base,
+            f.base.dependencies.mqtt.as_ref().unwrap()
+        )
+    );
+}
