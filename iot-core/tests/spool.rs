@@ -189,6 +189,29 @@ fn released_segments_are_deleted() {
     assert_eq!(segment_files(&t.0).len(), 1);
 }
 
+/// Deleted segments leave no open handle behind (which would keep their
+/// blocks allocated), also under `Os`, where no sync round ever runs.
+#[cfg(target_os = "linux")]
+#[test]
+fn deleted_segments_hold_no_file_handles() {
+    let t = TempDir::new("handles");
+    let (spool, _) = Spool::open(t.small()).unwrap();
+    for _ in 0..2000 {
+        let id = spool.append(&[1; 100]).unwrap().id;
+        spool.release(id).unwrap();
+    }
+    let open: Vec<PathBuf> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|p| p.starts_with(&t.0))
+        .collect();
+    assert_eq!(
+        open.len(),
+        2,
+        "the active segment and the watermark: {open:?}"
+    );
+}
+
 #[test]
 fn drop_oldest_bounds_the_disk_and_counts_every_drop() {
     let t = TempDir::new("dropoldest");

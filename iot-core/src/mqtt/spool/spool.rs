@@ -584,19 +584,29 @@ impl Inner {
     fn drop_oldest(&self, st: &mut State, need: u64) -> Result<u64, SpoolError> {
         let mut dropped = 0;
         while st.disk_bytes + need > self.config.max_bytes && st.segments.len() > 1 {
-            let oldest = &st.segments[0];
-            let path = self.config.dir.join(segment::file_name(oldest.first_id));
-            fs::remove_file(&path).map_err(|e| SpoolError::io("remove", &path, e))?;
-            let oldest = st.segments.pop_front().expect("checked above");
-            st.disk_bytes -= oldest.bytes;
-            st.live -= oldest.live_count;
-            dropped += oldest.live_count;
+            dropped += self.delete(st, 0)?.live_count;
         }
         if dropped > 0 {
             self.stats.dropped(dropped);
             tracing::warn!(dropped, "spool full; oldest segment deleted");
         }
         Ok(dropped)
+    }
+
+    /// Deletes segment `i` (not the active one) and forgets it.
+    fn delete(&self, st: &mut State, i: usize) -> Result<Segment, SpoolError> {
+        let path = self
+            .config
+            .dir
+            .join(segment::file_name(st.segments[i].first_id));
+        fs::remove_file(&path).map_err(|e| SpoolError::io("remove", &path, e))?;
+        // Its handle would keep the deleted file's blocks allocated (and,
+        // under `Os`, where no round drains the list, pile up).
+        st.unsynced.retain(|(_, p)| *p != path);
+        let seg = st.segments.remove(i).expect("in range");
+        st.disk_bytes -= seg.bytes;
+        st.live -= seg.live_count;
+        Ok(seg)
     }
 
     /// Starts a new active segment at `next_id`.
@@ -617,26 +627,14 @@ impl Inner {
     /// Deletes every segment but the active one whose records are all
     /// released. A failure is logged; the next sweep tries again.
     fn sweep(&self, st: &mut State) {
-        let last = st.segments.len() - 1;
         let mut i = 0;
-        let mut end = last;
-        while i < end {
+        while i + 1 < st.segments.len() {
             if st.segments[i].live_count > 0 {
                 i += 1;
-                continue;
-            }
-            let path = self
-                .config
-                .dir
-                .join(segment::file_name(st.segments[i].first_id));
-            if let Err(e) = fs::remove_file(&path) {
-                tracing::warn!(path = %path.display(), error = %e, "spool could not delete a released segment");
+            } else if let Err(e) = self.delete(st, i) {
+                tracing::warn!(error = %e, "spool could not delete a released segment");
                 i += 1;
-                continue;
             }
-            let seg = st.segments.remove(i).expect("in range");
-            st.disk_bytes -= seg.bytes;
-            end -= 1;
         }
     }
 
