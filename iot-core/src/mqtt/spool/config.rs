@@ -23,7 +23,7 @@ use super::segment::SEGMENT_HEADER;
 /// | `Os` | whatever the kernel had not written back yet (Linux: typically up to 30 s, `vm.dirty_expire_centisecs`) |
 ///
 /// With `serde`: `"always"`, `"os"` or `{"interval": "100ms"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum FsyncPolicy {
@@ -38,10 +38,17 @@ pub enum FsyncPolicy {
         #[cfg_attr(feature = "serde", serde(with = "iot_resilience::serde_duration"))] Duration,
     ),
     /// Never `fdatasync` (except for [`sync`](super::Spool::sync)): the
-    /// kernel writes back when it likes. The default: it loses nothing to a
-    /// process crash and costs nothing per record.
-    #[default]
+    /// kernel writes back when it likes. Loses nothing to a process crash
+    /// and costs nothing per record.
     Os,
+}
+
+impl Default for FsyncPolicy {
+    /// `Interval(1 s)`: a gateway that loses power loses about a second of
+    /// records, for one `fdatasync` a second.
+    fn default() -> Self {
+        FsyncPolicy::Interval(Duration::from_secs(1))
+    }
 }
 
 /// Configuration of a [`Spool`](super::Spool).
@@ -70,7 +77,8 @@ pub struct SpoolConfig {
     /// [`max_packet_size`](crate::mqtt::MqttConfig::max_packet_size): set it
     /// to the publisher's largest frame.
     pub max_record_bytes: usize,
-    /// When records are forced to the disk. Default [`FsyncPolicy::Os`].
+    /// When records are forced to the disk. Default
+    /// `FsyncPolicy::Interval(1 s)`.
     pub fsync: FsyncPolicy,
     /// What `append` does when the record would take the spool past
     /// [`max_bytes`](Self::max_bytes): delete the oldest segment (every
@@ -87,7 +95,7 @@ impl Default for SpoolConfig {
             segment_bytes: 4 << 20,
             max_bytes: 64 << 20,
             max_record_bytes: 256 << 10,
-            fsync: FsyncPolicy::Os,
+            fsync: FsyncPolicy::default(),
             overflow: OverflowPolicy::DropOldest,
         }
     }
