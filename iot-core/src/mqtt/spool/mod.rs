@@ -101,19 +101,3 @@ pub use record::RecordId;
 pub use recover::{RecoveredRecord, Recovery, RecoveryReport};
 pub use spool::{Appended, Spool};
 pub use stats::{SpoolStats, SpoolStatsSnapshot};
-
-/// The record and recovery internals, for the `spool_recover` fuzz target.
-#[doc(hidden)]
-pub mod fuzzing {
-    /// Checks a segment's bytes as recovery does, for the file named
-    /// `first_id`: `(intact record ids, records skipped, valid length)`,
-    /// or the unsupported format version. Panics never.
-    pub fn parse_segment(first_id: u64, bytes: &[u8]) -> Result<(Vec<u64>, u64, usize), u32> {
-        let p = super::recover::parse(first_id, bytes, u64::MAX)?;
-        Ok((
-            p.records.iter().map(|r| r.0).collect(),
-            p.corrupt,
-            p.valid_len,
-        ))
-    }
-}
