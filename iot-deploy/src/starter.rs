@@ -57,10 +57,14 @@ replicas = 2
 # [probes.startup]
 # failure_threshold = 60
 
-# [dependencies.mqtt]         # Mosquitto in compose; MQTT_URL and MQTT_* env
+# [dependencies.mqtt]         # Mosquitto in compose (and Kubernetes: host "mosquitto"); MQTT_* env
 # prefix = "iot"              # topics <prefix>/<device>/...; the ACL grants per role
 # [dependencies.mqtt.tls]     # keep it: without TLS `check` reports ID008
 # mode = "server"             # server (passwords) | mutual (client certificates)
+# [dependencies.mqtt.broker]  # queues sized for devices x rate x tolerated consumer outage
+# devices = 1000
+# consumer_outage_seconds = 600
+# [dependencies.mqtt.share_group]  # replicas share a $share group: stable client ids
 # [dependencies.postgres]
 # database = "app"
 # [dependencies.redis]
