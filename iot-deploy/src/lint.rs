@@ -25,7 +25,7 @@ impl fmt::Display for Finding {
 }
 
 /// The rules: id and one-line summary.
-pub const RULES: [(&str, &str); 8] = [
+pub const RULES: [(&str, &str); 9] = [
     ("ID001", "a container has no CPU or memory limit"),
     (
         "ID002",
@@ -48,6 +48,10 @@ pub const RULES: [(&str, &str); 8] = [
     (
         "ID008",
         "the MQTT broker accepts plaintext on every interface (no TLS, or plaintext = \"all\")",
+    ),
+    (
+        "ID009",
+        "a share group with an autoscaler: a scale-down leaves the removed members' sessions holding their share of the messages",
     ),
 ];
 
@@ -256,6 +260,13 @@ pub fn lint(spec: &DeploySpec) -> Vec<Finding> {
                 message: message.into(),
             });
         }
+    }
+    if spec.share_group().is_some() && spec.scaling.autoscale.is_some() {
+        out.push(Finding {
+            id: "ID009",
+            object: deployment.clone(),
+            message: "the autoscaler removes share-group members whose sessions stay in the group: Mosquitto keeps dealing them their share, which waits until that pod returns or the session expires; use fixed scaling.replicas".into(),
+        });
     }
     if !kinds.contains(&"NetworkPolicy") {
         out.push(Finding {

@@ -193,3 +193,18 @@ fn id008_plaintext_broker() {
         []
     );
 }
+
+#[test]
+fn id009_autoscaled_share_group() {
+    let group = "[dependencies.mqtt]\n[dependencies.mqtt.tls]\n[dependencies.mqtt.share_group]\n";
+    // Fixed replicas: clean (the members are a StatefulSet).
+    assert_eq!(findings(group), []);
+    let scaled = BASE.replace(
+        "replicas = 2",
+        "replicas = 2\nautoscale = { min = 2, max = 4, cpu_percent = 70 }",
+    );
+    let found = lint_text(&format!("{scaled}\n{group}"));
+    assert_eq!(ids(&found), ["ID009"], "{found:#?}");
+    assert_eq!(found[0].object, "StatefulSet/sensor-api");
+    assert!(found[0].message.contains("fixed scaling.replicas"));
+}
