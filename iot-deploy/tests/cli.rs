@@ -115,18 +115,38 @@ fn unknown_environment_and_missing_file_are_errors() {
 
 /// Regression: re-rendering emptied `compose/mosquitto/passwd` after the
 /// operator had added users (119 bytes to 0). The password file and the
-/// ACL are create-only: kept byte for byte, and `render` says so.
+/// ACL are create-only: kept byte for byte, and `render` says so; the same
+/// for the files the cluster broker's auth Secret is made from.
 #[test]
 fn render_keeps_the_password_file_and_acl() {
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("deploy");
+    keeps_broker_files(
+        "gateway.yaml",
+        "compose",
+        "compose/mosquitto",
+        "pattern write iot/%u/telemetry",
+        "compose/mosquitto/mosquitto.conf",
+    );
+    keeps_broker_files(
+        "mqtt-broker.toml",
+        "k8s",
+        "k8s/mosquitto",
+        "pattern write acme/plant-7/%u/telemetry",
+        "k8s/mqtt-broker.yaml",
+    );
+}
+
+/// Renders `target` of `spec` twice, the operator editing `<dir>/passwd`
+/// and `<dir>/acl` in between; `replaced` is a generated file.
+fn keeps_broker_files(spec_name: &str, target: &str, dir: &str, acl_line: &str, replaced: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("deploy");
     let render = || {
         bin()
             .arg("render")
-            .arg(spec("gateway.yaml"))
+            .arg(spec(spec_name))
             .arg("--out")
             .arg(&out_dir)
-            .args(["--only", "compose"])
+            .args(["--only", target])
             .output()
             .unwrap()
     };
@@ -136,22 +156,18 @@ fn render_keeps_the_password_file_and_acl() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let passwd = out_dir.join("compose/mosquitto/passwd");
-    let acl = out_dir.join("compose/mosquitto/acl");
+    let passwd = out_dir.join(dir).join("passwd");
+    let acl = out_dir.join(dir).join("acl");
     assert_eq!(
         std::fs::read(&passwd).unwrap(),
         b"",
         "a new password file is empty"
     );
-    assert!(
-        std::fs::read_to_string(&acl)
-            .unwrap()
-            .contains("pattern write iot/%u/telemetry")
-    );
+    assert!(std::fs::read_to_string(&acl).unwrap().contains(acl_line));
     let users = "dev-a:$7$101$c2FsdA==$aGFzaA==\ntelemetry-gateway:$7$101$c2FsdA==$aGFzaA==\n";
     std::fs::write(&passwd, users).unwrap();
     std::fs::write(&acl, "# edited by the operator\n").unwrap();
-    let conf = out_dir.join("compose/mosquitto/mosquitto.conf");
+    let conf = out_dir.join(replaced);
     std::fs::write(&conf, "stale\n").unwrap();
 
     let second = render();
@@ -166,14 +182,12 @@ fn render_keeps_the_password_file_and_acl() {
         std::fs::read_to_string(&acl).unwrap(),
         "# edited by the operator\n"
     );
-    assert!(
-        stdout.contains("kept existing compose/mosquitto/passwd"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("kept existing compose/mosquitto/acl"),
-        "{stdout}"
-    );
+    for file in ["passwd", "acl"] {
+        assert!(
+            stdout.contains(&format!("kept existing {dir}/{file}")),
+            "{stdout}"
+        );
+    }
     assert_ne!(
         std::fs::read_to_string(&conf).unwrap(),
         "stale\n",

@@ -228,6 +228,11 @@ const CASES: &[(Format, &str, &str)] = &[
     ),
     (
         Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nplaintext = \"loopback\"\n",
+        "dependencies.mqtt.plaintext: \"loopback\" without TLS leaves the broker no listener the service can reach",
+    ),
+    (
+        Format::Toml,
         "name = \"gw\"\n[dependencies.mqtt.broker]\nmax_queued_messages = 0\n",
         "4:23: dependencies.mqtt.broker.max_queued_messages: 0 lifts the limit",
     ),

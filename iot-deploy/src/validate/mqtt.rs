@@ -291,11 +291,16 @@ pub(crate) fn check(s: &DeploySpec, m: &Mqtt, p: &mut Problems) {
                 "\"certificate\" needs mutual TLS: add [dependencies.mqtt.tls] with mode = \"mutual\"",
             );
         }
-        if m.plaintext() == Plaintext::Off {
-            p.add(
+        match m.plaintext() {
+            Plaintext::Off => p.add(
                 format!("{BASE}.plaintext"),
                 "\"off\" leaves no listener without TLS: add [dependencies.mqtt.tls]",
-            );
+            ),
+            Plaintext::Loopback => p.add(
+                format!("{BASE}.plaintext"),
+                "\"loopback\" without TLS leaves the broker no listener the service can reach: add [dependencies.mqtt.tls], or set plaintext = \"all\"",
+            ),
+            _ => {}
         }
         return;
     };
