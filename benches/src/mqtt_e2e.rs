@@ -280,7 +280,9 @@ impl Reference {
 
     /// The header of the `i`-th frame of a run.
     pub fn header(i: u64) -> FrameHeader<'static> {
-        FrameHeader::new(DEVICE_ID, SEQ_BASE + i, TIMESTAMP_MS)
+        // The publisher stamps its start time (ms) as the session epoch:
+        // the bare client sends a frame of the same size.
+        FrameHeader::new(DEVICE_ID, SEQ_BASE + i, TIMESTAMP_MS).with_epoch(TIMESTAMP_MS)
     }
 
     /// The `i`-th frame as iot-core's publisher encodes it.
