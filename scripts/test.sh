@@ -15,6 +15,11 @@ if ! command -v mosquitto >/dev/null 2>&1 && ! [ -x /usr/sbin/mosquitto ] || ! c
     || ! command -v mosquitto_passwd >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients openssl >/dev/null
 fi
+# A real PostgreSQL server (Debian's `initdb`/`postgres`, run as an
+# unprivileged user by iot-testkit) for the examples' store tests.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${PG_BIN_DIR:-}" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
 # websockify (PyPI) terminates wss:// in front of Mosquitto, which Debian
 # builds without WebSockets, for iot-core's WebSocket test.
 if ! python3 -c "import websockify" >/dev/null 2>&1; then

@@ -4,6 +4,9 @@
 //!   port, optionally with a TLS listener, a password file and an ACL;
 //!   stopped, killed, reloaded (SIGHUP) and restarted on the same port;
 //!   `RenderedBroker` runs a generated container `mosquitto.conf` as is.
+//! * [`postgres`]: a private PostgreSQL server per test on a free loopback
+//!   port (run as an unprivileged user when the tests run as root); killed
+//!   with SIGKILL, stopped and started again on the same data directory.
 //! * [`wss`]: websockify terminating `wss://` in front of a broker.
 //! * [`pki`]: a throwaway certificate authority writing PEM files: server
 //!   and client certificates, expired ones, keys in PKCS#8, SEC1 and
@@ -14,5 +17,6 @@
 
 pub mod mosquitto;
 pub mod pki;
+pub mod postgres;
 mod rendered;
 pub mod wss;
