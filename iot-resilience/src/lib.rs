@@ -2,7 +2,9 @@
 //!
 //! Resilience middleware for [tower](https://docs.rs/tower) services: retry,
 //! circuit breaker, rate limit, bulkhead, timeout and fallback, each a
-//! `Layer` + `Service` with its own future type and typed error.
+//! `Layer` + `Service` with its own future type and typed error; and
+//! [`batch`], which gathers single requests into batches for a
+//! `Service<Vec<Req>>` and gives each caller its own item's outcome.
 //!
 //! * **Typed errors**: every layer's error keeps the inner service's error
 //!   `E` intact and carries data (attempts made, `retry_after`, breaker
@@ -99,9 +101,13 @@
 //! | `resilience_bulkhead_rejections_total` | counter | `name` | calls rejected by a full bulkhead |
 //! | `resilience_timeout_elapsed_total` | counter | `name` | calls that timed out |
 //! | `resilience_fallback_invocations_total` | counter | `name`, `outcome` = success, failure | fallbacks run |
+//! | `resilience_batch_size` | histogram | `name` | items per batch handed to the inner service |
+//! | `resilience_batch_flushes_total` | counter | `name`, `reason` = count, bytes, age, close | batches flushed, by trigger |
+//! | `resilience_batch_pending` | gauge | `name` | items accepted and not yet handed to the inner service |
 //!
 //! Every state transition, rejection and retry is also a `tracing` event
-//! with target `iot_resilience::<layer>` and a `name` field.
+//! with target `iot_resilience::<layer>` and a `name` field; each batch is
+//! a `batch` span.
 //!
 //! ## Server hints
 //!
@@ -119,6 +125,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod batch;
 pub mod bulkhead;
 pub mod circuit_breaker;
 mod clock;
