@@ -298,7 +298,10 @@ async fn a_failed_batch_fails_its_callers_only() {
     };
     assert!(Arc::ptr_eq(ea, eb), "one error shared by the batch");
     assert_eq!(a.to_string(), "the batch failed: connection lost");
-    assert_eq!(a.inner().map(String::as_str), Some("connection lost"));
+    assert_eq!(
+        a.shared_error().map(String::as_str),
+        Some("connection lost")
+    );
     // The next batch is unaffected; 14 is rejected on its own.
     assert_eq!(c.await, Err(BatchError::Item("bad 14".into())));
     assert_eq!(d.await, Ok(30));
@@ -307,9 +310,44 @@ async fn a_failed_batch_fails_its_callers_only() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn batch_level_middleware_sits_between_the_layer_and_the_sink() {
+    use iot_resilience::timeout::{TimeoutConfig, TimeoutError, TimeoutLayer};
+    // A batch holding 5 hangs; the timeout fails that batch as a whole,
+    // while items keep the sink's own error type.
+    let sink = service_fn(|rows: Vec<u32>| async move {
+        if rows.contains(&5) {
+            tokio::time::sleep(HOUR).await;
+        }
+        Ok::<_, String>(rows.into_iter().map(outcome).collect())
+    });
+    let mut svc = tower::ServiceBuilder::new()
+        .layer(BatchLayer::new(config(2, HOUR)).unwrap())
+        .layer(TimeoutLayer::new(TimeoutConfig::new(Duration::from_secs(1))).unwrap())
+        .service(sink);
+    let mut futures = Vec::new();
+    for x in [1, 5, 7, 8] {
+        futures.push(svc.ready().await.unwrap().call(x));
+    }
+    let outcomes: Vec<Result<u32, BatchError<TimeoutError<String>, String>>> =
+        futures_util::future::join_all(futures).await;
+    let elapsed = TimeoutError::Elapsed {
+        after: Duration::from_secs(1),
+    };
+    assert_eq!(
+        outcomes,
+        [
+            Err(BatchError::Batch(Arc::new(elapsed.clone()))),
+            Err(BatchError::Batch(Arc::new(elapsed))),
+            Err(BatchError::Item("bad 7".to_string())),
+            Ok(80),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_wrong_number_of_outcomes_fails_the_batch() {
     let sink = service_fn(|rows: Vec<u32>| async move {
-        Ok::<_, String>(rows.into_iter().skip(1).map(Ok).collect())
+        Ok::<_, String>(rows.into_iter().skip(1).map(Ok::<u32, String>).collect())
     });
     let mut svc = BatchLayer::new(config(2, HOUR)).unwrap().layer(sink);
     let a = submit(&mut svc, 1).await;
@@ -388,7 +426,7 @@ async fn a_readiness_failure_stops_the_worker_but_not_batches_in_flight() {
 async fn a_panicking_worker_closes_the_service() {
     let sink = service_fn(|rows: Vec<u32>| async move {
         assert!(!rows.contains(&13), "the sink panics on 13");
-        Ok::<_, String>(rows.into_iter().map(Ok).collect())
+        Ok::<_, String>(rows.into_iter().map(Ok::<u32, String>).collect())
     });
     let mut svc = BatchLayer::new(config(1, HOUR)).unwrap().layer(sink);
     assert_eq!(submit(&mut svc, 1).await.await, Ok(1));
@@ -556,5 +594,5 @@ fn handles_and_futures_are_send_and_sync() {
     send_sync::<ResponseFuture<u32, String>>();
     send_sync::<BatchError<String>>();
     fn send<T: Send>() {}
-    send::<Worker<Sink, u32, u32, iot_resilience::batch::Unweighed>>();
+    send::<Worker<Sink, u32, u32, String, iot_resilience::batch::Unweighed>>();
 }

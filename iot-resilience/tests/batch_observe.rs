@@ -65,7 +65,7 @@ async fn a_span_per_batch_and_events_for_failures() {
         match rows[0] {
             0 => Err("down".to_string()),
             1 => Ok(vec![]),
-            _ => Ok(rows.into_iter().map(Ok).collect()),
+            _ => Ok(rows.into_iter().map(Ok::<u32, String>).collect()),
         }
     });
     let mut svc = BatchLayer::new(BatchConfig::new(2, Duration::from_millis(5)).name("db"))

@@ -7,17 +7,21 @@ use crate::{Hint, RetryHint};
 
 /// The error of [`Batch`](super::Batch), resolved for one caller's item.
 ///
-/// `E` is the inner service's error type, which is also the type of its
-/// per-item errors. Errors that every item of a batch shares are behind an
-/// `Arc`, one allocation for the whole batch.
+/// `I` is the type of the inner service's per-item errors (the `Err` of an
+/// outcome in its response), `E` its error type (a whole batch failed).
+/// They are often the same (the default); they differ when batch-level
+/// middleware sits between the batch layer and the sink, e.g. a timeout
+/// whose `TimeoutError<E>` fails a batch while rows are still rejected
+/// with the sink's own error. Errors that every item of a batch shares are
+/// behind an `Arc`, one allocation for the whole batch.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum BatchError<E> {
+pub enum BatchError<E, I = E> {
     /// The inner service processed the batch and rejected this item (its
     /// outcome was `Err`); the other items of the batch have their own
     /// outcomes.
     #[error(transparent)]
-    Item(E),
+    Item(I),
     /// The inner service's call for this item's batch failed as a whole:
     /// every item of the batch gets the same error. Whether any of the
     /// batch was applied is for the inner service to say.
@@ -49,21 +53,21 @@ pub enum BatchError<E> {
     NotReady,
 }
 
-impl<E> BatchError<E> {
+impl<E, I> BatchError<E, I> {
     /// The inner service's error for this very item, if that is what this
     /// is.
-    pub fn into_item(self) -> Option<E> {
+    pub fn into_item(self) -> Option<I> {
         match self {
             Self::Item(e) => Some(e),
             _ => None,
         }
     }
 
-    /// The inner service's error, for this item alone or shared by its
-    /// batch or by the failed service.
-    pub fn inner(&self) -> Option<&E> {
+    /// The inner service's error shared by this item's batch
+    /// ([`Batch`](Self::Batch)) or by every item since the service failed
+    /// ([`Failed`](Self::Failed)).
+    pub fn shared_error(&self) -> Option<&E> {
         match self {
-            Self::Item(e) => Some(e),
             Self::Batch(e) | Self::Failed(e) => Some(e),
             _ => None,
         }
@@ -75,7 +79,7 @@ impl<E> BatchError<E> {
     }
 }
 
-impl<E: Clone> Clone for BatchError<E> {
+impl<E, I: Clone> Clone for BatchError<E, I> {
     fn clone(&self) -> Self {
         match self {
             Self::Item(e) => Self::Item(e.clone()),
@@ -88,7 +92,7 @@ impl<E: Clone> Clone for BatchError<E> {
     }
 }
 
-impl<E: PartialEq> PartialEq for BatchError<E> {
+impl<E: PartialEq, I: PartialEq> PartialEq for BatchError<E, I> {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Self::Item(a), Self::Item(b)) => a == b,
@@ -106,7 +110,7 @@ impl<E: PartialEq> PartialEq for BatchError<E> {
     }
 }
 
-impl<E: RetryHint> RetryHint for BatchError<E> {
+impl<E: RetryHint, I: RetryHint> RetryHint for BatchError<E, I> {
     /// Inner errors keep their hint. A stopped worker, misuse and a
     /// mismatch (the batch may have been applied) say `DoNotRetry`.
     fn retry_hint(&self) -> Hint {

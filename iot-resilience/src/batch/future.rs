@@ -10,31 +10,31 @@ use tokio::sync::oneshot;
 use super::error::BatchError;
 
 /// Where the worker sends one item's outcome.
-pub(crate) type Outcome<T, E> = Result<T, BatchError<E>>;
-pub(crate) type Tx<T, E> = oneshot::Sender<Outcome<T, E>>;
+pub(crate) type Outcome<T, E, I> = Result<T, BatchError<E, I>>;
+pub(crate) type Tx<T, E, I> = oneshot::Sender<Outcome<T, E, I>>;
 
 /// The future of [`Batch`](super::Batch): resolves to this item's outcome
 /// when its batch completes.
 ///
 /// Dropping it does not withdraw the item: an item accepted by `call` is
 /// processed with its batch either way (see the [module docs](super)).
-pub struct ResponseFuture<T, E> {
-    state: State<T, E>,
+pub struct ResponseFuture<T, E, I = E> {
+    state: State<T, E, I>,
 }
 
-enum State<T, E> {
-    Waiting(oneshot::Receiver<Outcome<T, E>>),
-    Failed(Option<BatchError<E>>),
+enum State<T, E, I> {
+    Waiting(oneshot::Receiver<Outcome<T, E, I>>),
+    Failed(Option<BatchError<E, I>>),
 }
 
-impl<T, E> ResponseFuture<T, E> {
-    pub(crate) fn waiting(rx: oneshot::Receiver<Outcome<T, E>>) -> Self {
+impl<T, E, I> ResponseFuture<T, E, I> {
+    pub(crate) fn waiting(rx: oneshot::Receiver<Outcome<T, E, I>>) -> Self {
         Self {
             state: State::Waiting(rx),
         }
     }
 
-    pub(crate) fn failed(error: BatchError<E>) -> Self {
+    pub(crate) fn failed(error: BatchError<E, I>) -> Self {
         Self {
             state: State::Failed(Some(error)),
         }
@@ -42,10 +42,10 @@ impl<T, E> ResponseFuture<T, E> {
 }
 
 // Nothing is pinned in place: the receiver and the error are moved freely.
-impl<T, E> Unpin for ResponseFuture<T, E> {}
+impl<T, E, I> Unpin for ResponseFuture<T, E, I> {}
 
-impl<T, E> Future for ResponseFuture<T, E> {
-    type Output = Outcome<T, E>;
+impl<T, E, I> Future for ResponseFuture<T, E, I> {
+    type Output = Outcome<T, E, I>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().state {
@@ -61,7 +61,7 @@ impl<T, E> Future for ResponseFuture<T, E> {
     }
 }
 
-impl<T, E> fmt::Debug for ResponseFuture<T, E> {
+impl<T, E, I> fmt::Debug for ResponseFuture<T, E, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Waiting(_) => "waiting",

@@ -76,9 +76,9 @@ impl<Req, W> BatchLayer<Req, W> {
     /// to make progress, for executors other than tokio's (the worker still
     /// needs tokio's timer). [`Layer::layer`] spawns the worker instead.
     #[allow(clippy::type_complexity)] // the (service, worker) pair, as `tower::buffer::Buffer::pair`
-    pub fn pair<S, T, E>(&self, inner: S) -> (Batch<Req, T, E>, Worker<S, Req, T, W>)
+    pub fn pair<S, T, I>(&self, inner: S) -> (Batch<Req, T, S::Error, I>, Worker<S, Req, T, I, W>)
     where
-        S: Service<Vec<Req>, Response = Vec<Result<T, E>>, Error = E>,
+        S: Service<Vec<Req>, Response = Vec<Result<T, I>>>,
         W: Weigh<Req> + Clone,
     {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -98,16 +98,17 @@ impl<Req, W> BatchLayer<Req, W> {
     }
 }
 
-impl<S, Req, T, E, W> Layer<S> for BatchLayer<Req, W>
+impl<S, Req, T, I, W> Layer<S> for BatchLayer<Req, W>
 where
-    S: Service<Vec<Req>, Response = Vec<Result<T, E>>, Error = E> + Send + 'static,
+    S: Service<Vec<Req>, Response = Vec<Result<T, I>>> + Send + 'static,
     S::Future: Send + 'static,
-    E: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+    I: Send + 'static,
     Req: Send + 'static,
     T: Send + 'static,
     W: Weigh<Req> + Clone + Send + 'static,
 {
-    type Service = Batch<Req, T, E>;
+    type Service = Batch<Req, T, S::Error, I>;
 
     /// Spawns the worker on the current tokio runtime.
     ///

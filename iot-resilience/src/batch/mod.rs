@@ -10,16 +10,22 @@
 //! # The batch contract
 //!
 //! The inner service is `S: Service<Vec<Req>, Response = Vec<Result<T,
-//! S::Error>>>`: it receives the items of one batch in arrival order and
-//! returns **one outcome per item, in the same order**. Caller *i* gets
-//! outcome *i*: `Ok(t)` as its response, `Err(e)` as
-//! [`BatchError::Item`]`(e)`, so a sink can reject one bad row and accept
-//! the rest. If the call fails as a whole (`Err(e)` instead of the vector:
-//! a lost connection, a rolled-back transaction), every caller of that
-//! batch gets [`BatchError::Batch`] with the same `Arc`'d error. A service
-//! whose batch either all succeeds or all fails returns `Ok(vec![Ok(());
-//! n])` or `Err(e)`. A vector of the wrong length cannot be matched to the
-//! callers: every caller gets [`BatchError::Mismatch`].
+//! I>>>`: it receives the items of one batch in arrival order and returns
+//! **one outcome per item, in the same order**. Caller *i* gets outcome
+//! *i*: `Ok(t)` as its response, `Err(i)` as [`BatchError::Item`]`(i)`,
+//! so a sink can reject one bad row and accept the rest. If the call fails
+//! as a whole (`Err(e)` with the service's error `S::Error` instead of the
+//! vector: a lost connection, a rolled-back transaction, a timeout), every
+//! caller of that batch gets [`BatchError::Batch`] with the same `Arc`'d
+//! error. A service whose batch either all succeeds or all fails returns
+//! `Ok(vec![Ok(()); n])` or `Err(e)`. A vector of the wrong length cannot
+//! be matched to the callers: every caller gets [`BatchError::Mismatch`].
+//!
+//! The item error `I` and the service error `E` are separate types, so
+//! batch-level middleware can sit between this layer and the sink (a
+//! timeout, a circuit breaker, a retry of the whole batch): it changes
+//! `E` (to `TimeoutError<E>`, say) and leaves the items' outcomes alone.
+//! The caller's error is [`BatchError<E, I>`](BatchError).
 //!
 //! # Semantics
 //!

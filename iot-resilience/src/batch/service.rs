@@ -15,9 +15,9 @@ use super::future::{ResponseFuture, Tx};
 use super::shared::Shared;
 
 /// One item on its way to the worker.
-pub(crate) struct Message<Req, T, E> {
+pub(crate) struct Message<Req, T, E, I> {
     pub(crate) req: Req,
-    pub(crate) tx: Tx<T, E>,
+    pub(crate) tx: Tx<T, E, I>,
 }
 
 type Acquire =
@@ -29,8 +29,8 @@ type Acquire =
 /// [`BatchLayer::pair`](super::BatchLayer::pair). Clones share the worker
 /// and its `max_pending` bound; each clone holds at most one reservation,
 /// taken by `poll_ready` and spent by `call`. See the [module docs](super).
-pub struct Batch<Req, T, E> {
-    tx: mpsc::UnboundedSender<Message<Req, T, E>>,
+pub struct Batch<Req, T, E, I = E> {
+    tx: mpsc::UnboundedSender<Message<Req, T, E, I>>,
     shared: Arc<Shared<E>>,
     /// The reservation for the next `call`.
     permit: Option<OwnedSemaphorePermit>,
@@ -38,9 +38,9 @@ pub struct Batch<Req, T, E> {
     acquire: Option<Acquire>,
 }
 
-impl<Req, T, E> Batch<Req, T, E> {
+impl<Req, T, E, I> Batch<Req, T, E, I> {
     pub(crate) fn new(
-        tx: mpsc::UnboundedSender<Message<Req, T, E>>,
+        tx: mpsc::UnboundedSender<Message<Req, T, E, I>>,
         shared: Arc<Shared<E>>,
     ) -> Self {
         Self {
@@ -64,10 +64,10 @@ impl<Req, T, E> Batch<Req, T, E> {
     }
 }
 
-impl<Req, T, E> Service<Req> for Batch<Req, T, E> {
+impl<Req, T, E, I> Service<Req> for Batch<Req, T, E, I> {
     type Response = T;
-    type Error = BatchError<E>;
-    type Future = ResponseFuture<T, E>;
+    type Error = BatchError<E, I>;
+    type Future = ResponseFuture<T, E, I>;
 
     /// `Ready(Ok)` once this handle holds a reservation for one item;
     /// `Pending` while `max_pending` items wait (woken in order as batches
@@ -135,19 +135,19 @@ impl<Req, T, E> Service<Req> for Batch<Req, T, E> {
 /// Out of line, so the event's code does not weigh on `call`'s inlining.
 #[cold]
 #[inline(never)]
-fn not_ready<T, E>(name: &str) -> ResponseFuture<T, E> {
+fn not_ready<T, E, I>(name: &str) -> ResponseFuture<T, E, I> {
     tracing::debug!(name, "batch: called before poll_ready returned Ready");
     ResponseFuture::failed(BatchError::NotReady)
 }
 
-impl<Req, T, E> Clone for Batch<Req, T, E> {
+impl<Req, T, E, I> Clone for Batch<Req, T, E, I> {
     /// The clone shares the worker but holds no reservation.
     fn clone(&self) -> Self {
         Self::new(self.tx.clone(), Arc::clone(&self.shared))
     }
 }
 
-impl<Req, T, E> fmt::Debug for Batch<Req, T, E> {
+impl<Req, T, E, I> fmt::Debug for Batch<Req, T, E, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Batch")
             .field("name", &self.shared.name)

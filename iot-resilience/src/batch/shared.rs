@@ -75,7 +75,7 @@ impl<E> Shared<E> {
     }
 
     /// The error for a caller that finds the worker stopped.
-    pub(crate) fn stopped(&self) -> BatchError<E> {
+    pub(crate) fn stopped<I>(&self) -> BatchError<E, I> {
         match &*self.failed.lock().unwrap_or_else(PoisonError::into_inner) {
             Some(error) => BatchError::Failed(Arc::clone(error)),
             None => BatchError::Closed,

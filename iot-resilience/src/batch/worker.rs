@@ -42,18 +42,18 @@ impl Limits {
 /// other way (it needs tokio's timer). It completes when every handle is
 /// gone and every item has its outcome. Dropping it before then resolves
 /// the callers still waiting to [`BatchError::Closed`].
-pub struct Worker<S, Req, T, W>
+pub struct Worker<S, Req, T, I, W>
 where
     S: Service<Vec<Req>>,
 {
     inner: S,
-    rx: mpsc::UnboundedReceiver<Message<Req, T, S::Error>>,
+    rx: mpsc::UnboundedReceiver<Msg<S, Req, T, I>>,
     shared: Arc<Shared<S::Error>>,
     weigher: W,
     limits: Limits,
     /// The open batch, in arrival order.
     items: Vec<Req>,
-    txs: Vec<Tx<T, S::Error>>,
+    txs: Vec<Tx<T, S::Error, I>>,
     bytes: usize,
     /// When the open batch is due (its first item's arrival + `max_age`);
     /// `None` while it is empty, for a zero age, or past the clock's range.
@@ -62,16 +62,19 @@ where
     sleep: Option<Pin<Box<Sleep>>>,
     /// An item taken from the queue that did not fit the open batch by
     /// weight: the first of the next one.
-    carry: Option<Weighed<Message<Req, T, S::Error>>>,
+    carry: Option<Weighed<Msg<S, Req, T, I>>>,
     /// The open batch is complete and waits for a slot and the inner
     /// service's readiness.
     sealed: Option<FlushReason>,
-    in_flight: Vec<InFlight<S::Future, T, S::Error>>,
+    in_flight: Vec<InFlight<S::Future, T, S::Error, I>>,
     /// Every handle is gone and the queue is empty.
     closed: bool,
     /// The inner service's `poll_ready` failed: nothing more is dispatched.
     failed: Option<Arc<S::Error>>,
 }
+
+/// A queued item of the worker of `S`.
+type Msg<S, Req, T, I> = Message<Req, T, <S as Service<Vec<Req>>>::Error, I>;
 
 /// An item with its weight.
 struct Weighed<M> {
@@ -80,19 +83,19 @@ struct Weighed<M> {
 }
 
 /// A batch in the inner service, with its callers in the batch's order.
-struct InFlight<F, T, E> {
+struct InFlight<F, T, E, I> {
     future: Pin<Box<F>>,
-    txs: Vec<Tx<T, E>>,
+    txs: Vec<Tx<T, E, I>>,
     span: tracing::Span,
 }
 
-impl<S, Req, T, W> Worker<S, Req, T, W>
+impl<S, Req, T, I, W> Worker<S, Req, T, I, W>
 where
     S: Service<Vec<Req>>,
 {
     pub(crate) fn new(
         inner: S,
-        rx: mpsc::UnboundedReceiver<Message<Req, T, S::Error>>,
+        rx: mpsc::UnboundedReceiver<Msg<S, Req, T, I>>,
         shared: Arc<Shared<S::Error>>,
         weigher: W,
         limits: Limits,
@@ -117,7 +120,7 @@ where
     }
 
     /// Puts an item in the open batch; seals it when full.
-    fn add(&mut self, msg: Message<Req, T, S::Error>, weight: usize) {
+    fn add(&mut self, msg: Msg<S, Req, T, I>, weight: usize) {
         if self.items.is_empty() {
             self.items.reserve(self.limits.capacity());
             self.txs.reserve(self.limits.capacity());
@@ -219,7 +222,7 @@ where
     /// Polls every batch in flight; sends the outcomes of those done.
     fn poll_in_flight(&mut self, cx: &mut Context<'_>)
     where
-        S: Service<Vec<Req>, Response = Vec<Result<T, <S as Service<Vec<Req>>>::Error>>>,
+        S: Service<Vec<Req>, Response = Vec<Result<T, I>>>,
     {
         let mut i = 0;
         while i < self.in_flight.len() {
@@ -273,7 +276,7 @@ where
 }
 
 /// Sends each caller its item's outcome.
-fn route<T, E>(outcome: Result<Vec<Result<T, E>>, E>, txs: Vec<Tx<T, E>>) {
+fn route<T, E, I>(outcome: Result<Vec<Result<T, I>>, E>, txs: Vec<Tx<T, E, I>>) {
     match outcome {
         Ok(outcomes) if outcomes.len() == txs.len() => {
             tracing::trace!("batch: done");
@@ -301,9 +304,9 @@ fn route<T, E>(outcome: Result<Vec<Result<T, E>>, E>, txs: Vec<Tx<T, E>>) {
     }
 }
 
-impl<S, Req, T, E, W> Future for Worker<S, Req, T, W>
+impl<S, Req, T, I, W> Future for Worker<S, Req, T, I, W>
 where
-    S: Service<Vec<Req>, Response = Vec<Result<T, E>>, Error = E>,
+    S: Service<Vec<Req>, Response = Vec<Result<T, I>>>,
     W: Weigh<Req>,
 {
     type Output = ();
@@ -342,9 +345,9 @@ where
 
 // Nothing is ever pinned in place inside the worker: futures and the timer
 // are boxed.
-impl<S, Req, T, W> Unpin for Worker<S, Req, T, W> where S: Service<Vec<Req>> {}
+impl<S, Req, T, I, W> Unpin for Worker<S, Req, T, I, W> where S: Service<Vec<Req>> {}
 
-impl<S, Req, T, W> Drop for Worker<S, Req, T, W>
+impl<S, Req, T, I, W> Drop for Worker<S, Req, T, I, W>
 where
     S: Service<Vec<Req>>,
 {
@@ -361,7 +364,7 @@ where
     }
 }
 
-impl<S, Req, T, W> fmt::Debug for Worker<S, Req, T, W>
+impl<S, Req, T, I, W> fmt::Debug for Worker<S, Req, T, I, W>
 where
     S: Service<Vec<Req>> + fmt::Debug,
 {
