@@ -5,6 +5,8 @@
 //! * [`sim`]: the simulated fleet (also `--bin device-sim`).
 //! * [`broker`]: the embedded rumqttd broker and a fault-injecting proxy.
 //! * [`sink`]: the in-memory aggregator and the HTTP sink.
+//! * [`store`]: durable sinks: SQLite and PostgreSQL, one row per reading,
+//!   idempotent writes.
 //! * [`latency`]: a fixed-bucket latency histogram.
 //! * [`util`]: durations, broker URLs, a tiny HTTP GET, process stats.
 
@@ -14,6 +16,7 @@ pub mod gateway;
 pub mod latency;
 pub mod sim;
 pub mod sink;
+pub mod store;
 pub mod util;
 
 // Compile and run the root README's Rust example as a doc test, so it stays
