@@ -39,13 +39,16 @@ async fn submit(svc: &mut Handle, x: u32) -> ResponseFuture<u32, String> {
 }
 
 /// Queues every item of `xs` in order; the futures in the same order.
-async fn submit_all(
-    svc: &mut Handle,
+async fn submit_all<S: Service<u32>>(
+    svc: &mut S,
     xs: impl IntoIterator<Item = u32>,
-) -> Vec<ResponseFuture<u32, String>> {
+) -> Vec<S::Future>
+where
+    S::Error: std::fmt::Debug,
+{
     let mut futures = Vec::new();
     for x in xs {
-        futures.push(submit(svc, x).await);
+        futures.push(svc.ready().await.unwrap().call(x));
     }
     futures
 }
@@ -342,6 +345,40 @@ async fn batch_level_middleware_sits_between_the_layer_and_the_sink() {
             Ok(80),
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_inside_counts_batches_and_rejects_them_whole() {
+    use iot_resilience::circuit_breaker::{
+        CircuitBreakerConfig, CircuitBreakerError, CircuitBreakerLayer, State,
+    };
+    let breaker = CircuitBreakerLayer::new(CircuitBreakerConfig::default()).unwrap();
+    let handle = breaker.handle().clone();
+    let mut svc = tower::ServiceBuilder::new()
+        .layer(BatchLayer::new(config(2, HOUR)).unwrap())
+        .layer(breaker)
+        .service(Sink::new());
+    // A rejected row is an `Ok` response for the breaker: one success.
+    let futures = submit_all(&mut svc, [7, 8]).await;
+    let outcomes = futures_util::future::join_all(futures).await;
+    assert_eq!(outcomes[0], Err(BatchError::Item("bad 7".to_string())));
+    let stats = handle.stats();
+    assert_eq!(
+        (stats.successful_calls, stats.failed_calls),
+        (1, 0),
+        "{stats:?}"
+    );
+
+    handle.transition_to_open();
+    let futures = submit_all(&mut svc, [1, 2]).await;
+    for err in futures_util::future::join_all(futures).await {
+        let err = err.unwrap_err();
+        let Some(CircuitBreakerError::Open { state, .. }) = err.shared_error() else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*state, State::Open);
+        assert!(matches!(err.retry_hint(), Hint::RetryAfter(_)), "{err:?}");
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -86,22 +86,24 @@
 //! # Prior art, and why not reuse it
 //!
 //! tower 0.5 has no batching layer. Zebra's `tower-batch-control` (on
-//! crates.io, 1.1.1) and its fork `tower-batch` (0.4.0) are modified copies
-//! of tower's `Buffer`, like this module: a worker task, an unbounded
-//! channel bounded by a semaphore for `poll_ready`. Both have another
-//! contract: the inner service is a `Service<BatchControl<R>>` that is
-//! sent every item (`Item(r)`) and then `Flush`, so it must gather the
-//! batch itself, and each caller gets the future the inner service
-//! returned for its item; neither takes a `Vec` and routes outcomes. Both
-//! erase errors to `BoxError`, and any error from the inner service, a
-//! batch's included, stops the worker for good; neither has a weight
-//! trigger other than Zebra's item weight, a flush on close (`tower-batch`
-//! fails what is pending with `Closed`), metrics or per-item errors.
-//! `tower-batch-control` needs Rust 1.88 (this crate: 1.85) and pulls in
-//! rayon, `futures` and `tokio-util`; `tower-batch` pulls in `tower` and
-//! `tokio-util`, where this crate depends only on `tower-service` and
-//! `tower-layer`. Wrapping either would keep their contract and their
-//! error erasure, so this module is our own code, with the same shape.
+//! crates.io, 1.1.1, Rust 1.88) and its fork `tower-batch` (0.4.0, by
+//! another author) are modified copies of tower's `Buffer`, like this
+//! module: a worker task, an unbounded channel bounded by a semaphore for
+//! `poll_ready`. Their contract is another: the inner service is a
+//! `Service<BatchControl<R>>` that is called with every item (`Item(r)`)
+//! and then with `Flush`, so it must gather the batch itself, and each
+//! caller gets the future the inner service returned for its item; a sink
+//! that takes a `Vec` needs an adapter that collects items and fans the
+//! outcomes back out, which is most of this module. Both erase errors to
+//! `BoxError`; any error from the inner service, a failed flush included,
+//! stops the worker for good (here a failed batch fails its callers only);
+//! neither flushes what is pending when the handles are dropped, limits a
+//! batch by bytes (Zebra's has an item weight) or records metrics, and
+//! `tower-batch` runs one flush at a time. Depending on them
+//! would also raise this crate's Rust version (1.85) to 1.88 or add
+//! `tower`, `tokio-util`, `futures` and `rayon` (Zebra) where this crate
+//! needs only `tower-service` and `tower-layer`. So this module is our own
+//! code, with the same shape.
 //!
 //! # Metrics
 //!
