@@ -149,4 +149,25 @@ async fn copy_vs_insert() {
             line.print();
         }
     }
+
+    // Sizing: bytes per stored row, indexes included.
+    for name in ["insert", "copy"] {
+        let out = pg.psql(&format!(
+            "SELECT pg_total_relation_size('bench_{name}') / count(*) FROM bench_{name}"
+        ));
+        println!("postgres {name}: {out} bytes per row (table + primary key + BRIN)");
+    }
+    for name in ["FULL", "NORMAL"] {
+        let path = dir.join(format!("{name}.db"));
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        let rows: i64 = db
+            .query_row("SELECT count(*) FROM readings", [], |r| r.get(0))
+            .unwrap();
+        let bytes = std::fs::metadata(&path).unwrap().len();
+        println!(
+            "sqlite {name}: {} bytes per row (file)",
+            bytes / rows as u64
+        );
+    }
 }
