@@ -549,3 +549,111 @@ fn owned(value: Value<'_>) -> RowValue {
         Value::Bytes(v) => RowValue::Bytes(v.to_vec()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iot_core::codec::{FrameHeader, Limits, Reading, decode_frame, encode_frame};
+
+    fn batch_of(readings: &[Reading<'_>]) -> Batch {
+        let mut buf = vec![0u8; 16 * 1024];
+        let header = FrameHeader::new("dev-1", 5, 1_000).with_epoch(2);
+        let n = encode_frame(&header, readings, &mut buf).unwrap();
+        let view = decode_frame(&buf[..n], &Limits::default()).unwrap();
+        let mut batch = Batch::new();
+        batch.push_frame(&view, &NoAliases);
+        batch
+    }
+
+    fn channel(i: usize) -> Channel<'static> {
+        Channel::Name(Box::leak(format!("c{i}").into_boxed_str()))
+    }
+
+    /// Duplicates are found by the linear scan (small frames) and by the
+    /// set that takes over from the 33rd reading on, wherever they are.
+    #[test]
+    fn duplicates_in_frames_of_every_size() {
+        for len in [1, 2, 31, 32, 33, 34, 100, 300] {
+            let distinct: Vec<Reading<'_>> = (0..len)
+                .map(|i| Reading::new(channel(i), Value::U64(i as u64)))
+                .collect();
+            let batch = batch_of(&distinct);
+            assert_eq!((batch.len(), batch.rejected().len()), (len, 0), "{len}");
+            for dup_of in [0, len / 2, len - 1] {
+                let mut readings = distinct.clone();
+                // Same channel and time as an earlier reading, other value;
+                // also a same-channel reading at another time (kept).
+                readings.push(Reading::new(channel(dup_of), Value::Bool(true)));
+                readings.push(Reading::new(channel(dup_of), Value::I64(1)).with_offset_ms(1));
+                readings.push(Reading::new(channel(len + 1), Value::I64(2)));
+                let batch = batch_of(&readings);
+                assert_eq!(batch.len(), len + 2, "{len} {dup_of}");
+                let rejected = batch.rejected();
+                assert_eq!(rejected.len(), 1, "{len} {dup_of}");
+                assert_eq!(rejected[0].reason, RejectReason::DuplicateInFrame);
+                assert_eq!(rejected[0].index, Some(len));
+                assert_eq!(batch.rows()[dup_of].value, RowValue::U64(dup_of as u64));
+            }
+        }
+    }
+
+    #[test]
+    fn rows_carry_the_frame_key_and_time() {
+        let batch = batch_of(&[
+            Reading::new(Channel::Name("a"), Value::F32(1.5)).with_offset_ms(-1_000),
+            Reading::new(Channel::Alias(3), Value::Str("x")).with_unit("u"),
+        ]);
+        let rows = batch.rows();
+        assert_eq!((rows[0].epoch, rows[0].seq, rows[0].ts_ms), (2, 5, 0));
+        assert_eq!(&*rows[0].device, "dev-1");
+        assert_eq!(rows[1].channel, "#3");
+        assert_eq!(rows[1].unit.as_deref(), Some("u"));
+        assert_eq!(batch.unresolved_aliases(), 1);
+        assert_eq!(batch.frames(), 1);
+    }
+
+    #[test]
+    fn push_row_checks_like_frames_do() {
+        let row = Row {
+            device: Arc::from("d"),
+            epoch: 0,
+            seq: -1,
+            channel: "c".into(),
+            ts_ms: 0,
+            value: RowValue::Bool(true),
+            unit: None,
+        };
+        let mut batch = Batch::new();
+        assert_eq!(
+            batch.push_row(row.clone()),
+            Err(RejectReason::KeyOutOfRange {
+                field: KeyField::Seq
+            })
+        );
+        assert_eq!(batch.rejected()[0].index, None);
+        let ok = Row { seq: 1, ..row };
+        assert_eq!(batch.push_row(ok), Ok(()));
+        assert_eq!(batch.len(), 1);
+    }
+
+    #[test]
+    fn values_come_back_from_their_columns() {
+        let values = [
+            RowValue::F64(f64::NAN),
+            RowValue::F64(-0.0),
+            RowValue::F32(f32::NAN),
+            RowValue::F32(0.1),
+            RowValue::I64(i64::MIN),
+            RowValue::U64(u64::MAX),
+            RowValue::Bool(false),
+            RowValue::Str("s".into()),
+            RowValue::Bytes(vec![0, 1]),
+        ];
+        for v in values {
+            let back = RowValue::from_columns(v.kind(), v.columns()).unwrap();
+            assert!(back.same_as(&v), "{v:?} -> {back:?}");
+            assert_eq!(Kind::parse(v.kind().as_str()), Some(v.kind()));
+        }
+        assert!(RowValue::from_columns(Kind::I64, Columns::default()).is_err());
+    }
+}
