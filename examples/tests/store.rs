@@ -591,7 +591,23 @@ async fn postgres_killed_mid_stream() {
             let (store, batch) = (store.clone(), kill_batch(next));
             tokio::spawn(async move { store.write(&batch).await })
         };
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // In flight: the server shows its statement waiting for the lock.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let waiting: i64 = locker
+                .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
+                .await
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the write never waited for the lock"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         assert!(
             !in_flight.is_finished(),
             "the write did not wait for the lock"
