@@ -401,9 +401,9 @@ async fn sqlite_rejects_bad_settings() {
         table: "no such table".into(),
         ..Default::default()
     };
-    let err = SqliteStore::open_with(temp_db("bad"), opts)
-        .await
-        .unwrap_err();
+    let path = temp_db("bad");
+    let err = SqliteStore::open_with(&path, opts).await.unwrap_err();
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
     assert!(matches!(err, StoreError::Config(_)), "{err}");
     assert!(!err.is_transient());
     let err = SqliteStore::open("/nonexistent-dir/x.db")
