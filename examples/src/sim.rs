@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use iot_core::codec::{Channel, FrameHeader, Reading, Value};
+use iot_core::mqtt::spool::SpoolConfig;
 use iot_core::mqtt::{
     AliasEntry, BackoffConfig, MqttConfig, PublishError, Publisher, PublisherConfig,
 };
@@ -55,6 +56,10 @@ pub struct FleetConfig {
     pub noisy_factor: f64,
     /// Reconnect backoff cap of every publisher.
     pub backoff_cap: Duration,
+    /// A crash-safe spool per device, in `<dir>/<device id>` (the
+    /// configuration's `dir` is the parent): frames accepted and never
+    /// acknowledged are sent by the next run.
+    pub spool: Option<SpoolConfig>,
 }
 
 impl FleetConfig {
@@ -156,9 +161,12 @@ impl Fleet {
                 Duration::from_millis(100),
                 config.backoff_cap,
             ));
-            let publisher =
-                Publisher::start(PublisherConfig::new(mqtt, id.clone()).birth(birth_table()))
-                    .map_err(|e| format!("device {id}: {e}"))?;
+            let mut pc = PublisherConfig::new(mqtt, id.clone()).birth(birth_table());
+            if let Some(spool) = &config.spool {
+                let dir = spool.dir.join(&id);
+                pc = pc.spool(spool.clone().dir(dir));
+            }
+            let publisher = Publisher::start(pc).map_err(|e| format!("device {id}: {e}"))?;
             publishers.push(publisher.clone());
             let rate = if i < config.noisy {
                 config.rate * config.noisy_factor

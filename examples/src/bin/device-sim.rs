@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use iot_core::mqtt::WaitError;
+use iot_core::mqtt::spool::{FsyncPolicy, SpoolConfig};
 use iot_examples::connect::BrokerArgs;
 use iot_examples::sim::{Fleet, FleetConfig, flush_and_close};
 use iot_examples::util::parse_duration;
@@ -40,6 +41,20 @@ struct Args {
     /// Device ids are PREFIX-0000, PREFIX-0001, ...
     #[arg(long, default_value = "sim")]
     prefix: String,
+    /// Keep every accepted frame in a crash-safe spool under DIR (one
+    /// directory per device) until the broker acknowledges it; a run that
+    /// was killed is completed by the next one on the same DIR.
+    #[arg(long, value_name = "DIR")]
+    spool: Option<std::path::PathBuf>,
+    /// When the spool forces its writes to disk: `always` (each frame),
+    /// `interval` (every second, the default) or `os` (left to the kernel).
+    /// A killed process loses nothing with any of them; they differ on
+    /// power loss.
+    #[arg(long, default_value = "interval", value_parser = ["always", "interval", "os"], requires = "spool")]
+    fsync: String,
+    /// How often to print a progress line.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    progress_every: Duration,
 }
 
 #[tokio::main]
@@ -68,6 +83,13 @@ async fn main() -> ExitCode {
         noisy: 0,
         noisy_factor: 1.0,
         backoff_cap: Duration::from_secs(5),
+        spool: args.spool.as_ref().map(|dir| {
+            SpoolConfig::new(dir).fsync(match args.fsync.as_str() {
+                "always" => FsyncPolicy::Always,
+                "os" => FsyncPolicy::Os,
+                _ => FsyncPolicy::Interval(Duration::from_secs(1)),
+            })
+        }),
     }) {
         Ok(f) => f,
         Err(e) => {
@@ -91,7 +113,7 @@ async fn main() -> ExitCode {
     );
     let stats = fleet.stats().clone();
     let started = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut tick = tokio::time::interval(args.progress_every);
     tick.tick().await;
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     loop {

@@ -425,6 +425,7 @@ impl Gateway {
                 noisy: args.noisy_devices.min(args.devices),
                 noisy_factor: 4.0,
                 backoff_cap: Duration::from_secs(2),
+                spool: None,
             })?)
         } else {
             None

@@ -515,6 +515,14 @@ pub struct PublisherConfig {
     /// a counter the device persists where the clock cannot be trusted.
     /// `Some(0)` sends no epoch.
     pub epoch: Option<u64>,
+    /// A crash-safe on-disk spool behind the queue (feature `spool`):
+    /// every accepted frame is appended to it before it is queued, released
+    /// when the broker acknowledges it (or the queue drops it), and frames
+    /// never released are published again by the next publisher opened on
+    /// the same directory. `None` (the default): frames live in memory only.
+    #[cfg(feature = "spool")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "spool")))]
+    pub spool: Option<super::spool::SpoolConfig>,
 }
 
 impl Default for PublisherConfig {
@@ -527,6 +535,8 @@ impl Default for PublisherConfig {
             checksum: false,
             birth: Vec::new(),
             epoch: None,
+            #[cfg(feature = "spool")]
+            spool: None,
         }
     }
 }
@@ -568,6 +578,14 @@ impl PublisherConfig {
     /// Sets [`epoch`](Self::epoch).
     pub fn epoch(mut self, epoch: u64) -> Self {
         self.epoch = Some(epoch);
+        self
+    }
+
+    /// Sets [`spool`](Self::spool).
+    #[cfg(feature = "spool")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "spool")))]
+    pub fn spool(mut self, spool: super::spool::SpoolConfig) -> Self {
+        self.spool = Some(spool);
         self
     }
 

@@ -134,6 +134,13 @@ pub enum PublishError {
     /// The publisher was closed.
     #[error("publisher is closed")]
     Closed,
+    /// The spool could not store the frame (a disk error, or full with the
+    /// spool's reject-new policy); nothing was queued.
+    #[error("spool: {reason}")]
+    Spool {
+        /// What the spool reported.
+        reason: String,
+    },
 }
 
 /// An error item of a [`Consumer`](super::Consumer): one message could not

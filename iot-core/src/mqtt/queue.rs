@@ -19,6 +19,12 @@
 //!    held (mapped ones, and the first `k` FIFO places that rumqttc drained
 //!    from its channel) to a resend set; the next `handoff`s send them
 //!    again, oldest first, before new frames.
+//!
+//! With a spool (feature `spool`) each frame also carries the id of its
+//! record on disk (its *tag*); the queue lists the tags of frames that
+//! finished (acknowledged, or dropped by the overflow policy) for the
+//! publisher to release. Frames still queued at `clear` are not released:
+//! the spool keeps them for the next start.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -95,6 +101,15 @@ pub(crate) struct FrameQueue {
     fifo: VecDeque<Handoff>,
     /// Written with a packet id, awaiting PUBACK.
     inflight: HashMap<u16, Handoff>,
+    /// With a spool: each entry's record id (aligned with `entries`), and
+    /// the records of frames finished since the last `take_released`.
+    journal: Option<Journal>,
+}
+
+#[derive(Debug, Default)]
+struct Journal {
+    tags: VecDeque<u64>,
+    released: Vec<u64>,
 }
 
 impl FrameQueue {
@@ -111,7 +126,37 @@ impl FrameQueue {
             control: VecDeque::new(),
             fifo: VecDeque::new(),
             inflight: HashMap::new(),
+            journal: None,
         }
+    }
+
+    /// Makes every frame carry a tag (its spool record), from the next
+    /// `push_tagged` on; see [`take_released`](Self::take_released). Called
+    /// on an empty queue.
+    #[cfg_attr(not(feature = "spool"), allow(dead_code))]
+    pub(crate) fn enable_journal(&mut self) {
+        debug_assert!(self.entries.is_empty(), "tags would not line up");
+        self.journal = Some(Journal {
+            tags: std::iter::repeat_n(0, self.entries.len()).collect(),
+            released: Vec::new(),
+        });
+    }
+
+    /// [`enable_journal`](Self::enable_journal), by value.
+    #[cfg(test)]
+    fn with_journal(mut self) -> Self {
+        self.enable_journal();
+        self
+    }
+
+    /// The tags of frames that finished since the last call: acknowledged
+    /// (or, QoS 0, written), or dropped to make room.
+    #[cfg_attr(not(feature = "spool"), allow(dead_code))]
+    pub(crate) fn take_released(&mut self) -> Vec<u64> {
+        self.journal
+            .as_mut()
+            .map(|j| std::mem::take(&mut j.released))
+            .unwrap_or_default()
     }
 
     /// Frames queued (not yet acknowledged).
@@ -162,10 +207,21 @@ impl FrameQueue {
     }
 
     /// Like `push`, with `policy` instead of the configured one.
+    #[cfg(test)]
     pub(crate) fn push_with(
         &mut self,
         payload: Bytes,
         policy: OverflowPolicy,
+    ) -> Result<(u64, usize), QueueFull> {
+        self.push_tagged(payload, policy, 0)
+    }
+
+    /// Like `push_with`, for a frame whose spool record is `tag`.
+    pub(crate) fn push_tagged(
+        &mut self,
+        payload: Bytes,
+        policy: OverflowPolicy,
+        tag: u64,
     ) -> Result<(u64, usize), QueueFull> {
         let len = payload.len();
         let over =
@@ -185,15 +241,22 @@ impl FrameQueue {
         }
         let id = self.next_id();
         self.entries.push_back(Some(payload));
+        if let Some(j) = &mut self.journal {
+            j.tags.push_back(tag);
+        }
         self.live += 1;
         self.bytes += len;
         Ok((id, dropped))
     }
 
     fn drop_front(&mut self) {
+        let tag = self.journal.as_mut().and_then(|j| j.tags.pop_front());
         if let Some(Some(b)) = self.entries.pop_front() {
             self.live -= 1;
             self.bytes -= b.len();
+            if let (Some(j), Some(tag)) = (&mut self.journal, tag) {
+                j.released.push(tag);
+            }
         }
         self.front_id += 1;
         self.trim();
@@ -203,6 +266,9 @@ impl FrameQueue {
     fn trim(&mut self) {
         while matches!(self.entries.front(), Some(None)) {
             self.entries.pop_front();
+            if let Some(j) = &mut self.journal {
+                j.tags.pop_front();
+            }
             self.front_id += 1;
         }
         self.cursor = self.cursor.max(self.front_id);
@@ -223,6 +289,11 @@ impl FrameQueue {
             Some(b) => {
                 self.live -= 1;
                 self.bytes -= b.len();
+                if let Some(j) = &mut self.journal {
+                    if let Some(&tag) = j.tags.get(idx) {
+                        j.released.push(tag);
+                    }
+                }
                 self.trim();
                 true
             }
@@ -350,6 +421,10 @@ impl FrameQueue {
         let n = self.live;
         self.front_id = self.next_id();
         self.entries.clear();
+        if let Some(j) = &mut self.journal {
+            // Not released: the spool keeps them for the next start.
+            j.tags.clear();
+        }
         self.live = 0;
         self.bytes = 0;
         self.cursor = self.front_id;
@@ -559,5 +634,42 @@ mod tests {
         q.push(frame(1)).unwrap();
         assert_eq!(q.clear(), 2);
         assert_eq!(q.push(frame(2)).unwrap().0, 2, "ids keep increasing");
+    }
+
+    #[test]
+    fn journal_releases_acked_and_dropped_frames_not_cleared_ones() {
+        let mut q = q(3, 1000, OverflowPolicy::DropOldest, 2).with_journal();
+        for (i, tag) in [(0u8, 100u64), (1, 101), (2, 102)] {
+            q.push_tagged(frame(i), OverflowPolicy::DropOldest, tag)
+                .unwrap();
+        }
+        assert_eq!(pump(&mut q), [0, 1]);
+        assert_eq!(q.on_outgoing_publish(1), Outgoing::Frame { done: false });
+        assert_eq!(q.on_outgoing_publish(2), Outgoing::Frame { done: false });
+        assert!(q.on_puback(2), "out of order");
+        assert_eq!(q.take_released(), [101]);
+        assert!(q.take_released().is_empty(), "taken once");
+        // Two more frames fill the queue and push the oldest (tag 100,
+        // still unacknowledged) out: given up, so released too.
+        q.push_tagged(frame(3), OverflowPolicy::DropOldest, 103)
+            .unwrap();
+        assert!(q.take_released().is_empty());
+        q.push_tagged(frame(4), OverflowPolicy::DropOldest, 104)
+            .unwrap();
+        assert_eq!(q.take_released(), [100]);
+        assert!(
+            !q.on_puback(1),
+            "the dropped frame's late ack changes nothing"
+        );
+        // Queued at close: kept for the next start, not released.
+        assert_eq!(q.clear(), 3);
+        assert!(q.take_released().is_empty());
+        // Tags stay aligned after clearing.
+        q.push_tagged(frame(5), OverflowPolicy::DropOldest, 105)
+            .unwrap();
+        assert_eq!(pump(&mut q), [5]);
+        assert_eq!(q.on_outgoing_publish(3), Outgoing::Frame { done: false });
+        assert!(q.on_puback(3));
+        assert_eq!(q.take_released(), [105]);
     }
 }

@@ -2,6 +2,8 @@
 //! silently.
 
 mod shared;
+#[cfg(feature = "spool")]
+mod spooled;
 mod task;
 
 use std::sync::atomic::AtomicUsize;
@@ -147,6 +149,8 @@ impl Publisher {
             status_topic,
             birth_topic,
             birth: None,
+            #[cfg(feature = "spool")]
+            spool: None,
         };
         let max_birth = max_payload(max_packet, core.birth_topic.len(), Qos::AtLeastOnce);
         if !config.birth.is_empty() {
@@ -159,6 +163,10 @@ impl Publisher {
                 ));
             }
             core.birth = Some(birth);
+        }
+        #[cfg(feature = "spool")]
+        if let Some(spool) = &config.spool {
+            spooled::open(&mut core, spool, &config.queue, max_frame, &stats)?;
         }
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
@@ -230,28 +238,48 @@ impl Publisher {
         // the queue is full, starving the connection task.
         tokio::task::consume_budget().await;
         // The common case, room at once, without registering as a waiter.
-        if self.enqueue(header, readings, true)? {
-            return Ok(());
-        }
-        self.handle
-            .shared
-            .wait_until(|| match self.enqueue(header, readings, true) {
-                Ok(false) => None,
-                Ok(true) => Some(Ok(())),
-                Err(e) => Some(Err(e)),
-            })
-            .await
+        let record = match self.enqueue(header, readings, true)? {
+            Some(record) => record,
+            None => {
+                self.handle
+                    .shared
+                    .wait_until(|| match self.enqueue(header, readings, true) {
+                        Ok(None) => None,
+                        Ok(Some(record)) => Some(Ok(record)),
+                        Err(e) => Some(Err(e)),
+                    })
+                    .await?
+            }
+        };
+        self.wait_durable(record).await
     }
 
-    /// Encodes and queues a frame. With `wait`, a full queue refuses the
-    /// frame without counting it (`Ok(false)`: the caller waits); without,
-    /// the overflow policy applies.
+    /// With a spool whose policy is `FsyncPolicy::Always`: waits until
+    /// frame record `record` is on disk.
+    #[cfg(feature = "spool")]
+    async fn wait_durable(&self, record: u64) -> Result<(), PublishError> {
+        let spool = spooled::durable_wait(&self.handle.shared.lock());
+        match spool {
+            Some(spool) => spooled::wait_durable(spool, record).await,
+            None => Ok(()),
+        }
+    }
+
+    #[cfg(not(feature = "spool"))]
+    async fn wait_durable(&self, _: u64) -> Result<(), PublishError> {
+        Ok(())
+    }
+
+    /// Encodes and queues a frame; returns its spool record (`0` without a
+    /// spool). With `wait`, a full queue refuses the frame without counting
+    /// it (`Ok(None)`: the caller waits); without, the overflow policy
+    /// applies.
     fn enqueue(
         &self,
         header: &FrameHeader<'_>,
         readings: &[Reading<'_>],
         wait: bool,
-    ) -> Result<bool, PublishError> {
+    ) -> Result<Option<u64>, PublishError> {
         let shared = &self.handle.shared;
         if header.device_id != shared.device_id {
             return Err(PublishError::DeviceMismatch {
@@ -269,7 +297,7 @@ impl Publisher {
             return Err(PublishError::Closed);
         }
         if wait && core.queue.len() >= core.queue.limits().0 {
-            return Ok(false);
+            return Ok(None);
         }
         let (max, limit) = if shared.max_frame <= shared.max_bytes {
             (shared.max_frame, "max_packet_size")
@@ -299,7 +327,8 @@ impl Publisher {
         } else {
             core.queue.policy()
         };
-        match core.queue.push_with(payload, policy) {
+        let record = spool_append(core, &payload)?;
+        match core.queue.push_tagged(payload, policy, record) {
             Ok((_, dropped)) => {
                 shared.stats.published();
                 if dropped > 0 {
@@ -312,8 +341,12 @@ impl Publisher {
                     );
                 }
             }
-            Err(_) if wait => return Ok(false),
+            Err(_) if wait => {
+                spool_unappend(core, record);
+                return Ok(None);
+            }
             Err(full) => {
+                spool_unappend(core, record);
                 shared.stats.dropped(DropReason::Rejected, 1);
                 return Err(PublishError::QueueFull {
                     frames: full.frames,
@@ -324,7 +357,7 @@ impl Publisher {
             }
         }
         shared.pump(core);
-        Ok(true)
+        Ok(Some(record))
     }
 
     /// Replaces the alias table: publishes the new birth message now (if
@@ -445,6 +478,27 @@ impl Publisher {
         self.handle.shared.epoch
     }
 }
+
+/// Appends an accepted frame to the spool, if there is one; its record id
+/// becomes the frame's tag in the queue.
+#[cfg(feature = "spool")]
+fn spool_append(core: &shared::Core, payload: &[u8]) -> Result<u64, PublishError> {
+    spooled::append(core, payload)
+}
+
+#[cfg(not(feature = "spool"))]
+fn spool_append(_: &shared::Core, _: &[u8]) -> Result<u64, PublishError> {
+    Ok(0)
+}
+
+/// Releases the record of a frame that was appended but not queued.
+#[cfg(feature = "spool")]
+fn spool_unappend(core: &shared::Core, record: u64) {
+    spooled::unappend(core, record);
+}
+
+#[cfg(not(feature = "spool"))]
+fn spool_unappend(_: &shared::Core, _: u64) {}
 
 fn encode_birth(
     encoder: &Encoder,

@@ -52,6 +52,35 @@ pub(super) struct Core {
     pub(super) status_topic: String,
     pub(super) birth_topic: String,
     pub(super) birth: Option<Bytes>,
+    /// The spool behind the queue; the queue's tags are its record ids.
+    #[cfg(feature = "spool")]
+    pub(super) spool: Option<crate::mqtt::spool::Spool>,
+}
+
+impl Core {
+    /// Releases the spool records of frames the queue finished with.
+    #[cfg(feature = "spool")]
+    pub(super) fn release_spooled(&mut self) {
+        let Some(spool) = &self.spool else { return };
+        for tag in self.queue.take_released() {
+            if let Err(e) = spool.release(crate::mqtt::spool::RecordId::new(tag)) {
+                // The record stays on disk and is sent again after a
+                // restart: a duplicate, which consumers suppress.
+                tracing::warn!(record = tag, error = %e, "could not release a spool record");
+            }
+        }
+    }
+
+    #[cfg(not(feature = "spool"))]
+    pub(super) fn release_spooled(&mut self) {}
+
+    /// Whether frames are kept in a spool.
+    pub(super) fn spooled(&self) -> bool {
+        #[cfg(feature = "spool")]
+        return self.spool.is_some();
+        #[cfg(not(feature = "spool"))]
+        false
+    }
 }
 
 /// Counts a waiter on `Shared::progress` while it lives.
@@ -106,6 +135,7 @@ impl Shared {
                 self.stats.resent(done.resent);
             }
         }
+        core.release_spooled();
         self.stats.set_queue(core.queue.len(), core.queue.bytes());
     }
 

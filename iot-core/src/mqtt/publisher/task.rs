@@ -66,14 +66,22 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link:
         }
     }
     {
-        // Whatever is still queued is given up, and counted.
+        // Whatever is still queued is given up, and counted; with a spool
+        // it stays on disk for the next publisher instead.
         let mut core = shared.lock();
         core.connected = false;
         core.closed = true;
+        core.release_spooled();
         let left = core.queue.clear();
         core.unacked_at_close = left;
         shared.stats.set_queue(0, 0);
-        if left > 0 {
+        if left > 0 && core.spooled() {
+            tracing::info!(
+                client_id = %shared.client_id,
+                unacked = left,
+                "publisher stopped; unacknowledged frames stay in the spool for the next start"
+            );
+        } else if left > 0 {
             shared.stats.dropped(DropReason::Closed, left as u64);
             tracing::warn!(
                 client_id = %shared.client_id,
