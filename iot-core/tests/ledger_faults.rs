@@ -5,6 +5,8 @@
 //! `FramesMissing` item), or still in flight at the end (above the highest
 //! frame delivered). Nothing may be delivered twice.
 
+#![cfg(feature = "mqtt")]
+
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
