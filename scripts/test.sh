@@ -60,6 +60,13 @@ cargo build --manifest-path nostd-check/Cargo.toml
 step "cargo package (published crates)"
 # Verified: each packaged crate is built from its .crate file alone.
 cargo package --workspace --allow-dirty --exclude iot-examples --exclude iot-benches
+# Each published package carries both licence texts its `license` names.
+for crate in iot-core iot-resilience iot-observe iot-deploy; do
+    files="$(cargo package --list --allow-dirty -p "$crate")"
+    for licence in LICENSE-MIT LICENSE-APACHE; do
+        grep -qx "$licence" <<<"$files" || { echo "$crate: $licence missing from the package"; exit 1; }
+    done
+done
 
 step "fuzz targets (short runs)"
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
