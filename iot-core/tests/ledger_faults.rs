@@ -24,20 +24,23 @@ const DEVICES: [&str; 5] = ["led-0", "led-1", "led-2", "led-3", "led-4"];
 const FRAMES: u64 = 3_000;
 const KILLS: usize = 10;
 
-/// Mosquitto with or without persistence. With it, the database is saved
-/// every second (the policy iot-deploy generates trades at most that much
-/// broker state for fewer disk writes; a SIGKILL loses what changed since).
-fn broker(persistence: bool) -> Option<Broker> {
+/// iot-deploy's default autosave policy: the database saved every 60 s.
+const GENERATED_AUTOSAVE_SECONDS: u32 = 60;
+
+/// Mosquitto without persistence (`None`), or with it and the database
+/// saved every `Some(n)` seconds: a SIGKILL loses what changed since the
+/// last save.
+fn broker(autosave: Option<u32>) -> Option<Broker> {
     Broker::start_with(|port, dir| {
         let mut conf = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\n\
              log_dest file {}/mosquitto.log\nmax_queued_messages 100000\n",
             dir.display()
         );
-        if persistence {
+        if let Some(seconds) = autosave {
             conf.push_str(&format!(
                 "persistence true\npersistence_location {}/\n\
-                 autosave_interval 1\nautosave_on_changes false\n",
+                 autosave_interval {seconds}\nautosave_on_changes false\n",
                 dir.display()
             ));
         } else {
@@ -55,11 +58,12 @@ struct Account {
     reported: Vec<(u64, u64)>,
 }
 
-async fn run(persistence: bool, ack: AckMode) {
-    let Some(mut broker) = broker(persistence) else {
+async fn run(autosave: Option<u32>, ack: AckMode) {
+    let Some(mut broker) = broker(autosave) else {
         return;
     };
-    let tag = format!("p{}-{ack:?}", u8::from(persistence)).to_lowercase();
+    let persistence = autosave.is_some();
+    let tag = format!("p{}-{ack:?}", autosave.unwrap_or(0)).to_lowercase();
     let mut consumer = support::consumer(
         ConsumerConfig::new(mqtt(&broker, &format!("ledger-c-{tag}"), "led")).ack(ack),
     )
@@ -136,7 +140,7 @@ async fn run(persistence: bool, ack: AckMode) {
         (accounts, consumer.stats().snapshot())
     });
 
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(persistence) ^ (ack as u64) << 7;
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(autosave.unwrap_or(0)) ^ (ack as u64) << 7;
     for _ in 0..KILLS {
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -189,7 +193,7 @@ async fn run(persistence: bool, ack: AckMode) {
             "{device}"
         );
         eprintln!(
-            "persistence {persistence}, {ack:?}, {device}: delivered {}, missing {missing} \
+            "persistence {persistence} (autosave {autosave:?}), {ack:?}, {device}: delivered {}, missing {missing} \
              (reported {}, recovered {recovered}), in flight {in_flight}",
             a.delivered.len(),
             reported.len()
@@ -205,20 +209,28 @@ async fn run(persistence: bool, ack: AckMode) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_killed_without_persistence_on_receipt() {
-    run(false, AckMode::OnReceipt).await;
+    run(None, AckMode::OnReceipt).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_killed_without_persistence_on_recv() {
-    run(false, AckMode::OnRecv).await;
+    run(None, AckMode::OnRecv).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_killed_with_persistence_on_receipt() {
-    run(true, AckMode::OnReceipt).await;
+    run(Some(1), AckMode::OnReceipt).await;
+}
+
+/// With the policy iot-deploy generates, a broker killed every few hundred
+/// milliseconds never saves: persistence then keeps nothing across these
+/// kills, and the ledger reports the loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_killed_with_the_generated_autosave_policy() {
+    run(Some(GENERATED_AUTOSAVE_SECONDS), AckMode::OnRecv).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_killed_with_persistence_on_recv() {
-    run(true, AckMode::OnRecv).await;
+    run(Some(1), AckMode::OnRecv).await;
 }
