@@ -13,8 +13,12 @@ fn runtime_image(r: Runtime) -> &'static str {
     }
 }
 
+/// A double-quoted Dockerfile word: backslashes and quotes escaped, and `$`
+/// too (Docker substitutes `$VAR` and `${VAR}` in `LABEL` values).
 fn label_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('$', "\\$")
 }
 
 /// The Dockerfile for `spec`, with its configured runtime.

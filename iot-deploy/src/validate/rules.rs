@@ -17,7 +17,79 @@ pub(crate) fn validate(s: &DeploySpec) -> Problems {
     scaling_and_probes(s, &mut p);
     dependencies(s, &mut p);
     extras(s, &mut p);
+    text(s, &mut p);
     p
+}
+
+/// The first control character (newline, carriage return, tab, NUL, ...) in `v`.
+fn control_char(v: &str) -> Option<char> {
+    v.chars().find(|c| c.is_control())
+}
+
+/// Free text lands in line-based formats (systemd units, Dockerfiles,
+/// environment files): a control character there would end the line and
+/// let the rest of the value become new keys or instructions. Everything
+/// else is escaped by each emitter.
+fn text(s: &DeploySpec, p: &mut Problems) {
+    let mut single_line = |path: String, v: &str| {
+        if let Some(c) = control_char(v) {
+            p.add(
+                path,
+                format!(
+                    "contains the control character {c:?}: a single line without newlines, tabs or other control characters is expected"
+                ),
+            );
+        }
+    };
+    single_line("description".into(), &s.description);
+    for (k, v) in &s.env {
+        single_line(join("env", k), v);
+    }
+    if let Some(c) = &s.cronjob {
+        for (i, a) in c.args.iter().enumerate() {
+            single_line(format!("cronjob.args[{i}]"), a);
+        }
+    }
+    // A trailing backslash continues a systemd line onto the next one
+    // (`Description=` is not C-unescaped, so it cannot be escaped there).
+    if s.description.ends_with('\\') {
+        p.add(
+            "description",
+            "ends with a backslash, which continues the systemd line onto the next: remove it",
+        );
+    }
+    if let Some(tz) = s.cronjob.as_ref().and_then(|c| c.time_zone.as_ref()) {
+        let ok = !tz.is_empty()
+            && tz
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+-/".contains(c));
+        if !ok {
+            p.add(
+                "cronjob.time_zone",
+                format!("{tz:?} is not an IANA time zone name like \"Europe/Berlin\""),
+            );
+        }
+    }
+    // Paths in `ExecStart=` and `EnvironmentFile=`: `%` is a specifier,
+    // `$` expands a variable, quotes and backslashes are unquoted.
+    for (f, v) in [
+        ("systemd.exec_path", &s.systemd.exec_path),
+        ("systemd.environment_file", &s.systemd.environment_file),
+    ] {
+        if let Some(v) = v {
+            if let Some(c) = v
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || "/._-+@".contains(*c)))
+            {
+                p.add(
+                    f,
+                    format!(
+                        "{v:?} contains {c:?}: use letters, digits and '/', '.', '_', '-', '+', '@'"
+                    ),
+                );
+            }
+        }
+    }
 }
 
 fn identity(s: &DeploySpec, p: &mut Problems) {
