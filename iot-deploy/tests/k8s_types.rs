@@ -6,7 +6,7 @@
 
 mod common;
 
-use iot_deploy::generate::k8s::{manifests, secret_templates};
+use iot_deploy::generate::k8s::{manifests, namespace_manifest, secret_templates};
 use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -49,7 +49,12 @@ fn every_emitted_object_matches_k8s_openapi() {
     let mut kinds = std::collections::BTreeSet::new();
     let mut crds = 0;
     for (label, spec) in common::all_variants() {
-        for m in manifests(&spec).into_iter().chain(secret_templates(&spec)) {
+        let ns = std::iter::once(namespace_manifest(&spec));
+        for m in manifests(&spec)
+            .into_iter()
+            .chain(ns)
+            .chain(secret_templates(&spec))
+        {
             for doc in &m.docs {
                 let json = serde_json::to_value(doc).unwrap();
                 if json["apiVersion"] == "cert-manager.io/v1" {

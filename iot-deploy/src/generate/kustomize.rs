@@ -157,6 +157,12 @@ pub fn files(file: &SpecFile) -> Vec<File> {
         ms.iter()
             .map(|m| File::new(format!("kustomize/base/{}", m.file), to_yaml_docs(&m.docs))),
     );
+    // Outside the base: `kubectl delete -k` leaves the namespace alone.
+    let ns = super::k8s::namespace_manifest(base);
+    out.push(File::new(
+        format!("kustomize/{}", ns.file),
+        to_yaml_docs(&ns.docs),
+    ));
     for env in ENVIRONMENTS {
         let spec = file.environments.get(env).unwrap_or(base);
         out.extend(overlay(base, spec, env));

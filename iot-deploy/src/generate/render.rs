@@ -110,6 +110,7 @@ impl Target {
 pub fn k8s_files(spec: &DeploySpec) -> Vec<File> {
     let ms = super::k8s::manifests(spec)
         .into_iter()
+        .chain(std::iter::once(super::k8s::namespace_manifest(spec)))
         .chain(super::k8s::secret_templates(spec));
     let mut out: Vec<File> = ms
         .map(|m| File::new(format!("k8s/{}", m.file), to_yaml_docs(&m.docs)))

@@ -442,7 +442,23 @@ fn mqtt_secret_templates(spec: &DeploySpec) -> Vec<Manifest> {
     out
 }
 
-/// Every manifest to apply (Secret templates excluded), in apply order.
+/// Where the Namespace is written, relative to `k8s/` and `kustomize/`: a
+/// directory of its own, outside the app's set, so `kubectl delete -f
+/// deploy/k8s/` (not recursive) and `kubectl delete -k` never delete a
+/// namespace other workloads may share. Create it once.
+pub const NAMESPACE_FILE: &str = "namespace/namespace.yaml";
+
+/// The Namespace, created once and never part of the app's manifests
+/// (issue #15: deleting the app deleted a shared namespace).
+pub fn namespace_manifest(spec: &DeploySpec) -> Manifest {
+    Manifest {
+        file: NAMESPACE_FILE.into(),
+        docs: vec![namespace(spec)],
+    }
+}
+
+/// Every manifest of the app to apply (Secret templates and the Namespace
+/// excluded), in apply order.
 pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
     let hash = config_hash(spec);
     let one = |file: &str, v: Option<Value>| {
@@ -469,7 +485,6 @@ pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
         }
     };
     [
-        one("namespace.yaml", Some(namespace(spec))),
         one("serviceaccount.yaml", Some(service_account(spec))),
         one("configmap.yaml", config_map(spec)),
         one(file, Some(workload)),
