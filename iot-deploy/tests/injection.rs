@@ -3,6 +3,9 @@
 //! and the file keeps its structure) or the spec is rejected with an error
 //! naming the field.
 
+mod common;
+
+use common::yaml_docs;
 use iot_deploy::generate::{Target, render};
 use iot_deploy::{Format, SpecFile};
 use proptest::prelude::*;
@@ -138,17 +141,6 @@ fn docker_word(instr: &str, key: &str) -> String {
         }
     }
     panic!("unterminated word in {instr:?}")
-}
-
-fn yaml_docs(text: &str) -> Vec<Json> {
-    format!("\n{text}")
-        .split("\n---\n")
-        .filter(|d| {
-            d.lines()
-                .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        })
-        .map(|d| serde_saphyr::from_str::<Json>(d).unwrap_or_else(|e| panic!("{e}\n{d}")))
-        .collect()
 }
 
 fn env_value(container: &Json, name: &str) -> Option<String> {

@@ -6,16 +6,10 @@
 mod common;
 
 use iot_deploy::generate::{Target, render};
-use serde_json::Value as Json;
 
 fn kinds(text: &str) -> Vec<String> {
-    format!("\n{text}")
-        .split("\n---\n")
-        .filter(|d| {
-            d.lines()
-                .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        })
-        .map(|d| serde_saphyr::from_str::<Json>(d).unwrap())
+    common::yaml_docs(text)
+        .into_iter()
         .map(|j| j["kind"].as_str().unwrap_or_default().to_string())
         .collect()
 }

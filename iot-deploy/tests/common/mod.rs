@@ -40,3 +40,16 @@ pub fn all_variants() -> Vec<(String, DeploySpec)> {
     }
     out
 }
+
+/// The documents of a multi-document YAML text (comment-only ones
+/// dropped), read as JSON values.
+pub fn yaml_docs(text: &str) -> Vec<serde_json::Value> {
+    format!("\n{text}")
+        .split("\n---\n")
+        .filter(|d| {
+            d.lines()
+                .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        })
+        .map(|d| serde_saphyr::from_str(d).unwrap_or_else(|e| panic!("{e}\n{d}")))
+        .collect()
+}
