@@ -235,7 +235,7 @@ impl FrameQueue {
                 });
             }
             while over(self) && self.live > 0 {
-                self.drop_front();
+                self.drop_oldest();
                 dropped += 1;
             }
         }
@@ -247,6 +247,25 @@ impl FrameQueue {
         self.live += 1;
         self.bytes += len;
         Ok((id, dropped))
+    }
+
+    /// Gives up the oldest frame that is not waiting in rumqttc's request
+    /// channel. Those are written whatever the queue does (the channel
+    /// outlives a connection), so dropping one would count as lost a frame
+    /// that is sent. Only when every queued frame is in the channel does
+    /// the front go (counted, though rumqttc may still send it).
+    fn drop_oldest(&mut self) {
+        let in_channel = |q: &Self, id: u64| q.fifo.iter().any(|h| *h == Handoff::Frame(id));
+        let oldest = (self.front_id..self.next_id())
+            .find(|&id| self.get(id).is_some() && !in_channel(self, id));
+        match oldest {
+            Some(id) if id != self.front_id => {
+                // Finished like an acknowledged frame (its spool record is
+                // released), but the caller counts it as dropped.
+                self.complete(id);
+            }
+            _ => self.drop_front(),
+        }
     }
 
     fn drop_front(&mut self) {
@@ -671,5 +690,43 @@ mod tests {
         assert_eq!(q.on_outgoing_publish(3), Outgoing::Frame { done: false });
         assert!(q.on_puback(3));
         assert_eq!(q.take_released(), [105]);
+    }
+
+    #[test]
+    fn frames_in_rumqttcs_channel_are_not_dropped() {
+        let mut q = q(4, 1000, OverflowPolicy::DropOldest, 2);
+        for i in 0..4 {
+            q.push(frame(i)).unwrap();
+        }
+        // 0 and 1 are handed off: they sit in rumqttc's channel.
+        assert_eq!(pump(&mut q), [0, 1]);
+        // The connection breaks before rumqttc took them: they stay in its
+        // channel (nothing drained) and will be written on reconnect.
+        assert_eq!(q.reset(0), 0);
+        // Two new frames make room by dropping 2 and 3, not 0 and 1.
+        assert_eq!(q.push(frame(4)).unwrap().1, 1);
+        assert_eq!(q.push(frame(5)).unwrap().1, 1);
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.on_outgoing_publish(1), Outgoing::Frame { done: false });
+        assert_eq!(q.on_outgoing_publish(2), Outgoing::Frame { done: false });
+        assert!(q.on_puback(1) && q.on_puback(2), "0 and 1 still tracked");
+        assert_eq!(pump(&mut q), [4, 5]);
+        // With every frame in the channel, the front goes after all.
+        let mut q = q2();
+        fn q2() -> FrameQueue {
+            FrameQueue::new(
+                QueueConfig {
+                    max_frames: 2,
+                    max_bytes: 1000,
+                    policy: OverflowPolicy::DropOldest,
+                },
+                4,
+            )
+        }
+        q.push(frame(0)).unwrap();
+        q.push(frame(1)).unwrap();
+        assert_eq!(pump(&mut q), [0, 1]);
+        assert_eq!(q.push(frame(2)).unwrap().1, 1);
+        assert_eq!(q.len(), 2);
     }
 }
