@@ -309,3 +309,49 @@ fn spec_strings_stay_values() {
         )
     );
 }
+
+/// Issue #15, item 3: the chart's NetworkPolicies admit the same sources as
+/// the plain manifests' (http: the namespace, the ingress controller and the
+/// listed namespaces; metrics: Prometheus only) and cover the CronJob's pods.
+#[test]
+fn helm_and_raw_network_policies_admit_the_same_sources() {
+    let Some(helm_bin) = require("helm") else {
+        return;
+    };
+    let gateway = common::load("gateway.yaml");
+    let mut specs = vec![("gateway".to_string(), gateway.base.clone())];
+    let mut open = gateway.base.clone();
+    open.ports.metrics = None;
+    open.ports.http_from_namespaces = vec!["edge".into()];
+    open.metrics.prometheus_namespace = "obs".into();
+    specs.push(("metrics on http".into(), open));
+    for (label, spec) in specs {
+        let raw = raw(&spec);
+        let helm = helm_template(&spec, &helm_bin);
+        for (name, fields) in [
+            (
+                format!("{}-allow", spec.name),
+                &["/spec/ingress", "/spec/podSelector"],
+            ),
+            (
+                format!("{}-cron", spec.name),
+                &["/spec/podSelector", "/spec/policyTypes"],
+            ),
+        ] {
+            let k = ("NetworkPolicy".to_string(), name);
+            let want = raw
+                .get(&k)
+                .unwrap_or_else(|| panic!("{label}: raw has no {k:?}"));
+            let got = helm
+                .get(&k)
+                .unwrap_or_else(|| panic!("{label}: helm has no {k:?}"));
+            for f in fields {
+                assert_eq!(got.pointer(f), want.pointer(f), "{label}: {k:?} {f}");
+            }
+            assert_eq!(
+                got.pointer("/spec/ingress").is_none(),
+                k.1.ends_with("-cron")
+            );
+        }
+    }
+}

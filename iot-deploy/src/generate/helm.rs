@@ -472,42 +472,46 @@ spec:
 "#;
 
 const NETWORK_POLICY: &str = r#"{{- if .Values.networkPolicy.enabled }}
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: {{ include "CHART.fullname" . }}-default-deny
-  labels:
-    {{- include "CHART.labels" . | nindent 4 }}
-spec:
-  podSelector:
-    matchLabels:
+POLICY_HEAD(default-deny)
       {{- include "CHART.selectorLabels" . | nindent 6 }}
-  policyTypes:
-    - Ingress
-    - Egress
+POLICY_TYPES
 ---
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: {{ include "CHART.fullname" . }}-allow
-  labels:
-    {{- include "CHART.labels" . | nindent 4 }}
-spec:
-  podSelector:
-    matchLabels:
+POLICY_HEAD(allow)
       {{- include "CHART.selectorLabels" . | nindent 6 }}
-  policyTypes:
-    - Ingress
-    - Egress
+POLICY_TYPES
   ingress:
-    - ports:
+    - from:
+        {{- toYaml .Values.networkPolicy.httpFrom | nindent 8 }}
+      ports:
         - protocol: TCP
           port: http
-        {{- if .Values.service.metricsPort }}
+    {{- if .Values.service.metricsPort }}
+    - from:
+        {{- toYaml .Values.networkPolicy.metricsFrom | nindent 8 }}
+      ports:
         - protocol: TCP
           port: metrics
-        {{- end }}
-  egress:
+    {{- end }}
+EGRESS_RULES{{- if .Values.cronjob.enabled }}
+---
+POLICY_HEAD(cron)
+      app.kubernetes.io/name: {{ include "CHART.name" . }}
+      app.kubernetes.io/instance: {{ .Release.Name }}-cron
+POLICY_TYPES
+EGRESS_RULES{{- end }}
+{{- end }}
+"#;
+
+/// The start of a NetworkPolicy named `<fullname>-<suffix>`, up to its
+/// `matchLabels`.
+fn policy_head(suffix: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {{{{ include \"CHART.fullname\" . }}}}-{suffix}\n  labels:\n    {{{{- include \"CHART.labels\" . | nindent 4 }}}}\nspec:\n  podSelector:\n    matchLabels:"
+    )
+}
+
+/// The egress rules of the service's policy, shared by the CronJob's.
+const EGRESS_RULES: &str = r#"  egress:
     - to:
         - namespaceSelector:
             matchLabels:
@@ -534,7 +538,6 @@ spec:
         - protocol: TCP
           port: {{ . }}
     {{- end }}
-{{- end }}
 "#;
 
 const CRONJOB: &str = r#"{{- if .Values.cronjob.enabled }}
@@ -821,6 +824,16 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         File::new(format!("{dir}/values.yaml"), values(spec)),
         File::new(format!("{dir}/.helmignore"), ".git/\n*.swp\n*.bak\n*.tmp\n"),
     ];
+    let mut network_policy = NETWORK_POLICY
+        .replace("EGRESS_RULES", EGRESS_RULES)
+        .replace(
+            "POLICY_TYPES",
+            "  policyTypes:\n    - Ingress\n    - Egress",
+        );
+    for suffix in ["default-deny", "allow", "cron"] {
+        network_policy =
+            network_policy.replace(&format!("POLICY_HEAD({suffix})"), &policy_head(suffix));
+    }
     let templates = [
         ("_helpers.tpl", HELPERS),
         ("serviceaccount.yaml", SERVICE_ACCOUNT),
@@ -830,7 +843,7 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         ("hpa.yaml", HPA),
         ("pdb.yaml", PDB),
         ("ingress.yaml", INGRESS),
-        ("networkpolicy.yaml", NETWORK_POLICY),
+        ("networkpolicy.yaml", &network_policy),
         ("cronjob.yaml", CRONJOB),
         ("mqtt-certificates.yaml", MQTT_CERTIFICATES),
         ("mqtt-broker.yaml", MQTT_BROKER),

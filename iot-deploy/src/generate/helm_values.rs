@@ -168,6 +168,7 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
     );
     let a = spec.scaling.autoscale.clone().unwrap_or_default();
     let ing = spec.ingress.clone().unwrap_or_default();
+    let (http_from, metrics_from) = k8s::ingress_peers(spec);
     let mut egress_ports: Vec<Value> = Vec::new();
     let d = &spec.dependencies;
     for port in [
@@ -260,6 +261,14 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
             "networkPolicy",
             Value::map()
                 .with("enabled", h.network_policy)
+                .with(
+                    "httpFrom",
+                    Value::Seq(http_from.iter().map(to_value).collect()),
+                )
+                .with(
+                    "metricsFrom",
+                    Value::Seq(metrics_from.iter().map(to_value).collect()),
+                )
                 .with("egressPorts", Value::Seq(egress_ports)),
         )
         .with(

@@ -83,6 +83,11 @@ pub struct Metrics {
     pub path: String,
     /// How often Prometheus scrapes (a Prometheus duration).
     pub scrape_interval: String,
+    /// The namespace Prometheus runs in: the only namespace the
+    /// NetworkPolicy admits to the metrics port.
+    pub prometheus_namespace: String,
+    /// Labels of the Prometheus pods admitted to the metrics port.
+    pub prometheus_pod_labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Metrics {
@@ -90,6 +95,11 @@ impl Default for Metrics {
         Metrics {
             path: METRICS_PATH.into(),
             scrape_interval: "30s".into(),
+            prometheus_namespace: "monitoring".into(),
+            prometheus_pod_labels: std::collections::BTreeMap::from([(
+                "app.kubernetes.io/name".into(),
+                "prometheus".into(),
+            )]),
         }
     }
 }

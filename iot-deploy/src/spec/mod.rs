@@ -187,6 +187,9 @@ pub struct Ports {
     pub http: u32,
     /// A separate port for `/metrics`, if the service has one.
     pub metrics: Option<u32>,
+    /// Namespaces (besides the service's own and the ingress controller's)
+    /// whose pods the NetworkPolicy admits to the http port.
+    pub http_from_namespaces: Vec<String>,
 }
 
 impl Default for Ports {
@@ -194,6 +197,7 @@ impl Default for Ports {
         Ports {
             http: 8080,
             metrics: None,
+            http_from_namespaces: Vec::new(),
         }
     }
 }
@@ -278,6 +282,18 @@ pub struct Ingress {
     pub tls_secret: Option<String>,
     /// `ingressClassName`, if the cluster needs one.
     pub class: Option<String>,
+    /// The namespace of the ingress controller, admitted to the http port
+    /// by the NetworkPolicy; defaults to `ingress-nginx`.
+    pub controller_namespace: Option<String>,
+}
+
+impl Ingress {
+    /// The ingress controller's namespace (`ingress-nginx` by default).
+    pub fn controller_namespace(&self) -> &str {
+        self.controller_namespace
+            .as_deref()
+            .unwrap_or("ingress-nginx")
+    }
 }
 
 /// The environments a spec may override.

@@ -18,7 +18,44 @@ pub(crate) fn validate(s: &DeploySpec) -> Problems {
     dependencies(s, &mut p);
     extras(s, &mut p);
     text(s, &mut p);
+    network(s, &mut p);
     p
+}
+
+/// The NetworkPolicy sources: namespaces and the Prometheus pod labels.
+fn network(s: &DeploySpec, p: &mut Problems) {
+    let mut namespaces = vec![(
+        "metrics.prometheus_namespace".to_string(),
+        s.metrics.prometheus_namespace.as_str(),
+    )];
+    for (i, n) in s.ports.http_from_namespaces.iter().enumerate() {
+        namespaces.push((format!("ports.http_from_namespaces[{i}]"), n));
+    }
+    if let Some(n) = s
+        .ingress
+        .as_ref()
+        .and_then(|i| i.controller_namespace.as_deref())
+    {
+        namespaces.push(("ingress.controller_namespace".into(), n));
+    }
+    for (path, n) in namespaces {
+        if !is_dns1123_label(n) || n.is_empty() {
+            p.add(
+                path,
+                format!("{n:?} is not a namespace name (DNS-1123 label)"),
+            );
+        }
+    }
+    for (k, v) in &s.metrics.prometheus_pod_labels {
+        let path = join("metrics.prometheus_pod_labels", k);
+        let key_ok = !k.is_empty()
+            && k.len() <= 253
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+        if !key_ok || !is_label_value(v) {
+            p.add(path, format!("{k:?} = {v:?} is not a Kubernetes label"));
+        }
+    }
 }
 
 /// The first control character (newline, carriage return, tab, NUL, ...) in `v`.

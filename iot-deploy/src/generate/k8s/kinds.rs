@@ -161,14 +161,14 @@ pub struct NetworkPolicySpec {
     pub egress: Option<Vec<PolicyRule>>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, Clone)]
 pub struct PolicyRule {
     pub from: Option<Vec<Peer>>,
     pub to: Option<Vec<Peer>>,
     pub ports: Vec<PolicyPort>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct Peer {
     pub namespace_selector: Option<Selector>,
@@ -176,19 +176,19 @@ pub struct Peer {
     pub ip_block: Option<IpBlock>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct IpBlock {
     pub cidr: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct PolicyPort {
     pub protocol: &'static str,
     pub port: PortValue,
 }
 
 /// A port by number or by name.
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 #[serde(untagged)]
 pub enum PortValue {
     Number(u32),

@@ -263,9 +263,18 @@ fn network_policies(spec: &DeploySpec) -> Vec<Value> {
         protocol: "TCP",
         port,
     };
-    let mut inbound = vec![tcp(PortValue::Name("http"))];
+    let (http_from, metrics_from) = ingress_peers(spec);
+    let mut inbound = vec![PolicyRule {
+        from: Some(http_from),
+        to: None,
+        ports: vec![tcp(PortValue::Name("http"))],
+    }];
     if spec.ports.metrics.is_some() {
-        inbound.push(tcp(PortValue::Name("metrics")));
+        inbound.push(PolicyRule {
+            from: Some(metrics_from),
+            to: None,
+            ports: vec![tcp(PortValue::Name("metrics"))],
+        });
     }
     let dns_peer = Peer {
         namespace_selector: Some(Selector {
@@ -326,20 +335,78 @@ fn network_policies(spec: &DeploySpec) -> Vec<Value> {
             ports: vec![tcp(PortValue::Number(port))],
         });
     }
+    let cron = spec.cronjob.as_ref().map(|_| {
+        // The CronJob's pods (instance `<name>-cron`): no ingress at all,
+        // the service's egress.
+        let instance = format!("{}-cron", spec.name);
+        let egress = egress.clone();
+        obj(
+            format!("{}-cron", spec.name),
+            NetworkPolicySpec {
+                pod_selector: Selector {
+                    match_labels: labels::selector_for(spec, &instance),
+                },
+                policy_types: vec!["Ingress", "Egress"],
+                ingress: None,
+                egress: Some(egress),
+            },
+        )
+    });
     let allow = NetworkPolicySpec {
         pod_selector: pods(),
         policy_types: vec!["Ingress", "Egress"],
-        ingress: Some(vec![PolicyRule {
-            from: None,
-            to: None,
-            ports: inbound,
-        }]),
+        ingress: Some(inbound),
         egress: Some(egress),
     };
-    vec![
+    let mut out = vec![
         obj(format!("{}-default-deny", spec.name), deny),
         obj(format!("{}-allow", spec.name), allow),
-    ]
+    ];
+    out.extend(cron);
+    out
+}
+
+/// Who may reach the http port and who the metrics port: the http port is
+/// open to the namespace's own pods, the ingress controller's namespace
+/// (with an Ingress) and `ports.http_from_namespaces` (and Prometheus when
+/// it scrapes there); the metrics port to the Prometheus pods only.
+pub(crate) fn ingress_peers(spec: &DeploySpec) -> (Vec<Peer>, Vec<Peer>) {
+    let ns = |n: &str| {
+        Some(Selector {
+            match_labels: Labels::from([("kubernetes.io/metadata.name".into(), n.to_string())]),
+        })
+    };
+    let prometheus = Peer {
+        namespace_selector: ns(&spec.metrics.prometheus_namespace),
+        pod_selector: Some(Selector {
+            match_labels: spec.metrics.prometheus_pod_labels.clone(),
+        }),
+        ip_block: None,
+    };
+    let mut http = vec![Peer {
+        pod_selector: Some(Selector {
+            match_labels: Labels::new(),
+        }),
+        ..Peer::default()
+    }];
+    if let Some(i) = &spec.ingress {
+        http.push(Peer {
+            namespace_selector: ns(i.controller_namespace()),
+            ..Peer::default()
+        });
+    }
+    for n in &spec.ports.http_from_namespaces {
+        http.push(Peer {
+            namespace_selector: ns(n),
+            ..Peer::default()
+        });
+    }
+    if spec.ports.metrics.is_none() {
+        http.push(prometheus);
+        (http, Vec::new())
+    } else {
+        (http, vec![prometheus])
+    }
 }
 
 fn config_map(spec: &DeploySpec) -> Option<Value> {
