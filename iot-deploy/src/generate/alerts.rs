@@ -250,8 +250,43 @@ pub(crate) fn alerts(spec: &DeploySpec) -> Vec<Alert> {
         ),
     );
     x.series = vec![(restarts.clone(), "0+1x40")];
-    out.push(x);
+    if !a.kube_state_metrics.is_empty() {
+        out.push(x);
+    }
+
+    // A target that vanishes (the Service deleted, the DNS name wrong, the
+    // job renamed) leaves no `up` series at all, so `Down` cannot fire:
+    // `absent()` does, one per scrape job.
+    let mut jobs = vec![(svc.clone(), format!("{pre}Absent"))];
+    if !a.kube_state_metrics.is_empty() {
+        let j = super::prometheus::KUBE_STATE_METRICS_JOB;
+        jobs.push((j.to_string(), format!("{pre}KubeStateMetricsAbsent")));
+    }
+    for (j, name) in jobs {
+        let mut x = alert(
+            "",
+            format!("absent(up{{job=\"{j}\"}})"),
+            "10m",
+            "critical",
+            format!("Prometheus has no scrape target for job {j}"),
+            format!(
+                "No target of job {j} has been scraped for 10 minutes: its pods, Service or service discovery are gone, so no other alert of {svc} can fire."
+            ),
+        );
+        x.name = name;
+        x.labels = vec![("job", j)];
+        out.push(x);
+    }
     out
+}
+
+/// The scrape jobs the quiet-service test must show as present.
+pub(crate) fn scrape_jobs(spec: &DeploySpec) -> Vec<String> {
+    let mut jobs = vec![spec.name.clone()];
+    if !spec.alerts.kube_state_metrics.is_empty() {
+        jobs.push(super::prometheus::KUBE_STATE_METRICS_JOB.to_string());
+    }
+    jobs
 }
 
 /// The rule file: one group with every alert.
@@ -333,27 +368,32 @@ pub(crate) fn rule_tests(spec: &DeploySpec, rule_file: &str) -> Value {
         .with("interval", "1m")
         .with(
             "input_series",
-            vec![
-                Value::map()
-                    .with("series", format!("up{{job=\"{}\"}}", spec.name))
-                    .with("values", "1x30"),
-                Value::map()
-                    .with(
-                        "series",
-                        format!("{}{{job=\"{}\"}}", m::DEVICES_ONLINE, spec.name),
-                    )
-                    .with("values", "100x30"),
-                Value::map()
-                    .with(
-                        "series",
-                        format!(
-                            "{}{{job=\"{}\",operation=\"ingest\",outcome=\"success\"}}",
-                            m::REQUESTS_TOTAL,
-                            spec.name
-                        ),
-                    )
-                    .with("values", "0+600x30"),
-            ],
+            scrape_jobs(spec)
+                .iter()
+                .map(|j| {
+                    Value::map()
+                        .with("series", format!("up{{job=\"{j}\"}}"))
+                        .with("values", "1x30")
+                })
+                .chain([
+                    Value::map()
+                        .with(
+                            "series",
+                            format!("{}{{job=\"{}\"}}", m::DEVICES_ONLINE, spec.name),
+                        )
+                        .with("values", "100x30"),
+                    Value::map()
+                        .with(
+                            "series",
+                            format!(
+                                "{}{{job=\"{}\",operation=\"ingest\",outcome=\"success\"}}",
+                                m::REQUESTS_TOTAL,
+                                spec.name
+                            ),
+                        )
+                        .with("values", "0+600x30"),
+                ])
+                .collect::<Vec<_>>(),
         )
         .with(
             "alert_rule_test",

@@ -48,14 +48,48 @@ fn kubernetes_config(spec: &DeploySpec) -> Value {
         .with("metrics_path", spec.metrics.path.as_str())
         .with("dns_sd_configs", vec![sd])
         .with("relabel_configs", vec![ns]);
-    Value::map()
+    let mut jobs = vec![job];
+    let ksm = &spec.alerts.kube_state_metrics;
+    if !ksm.is_empty() {
+        // The restart alert reads kube_pod_container_status_restarts_total.
+        jobs.push(Value::map().with("job_name", KUBE_STATE_METRICS_JOB).with(
+            "static_configs",
+            vec![Value::map().with("targets", vec![ksm.as_str()])],
+        ));
+    }
+    let mut config = Value::map()
         .with("global", global(spec))
-        .with("rule_files", vec![format!("rules/{}.rules.yml", spec.name)])
-        .with("scrape_configs", vec![job])
+        .with("rule_files", vec![format!("rules/{}.rules.yml", spec.name)]);
+    if !spec.alerts.alertmanagers.is_empty() {
+        let targets: Vec<&str> = spec
+            .alerts
+            .alertmanagers
+            .iter()
+            .map(String::as_str)
+            .collect();
+        config.set(
+            "alerting",
+            Value::map().with(
+                "alertmanagers",
+                vec![Value::map().with(
+                    "static_configs",
+                    vec![Value::map().with("targets", targets)],
+                )],
+            ),
+        );
+    }
+    config.with("scrape_configs", Value::Seq(jobs))
 }
+
+/// The scrape job of kube-state-metrics in the in-cluster config.
+pub(crate) const KUBE_STATE_METRICS_JOB: &str = "kube-state-metrics";
 
 /// Files for the compose stack's Prometheus.
 pub(crate) fn compose_files(spec: &DeploySpec) -> Vec<File> {
+    // Compose runs no kube-state-metrics: no restart alert, no absent() for it.
+    let mut compose = spec.clone();
+    compose.alerts.kube_state_metrics.clear();
+    let spec = &compose;
     vec![
         File::new(
             "compose/prometheus/prometheus.yml",

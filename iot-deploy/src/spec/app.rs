@@ -166,6 +166,12 @@ pub struct Alerts {
     pub rate_limited_per_second: f64,
     /// Container restarts within an hour that warn.
     pub restarts_per_hour: u32,
+    /// Alertmanager addresses (`host:port`) the in-cluster Prometheus sends
+    /// alerts to.
+    pub alertmanagers: Vec<String>,
+    /// The kube-state-metrics address (`host:port`) the in-cluster
+    /// Prometheus scrapes for the restart alert; empty drops that alert.
+    pub kube_state_metrics: String,
 }
 
 impl Default for Alerts {
@@ -177,6 +183,8 @@ impl Default for Alerts {
             decode_errors_per_second: 1.0,
             rate_limited_per_second: 5.0,
             restarts_per_hour: 3,
+            alertmanagers: vec!["alertmanager.monitoring.svc:9093".into()],
+            kube_state_metrics: "kube-state-metrics.kube-system.svc:8080".into(),
         }
     }
 }

@@ -19,7 +19,43 @@ pub(crate) fn validate(s: &DeploySpec) -> Problems {
     extras(s, &mut p);
     text(s, &mut p);
     network(s, &mut p);
+    alerting(s, &mut p);
     p
+}
+
+/// `host:port` addresses of Alertmanager and kube-state-metrics.
+fn alerting(s: &DeploySpec, p: &mut Problems) {
+    let ok = |v: &str| {
+        v.rsplit_once(':').is_some_and(|(h, port)| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c))
+                && port.parse::<u16>().is_ok_and(|n| n > 0)
+        })
+    };
+    let mut addrs: Vec<(String, &str)> = s
+        .alerts
+        .alertmanagers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("alerts.alertmanagers[{i}]"), a.as_str()))
+        .collect();
+    if !s.alerts.kube_state_metrics.is_empty() {
+        addrs.push((
+            "alerts.kube_state_metrics".into(),
+            &s.alerts.kube_state_metrics,
+        ));
+    }
+    for (path, v) in addrs {
+        if !ok(v) {
+            p.add(
+                path,
+                format!(
+                    "{v:?} is not a host:port address like \"alertmanager.monitoring.svc:9093\""
+                ),
+            );
+        }
+    }
 }
 
 /// The NetworkPolicy sources: namespaces and the Prometheus pod labels.
