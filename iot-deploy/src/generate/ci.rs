@@ -53,6 +53,38 @@ fn checkout() -> Value {
         .with("with", Value::map().with("persist-credentials", false))
 }
 
+/// The shell script of the "Image tags" step: on a release tag `v1.2.3` it
+/// outputs `release=<repository>:1.2.3` (the tag the manifests use, without
+/// the `v`), and refuses a release whose version is not the spec's
+/// `image.tag`; on a branch it outputs nothing (only `sha-<commit>` is
+/// pushed). The ref comes in through the environment, never spliced into
+/// the script.
+pub fn tags_script(spec: &DeploySpec) -> String {
+    let repo = &spec.image.repository;
+    let mut s = String::from("if [ \"$REF_TYPE\" = tag ]; then\n  version=\"${REF_NAME#v}\"\n");
+    if let Some(tag) = &spec.image.tag {
+        s.push_str(&format!(
+            "  if [ \"$version\" != \"{tag}\" ]; then\n    echo \"::error::release $REF_NAME does not match image.tag {tag} of the manifests\"\n    exit 1\n  fi\n"
+        ));
+    }
+    s.push_str(&format!(
+        "  echo \"release={repo}:$version\" >> \"$GITHUB_OUTPUT\"\nfi\n"
+    ));
+    s
+}
+
+fn tags_step(spec: &DeploySpec) -> Value {
+    step("Image tags")
+        .with("id", "tags")
+        .with(
+            "env",
+            Value::map()
+                .with("REF_TYPE", "${{ github.ref_type }}")
+                .with("REF_NAME", "${{ github.ref_name }}"),
+        )
+        .with("run", tags_script(spec))
+}
+
 /// The workflow, with a comment naming each pinned action's release.
 pub fn workflow(spec: &DeploySpec) -> String {
     let toolchain = &spec.build.rust_version;
@@ -94,7 +126,7 @@ pub fn workflow(spec: &DeploySpec) -> String {
         .with("push", true)
         .with(
             "tags",
-            format!("{repo}:${{{{ github.sha }}}}\n{repo}:${{{{ github.ref_name }}}}\n"),
+            format!("{repo}:sha-${{{{ github.sha }}}}\n${{{{ steps.tags.outputs.release }}}}\n"),
         )
         .with("build-args", "VCS_REF=${{ github.sha }}\n")
         .with("cache-from", "type=gha")
@@ -105,6 +137,7 @@ pub fn workflow(spec: &DeploySpec) -> String {
         step("Log in to the registry")
             .with("uses", uses("docker/login-action"))
             .with("with", login),
+        tags_step(spec),
         step("Build and push")
             .with("uses", uses("docker/build-push-action"))
             .with("with", build),
