@@ -196,6 +196,16 @@ fn pod_rules(obj: &str, pod: &Value, out: &mut Vec<Finding>) {
     }
 }
 
+/// The acknowledgement of `spec` (for environment `env`, `None` for the
+/// base) that covers finding `f`, if any.
+pub fn acknowledged<'a>(
+    spec: &'a DeploySpec,
+    env: Option<&str>,
+    f: &Finding,
+) -> Option<&'a crate::spec::Acknowledge> {
+    spec.lint.acknowledge.iter().find(|a| a.covers(f.id, env))
+}
+
 /// Runs every rule on what `spec` generates.
 pub fn lint(spec: &DeploySpec) -> Vec<Finding> {
     let mut out = Vec::new();

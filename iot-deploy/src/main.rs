@@ -162,15 +162,35 @@ fn check(spec: &Path) -> Result<String, String> {
                 .map(|f| (Some(env.as_str()), f)),
         );
     }
+    let mut acked = 0;
     for (env, f) in all {
-        count += 1;
         let scope = env.map_or(String::new(), |e| format!(" [{e}]"));
-        report.push_str(&format!("{}:{scope} {f}\n", spec.display()));
+        let s = env
+            .and_then(|e| file.environments.get(e))
+            .unwrap_or(&file.base);
+        if let Some(a) = iot_deploy::lint::acknowledged(s, env, &f) {
+            acked += 1;
+            report.push_str(&format!(
+                "{}:{scope} acknowledged {f} (reason: {})\n",
+                spec.display(),
+                a.reason
+            ));
+        } else {
+            count += 1;
+            report.push_str(&format!("{}:{scope} {f}\n", spec.display()));
+        }
     }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     if count > 0 {
         return Err(format!(
-            "{report}{count} finding{}",
-            if count == 1 { "" } else { "s" }
+            "{report}{count} finding{}, {acked} acknowledged",
+            plural(count)
+        ));
+    }
+    if acked > 0 {
+        return Ok(format!(
+            "{report}{}: spec valid, no findings ({acked} acknowledged)",
+            spec.display()
         ));
     }
     Ok(format!("{}: spec valid, no findings", spec.display()))

@@ -77,6 +77,12 @@ replicas = 2
 [environments.dev]
 scaling = { replicas = 1 }
 
+# Findings accepted on purpose: `check` reports them as acknowledged.
+[[lint.acknowledge]]
+id = "ID007"
+reason = "dev runs a single replica to save resources; downtime there is fine"
+environments = ["dev"]
+
 [environments.prod]
 scaling = { replicas = 3 }
 "#;

@@ -24,14 +24,17 @@ fn init_then_check_then_render() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 
+    // Issue #15 item 6: the starter passes its own check; its single dev
+    // replica is acknowledged, with the reason.
     let check = bin().arg("check").arg(&path).output().unwrap();
-    let stderr = String::from_utf8_lossy(&check.stderr);
-    assert_eq!(
-        check.status.code(),
-        Some(1),
-        "the starter's dev replica count is a finding: {stderr}"
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
     );
-    assert!(stderr.contains("[dev] ID007"), "{stderr}");
+    assert_eq!(check.status.code(), Some(0), "{all}");
+    assert!(all.contains("[dev] acknowledged ID007"), "{all}");
+    assert!(all.contains("(1 acknowledged)"), "{all}");
 
     let out_dir = dir.path().join("deploy");
     let render = bin()
@@ -192,5 +195,49 @@ fn keeps_broker_files(spec_name: &str, target: &str, dir: &str, acl_line: &str, 
         std::fs::read_to_string(&conf).unwrap(),
         "stale\n",
         "generated files are replaced"
+    );
+}
+
+/// Acknowledgements: scoped to their environments, a reason required, a
+/// known rule id required.
+#[test]
+fn acknowledged_findings_do_not_fail_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |body: &str| {
+        let p = dir.path().join("svc.toml");
+        let text = format!(
+            "name = \"svc\"\n[image]\nrepository = \"ghcr.io/acme/svc\"\ntag = \"1.0.0\"\n[scaling]\nreplicas = 1\n{body}"
+        );
+        std::fs::write(&p, text).unwrap();
+        let out = bin().arg("check").arg(&p).output().unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), all)
+    };
+    let (code, out) = write("");
+    assert_eq!(code, Some(1), "{out}");
+    let (code, out) = write("[[lint.acknowledge]]\nid = \"ID007\"\nreason = \"a batch service\"\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("acknowledged ID007") && out.contains("a batch service"),
+        "{out}"
+    );
+    // Scoped to dev: the base spec's finding still fails.
+    let (code, out) =
+        write("[[lint.acknowledge]]\nid = \"ID007\"\nreason = \"r\"\nenvironments = [\"dev\"]\n");
+    assert_eq!(code, Some(1), "{out}");
+    let (code, out) = write("[[lint.acknowledge]]\nid = \"ID007\"\nreason = \" \"\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("lint.acknowledge[0].reason"), "{out}");
+    let (code, out) =
+        write("[[lint.acknowledge]]\nid = \"ID999\"\nreason = \"r\"\nenvironments = [\"qa\"]\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("lint.acknowledge[0].id")
+            && out.contains("lint.acknowledge[0].environments[0]"),
+        "{out}"
     );
 }

@@ -79,6 +79,38 @@ pub struct DeploySpec {
     pub compose: ComposeOptions,
     /// The systemd unit.
     pub systemd: Systemd,
+    /// `check` settings: acknowledged findings.
+    pub lint: LintOptions,
+}
+
+/// `check` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LintOptions {
+    /// Findings accepted on purpose: reported as acknowledged, not failing.
+    pub acknowledge: Vec<Acknowledge>,
+}
+
+/// One accepted finding: a rule id, why, and optionally where.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Acknowledge {
+    /// The rule id, like `ID007`.
+    pub id: String,
+    /// Why the finding is accepted (required).
+    pub reason: String,
+    /// The environments it applies to (`dev`, `staging`, `prod`); empty:
+    /// the base spec and every environment.
+    pub environments: Vec<String>,
+}
+
+impl Acknowledge {
+    /// Whether this acknowledges rule `id` in `env` (`None`: the base spec).
+    pub fn covers(&self, id: &str, env: Option<&str>) -> bool {
+        self.id == id
+            && (self.environments.is_empty()
+                || env.is_some_and(|e| self.environments.iter().any(|x| x == e)))
+    }
 }
 
 impl Default for DeploySpec {
@@ -108,6 +140,7 @@ impl Default for DeploySpec {
             alerts: Alerts::default(),
             compose: ComposeOptions::default(),
             systemd: Systemd::default(),
+            lint: LintOptions::default(),
         }
     }
 }

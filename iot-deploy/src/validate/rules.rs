@@ -20,7 +20,35 @@ pub(crate) fn validate(s: &DeploySpec) -> Problems {
     text(s, &mut p);
     network(s, &mut p);
     alerting(s, &mut p);
+    acknowledgements(s, &mut p);
     p
+}
+
+/// `[[lint.acknowledge]]`: a known rule, a reason, known environments.
+fn acknowledgements(s: &DeploySpec, p: &mut Problems) {
+    for (i, a) in s.lint.acknowledge.iter().enumerate() {
+        let path = format!("lint.acknowledge[{i}]");
+        if !crate::lint::RULES.iter().any(|(id, _)| *id == a.id) {
+            p.add(
+                format!("{path}.id"),
+                format!("{:?} is not a rule id (ID001 to ID009)", a.id),
+            );
+        }
+        if a.reason.trim().is_empty() {
+            p.add(
+                format!("{path}.reason"),
+                "missing: say why the finding is accepted",
+            );
+        }
+        for (j, e) in a.environments.iter().enumerate() {
+            if !crate::spec::ENVIRONMENTS.contains(&e.as_str()) {
+                p.add(
+                    format!("{path}.environments[{j}]"),
+                    format!("{e:?} is not an environment (dev, staging, prod)"),
+                );
+            }
+        }
+    }
 }
 
 /// `host:port` addresses of Alertmanager and kube-state-metrics.
