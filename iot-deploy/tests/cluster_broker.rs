@@ -331,11 +331,11 @@ fn helm_and_raw_network_policies_admit_the_same_sources() {
         for (name, fields) in [
             (
                 format!("{}-allow", spec.name),
-                &["/spec/ingress", "/spec/podSelector"],
+                &["/spec/ingress", "/spec/podSelector", "/spec/egress"],
             ),
             (
                 format!("{}-cron", spec.name),
-                &["/spec/podSelector", "/spec/policyTypes"],
+                &["/spec/podSelector", "/spec/policyTypes", "/spec/egress"],
             ),
         ] {
             let k = ("NetworkPolicy".to_string(), name);
@@ -352,6 +352,39 @@ fn helm_and_raw_network_policies_admit_the_same_sources() {
                 got.pointer("/spec/ingress").is_none(),
                 k.1.ends_with("-cron")
             );
+        }
+        // Issue #15 item 7: the CronJob's schedule and time zone agree.
+        let k = ("CronJob".to_string(), format!("{}-cron", spec.name));
+        for f in ["/spec/schedule", "/spec/timeZone"] {
+            assert_eq!(
+                helm[&k].pointer(f),
+                raw[&k].pointer(f),
+                "{label}: {k:?} {f}"
+            );
+        }
+        assert!(raw[&k].pointer("/spec/timeZone").is_some(), "{label}");
+        // ... and so do its volumes (the config files) and mounts.
+        let pod = "/spec/jobTemplate/spec/template/spec";
+        let names = |v: &Json, p: &str| -> Vec<Json> {
+            v.pointer(&format!("{pod}/{p}"))
+                .and_then(Json::as_array)
+                .map(|a| a.iter().map(|x| x["name"].clone()).collect())
+                .unwrap_or_default()
+        };
+        for p in ["volumes", "containers/0/volumeMounts"] {
+            assert_eq!(names(&helm[&k], p), names(&raw[&k], p), "{label}: {p}");
+        }
+        assert!(
+            names(&raw[&k], "volumes").contains(&Json::from("config")),
+            "{label}"
+        );
+        // The headless Service Prometheus discovers the pods through.
+        let k = ("Service".to_string(), format!("{}-headless", spec.name));
+        let svc = helm
+            .get(&k)
+            .unwrap_or_else(|| panic!("{label}: helm has no {k:?}"));
+        for f in ["/spec/clusterIP", "/spec/ports", "/spec/selector"] {
+            assert_eq!(svc.pointer(f), raw[&k].pointer(f), "{label}: {k:?} {f}");
         }
     }
 }

@@ -84,6 +84,16 @@ app.kubernetes.io/component: BROKER_ROLE
 {{- end }}
 
 {{/*
+The config-file volume, shared by the Deployment and the CronJob.
+*/}}
+{{- define "CHART.configVolume" -}}
+- name: config
+  configMap:
+    name: {{ include "CHART.fullname" . }}
+    defaultMode: 292
+{{- end }}
+
+{{/*
 The image reference: repository, then tag and/or digest.
 */}}
 {{- define "CHART.image" -}}
@@ -284,10 +294,7 @@ spec:
           emptyDir:
             sizeLimit: 64Mi
         {{- if .Values.config.files }}
-        - name: config
-          configMap:
-            name: {{ include "CHART.fullname" . }}
-            defaultMode: 292
+        {{- include "CHART.configVolume" . | nindent 8 }}
         {{- end }}
         {{- with .Values.mqtt.secretSources }}
         - name: mqtt
@@ -357,7 +364,6 @@ spec:
       targetPort: metrics
       protocol: TCP
     {{- end }}
-{{- if .Values.mqtt.shareGroup.enabled }}
 ---
 apiVersion: v1
 kind: Service
@@ -382,7 +388,6 @@ spec:
       targetPort: http
       protocol: TCP
     {{- end }}
-{{- end }}
 "#;
 
 const HPA: &str = r#"{{- if .Values.autoscaling.enabled }}
@@ -533,10 +538,15 @@ const EGRESS_RULES: &str = r#"  egress:
         - protocol: TCP
           port: {{ .Values.mqtt.broker.clientPort }}
     {{- end }}
-    {{- range .Values.networkPolicy.egressPorts }}
-    - ports:
+    {{- range .Values.networkPolicy.egress }}
+    - {{- with .cidr }}
+      to:
+        - ipBlock:
+            cidr: {{ . | quote }}
+      {{- end }}
+      ports:
         - protocol: TCP
-          port: {{ . }}
+          port: {{ .port }}
     {{- end }}
 "#;
 
@@ -549,6 +559,9 @@ metadata:
     {{- include "CHART.labels" . | nindent 4 }}
 spec:
   schedule: {{ .Values.cronjob.schedule | quote }}
+  {{- with .Values.cronjob.timeZone }}
+  timeZone: {{ . | quote }}
+  {{- end }}
   concurrencyPolicy: Forbid
   startingDeadlineSeconds: 300
   successfulJobsHistoryLimit: 3
@@ -583,6 +596,11 @@ spec:
               volumeMounts:
                 - name: tmp
                   mountPath: /tmp
+                {{- if .Values.config.files }}
+                - name: config
+                  mountPath: {{ .Values.config.mountPath }}
+                  readOnly: true
+                {{- end }}
                 {{- if .Values.mqtt.secretSources }}
                 - name: mqtt
                   mountPath: MQTT_DIR
@@ -592,6 +610,9 @@ spec:
             - name: tmp
               emptyDir:
                 sizeLimit: 64Mi
+            {{- if .Values.config.files }}
+            {{- include "CHART.configVolume" . | nindent 12 }}
+            {{- end }}
             {{- with .Values.mqtt.secretSources }}
             - name: mqtt
               projected:

@@ -171,19 +171,24 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
     let (http_from, metrics_from) = k8s::ingress_peers(spec);
     let mut egress_ports: Vec<Value> = Vec::new();
     let d = &spec.dependencies;
-    for port in [
+    for (port, cidr) in [
         // The cluster broker has its own egress rule (to its pods only).
         d.mqtt
             .as_ref()
             .filter(|_| spec.cluster_broker().is_none())
-            .map(|m| m.client_port()),
-        d.postgres.as_ref().map(|p| p.port),
-        d.redis.as_ref().map(|x| x.port),
+            .map(|m| (m.client_port(), m.cidr.clone())),
+        d.postgres.as_ref().map(|p| (p.port, p.cidr.clone())),
+        d.redis.as_ref().map(|x| (x.port, x.cidr.clone())),
     ]
     .into_iter()
     .flatten()
     {
-        egress_ports.push(Value::from(port));
+        // The same rule as the plain manifests': the CIDR when given.
+        let mut rule = Value::map().with("port", port);
+        if let Some(c) = cidr {
+            rule.set("cidr", c);
+        }
+        egress_ports.push(rule);
     }
     let cron = spec.cronjob.clone().unwrap_or_default();
     let v = Value::map()
@@ -269,7 +274,7 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
                     "metricsFrom",
                     Value::Seq(metrics_from.iter().map(to_value).collect()),
                 )
-                .with("egressPorts", Value::Seq(egress_ports)),
+                .with("egress", Value::Seq(egress_ports)),
         )
         .with(
             "podDisruptionBudget",
@@ -290,7 +295,8 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
                         cron.schedule
                     },
                 )
-                .with("args", cron.args),
+                .with("args", cron.args)
+                .with("timeZone", cron.time_zone.unwrap_or_default()),
         )
         .with("podAnnotations", Value::map())
         .with("nodeSelector", Value::map())

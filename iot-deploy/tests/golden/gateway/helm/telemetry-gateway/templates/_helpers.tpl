@@ -75,6 +75,16 @@ app.kubernetes.io/component: mqtt-broker
 {{- end }}
 
 {{/*
+The config-file volume, shared by the Deployment and the CronJob.
+*/}}
+{{- define "telemetry-gateway.configVolume" -}}
+- name: config
+  configMap:
+    name: {{ include "telemetry-gateway.fullname" . }}
+    defaultMode: 292
+{{- end }}
+
+{{/*
 The image reference: repository, then tag and/or digest.
 */}}
 {{- define "telemetry-gateway.image" -}}
