@@ -815,7 +815,11 @@ impl Run {
             }
         }
         drop(publishers);
-        let consumer_snapshot = self.shared.consumer_snapshot();
+        // The consumer's own counters now, not the copy the dispatcher made
+        // on its last tick: a gap found since would be missing from it.
+        let consumer_snapshot = consumer
+            .as_ref()
+            .map_or_else(|| self.shared.consumer_snapshot(), |c| c.stats().snapshot());
         if let Some(consumer) = consumer {
             consumer.close(Duration::from_secs(1)).await;
         }
