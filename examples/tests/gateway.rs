@@ -172,9 +172,10 @@ async fn faults_open_the_breaker_and_broker_outages_lose_nothing() {
 }
 
 /// An external Mosquitto without persistence, killed with SIGKILL twice
-/// while the fleet publishes through it: the frames it took with it are
-/// lost, and the summary's ledger accounts for every one of them, as
-/// reported gaps or as in flight at the end.
+/// while the fleet publishes through it and a third time for good before
+/// the run ends: the frames it took with it are lost, and the summary's
+/// ledger accounts for every one of them, as reported gaps or as in flight
+/// at the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_external_broker_loses_frames_and_the_ledger_reports_them() {
     use iot_testkit::mosquitto::{Broker, BrokerOptions};
@@ -206,6 +207,11 @@ async fn a_killed_external_broker_loses_frames_and_the_ledger_reports_them() {
             broker.start_again();
         });
     }
+    // A last kill before the run ends, for good: what the devices publish
+    // from here on never arrives and nothing after it reveals a gap, so it
+    // is "in flight" at the end.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    tokio::task::block_in_place(|| broker.kill());
     let s = gateway.wait().await.unwrap();
     eprintln!(
         "published {}, received {}, lost {}, ledger missing {} (recovered {}), in flight {}",
@@ -214,6 +220,7 @@ async fn a_killed_external_broker_loses_frames_and_the_ledger_reports_them() {
     // Without persistence a killed broker forgets the gateway's session:
     // what the devices publish before it subscribes again is gone.
     assert!(s.lost > 0, "{s:#?}");
+    assert!(s.in_flight > 0, "{s:#?}");
     assert_eq!(s.lost, s.ledger_missing + s.in_flight, "{s:#?}");
     check_accounting(&s);
 }

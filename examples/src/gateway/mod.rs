@@ -809,8 +809,10 @@ impl Run {
                 let s = p.stats().snapshot();
                 publish_dropped += s.dropped;
                 resent += s.resent;
-                // The simulator numbers each device's frames from 0.
-                let received_up_to = highest.get(p.device_id()).map_or(0, |h| h + 1);
+                // The simulator numbers each device's accepted frames
+                // 1, 2, 3, ...: those above the highest received are in
+                // flight.
+                let received_up_to = highest.get(p.device_id()).copied().unwrap_or(0);
                 in_flight += s.published.saturating_sub(received_up_to);
             }
         }
