@@ -136,10 +136,7 @@ impl FrameQueue {
     #[cfg_attr(not(feature = "spool"), allow(dead_code))]
     pub(crate) fn enable_journal(&mut self) {
         debug_assert!(self.entries.is_empty(), "tags would not line up");
-        self.journal = Some(Journal {
-            tags: std::iter::repeat_n(0, self.entries.len()).collect(),
-            released: Vec::new(),
-        });
+        self.journal = Some(Journal::default());
     }
 
     /// [`enable_journal`](Self::enable_journal), by value.

@@ -168,6 +168,8 @@ impl Publisher {
         if let Some(spool) = &config.spool {
             spooled::open(&mut core, spool, &config.queue, max_frame, &stats)?;
         }
+        #[cfg(feature = "spool")]
+        let core_spool = core.spool.clone();
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             stats: stats.clone(),
@@ -181,6 +183,8 @@ impl Publisher {
             max_frame,
             max_birth,
             max_bytes: config.queue.max_bytes,
+            #[cfg(feature = "spool")]
+            durable: spooled::durable_wait(&core_spool),
         });
         let (link, state) = Link::new(config.mqtt.backoff, stats, connector);
         let task = runtime.spawn(task::run(shared.clone(), eventloop, link));
@@ -258,8 +262,7 @@ impl Publisher {
     /// frame record `record` is on disk.
     #[cfg(feature = "spool")]
     async fn wait_durable(&self, record: u64) -> Result<(), PublishError> {
-        let spool = spooled::durable_wait(&self.handle.shared.lock());
-        match spool {
+        match &self.handle.shared.durable {
             Some(spool) => spooled::wait_durable(spool, record).await,
             None => Ok(()),
         }

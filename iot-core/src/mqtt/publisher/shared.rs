@@ -36,6 +36,9 @@ pub(super) struct Shared {
     /// Largest birth message whose PUBLISH fits `max_packet_size`.
     pub(super) max_birth: usize,
     pub(super) max_bytes: usize,
+    /// The spool `send` waits on (`FsyncPolicy::Always` only); set at start.
+    #[cfg(feature = "spool")]
+    pub(super) durable: Option<crate::mqtt::spool::Spool>,
 }
 
 pub(super) struct Core {

@@ -116,15 +116,15 @@ pub(super) fn unappend(core: &Core, record: u64) {
 
 /// The spool `send` must wait on before it returns, if its policy makes
 /// each frame durable (`FsyncPolicy::Always`).
-pub(super) fn durable_wait(core: &Core) -> Option<Spool> {
-    core.spool
+pub(super) fn durable_wait(spool: &Option<Spool>) -> Option<Spool> {
+    spool
         .as_ref()
         .filter(|s| s.config().fsync == FsyncPolicy::Always)
         .cloned()
 }
 
 /// Waits until record `record` is on disk.
-pub(super) async fn wait_durable(spool: Spool, record: u64) -> Result<(), PublishError> {
+pub(super) async fn wait_durable(spool: &Spool, record: u64) -> Result<(), PublishError> {
     spool
         .wait_durable(RecordId::new(record))
         .await
