@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 in_ci() { [ "${CI:-}" = "true" ]; }
 
+# A fresh CI clone builds everything once: incremental caches would only
+# add gigabytes to its disk.
+if in_ci; then export CARGO_INCREMENTAL=0; fi
+# What the build takes on disk, printed after the heavy steps: a CI machine
+# ran out of it once.
+disk() { echo "disk: target $(du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null | cut -f1), free $(df -h --output=avail . | tail -1 | tr -d ' ')"; }
+
 step "tools the tests need"
 # A real Mosquitto broker and its clients for iot-core's MQTT tests.
 # `mosquitto_passwd` (package mosquitto) and `openssl` for the TLS and
@@ -44,6 +51,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
 step "tests"
 cargo test --workspace --all-features
+
+disk
 
 step "iot-core's codec tests without std or alloc (what devices build)"
 cargo test -p iot-core --no-default-features
@@ -85,3 +94,4 @@ if command -v cargo-fuzz >/dev/null 2>&1; then
         grep -E 'Done [0-9]+ runs' "/tmp/fuzz-$target.log" || true
     done
 fi
+disk
