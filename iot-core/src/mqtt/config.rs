@@ -709,6 +709,20 @@ pub enum AckMode {
     /// per message; the broker's `max_inflight_messages` then also bounds
     /// how many messages wait in the consumer.
     OnRecv,
+    /// When the application says the frame is durable: each frame carries
+    /// an [`AckHandle`](super::AckHandle) (take it with
+    /// [`ReceivedFrame::take_ack`](super::ReceivedFrame::take_ack)); the
+    /// broker gets the PUBACK once the handle is acknowledged and every
+    /// message that arrived before it is too (PUBACKs leave in arrival
+    /// order, MQTT 3.1.1 section 4.6; handles may be acknowledged in any
+    /// order). A handle dropped or
+    /// [`nack`](super::AckHandle::nack)ed gives the frame back: the
+    /// consumer reconnects so that the broker redelivers it, and delivers
+    /// the redelivery again instead of suppressing it as a duplicate. At
+    /// most [`ConsumerConfig::max_unacked`] messages wait unacknowledged;
+    /// then the consumer stops reading (back-pressure). See `docs/mqtt.md`,
+    /// "Acknowledge after commit".
+    Manual,
 }
 
 /// Read coalescing of a [`Consumer`](super::Consumer): while the broker
@@ -817,6 +831,13 @@ pub struct ConsumerConfig {
     /// When QoS 1 messages are acknowledged. Default
     /// [`AckMode::OnReceipt`].
     pub ack: AckMode,
+    /// With [`AckMode::Manual`]: QoS 1 messages of the current connection
+    /// the consumer holds unacknowledged at most; at the limit it stops
+    /// reading until the oldest is acknowledged. Default 4096. The
+    /// broker's own limit on unacknowledged messages per client (Mosquitto's
+    /// `max_inflight_messages`, default 20) caps it too, and with it the
+    /// frames an application can commit per batch: raise it on the broker.
+    pub max_unacked: usize,
     /// Pausing before reading again while the broker sends one message per
     /// wake-up. Default on: a pause lasts until the current 1 ms window
     /// ends (plus up to Tokio's 1 ms timer tick).
@@ -836,6 +857,7 @@ impl Default for ConsumerConfig {
             channel_capacity: 1024,
             oversize_skip_limit: 16 << 20,
             ack: AckMode::OnReceipt,
+            max_unacked: 4096,
             coalesce: ReadCoalescing::default(),
         }
     }
@@ -896,6 +918,12 @@ impl ConsumerConfig {
         self
     }
 
+    /// Sets [`max_unacked`](Self::max_unacked).
+    pub fn max_unacked(mut self, messages: usize) -> Self {
+        self.max_unacked = messages;
+        self
+    }
+
     /// Sets [`coalesce`](Self::coalesce).
     pub fn coalesce(mut self, coalesce: ReadCoalescing) -> Self {
         self.coalesce = coalesce;
@@ -935,6 +963,13 @@ impl ConsumerConfig {
         }
         if self.channel_capacity == 0 {
             return Err(ConfigError::new("channel_capacity", "must be at least 1"));
+        }
+        // Packet ids are 16-bit: a connection cannot have more unacknowledged.
+        if self.max_unacked == 0 || self.max_unacked > usize::from(u16::MAX) {
+            return Err(ConfigError::new(
+                "max_unacked",
+                format!("{} is outside 1..=65535", self.max_unacked),
+            ));
         }
         if self.coalesce.window > Duration::from_millis(100) {
             return Err(ConfigError::new(

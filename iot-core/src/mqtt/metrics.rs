@@ -104,6 +104,14 @@ const METRICS: &[(&str, &str)] = &[
         "Devices the consumer's ledger forgot to make room for another (dedup.max_devices).",
     ),
     (
+        "iot_mqtt_frames_returned_total",
+        "Frames a consumer's application gave back unacknowledged (AckMode::Manual), for the broker to redeliver.",
+    ),
+    (
+        "iot_mqtt_consumer_unacked",
+        "QoS 1 messages consumers hold unacknowledged to the broker (AckMode::Manual).",
+    ),
+    (
         "iot_mqtt_read_pauses_total",
         "Consumer read-coalescing pauses (the broker sent one message per wake-up).",
     ),
@@ -156,6 +164,8 @@ mod enabled {
         missing: Counter,
         recovered: Counter,
         dedup_evictions: Counter,
+        returned: Counter,
+        unacked: Gauge,
         read_pauses: Counter,
         connected: Gauge,
         reconnects: Counter,
@@ -179,6 +189,8 @@ mod enabled {
                 missing: Counter::noop(),
                 recovered: Counter::noop(),
                 dedup_evictions: Counter::noop(),
+                returned: Counter::noop(),
+                unacked: Gauge::noop(),
                 read_pauses: Counter::noop(),
                 connected: Gauge::noop(),
                 reconnects: Counter::noop(),
@@ -257,6 +269,8 @@ mod enabled {
                     m.dedup_evictions =
                         counter(metrics::counter!("iot_mqtt_dedup_evictions_total"));
                     m.read_pauses = counter(metrics::counter!("iot_mqtt_read_pauses_total"));
+                    m.returned = counter(metrics::counter!("iot_mqtt_frames_returned_total"));
+                    m.unacked = gauge(metrics::gauge!("iot_mqtt_consumer_unacked"));
                 }
             }
             m
@@ -297,6 +311,15 @@ mod enabled {
         }
         pub(crate) fn read_pause(&self) {
             self.read_pauses.increment(1);
+        }
+        pub(crate) fn returned(&self, n: u64) {
+            self.returned.increment(n);
+        }
+        /// A sum over all consumers: each reports its own changes.
+        pub(crate) fn unacked(&self, old: u64, now: u64) {
+            if old != now {
+                self.unacked.increment(now as f64 - old as f64);
+            }
         }
         pub(crate) fn connected(&self, up: bool) {
             if up {
@@ -351,6 +374,8 @@ mod disabled {
         pub(crate) fn recovered(&self) {}
         pub(crate) fn dedup_evicted(&self, _: u64) {}
         pub(crate) fn read_pause(&self) {}
+        pub(crate) fn returned(&self, _: u64) {}
+        pub(crate) fn unacked(&self, _: u64, _: u64) {}
         pub(crate) fn connected(&self, _: bool) {}
         pub(crate) fn reconnect(&self) {}
         pub(crate) fn connect_failure(&self, _: ConnectFailure) {}
@@ -441,7 +466,7 @@ mod tests {
             })
             .map(str::to_owned)
             .collect();
-        assert_eq!(named.len(), 17, "{named:?}");
+        assert_eq!(named.len(), 19, "{named:?}");
         assert_eq!(described, named);
     }
 
@@ -470,6 +495,8 @@ mod tests {
             "iot_mqtt_frames_recovered_total{}",
             "iot_mqtt_dedup_evictions_total{}",
             "iot_mqtt_read_pauses_total{}",
+            "iot_mqtt_frames_returned_total{}",
+            "iot_mqtt_consumer_unacked{}",
             "iot_mqtt_connected{role=publisher}",
             "iot_mqtt_connected{role=consumer}",
             "iot_mqtt_reconnects_total{role=publisher}",

@@ -90,7 +90,7 @@ pub use config::{
     PublisherConfig, Qos, QueueConfig, ReadCoalescing,
 };
 pub use connect_failure::ConnectFailure;
-pub use consumer::{Consumer, Received, ReceivedFrame};
+pub use consumer::{AckHandle, Consumer, Received, ReceivedFrame};
 pub use error::{ConfigError, PublishError, ReceiveError, TopicError};
 /// Reconnect schedules, re-exported from [`iot_resilience::backoff`] for
 /// [`MqttConfig::backoff`].

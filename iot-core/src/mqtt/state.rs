@@ -93,6 +93,8 @@ pub struct Stats {
     pub(crate) connects: AtomicU64,
     pub(crate) disconnects: AtomicU64,
     pub(crate) read_pauses: AtomicU64,
+    pub(crate) returned: AtomicU64,
+    pub(crate) unacked: AtomicU64,
     pub(crate) connect_failures: AtomicU64,
     /// `1 + index in ConnectFailure::ALL` of the last failure; 0 for none.
     pub(crate) last_connect_failure: AtomicU8,
@@ -161,6 +163,14 @@ pub struct StatsSnapshot {
     /// Connection attempts that failed (refused, or the network's fault);
     /// by reason in `iot_mqtt_connect_failures_total`.
     pub connect_failures: u64,
+    /// Consumer with [`AckMode::Manual`](super::AckMode::Manual): frames the
+    /// application gave back (a dropped or `nack`ed handle) for the broker
+    /// to redeliver.
+    pub returned: u64,
+    /// Consumer with [`AckMode::Manual`](super::AckMode::Manual): QoS 1
+    /// messages of the current connection not acknowledged to the broker
+    /// yet (at most `max_unacked`).
+    pub unacked: u64,
     /// Why the most recent failed attempt failed; `None` if none has.
     pub last_connect_failure: Option<ConnectFailure>,
 }
@@ -193,6 +203,8 @@ impl Stats {
             disconnects: self.disconnects.load(Relaxed),
             read_pauses: self.read_pauses.load(Relaxed),
             connect_failures: self.connect_failures.load(Relaxed),
+            returned: self.returned.load(Relaxed),
+            unacked: self.unacked.load(Relaxed),
             last_connect_failure: match self.last_connect_failure.load(Relaxed) {
                 0 => None,
                 i => ConnectFailure::ALL.get(usize::from(i) - 1).copied(),
@@ -273,6 +285,18 @@ impl Stats {
     pub(crate) fn missing(&self, n: u64) {
         Self::add(&self.missing, n);
         self.metrics.missing(n);
+    }
+
+    /// The application gave `n` frames back for redelivery.
+    pub(crate) fn returned(&self, n: u64) {
+        Self::add(&self.returned, n);
+        self.metrics.returned(n);
+    }
+
+    /// Messages not acknowledged to the broker yet, now.
+    pub(crate) fn set_unacked(&self, n: u64) {
+        let old = self.unacked.swap(n, Relaxed);
+        self.metrics.unacked(old, n);
     }
 
     /// A frame filled a gap reported before.

@@ -1,5 +1,6 @@
 //! The consumer: decoded, deduplicated frames from the broker.
 
+mod ack;
 mod received;
 mod worker;
 
@@ -26,6 +27,8 @@ use super::state::{ConnectionState, Role, Stats};
 use super::topics::{TopicKind, shared_filter};
 use super::wait::WaitError;
 
+pub use ack::AckHandle;
+use ack::AckWindow;
 pub use received::{Received, ReceivedFrame};
 use worker::Worker;
 
@@ -107,19 +110,27 @@ impl Consumer {
             .map_err(|e| ConfigError::new("runtime", format!("no Tokio runtime: {e}")))?;
         let filters = subscriptions(&config)?;
         let (mut options, network, connector) = config.mqtt.to_options()?;
-        let manual_acks = config.ack == AckMode::OnRecv;
-        options.set_manual_acks(manual_acks);
-        // With acknowledgements from `recv`, every item the application
-        // may take can put one more request in rumqttc's channel.
+        let acks_on_recv = config.ack == AckMode::OnRecv;
+        let acks_by_handle = config.ack == AckMode::Manual;
+        options.set_manual_acks(acks_on_recv || acks_by_handle);
+        // Every message waiting for its acknowledgement can put one more
+        // request in rumqttc's channel.
         let cap = options.request_channel_capacity()
-            + if manual_acks {
-                config.channel_capacity
-            } else {
-                0
+            + match config.ack {
+                AckMode::OnReceipt => 0,
+                AckMode::OnRecv => config.channel_capacity,
+                AckMode::Manual => config.max_unacked,
             };
         let (client, mut eventloop) = AsyncClient::new(options, cap);
         eventloop.set_network_options(network);
         let stats = Arc::new(Stats::new(Role::Consumer));
+        let window = acks_by_handle.then(|| {
+            Arc::new(AckWindow::new(
+                client.clone(),
+                config.max_unacked,
+                stats.clone(),
+            ))
+        });
         let shared = Arc::new(Shared {
             stats: stats.clone(),
             aliases: Mutex::new(ClockMap::new(config.max_alias_tables)),
@@ -149,7 +160,8 @@ impl Consumer {
                 .unwrap_or(config.share_group.is_none()),
             oversize: OversizeSkip::new(config.mqtt.max_packet_size, config.oversize_skip_limit),
             tx,
-            manual_acks,
+            manual_acks: acks_on_recv,
+            window,
             stale: false,
             coalescer: Coalescer::new(config.coalesce, Instant::now()),
         };

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use crate::codec::{AliasTable, FrameLayout, FrameView};
 
 use super::super::error::ReceiveError;
+use super::ack::AckHandle;
 
 /// One item of a consumer: a frame, or a message that could not be used.
 pub type Received = Result<ReceivedFrame, ReceiveError>;
@@ -18,7 +19,11 @@ pub type Received = Result<ReceivedFrame, ReceiveError>;
 /// was validated.
 ///
 /// [`view`](Self::view) gives the codec's [`FrameView`] over the payload.
-#[derive(Clone)]
+///
+/// With [`AckMode::Manual`](crate::mqtt::AckMode::Manual) a QoS 1 frame
+/// carries its [`AckHandle`]: take it with [`take_ack`](Self::take_ack).
+/// Dropping the frame with its handle still in it gives the frame back for
+/// redelivery; a clone carries no handle.
 pub struct ReceivedFrame {
     pub(super) topic: String,
     pub(super) device: Range<usize>,
@@ -28,6 +33,23 @@ pub struct ReceivedFrame {
     pub(super) layout: FrameLayout,
     pub(super) aliases: Option<Arc<AliasTable>>,
     pub(super) redelivered: bool,
+    pub(super) ack: Option<AckHandle>,
+}
+
+impl Clone for ReceivedFrame {
+    /// A copy of the frame without its acknowledgement, which stays with
+    /// the original.
+    fn clone(&self) -> Self {
+        Self {
+            topic: self.topic.clone(),
+            device: self.device.clone(),
+            payload: self.payload.clone(),
+            layout: self.layout,
+            aliases: self.aliases.clone(),
+            redelivered: self.redelivered,
+            ack: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for ReceivedFrame {
@@ -38,6 +60,7 @@ impl std::fmt::Debug for ReceivedFrame {
             .field("timestamp_ms", &self.timestamp_ms())
             .field("len", &self.payload.len())
             .field("redelivered", &self.redelivered)
+            .field("ack", &self.ack.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -74,9 +97,18 @@ impl ReceivedFrame {
         &self.payload
     }
 
-    /// The encoded frame, e.g. to forward it without re-encoding.
+    /// The encoded frame, e.g. to forward it without re-encoding. Gives
+    /// back an acknowledgement still in the frame (take it first with
+    /// [`take_ack`](Self::take_ack)).
     pub fn into_payload(self) -> Bytes {
         self.payload
+    }
+
+    /// The frame's acknowledgement, with
+    /// [`AckMode::Manual`](crate::mqtt::AckMode::Manual) and QoS 1 (once:
+    /// later calls return `None`).
+    pub fn take_ack(&mut self) -> Option<AckHandle> {
+        self.ack.take()
     }
 
     /// Whether the broker flagged the message as a redelivery (MQTT DUP).

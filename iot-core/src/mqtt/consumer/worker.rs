@@ -24,6 +24,7 @@ use super::super::ledger::{Ledger, Verdict};
 use super::super::oversize::{OversizeSkip, Reset};
 use super::super::state::Stats;
 use super::super::topics::{TopicKind, TopicScheme};
+use super::ack::{AckWindow, FrameKey, Redelivery};
 use super::{Ack, Delivery, Received, ReceivedFrame, Shared, lock};
 
 pub(super) struct Worker {
@@ -45,6 +46,9 @@ pub(super) struct Worker {
     pub(super) tx: mpsc::Sender<Delivery>,
     /// `AckMode::OnRecv`: QoS 1 messages travel with their packet ids.
     pub(super) manual_acks: bool,
+    /// `AckMode::Manual`: the messages waiting for the application's
+    /// acknowledgement.
+    pub(super) window: Option<Arc<AckWindow>>,
     /// Handling the events of a lost connection.
     pub(super) stale: bool,
     /// Whether to pause before reading again.
@@ -59,6 +63,8 @@ enum Step<T> {
     Shutdown,
     /// Nothing was ready and the coalescer asks for a pause this long.
     Pause(Duration),
+    /// The application gave a frame back (`AckMode::Manual`): reconnect.
+    Reconnect,
 }
 
 /// Whether the task goes on.
@@ -74,21 +80,48 @@ impl Worker {
         let shared = self.shared.clone();
         let shutdown = shared.shutdown.notified();
         let mut shutdown = std::pin::pin!(shutdown);
+        let window = self.window.clone();
         loop {
             if shared.shutdown.is_triggered() {
                 break;
+            }
+            if let Some(window) = &window {
+                match self.tend_window(window, shutdown.as_mut()).await {
+                    Tend::Read => {}
+                    Tend::Reconnect => {
+                        if let Flow::Stop = self
+                            .reconnect(&mut eventloop, &mut link, shutdown.as_mut())
+                            .await
+                        {
+                            break;
+                        }
+                        continue;
+                    }
+                    Tend::Stop => break,
+                }
             }
             // rumqttc first: the shutdown is looked at only while it waits.
             let polled = {
                 let poll = eventloop.poll();
                 let mut poll = std::pin::pin!(poll);
                 let mut idle_seen = false;
+                // `AckMode::Manual`: a frame given back while rumqttc waits
+                // must not wait for the next packet to be acted on.
+                let mut wake = window.as_deref().map(|w| Box::pin(w.wake.notified()));
                 let step = std::future::poll_fn(|cx| {
                     if let Poll::Ready(polled) = poll.as_mut().poll(cx) {
                         return Poll::Ready(Step::Polled(polled));
                     }
                     if shutdown.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Step::Shutdown);
+                    }
+                    if let (Some(w), Some(wake)) = (window.as_deref(), wake.as_mut()) {
+                        while wake.as_mut().poll(cx).is_ready() {
+                            if w.reconnect_pending() {
+                                return Poll::Ready(Step::Reconnect);
+                            }
+                            *wake = Box::pin(w.wake.notified());
+                        }
                     }
                     // Nothing ready: pause first if the broker keeps waking
                     // this task for a message or two (see `coalesce`).
@@ -104,6 +137,9 @@ impl Worker {
                 match step {
                     Step::Polled(polled) => polled,
                     Step::Shutdown => break,
+                    // Dropping rumqttc's poll may cut a packet short: the
+                    // connection is dropped anyway.
+                    Step::Reconnect => continue,
                     Step::Pause(pause) => {
                         // rumqttc's poll stays alive and resumes where it was.
                         self.shared.stats.read_pause();
@@ -126,6 +162,9 @@ impl Worker {
             let flow = match polled {
                 Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
                     link.on_connack(ack.session_present, &self.shared.client_id);
+                    if let Some(window) = &window {
+                        window.connected(ack.session_present);
+                    }
                     self.oversize.on_connack(&mut eventloop.mqtt_options);
                     // Always (re)subscribe: cheap, and correct even when the
                     // broker lost the session (restart without persistence).
@@ -136,21 +175,9 @@ impl Worker {
                 }
                 Ok(event) => self.on_event(event, shutdown.as_mut()).await,
                 Err(error) => {
-                    // Before anything else: acknowledgements of this
-                    // connection's packet ids are void from now on.
-                    self.shared.epoch.fetch_add(1, Ordering::SeqCst);
-                    let (stale, _) = take_stale(&mut eventloop);
-                    let mut flow = Flow::Continue;
-                    // Stale publishes are delivered without acknowledgement:
-                    // their packet ids belong to the lost connection, and the
-                    // broker redelivers them to the session.
-                    self.stale = true;
-                    for event in stale {
-                        if let Flow::Stop = self.on_event(event, shutdown.as_mut()).await {
-                            flow = Flow::Stop;
-                        }
-                    }
-                    self.stale = false;
+                    let mut flow = self
+                        .connection_lost(&mut eventloop, shutdown.as_mut())
+                        .await;
                     if let Some(size) = packet_too_large(&error) {
                         match self.oversize.on_reset(size, &mut eventloop.mqtt_options) {
                             Reset::WillSkip => tracing::warn!(
@@ -180,12 +207,9 @@ impl Worker {
                         flow = Flow::Stop;
                     }
                     if let Flow::Continue = flow {
-                        tokio::select! {
-                            biased;
-                            () = shutdown.as_mut() => flow = Flow::Stop,
-                            () = tokio::time::sleep(delay) => {}
-                        }
-                        link.prepare(&mut eventloop.mqtt_options, &self.shared.client_id);
+                        flow = self
+                            .back_off(delay, &mut eventloop, &mut link, shutdown.as_mut())
+                            .await;
                     }
                     flow
                 }
@@ -200,12 +224,20 @@ impl Worker {
     async fn on_event(&mut self, event: Event, mut shutdown: Pin<&mut Notified<'_>>) -> Flow {
         match event {
             Event::Incoming(Incoming::Publish(publish)) => {
-                let acked = self.manual_acks && !self.stale && publish.qos == QoS::AtLeastOnce;
-                let ack = acked.then(|| Ack {
+                let live = !self.stale && publish.qos == QoS::AtLeastOnce;
+                let ack = (self.manual_acks && live).then(|| Ack {
                     epoch: self.shared.epoch.load(Ordering::SeqCst),
                     pkid: publish.pkid,
                 });
-                let item = self.on_publish(publish);
+                let mut slot = match &self.window {
+                    Some(window) if live => Some(window.admit(publish.pkid)),
+                    _ => None,
+                };
+                let item = self.on_publish(publish, &mut slot);
+                if let (Some(window), Some(slot)) = (&self.window, slot) {
+                    // Not the application's to acknowledge.
+                    window.complete(slot);
+                }
                 if let Some(gap) = self.gap.take() {
                     if let Flow::Stop = self.deliver(gap, shutdown.as_mut()).await {
                         return Flow::Stop;
@@ -283,7 +315,10 @@ impl Worker {
     }
 
     /// Validates one message; `None` when there is nothing to deliver.
-    fn on_publish(&mut self, publish: Publish) -> Option<Received> {
+    ///
+    /// `AckMode::Manual`: takes `slot` when the frame's handle waits on it
+    /// or it is acknowledged as a duplicate.
+    fn on_publish(&mut self, publish: Publish, slot: &mut Option<u64>) -> Option<Received> {
         if let Some(size) = self.oversize.oversized(&publish) {
             // Read on a connection with a raised limit; it is acknowledged
             // like any message (on receipt, or with its error item), and
@@ -328,10 +363,28 @@ impl Worker {
                         });
                 let aliases = aliases.clone();
                 match verdict {
-                    Verdict::Duplicate => {
-                        stats.duplicate();
-                        return None;
-                    }
+                    Verdict::Duplicate => match self.window.as_deref() {
+                        None => {
+                            stats.duplicate();
+                            return None;
+                        }
+                        Some(window) => {
+                            let key = frame_key(parsed.device_id, epoch, seq);
+                            match window.on_duplicate(&key, *slot) {
+                                Redelivery::Held => {
+                                    *slot = None;
+                                    return None;
+                                }
+                                Redelivery::Duplicate => {
+                                    *slot = None;
+                                    stats.duplicate();
+                                    return None;
+                                }
+                                // Given back by the application: again.
+                                Redelivery::Returned => {}
+                            }
+                        }
+                    },
                     Verdict::Fresh { gap: None } => {}
                     Verdict::Fresh { gap: Some(_) } | Verdict::Late if !self.report_gaps => {}
                     Verdict::Fresh {
@@ -364,6 +417,12 @@ impl Worker {
                 // Offset of the device level in the topic (it borrows from it).
                 let start = parsed.device_id.as_ptr() as usize - publish.topic.as_ptr() as usize;
                 let device = start..start + parsed.device_id.len();
+                let ack = match self.window.as_ref() {
+                    Some(window) if publish.qos == QoS::AtLeastOnce => {
+                        Some(window.hold(frame_key(parsed.device_id, epoch, seq), slot.take()))
+                    }
+                    _ => None,
+                };
                 Some(Ok(ReceivedFrame {
                     device,
                     payload: publish.payload,
@@ -371,6 +430,7 @@ impl Worker {
                     aliases,
                     redelivered: publish.dup,
                     topic: publish.topic,
+                    ack,
                 }))
             }
             TopicKind::Birth => {
@@ -412,6 +472,140 @@ impl Worker {
             }
             TopicKind::Status | TopicKind::Command => None,
         }
+    }
+}
+
+/// What the window lets the task do next.
+enum Tend {
+    Read,
+    Reconnect,
+    Stop,
+}
+
+impl Worker {
+    /// `AckMode::Manual`, before each read: PUBACKs that did not fit
+    /// rumqttc's channel, frames given back that will never come again
+    /// (reported missing), a reconnect asked for, and back-pressure: at
+    /// `max_unacked` nothing more is read until the oldest is acknowledged.
+    async fn tend_window(
+        &mut self,
+        window: &AckWindow,
+        mut shutdown: Pin<&mut Notified<'_>>,
+    ) -> Tend {
+        loop {
+            window.retry_unsent();
+            for key in window.take_lost() {
+                self.shared.stats.missing(1);
+                tracing::warn!(
+                    device = key.device,
+                    epoch = key.epoch,
+                    seq = key.seq,
+                    "frame given back, but the broker lost the session: missing"
+                );
+                let item = Err(ReceiveError::FramesMissing {
+                    device: key.device,
+                    epoch: key.epoch,
+                    first: key.seq,
+                    last: key.seq,
+                });
+                if let Flow::Stop = self.deliver(item, shutdown.as_mut()).await {
+                    return Tend::Stop;
+                }
+            }
+            if window.reconnect_pending() {
+                return Tend::Reconnect;
+            }
+            if !window.is_full() {
+                return Tend::Read;
+            }
+            tokio::select! {
+                biased;
+                () = shutdown.as_mut() => return Tend::Stop,
+                () = window.wake.notified() => {}
+            }
+        }
+    }
+
+    /// Drops the connection so that the broker redelivers what the
+    /// application gave back, then waits the backoff's delay.
+    async fn reconnect(
+        &mut self,
+        eventloop: &mut EventLoop,
+        link: &mut Link,
+        mut shutdown: Pin<&mut Notified<'_>>,
+    ) -> Flow {
+        let Some(window) = self.window.clone() else {
+            return Flow::Continue;
+        };
+        window.take_reconnect();
+        // Drops the network (rumqttc reconnects at its next poll).
+        eventloop.clean();
+        let flow = self.connection_lost(eventloop, shutdown.as_mut()).await;
+        let reason = ConnectionError::Io(std::io::Error::other(
+            "a frame was given back (AckMode::Manual): reconnecting for its redelivery",
+        ));
+        let delay = link.on_error(&reason, &self.shared.client_id);
+        match flow {
+            Flow::Continue => self.back_off(delay, eventloop, link, shutdown).await,
+            Flow::Stop => Flow::Stop,
+        }
+    }
+
+    /// The connection is gone (rumqttc's `clean` ran): voids its packet
+    /// ids, then delivers the events rumqttc still held of it.
+    async fn connection_lost(
+        &mut self,
+        eventloop: &mut EventLoop,
+        mut shutdown: Pin<&mut Notified<'_>>,
+    ) -> Flow {
+        // Before anything else: acknowledgements of this connection's
+        // packet ids are void from now on.
+        self.shared.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Some(window) = &self.window {
+            // Its slots are void; then rumqttc's channel is drained once
+            // more of PUBACKs the application queued after rumqttc's own
+            // drain.
+            window.connection_lost();
+            eventloop.clean();
+        }
+        let (stale, _) = take_stale(eventloop);
+        let mut flow = Flow::Continue;
+        // Stale publishes are delivered without acknowledgement: their
+        // packet ids belong to the lost connection, and the broker
+        // redelivers them to the session.
+        self.stale = true;
+        for event in stale {
+            if let Flow::Stop = self.on_event(event, shutdown.as_mut()).await {
+                flow = Flow::Stop;
+            }
+        }
+        self.stale = false;
+        flow
+    }
+
+    /// Waits `delay` (or the shutdown), then prepares the next attempt.
+    async fn back_off(
+        &self,
+        delay: Duration,
+        eventloop: &mut EventLoop,
+        link: &mut Link,
+        shutdown: Pin<&mut Notified<'_>>,
+    ) -> Flow {
+        tokio::select! {
+            biased;
+            () = shutdown => return Flow::Stop,
+            () = tokio::time::sleep(delay) => {}
+        }
+        link.prepare(&mut eventloop.mqtt_options, &self.shared.client_id);
+        Flow::Continue
+    }
+}
+
+fn frame_key(device: &str, epoch: u64, seq: u64) -> FrameKey {
+    FrameKey {
+        device: device.to_owned(),
+        epoch,
+        seq,
     }
 }
 
