@@ -51,7 +51,7 @@ pub const RULES: [(&str, &str); 9] = [
     ),
     (
         "ID009",
-        "a share group with an autoscaler: a scale-down leaves the removed members' sessions holding their share of the messages",
+        "a share group with an autoscaler or a Rollout: a removed member's session keeps holding its share of the messages",
     ),
 ];
 
@@ -214,7 +214,7 @@ pub fn lint(spec: &DeploySpec) -> Vec<Finding> {
     for o in &objects {
         let obj = format!("{}/{}", s(o, "kind"), s(o, "metadata/name"));
         match s(o, "kind") {
-            "Deployment" | "StatefulSet" => {
+            "Deployment" | "StatefulSet" | "Rollout" => {
                 if let Some(pod) = o.pointer("spec/template/spec") {
                     pod_rules(&obj, pod, &mut out);
                 }
@@ -271,11 +271,18 @@ pub fn lint(spec: &DeploySpec) -> Vec<Finding> {
             });
         }
     }
-    if spec.share_group().is_some() && spec.scaling.autoscale.is_some() {
+    if spec.share_group().is_some() && spec.autoscaled() {
         out.push(Finding {
             id: "ID009",
             object: deployment.clone(),
             message: "the autoscaler removes share-group members whose sessions stay in the group: Mosquitto keeps dealing them their share, which waits until that pod returns or the session expires; use fixed scaling.replicas".into(),
+        });
+    }
+    if spec.share_group().is_some() && spec.rollout.is_some() {
+        out.push(Finding {
+            id: "ID009",
+            object: deployment.clone(),
+            message: "a Rollout's pods get new names (so new client ids) on every release: the old members' sessions stay in the share group holding their share until they expire; set dependencies.mqtt.broker.persistent_client_expiration_hours, or acknowledge".into(),
         });
     }
     if !kinds.contains(&"NetworkPolicy") {

@@ -44,8 +44,14 @@ pub const RATE_LIMIT_DECISIONS_TOTAL: &str = "resilience_rate_limit_decisions_to
 pub const RETRY_CALLS_TOTAL: &str = "resilience_retry_calls_total";
 /// MQTT frames that failed to decode (MQTT transport).
 pub const MQTT_DECODE_ERRORS_TOTAL: &str = "iot_mqtt_frames_decode_errors_total";
+/// MQTT frames delivered by the consumers, after deduplication (MQTT transport).
+pub const MQTT_FRAMES_RECEIVED_TOTAL: &str = "iot_mqtt_frames_received_total";
 /// Devices currently online (gauge; MQTT transport).
 pub const DEVICES_ONLINE: &str = "iot_devices_online";
+
+/// The pod label Argo Rollouts puts on a Rollout's pods, as a series label
+/// (prometheus-operator copies it with `podTargetLabels`).
+pub const POD_TEMPLATE_HASH_LABEL: &str = "rollouts-pod-template-hash";
 
 /// `outcome` label value of a failed request in [`REQUESTS_TOTAL`] (the other is `success`).
 pub const FAILED_OUTCOME: &str = "error";
@@ -56,7 +62,7 @@ pub const RATE_LIMIT_REJECTED: &str = "rejected";
 
 /// Every metric the generated rules and dashboards may name (histograms by
 /// their base name; `_bucket`, `_sum` and `_count` series are implied).
-pub const ALL_METRICS: [&str; 10] = [
+pub const ALL_METRICS: [&str; 11] = [
     REQUESTS_TOTAL,
     REQUEST_DURATION_SECONDS,
     REQUESTS_IN_FLIGHT,
@@ -66,6 +72,7 @@ pub const ALL_METRICS: [&str; 10] = [
     RATE_LIMIT_DECISIONS_TOTAL,
     RETRY_CALLS_TOTAL,
     MQTT_DECODE_ERRORS_TOTAL,
+    MQTT_FRAMES_RECEIVED_TOTAL,
     DEVICES_ONLINE,
 ];
 

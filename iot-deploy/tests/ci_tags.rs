@@ -69,7 +69,11 @@ fn the_manifests_image_is_pushed_for_its_release_tag() {
         let wf = get(&format!(".github/workflows/{}.yaml", spec.name));
         let workload = files
             .iter()
-            .find(|f| f.path == "k8s/deployment.yaml" || f.path == "k8s/statefulset.yaml")
+            .find(|f| {
+                ["deployment", "statefulset", "rollout"]
+                    .iter()
+                    .any(|k| f.path == format!("k8s/{k}.yaml"))
+            })
             .unwrap();
         let image =
             yaml_docs(&workload.contents)[0]["spec"]["template"]["spec"]["containers"][0]["image"]

@@ -7,85 +7,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::process::Command;
-
-use common::tools::{require, run};
+use common::parity::{assert_same, helm_template, raw};
+use common::tools::require;
 use iot_deploy::DeploySpec;
-use iot_deploy::emit::to_json;
 use iot_deploy::generate::k8s::manifests;
-use iot_deploy::generate::{File, Target, helm, render};
+use iot_deploy::generate::{Target, helm, render};
 use iot_deploy::spec::Autoscale;
 use iot_deploy::{Format, SpecFile};
 use serde_json::Value as Json;
-
-type Objects = BTreeMap<(String, String), Json>;
-
-fn key(d: &Json) -> (String, String) {
-    let s = |p: &str| {
-        d.pointer(p)
-            .and_then(Json::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    (s("/kind"), s("/metadata/name"))
-}
-
-/// The plain manifests, by (kind, name).
-fn raw(spec: &DeploySpec) -> Objects {
-    manifests(spec)
-        .into_iter()
-        .flat_map(|m| m.docs)
-        .map(|d| serde_json::from_str::<Json>(&to_json(&d)).unwrap())
-        .map(|j| (key(&j), j))
-        .collect()
-}
-
-/// `helm template <name> <chart>` of the spec's chart, by (kind, name):
-/// release name = the spec's name, so the chart's names are the spec's.
-fn helm_template(spec: &DeploySpec, helm_bin: &std::path::Path) -> Objects {
-    let tmp = tempfile::tempdir().unwrap();
-    for File { path, contents, .. } in helm::files(spec) {
-        let p = tmp.path().join(path);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, contents).unwrap();
-    }
-    let chart = tmp.path().join("helm").join(&spec.name);
-    let (ok, out) = run(Command::new(helm_bin)
-        .args(["template", &spec.name])
-        .arg(&chart)
-        .args(["--namespace", spec.namespace()]));
-    assert!(ok, "helm template {}:\n{out}", spec.name);
-    format!("\n{out}")
-        .split("\n---\n")
-        .filter(|d| {
-            d.lines()
-                .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        })
-        .map(|d| serde_saphyr::from_str::<Json>(d).unwrap())
-        .map(|j| (key(&j), j))
-        .collect()
-}
-
-/// Drops what only says who rendered the object: the namespace (Helm
-/// leaves it to `--namespace`), `helm.sh/chart` and `managed-by`.
-fn normalize(v: &mut Json) {
-    match v {
-        Json::Object(m) => {
-            if let Some(Json::Object(meta)) = m.get_mut("metadata") {
-                meta.remove("namespace");
-            }
-            if let Some(Json::Object(labels)) = m.get_mut("labels") {
-                labels.remove("helm.sh/chart");
-                labels.remove("app.kubernetes.io/managed-by");
-            }
-            m.values_mut().for_each(normalize);
-        }
-        Json::Array(a) => a.iter_mut().for_each(normalize),
-        _ => {}
-    }
-}
 
 fn spec_variants() -> Vec<(String, DeploySpec)> {
     let file = common::load("mqtt-broker.toml");
@@ -118,20 +47,10 @@ fn helm_and_raw_manifests_agree_on_the_broker_and_the_members() {
             .collect();
         assert!(broker.len() >= 4, "{label}: broker objects {broker:?}");
         for (k, v) in broker {
-            let mut want = v.clone();
-            let mut got = helm
+            let got = helm
                 .get(k)
-                .unwrap_or_else(|| panic!("{label}: helm has no {k:?}"))
-                .clone();
-            normalize(&mut want);
-            normalize(&mut got);
-            assert_eq!(
-                got,
-                want,
-                "{label}: {k:?} differs\nhelm: {}\nraw: {}",
-                serde_json::to_string_pretty(&got).unwrap(),
-                serde_json::to_string_pretty(&want).unwrap()
-            );
+                .unwrap_or_else(|| panic!("{label}: helm has no {k:?}"));
+            assert_same(&label, k, got, v);
         }
         // The members: a StatefulSet governed by the headless Service, each
         // pod's client id its name, in both.

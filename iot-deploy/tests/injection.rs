@@ -1,7 +1,9 @@
 //! Issue #15, injection: every string a spec controls lands in every output
 //! format either escaped for that format (it reads back as the same value
 //! and the file keeps its structure) or the spec is rejected with an error
-//! naming the field.
+//! naming the field. The add-on outputs (Rollout, AnalysisTemplate,
+//! ServiceMonitor, PrometheusRule, ScaledObject, strategy Services, their
+//! Helm values) are rendered for every case too.
 
 mod common;
 
@@ -36,6 +38,9 @@ fn spec_text(desc: &str, env: &str, arg: &str) -> String {
 }
 
 const FIELDS: [&str; 3] = ["description", "env.FOO", "cronjob.args[0]"];
+
+/// The add-ons every output of which the strings must not break.
+const PLATFORM: &str = "\n[prometheus_operator]\n[rollout]\ntraffic = \"smi\"\n\n[scaling.keda]\nmetric = \"in-flight\"\n";
 
 fn file<'a>(files: &'a [iot_deploy::generate::File], path: &str) -> &'a str {
     &files
@@ -256,6 +261,42 @@ fn check(desc: &str, env: &str, arg: &str) -> Result<(), TestCaseError> {
     if !desc.is_empty() {
         prop_assert_eq!(chart[0]["description"].as_str(), Some(desc));
     }
+
+    // The add-ons: the Rollout's env and the Helm values read back, and
+    // every add-on file keeps the objects of a plain spec.
+    let with = SpecFile::parse(&format!("{text}{PLATFORM}"), Format::Toml).unwrap();
+    let plain_addon = SpecFile::parse(
+        &format!("{}{PLATFORM}", spec_text("plain", "plain", "plain")),
+        Format::Toml,
+    )
+    .unwrap();
+    let targets = [Target::K8s, Target::Helm];
+    let (addon, addon_plain) = (
+        render(&with, None, &targets).unwrap(),
+        render(&plain_addon, None, &targets).unwrap(),
+    );
+    let kinds = |files: &[iot_deploy::generate::File], path: &str| -> Vec<Json> {
+        yaml_docs(file(files, path))
+            .iter()
+            .map(|d| d["kind"].clone())
+            .collect()
+    };
+    for path in [
+        "k8s/rollout.yaml",
+        "k8s/monitoring.yaml",
+        "k8s/scaledobject.yaml",
+        "k8s/service.yaml",
+    ] {
+        prop_assert_eq!(kinds(&addon, path), kinds(&addon_plain, path), "{}", path);
+    }
+    let rollout = yaml_docs(file(&addon, "k8s/rollout.yaml"));
+    prop_assert_eq!(&rollout[0]["kind"], "Rollout");
+    let c = &rollout[0]["spec"]["template"]["spec"]["containers"][0];
+    let foo_rollout = env_value(c, "FOO");
+    prop_assert_eq!(foo_rollout.as_deref(), Some(env));
+    let values = yaml_docs(file(&addon, "helm/sensor-api/values.yaml"));
+    prop_assert_eq!(values[0]["env"]["FOO"].as_str(), Some(env));
+    prop_assert_eq!(&values[0]["rollout"]["enabled"], true);
 
     // Compose: `$$` is a literal `$` after interpolation.
     let compose = yaml_docs(file(&files, "compose/docker-compose.yaml"));

@@ -1,8 +1,10 @@
 //! Every emitted Kubernetes object is exactly representable by the
 //! `k8s-openapi` types: deserializing it and serializing it back gives the
 //! same JSON (a misspelled or misplaced field would be dropped or rejected).
-//! cert-manager objects are not in k8s-openapi: `tests/validators.rs`
-//! checks them against the cert-manager CRD schemas.
+//! cert-manager, prometheus-operator, Argo Rollouts and KEDA objects are
+//! not in k8s-openapi: `tests/validators.rs` checks them against their CRD
+//! schemas; a Rollout's pod template is still checked here, as a
+//! `PodTemplateSpec`.
 
 mod common;
 
@@ -44,10 +46,18 @@ fn check(json: &Json) -> Result<(), String> {
     Ok(())
 }
 
+/// API groups of add-on kinds, checked against CRD schemas instead.
+const CRD_GROUPS: [&str; 4] = [
+    "cert-manager.io/",
+    "monitoring.coreos.com/",
+    "argoproj.io/",
+    "keda.sh/",
+];
+
 #[test]
 fn every_emitted_object_matches_k8s_openapi() {
     let mut kinds = std::collections::BTreeSet::new();
-    let mut crds = 0;
+    let (mut crds, mut rollouts) = (0, 0);
     for (label, spec) in common::all_variants() {
         let ns = std::iter::once(namespace_manifest(&spec));
         for m in manifests(&spec)
@@ -57,8 +67,16 @@ fn every_emitted_object_matches_k8s_openapi() {
         {
             for doc in &m.docs {
                 let json = serde_json::to_value(doc).unwrap();
-                if json["apiVersion"] == "cert-manager.io/v1" {
+                let api = json["apiVersion"].as_str().unwrap_or_default();
+                if CRD_GROUPS.iter().any(|g| api.starts_with(g)) {
                     crds += 1;
+                    if json["kind"] == "Rollout" {
+                        rollouts += 1;
+                        let t = &json["spec"]["template"];
+                        let back = round_trip::<core::v1::PodTemplateSpec>(t)
+                            .unwrap_or_else(|e| panic!("{label} {}: {e}", m.file));
+                        assert_eq!(&back, t, "{label} {}: Rollout pod template", m.file);
+                    }
                     continue;
                 }
                 kinds.insert(json["kind"].as_str().unwrap_or_default().to_string());
@@ -67,6 +85,7 @@ fn every_emitted_object_matches_k8s_openapi() {
         }
     }
     assert!(crds > 0, "some spec has cert-manager objects");
+    assert!(rollouts >= 4, "the gateway's Rollouts: {rollouts}");
     assert_eq!(
         kinds.len(),
         12,

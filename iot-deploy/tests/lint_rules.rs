@@ -208,3 +208,17 @@ fn id009_autoscaled_share_group() {
     assert_eq!(found[0].object, "StatefulSet/sensor-api");
     assert!(found[0].message.contains("fixed scaling.replicas"));
 }
+
+#[test]
+fn id009_share_group_under_a_rollout() {
+    let group = "[dependencies.mqtt]\n[dependencies.mqtt.tls]\n[dependencies.mqtt.share_group]\n";
+    let found = findings(&format!("{group}[rollout]\n"));
+    assert_eq!(ids(&found), ["ID009"], "{found:#?}");
+    assert_eq!(found[0].object, "Rollout/sensor-api");
+    assert!(found[0].message.contains("new client ids"), "{found:#?}");
+    // KEDA is an autoscaler too.
+    let found = findings(&format!("{group}[scaling.keda]\n"));
+    assert_eq!(ids(&found), ["ID009"], "{found:#?}");
+    // A Rollout without a share group: the workload rules still apply, clean.
+    assert_eq!(findings("[rollout]\n[prometheus_operator]\n"), []);
+}

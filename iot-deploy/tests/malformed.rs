@@ -361,6 +361,102 @@ const CASES: &[(Format, &str, &str)] = &[
         "name = \"gw\"\n[alerts]\nerror_ratio = 5.0\n",
         "alerts.error_ratio: 5 is out of range, expected a ratio above 0 and at most 1",
     ),
+    // Add-ons (issue #15, platform outputs): each field at its path.
+    (
+        Format::Toml,
+        "name = \"gw\"\n[prometheus_operator.labels]\n\"bad key!\" = \"x\"\n",
+        "4:14: prometheus_operator.labels[\"bad key!\"]: \"bad key!\" = \"x\" is not a Kubernetes label",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[prometheus_operator.labels]\n\"app.kubernetes.io/name\" = \"x\"\n",
+        "is a label iot-deploy sets itself",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[prometheus_operator]\nselector = {}\n",
+        "prometheus_operator.selector: unknown field `selector`",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout]\nstrategy = \"linear\"\n",
+        "4:12: rollout.strategy: unknown value \"linear\", expected one of \"canary\", \"blue-green\"",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout]\nsteps = []\n",
+        "rollout.steps: a canary needs at least one step",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout]\nsteps = [{ weight = 120 }]\n",
+        "rollout.steps[0].weight: 120 is out of range, expected 1 to 100",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout]\nsteps = [{ weight = 20, pause = \"1d\" }]\n",
+        "rollout.steps[0].pause: \"1d\" is not a duration like \"5m\"",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout]\nstrategy = \"blue-green\"\ntraffic = \"smi\"\n",
+        "rollout.traffic: traffic routing is for the canary strategy",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout]\nauto_promotion_seconds = 60\n",
+        "rollout.auto_promotion_seconds: only for strategy = \"blue-green\"",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout]\nvirtual_service = \"vs\"\n",
+        "rollout.virtual_service: only with traffic = \"istio\"",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout]\ntraffic = \"istio\"\nvirtual_service = \"VS_1\"\n",
+        "rollout.virtual_service: \"VS_1\" is not an object name",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout.analysis]\nprometheus_address = \"prometheus:9090\"\n",
+        "rollout.analysis.prometheus_address: \"prometheus:9090\" is not an address like",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout.analysis]\ninterval = \"1 minute\"\n",
+        "rollout.analysis.interval: \"1 minute\" is not a duration",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[rollout.analysis]\nmax_error_ratio = 5.0\n",
+        "rollout.analysis.max_error_ratio: 5 is out of range",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[scaling.autoscale]\n[scaling.keda]\n",
+        "scaling.keda: scaling.autoscale is set too",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[scaling.keda]\nmin = 5\nmax = 2\n",
+        "scaling.keda.max: 2 is below min (5)",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[scaling.keda]\ntarget = 0\n",
+        "scaling.keda.target: 0 is not a positive number",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[scaling.keda]\nmetric = \"lag\"\n",
+        "4:10: scaling.keda.metric: unknown value \"lag\", expected one of \"in-flight\", \"frames-per-second\"",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[scaling.keda]\nprometheus_address = \"http://p:9090?x=\\\"a\\\"\"\n",
+        "scaling.keda.prometheus_address:",
+    ),
 ];
 
 fn with_image(text: &str, format: Format) -> String {

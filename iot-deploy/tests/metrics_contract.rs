@@ -1,6 +1,6 @@
-//! Every metric the generated alerts and dashboard query is in the
-//! contract (`metrics_contract::ALL_METRICS`), and the probe defaults are
-//! iot-observe's paths.
+//! Every metric the generated alerts, dashboard, rollout analysis and KEDA
+//! trigger query is in the contract (`metrics_contract::ALL_METRICS`), and
+//! the probe defaults are iot-observe's paths.
 
 mod common;
 
@@ -29,12 +29,30 @@ fn metric_names(text: &str) -> Vec<String> {
 
 #[test]
 fn rules_and_dashboard_use_only_contract_metrics() {
-    let file = common::load("gateway.yaml");
-    let files = render(&file, None, &[Target::Prometheus, Target::Grafana]).unwrap();
+    let mut files = Vec::new();
+    for name in ["gateway.yaml", "hardened-static.toml"] {
+        let targets = [
+            Target::Prometheus,
+            Target::Grafana,
+            Target::K8s,
+            Target::Helm,
+        ];
+        files.extend(render(&common::load(name), None, &targets).unwrap());
+    }
+    // The rule file, the dashboard, and the add-on objects' queries
+    // (PrometheusRule, AnalysisTemplate, ScaledObject, in raw and Helm form).
+    let queries = [
+        "rules/",
+        ".json",
+        "k8s/monitoring.yaml",
+        "k8s/rollout.yaml",
+        "k8s/scaledobject.yaml",
+        "/values.yaml",
+    ];
     let mut seen = 0;
     for f in files
         .iter()
-        .filter(|f| f.path.contains("rules/") || f.path.ends_with(".json"))
+        .filter(|f| queries.iter().any(|q| f.path.contains(q)))
     {
         for name in metric_names(&f.contents) {
             let base = name.trim_end_matches("_bucket");
@@ -46,7 +64,7 @@ fn rules_and_dashboard_use_only_contract_metrics() {
             seen += 1;
         }
     }
-    assert!(seen > 20, "found the metric selectors ({seen})");
+    assert!(seen > 60, "found the metric selectors ({seen})");
 }
 
 #[test]

@@ -29,12 +29,14 @@ fn spec_keys(spec: &DeploySpec) -> Vec<String> {
 }
 
 /// The variables the Kubernetes Deployment (or, for share-group members,
-/// StatefulSet) takes from Secrets.
+/// StatefulSet; or the Rollout replacing either) takes from Secrets.
 fn k8s_secret_keys(spec: &DeploySpec) -> Vec<String> {
     let m = iot_deploy::generate::k8s::manifests(spec)
         .into_iter()
-        .find(|m| m.file == "deployment.yaml" || m.file == "statefulset.yaml")
-        .expect("deployment.yaml or statefulset.yaml");
+        .find(|m| {
+            ["deployment.yaml", "statefulset.yaml", "rollout.yaml"].contains(&m.file.as_str())
+        })
+        .expect("deployment.yaml, statefulset.yaml or rollout.yaml");
     let doc: Value = serde_json::from_str(&to_json(&m.docs[0])).unwrap();
     doc["spec"]["template"]["spec"]["containers"]
         .as_array()

@@ -3,9 +3,10 @@
 //! overlay built by the stand-in and by `kubectl kustomize`, and `helm
 //! template` output), `helm lint --strict`, hadolint (every runtime), promtool, yamllint,
 //! systemd-analyze, and PyYAML (a YAML 1.1 reader) reads every YAML file as
-//! the YAML 1.2 reader does. cert-manager objects are checked against the
-//! cert-manager CRD schemas (`shared/crds/validate.py`) instead of
-//! kubernetes-validate. A missing tool is a skip, or a failure under CI=true.
+//! the YAML 1.2 reader does. cert-manager, prometheus-operator, Argo
+//! Rollouts and KEDA objects are checked against their CRD schemas
+//! (`shared/crds/validate.py`) instead of kubernetes-validate. A missing
+//! tool is a skip, or a failure under CI=true.
 
 mod common;
 
@@ -110,19 +111,34 @@ fn kubernetes_validate_strict() {
     let crds = assert_kubernetes_valid(&tool, &manifests, "manifests and overlays");
     // Issuer and two Certificates in the mutual-TLS spec's base and three
     // environments, and in its three built overlays.
-    assert!(crds >= 6, "only {crds} cert-manager objects were checked");
+    assert!(crds >= 6, "only {crds} add-on objects were checked");
 }
 
-fn is_cert_manager(doc: &str) -> bool {
-    doc.lines()
-        .any(|l| l.starts_with("apiVersion: cert-manager.io/"))
-        || doc.contains("\"apiVersion\":\"cert-manager.io/")
+/// API groups of the add-on kinds (cert-manager, prometheus-operator, Argo
+/// Rollouts, KEDA) that kubernetes-validate has no schema for.
+const CRD_GROUPS: [&str; 4] = [
+    "cert-manager.io/",
+    "monitoring.coreos.com/",
+    "argoproj.io/",
+    "keda.sh/",
+];
+
+fn is_crd(doc: &str) -> bool {
+    CRD_GROUPS.iter().any(|g| {
+        doc.lines()
+            .any(|l| l.starts_with(&format!("apiVersion: {g}")))
+            // A JSON document (a built overlay): its own apiVersion, not
+            // a nested reference like an autoscaler's scaleTargetRef.
+            || doc
+                .trim_start()
+                .starts_with(&format!("{{\"apiVersion\":\"{g}"))
+    })
 }
 
-/// Splits files of YAML documents into new files under `out`: cert-manager
+/// Splits files of YAML documents into new files under `out`: add-on
 /// objects (which kubernetes-validate has no schema for) into `out/crds/`,
 /// the rest into files for kubernetes-validate. Returns those files and
-/// the number of cert-manager objects.
+/// the number of add-on objects.
 fn split_crds(manifests: &[PathBuf], out: &Path) -> (Vec<PathBuf>, usize) {
     fs::create_dir_all(out.join("crds")).unwrap();
     let (mut core, mut crds) = (Vec::new(), 0);
@@ -136,7 +152,7 @@ fn split_crds(manifests: &[PathBuf], out: &Path) -> (Vec<PathBuf>, usize) {
             {
                 continue;
             }
-            let target = if is_cert_manager(doc) {
+            let target = if is_crd(doc) {
                 crds += 1;
                 &mut cm
             } else {
@@ -154,10 +170,10 @@ fn split_crds(manifests: &[PathBuf], out: &Path) -> (Vec<PathBuf>, usize) {
     (core, crds)
 }
 
-/// Validates `manifests` (files of YAML documents): cert-manager objects
-/// against the cert-manager CRD schemas (`validate.py`), everything else
-/// with kubernetes-validate --strict against Kubernetes 1.29 and the
-/// newest it ships. Returns the number of cert-manager objects checked.
+/// Validates `manifests` (files of YAML documents): add-on objects against
+/// their CRD schemas (`validate.py`), everything else with
+/// kubernetes-validate --strict against Kubernetes 1.29 and the newest it
+/// ships. Returns the number of add-on objects checked.
 fn assert_kubernetes_valid(tool: &Path, manifests: &[PathBuf], what: &str) -> usize {
     let split = tempfile::tempdir().unwrap();
     let (manifests, crds) = split_crds(manifests, split.path());
@@ -168,7 +184,7 @@ fn assert_kubernetes_valid(tool: &Path, manifests: &[PathBuf], what: &str) -> us
                 .arg(split.path().join("crds")));
             assert!(
                 ok && out.contains(&format!("{crds} documents valid, 0 invalid")),
-                "validate.py (cert-manager CRDs) on {what}:\n{out}"
+                "validate.py (CRD schemas) on {what}:\n{out}"
             );
         }
     }
@@ -217,7 +233,7 @@ fn kubectl_kustomize_builds_every_overlay() {
         }
     }
     let crds = assert_kubernetes_valid(&validate, &built, "kustomize overlays");
-    assert!(crds >= 3, "only {crds} cert-manager objects were checked");
+    assert!(crds >= 3, "only {crds} add-on objects were checked");
 }
 
 /// The Helm chart passes `helm lint --strict`, and what `helm template`
@@ -246,9 +262,12 @@ fn helm_lint_and_template() {
                 "{label}: no {kind}:\n{out}"
             );
         }
-        // The workload: a StatefulSet for share-group members.
+        // The workload: a StatefulSet for share-group members, a Rollout
+        // with Argo Rollouts.
         assert!(
-            out.contains("kind: Deployment\n") || out.contains("kind: StatefulSet\n"),
+            ["Deployment", "StatefulSet", "Rollout"]
+                .iter()
+                .any(|k| out.contains(&format!("kind: {k}\n"))),
             "{label}: no workload:\n{out}"
         );
         let path = tmp.path().join(format!("helm-{label}.yaml"));
@@ -256,7 +275,7 @@ fn helm_lint_and_template() {
         templated.push(path);
     }
     let crds = assert_kubernetes_valid(&validate, &templated, "helm template output");
-    assert!(crds >= 3, "only {crds} cert-manager objects were checked");
+    assert!(crds >= 3, "only {crds} add-on objects were checked");
 }
 
 #[test]

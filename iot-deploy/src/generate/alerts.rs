@@ -20,6 +20,35 @@ pub(crate) struct Alert {
     pub fires_at: &'static str,
 }
 
+/// The per-second rate of MQTT frames failing to decode, over series
+/// matching `matchers` (like `job="gw"`). Shared with the rollout analysis.
+pub(crate) fn decode_error_rate(matchers: &str) -> String {
+    format!(
+        "sum(rate({}{{{matchers}}}[5m]))",
+        m::MQTT_DECODE_ERRORS_TOTAL
+    )
+}
+
+/// The share of failed requests over 5 minutes, over series matching
+/// `matchers`. Shared with the rollout analysis.
+pub(crate) fn error_ratio(matchers: &str) -> String {
+    let r = m::REQUESTS_TOTAL;
+    format!(
+        "sum(rate({r}{{{matchers},outcome=\"{}\"}}[5m])) / sum(rate({r}{{{matchers}}}[5m]))",
+        m::FAILED_OUTCOME
+    )
+}
+
+/// 1 per open circuit breaker (by `name`), over series matching
+/// `matchers`. Shared with the rollout analysis.
+pub(crate) fn breaker_open(matchers: &str) -> String {
+    format!(
+        "max by (name) ({}{{{matchers},state=\"{}\"}})",
+        m::CIRCUIT_BREAKER_STATE,
+        m::BREAKER_OPEN_STATE
+    )
+}
+
 fn camel(name: &str) -> String {
     name.split('-')
         .filter(|w| !w.is_empty())
@@ -83,8 +112,8 @@ pub(crate) fn alerts(spec: &DeploySpec) -> Vec<Alert> {
     let mut x = alert(
         "DecodeErrors",
         format!(
-            "sum(rate({}[5m])) > {}",
-            sel(m::MQTT_DECODE_ERRORS_TOTAL, ""),
+            "{} > {}",
+            decode_error_rate(&job),
             float_text(a.decode_errors_per_second)
         ),
         "10m",
@@ -100,13 +129,7 @@ pub(crate) fn alerts(spec: &DeploySpec) -> Vec<Alert> {
 
     let mut x = alert(
         "CircuitOpen",
-        format!(
-            "max by (name) ({}) > 0",
-            sel(
-                m::CIRCUIT_BREAKER_STATE,
-                &format!(",state=\"{}\"", m::BREAKER_OPEN_STATE)
-            )
-        ),
+        format!("{} > 0", breaker_open(&job)),
         "5m",
         "warning",
         format!("{svc}: circuit breaker {{{{ $labels.name }}}} is open"),
@@ -152,17 +175,9 @@ pub(crate) fn alerts(spec: &DeploySpec) -> Vec<Alert> {
     )];
     out.push(x);
 
-    let total = format!("sum(rate({}[5m]))", sel(m::REQUESTS_TOTAL, ""));
-    let failed = format!(
-        "sum(rate({}[5m]))",
-        sel(
-            m::REQUESTS_TOTAL,
-            &format!(",outcome=\"{}\"", m::FAILED_OUTCOME)
-        )
-    );
     let mut x = alert(
         "HighErrorRate",
-        format!("{failed} / {total} > {}", float_text(a.error_ratio)),
+        format!("{} > {}", error_ratio(&job), float_text(a.error_ratio)),
         "10m",
         "critical",
         format!("{svc} fails too many requests"),

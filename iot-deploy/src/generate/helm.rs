@@ -3,7 +3,7 @@
 
 use super::File;
 use super::helm_values::{chart, values};
-use super::k8s::{MQTT_FILE_MODE, broker};
+use super::k8s::{MQTT_FILE_MODE, broker, platform};
 use super::{mosquitto, mqtt_client};
 use crate::spec::DeploySpec;
 
@@ -81,6 +81,67 @@ app.kubernetes.io/instance: {{ .Values.mqtt.broker.name }}
 {{ include "CHART.brokerSelectorLabels" . }}
 app.kubernetes.io/component: BROKER_ROLE
 {{ include "CHART.releaseLabels" . }}
+{{- end }}
+
+{{/*
+The workload as a reference (the autoscalers' target): a Rollout with Argo
+Rollouts, a StatefulSet for share-group members, else a Deployment.
+*/}}
+{{- define "CHART.workloadRef" -}}
+apiVersion: {{ if .Values.rollout.enabled }}ROLLOUTS_API{{ else }}apps/v1{{ end }}
+kind: {{ if .Values.rollout.enabled }}Rollout{{ else if .Values.mqtt.shareGroup.enabled }}StatefulSet{{ else }}Deployment{{ end }}
+name: {{ include "CHART.fullname" . }}
+{{- end }}
+
+{{/*
+How a Rollout calls its AnalysisTemplate: the new pods' template hash.
+*/}}
+{{- define "CHART.rolloutAnalysis" -}}
+templates:
+  - templateName: {{ include "CHART.fullname" . }}
+args:
+  - name: HASH_ARG
+    valueFrom:
+      podTemplateHashValue: Latest
+{{- end }}
+
+{{/*
+The Rollout's strategy: canary steps (with traffic routing) or blue-green.
+*/}}
+{{- define "CHART.rolloutStrategy" -}}
+{{- $r := .Values.rollout }}
+{{- $name := include "CHART.fullname" . }}
+{{- if eq $r.strategy "blue-green" }}
+blueGreen:
+  activeService: {{ $name }}
+  previewService: {{ $name }}-preview
+  autoPromotionEnabled: {{ $r.autoPromotion.enabled }}
+  {{- if $r.autoPromotion.enabled }}
+  autoPromotionSeconds: {{ $r.autoPromotion.seconds }}
+  {{- end }}
+  prePromotionAnalysis:
+    {{- include "CHART.rolloutAnalysis" . | nindent 4 }}
+{{- else }}
+canary:
+  {{- with $r.trafficRouting }}
+  canaryService: {{ $name }}-canary
+  stableService: {{ $name }}-stable
+  trafficRouting:
+    {{- if eq . "smi" }}
+    smi:
+      rootService: {{ $name }}
+    {{- else }}
+    istio:
+      virtualService:
+        name: {{ $r.virtualService | quote }}
+    {{- end }}
+  {{- end }}
+  analysis:
+    {{- include "CHART.rolloutAnalysis" . | nindent 4 }}
+    startingStep: 1
+  steps:
+    {{- toYaml $r.steps | nindent 4 }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -180,26 +241,32 @@ data:
 "#;
 
 const DEPLOYMENT: &str = r#"{{- /* A StatefulSet when the replicas form an MQTT share group: stable pod names, so stable client ids. */ -}}
+{{- /* A Rollout (Argo Rollouts) replaces either when enabled. */ -}}
 {{- $sts := .Values.mqtt.shareGroup.enabled -}}
-apiVersion: apps/v1
-kind: {{ if $sts }}StatefulSet{{ else }}Deployment{{ end }}
+{{- $rollout := .Values.rollout.enabled -}}
+{{- $ref := include "CHART.workloadRef" . | fromYaml -}}
+apiVersion: {{ $ref.apiVersion }}
+kind: {{ $ref.kind }}
 metadata:
   name: {{ include "CHART.fullname" . }}
   labels:
     {{- include "CHART.labels" . | nindent 4 }}
 spec:
-  {{- if not .Values.autoscaling.enabled }}
+  {{- if not (or .Values.autoscaling.enabled .Values.keda.enabled) }}
   replicas: {{ .Values.replicaCount }}
   {{- end }}
   revisionHistoryLimit: 5
-  {{- if $sts }}
+  {{- if and $sts (not $rollout) }}
   serviceName: {{ include "CHART.fullname" . }}-headless
   podManagementPolicy: Parallel
   {{- end }}
   selector:
     matchLabels:
       {{- include "CHART.selectorLabels" . | nindent 6 }}
-  {{- if $sts }}
+  {{- if $rollout }}
+  strategy:
+    {{- include "CHART.rolloutStrategy" . | nindent 4 }}
+  {{- else if $sts }}
   updateStrategy:
     type: RollingUpdate
   {{- else }}
@@ -343,28 +410,31 @@ spec:
 {{- end }}
 "#;
 
-const SERVICE: &str = r#"apiVersion: v1
+const SERVICE: &str = r#"{{- /* The Service, and the copies a rollout strategy needs (canary and stable, or preview). */ -}}
+{{- range $suffix := prepend .Values.rollout.services "" }}
+apiVersion: v1
 kind: Service
 metadata:
-  name: {{ include "CHART.fullname" . }}
+  name: {{ include "CHART.fullname" $ }}{{ with $suffix }}-{{ . }}{{ end }}
   labels:
-    {{- include "CHART.labels" . | nindent 4 }}
+    {{- include "CHART.labels" $ | nindent 4 }}
 spec:
   type: ClusterIP
   selector:
-    {{- include "CHART.selectorLabels" . | nindent 4 }}
+    {{- include "CHART.selectorLabels" $ | nindent 4 }}
   ports:
     - name: http
-      port: {{ .Values.service.httpPort }}
+      port: {{ $.Values.service.httpPort }}
       targetPort: http
       protocol: TCP
-    {{- if .Values.service.metricsPort }}
+    {{- if $.Values.service.metricsPort }}
     - name: metrics
-      port: {{ .Values.service.metricsPort }}
+      port: {{ $.Values.service.metricsPort }}
       targetPort: metrics
       protocol: TCP
     {{- end }}
 ---
+{{- end }}
 apiVersion: v1
 kind: Service
 metadata:
@@ -390,18 +460,24 @@ spec:
     {{- end }}
 "#;
 
-const HPA: &str = r#"{{- if .Values.autoscaling.enabled }}
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
+const HPA: &str = r#"{{- /* The autoscaler: KEDA's ScaledObject or a CPU HorizontalPodAutoscaler, never both. */ -}}
+{{- $keda := .Values.keda.enabled -}}
+{{- if or .Values.autoscaling.enabled $keda }}
+apiVersion: {{ if $keda }}KEDA_API{{ else }}autoscaling/v2{{ end }}
+kind: {{ if $keda }}ScaledObject{{ else }}HorizontalPodAutoscaler{{ end }}
 metadata:
   name: {{ include "CHART.fullname" . }}
   labels:
     {{- include "CHART.labels" . | nindent 4 }}
 spec:
   scaleTargetRef:
-    apiVersion: apps/v1
-    kind: {{ if .Values.mqtt.shareGroup.enabled }}StatefulSet{{ else }}Deployment{{ end }}
-    name: {{ include "CHART.fullname" . }}
+    {{- include "CHART.workloadRef" . | nindent 4 }}
+  {{- if $keda }}
+  minReplicaCount: {{ .Values.keda.minReplicas }}
+  maxReplicaCount: {{ .Values.keda.maxReplicas }}
+  triggers:
+    {{- toYaml .Values.keda.triggers | nindent 4 }}
+  {{- else }}
   minReplicas: {{ .Values.autoscaling.minReplicas }}
   maxReplicas: {{ .Values.autoscaling.maxReplicas }}
   metrics:
@@ -429,6 +505,7 @@ spec:
         - type: Percent
           value: 50
           periodSeconds: 60
+  {{- end }}
 {{- end }}
 "#;
 
@@ -798,6 +875,63 @@ spec:
 {{- end }}
 "#;
 
+const ANALYSIS_TEMPLATE: &str = r#"{{- if .Values.rollout.enabled }}
+apiVersion: ROLLOUTS_API
+kind: AnalysisTemplate
+metadata:
+  name: {{ include "CHART.fullname" . }}
+  labels:
+    {{- include "CHART.labels" . | nindent 4 }}
+spec:
+  args:
+    - name: HASH_ARG
+  metrics:
+    {{- toYaml .Values.rollout.analysisMetrics | nindent 4 }}
+{{- end }}
+"#;
+
+const MONITORING: &str = r#"{{- if .Values.prometheusOperator.enabled }}
+{{- $op := .Values.prometheusOperator }}
+{{- range $kind := list "ServiceMonitor" "PrometheusRule" }}
+apiVersion: MONITORING_API
+kind: {{ $kind }}
+metadata:
+  name: {{ include "CHART.fullname" $ }}
+  labels:
+    {{- include "CHART.labels" $ | nindent 4 }}
+    {{- with $op.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  {{- if eq $kind "ServiceMonitor" }}
+  selector:
+    matchLabels:
+      {{- include "CHART.selectorLabels" $ | nindent 6 }}
+  endpoints:
+    - port: {{ if $.Values.service.metricsPort }}metrics{{ else }}http{{ end }}
+      path: {{ $.Values.metrics.path | quote }}
+      interval: {{ $op.interval | quote }}
+      relabelings:
+        - action: keep
+          sourceLabels:
+            - __meta_kubernetes_service_name
+          regex: {{ include "CHART.fullname" $ }}-headless
+        - action: replace
+          targetLabel: job
+          replacement: {{ $op.job | quote }}
+  {{- with $op.podTargetLabels }}
+  podTargetLabels:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- else }}
+  groups:
+    {{- toYaml $op.ruleGroups | nindent 4 }}
+  {{- end }}
+---
+{{- end }}
+{{- end }}
+"#;
+
 const NOTES: &str = r#"{{ include "CHART.fullname" . }} is deployed in namespace {{ .Release.Namespace }}.
 
 Probes: {{ .Values.probes.liveness.path }}, {{ .Values.probes.readiness.path }}, {{ .Values.probes.startup.path }}
@@ -839,6 +973,10 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
             .replace("BROKER_MODE", &broker::FILE_MODE.to_string())
             .replace("CONFIG_DIR", mosquitto::CONFIG_DIR)
             .replace("DATA_DIR", mosquitto::DATA_DIR)
+            .replace("ROLLOUTS_API", platform::ROLLOUTS_API)
+            .replace("KEDA_API", platform::KEDA_API)
+            .replace("MONITORING_API", platform::MONITORING_API)
+            .replace("HASH_ARG", platform::HASH_ARG)
     };
     let mut out = vec![
         File::new(format!("{dir}/Chart.yaml"), chart(spec)),
@@ -862,6 +1000,8 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         ("deployment.yaml", DEPLOYMENT),
         ("service.yaml", SERVICE),
         ("hpa.yaml", HPA),
+        ("analysistemplate.yaml", ANALYSIS_TEMPLATE),
+        ("monitoring.yaml", MONITORING),
         ("pdb.yaml", PDB),
         ("ingress.yaml", INGRESS),
         ("networkpolicy.yaml", &network_policy),

@@ -5,7 +5,7 @@ use crate::emit::{Value, to_yaml};
 use crate::generate::k8s::cert_manager::{
     DURATION, RENEW_BEFORE, broker_subject, client_subject, private_key,
 };
-use crate::generate::k8s::{self, mqtt_sources, workload_env};
+use crate::generate::k8s::{self, mqtt_sources, platform, workload_env};
 use crate::spec::{DeploySpec, ProbeKind, Resources};
 use crate::spec::{IssuerKind, MqttTls};
 
@@ -142,6 +142,63 @@ fn broker(spec: &DeploySpec) -> Value {
             ),
         )
         .with("deviceCidrs", m.broker.device_cidrs.clone())
+}
+
+/// `prometheusOperator`: the ServiceMonitor's settings and the rule
+/// groups, from the same functions as the plain manifests and rule file.
+fn prometheus_operator(spec: &DeploySpec) -> Value {
+    let Some(op) = &spec.prometheus_operator else {
+        return Value::map().with("enabled", false);
+    };
+    let groups = crate::generate::alerts::rules(spec)
+        .get("groups")
+        .cloned()
+        .unwrap_or(Value::Seq(Vec::new()));
+    Value::map()
+        .with("enabled", true)
+        .with("labels", to_value(&op.labels))
+        .with("job", spec.name.as_str())
+        .with("interval", spec.metrics.scrape_interval.as_str())
+        .with("podTargetLabels", platform::pod_target_labels(spec))
+        .with("ruleGroups", groups)
+}
+
+/// `rollout`: the Rollout's strategy settings and the analysis metrics.
+fn rollout(spec: &DeploySpec) -> Value {
+    let Some(r) = &spec.rollout else {
+        return Value::map()
+            .with("enabled", false)
+            .with("services", Value::Seq(Vec::new()));
+    };
+    Value::map()
+        .with("enabled", true)
+        .with("strategy", r.strategy.as_str())
+        .with(
+            "trafficRouting",
+            r.traffic.map(|t| t.as_str()).unwrap_or_default(),
+        )
+        .with("virtualService", r.virtual_service_for(&spec.name))
+        .with(
+            "autoPromotion",
+            Value::map()
+                .with("enabled", r.auto_promotion_seconds.is_some())
+                .with("seconds", r.auto_promotion_seconds.unwrap_or(0)),
+        )
+        .with("services", platform::strategy_services(spec))
+        .with("steps", platform::canary_steps(r))
+        .with("analysisMetrics", platform::analysis_metrics(spec, r))
+}
+
+/// `keda`: the ScaledObject's bounds and trigger.
+fn keda(spec: &DeploySpec) -> Value {
+    match (&spec.scaling.keda, platform::keda_trigger(spec)) {
+        (Some(k), Some(t)) => Value::map()
+            .with("enabled", true)
+            .with("minReplicas", k.min)
+            .with("maxReplicas", k.max)
+            .with("triggers", vec![t]),
+        _ => Value::map().with("enabled", false),
+    }
 }
 
 /// `values.yaml`: every knob the templates read, defaulting to the spec.
@@ -298,6 +355,9 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
                 .with("args", cron.args)
                 .with("timeZone", cron.time_zone.unwrap_or_default()),
         )
+        .with("prometheusOperator", prometheus_operator(spec))
+        .with("rollout", rollout(spec))
+        .with("keda", keda(spec))
         .with("podAnnotations", Value::map())
         .with("nodeSelector", Value::map())
         .with("tolerations", Value::Seq(vec![]));

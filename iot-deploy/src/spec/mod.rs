@@ -9,6 +9,7 @@ mod broker;
 mod deps;
 mod image;
 mod mqtt;
+mod platform;
 mod probes;
 mod resources;
 
@@ -21,6 +22,10 @@ pub use broker::{Broker, DEFAULT_CLIENT_ID_ENV, MAX_INFLIGHT, MAX_QUEUE, QueueLi
 pub use deps::{Dependencies, Postgres, Redis};
 pub use image::{Image, PullPolicy};
 pub use mqtt::{CertManager, IssuerKind, Mqtt, MqttAuth, MqttTls, Plaintext, TlsMode};
+pub use platform::{
+    Analysis, CanaryStep, DEFAULT_PROMETHEUS_ADDRESS, Keda, KedaMetric, PrometheusOperator,
+    Rollout, RolloutStrategy, TrafficRouting,
+};
 pub use probes::{Probe, ProbeKind, Probes, ResolvedProbe};
 pub use resources::{Quantities, Resources};
 
@@ -79,6 +84,10 @@ pub struct DeploySpec {
     pub compose: ComposeOptions,
     /// The systemd unit.
     pub systemd: Systemd,
+    /// prometheus-operator objects (ServiceMonitor, PrometheusRule).
+    pub prometheus_operator: Option<PrometheusOperator>,
+    /// An Argo Rollouts `Rollout` in place of the Deployment.
+    pub rollout: Option<Rollout>,
     /// `check` settings: acknowledged findings.
     pub lint: LintOptions,
 }
@@ -140,6 +149,8 @@ impl Default for DeploySpec {
             alerts: Alerts::default(),
             compose: ComposeOptions::default(),
             systemd: Systemd::default(),
+            prometheus_operator: None,
+            rollout: None,
             lint: LintOptions::default(),
         }
     }
@@ -198,11 +209,22 @@ impl DeploySpec {
         if self.share_group().is_none() {
             return 1;
         }
-        match &self.scaling.autoscale {
-            Some(a) => a.min,
-            None => self.scaling.replicas,
+        self.min_replicas().max(1)
+    }
+
+    /// The fewest replicas: the autoscaler's (HPA or KEDA) minimum, else
+    /// the replicas.
+    pub fn min_replicas(&self) -> u32 {
+        match (&self.scaling.autoscale, &self.scaling.keda) {
+            (Some(a), _) => a.min,
+            (None, Some(k)) => k.min,
+            (None, None) => self.scaling.replicas,
         }
-        .max(1)
+    }
+
+    /// Whether an autoscaler (HPA or KEDA) owns the replica count.
+    pub fn autoscaled(&self) -> bool {
+        self.scaling.autoscale.is_some() || self.scaling.keda.is_some()
     }
 
     /// The broker's per-client queue limits for this service.
@@ -265,13 +287,15 @@ pub struct SecretRef {
 }
 
 /// Replicas and autoscaling.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Scaling {
     /// Replicas when autoscaling is off.
     pub replicas: u32,
-    /// A HorizontalPodAutoscaler, when set.
+    /// A HorizontalPodAutoscaler on CPU, when set.
     pub autoscale: Option<Autoscale>,
+    /// A KEDA ScaledObject on a Prometheus query instead (never both).
+    pub keda: Option<Keda>,
 }
 
 impl Default for Scaling {
@@ -279,6 +303,7 @@ impl Default for Scaling {
         Scaling {
             replicas: 2,
             autoscale: None,
+            keda: None,
         }
     }
 }

@@ -21,7 +21,171 @@ pub(crate) fn validate(s: &DeploySpec) -> Problems {
     network(s, &mut p);
     alerting(s, &mut p);
     acknowledgements(s, &mut p);
+    platform(s, &mut p);
     p
+}
+
+/// A duration Argo Rollouts reads: a number and `s`, `m` or `h`.
+fn is_argo_duration(v: &str) -> bool {
+    let digits = v.trim_end_matches(['s', 'm', 'h']);
+    v.len() == digits.len() + 1 && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// An `http(s)://host[:port][/path]` address (no query, no user info).
+fn is_http_address(v: &str) -> bool {
+    let Some(rest) = v
+        .strip_prefix("http://")
+        .or_else(|| v.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (h, port) = match authority.rsplit_once(':') {
+        Some((h, port)) => (h, Some(port)),
+        None => (authority, None),
+    };
+    !h.is_empty()
+        && (h.parse::<std::net::IpAddr>().is_ok() || is_dns1123_subdomain(h))
+        && port.is_none_or(|n| n.parse::<u16>().is_ok_and(|n| n > 0))
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~/".contains(c))
+}
+
+/// Labels a spec adds to objects: Kubernetes label keys and values.
+fn labels(p: &mut Problems, base: &str, labels: &std::collections::BTreeMap<String, String>) {
+    for (k, v) in labels {
+        let key_ok = !k.is_empty()
+            && k.len() <= 253
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+        if !key_ok || !is_label_value(v) {
+            p.add(
+                join(base, k),
+                format!("{k:?} = {v:?} is not a Kubernetes label"),
+            );
+        }
+    }
+}
+
+fn address(p: &mut Problems, path: &str, v: &str) {
+    if !is_http_address(v) {
+        p.add(
+            path,
+            format!(
+                "{v:?} is not an address like \"http://prometheus-operated.monitoring.svc:9090\""
+            ),
+        );
+    }
+}
+
+/// prometheus-operator, Argo Rollouts and KEDA settings.
+fn platform(s: &DeploySpec, p: &mut Problems) {
+    use crate::spec::{RolloutStrategy, TrafficRouting};
+    if let Some(op) = &s.prometheus_operator {
+        labels(p, "prometheus_operator.labels", &op.labels);
+        for k in op.labels.keys() {
+            if k.starts_with("app.kubernetes.io/") || k.starts_with("helm.sh/") {
+                p.add(
+                    join("prometheus_operator.labels", k),
+                    format!("{k:?} is a label iot-deploy sets itself; use a key of your own, like \"release\""),
+                );
+            }
+        }
+    }
+    if let Some(r) = &s.rollout {
+        let canary = r.strategy == RolloutStrategy::Canary;
+        if canary && r.steps.is_empty() {
+            p.add("rollout.steps", "a canary needs at least one step");
+        }
+        for (i, st) in r.steps.iter().enumerate() {
+            if !(1..=100).contains(&st.weight) {
+                p.add(
+                    format!("rollout.steps[{i}].weight"),
+                    format!("{} is out of range, expected 1 to 100", st.weight),
+                );
+            }
+            if let Some(d) = st.pause.as_deref().filter(|d| !is_argo_duration(d)) {
+                p.add(
+                    format!("rollout.steps[{i}].pause"),
+                    format!("{d:?} is not a duration like \"5m\" (a number and s, m or h)"),
+                );
+            }
+        }
+        if !canary && r.traffic.is_some() {
+            p.add(
+                "rollout.traffic",
+                "traffic routing is for the canary strategy; blue-green switches Services",
+            );
+        }
+        if canary && r.auto_promotion_seconds.is_some() {
+            p.add(
+                "rollout.auto_promotion_seconds",
+                "only for strategy = \"blue-green\"; a canary promotes by its steps",
+            );
+        }
+        if let Some(v) = &r.virtual_service {
+            if r.traffic != Some(TrafficRouting::Istio) {
+                p.add("rollout.virtual_service", "only with traffic = \"istio\"");
+            } else if !is_dns1123_subdomain(v) {
+                p.add(
+                    "rollout.virtual_service",
+                    format!("{v:?} is not an object name (DNS-1123 subdomain)"),
+                );
+            }
+        }
+        let a = &r.analysis;
+        address(
+            p,
+            "rollout.analysis.prometheus_address",
+            &a.prometheus_address,
+        );
+        if !is_argo_duration(&a.interval) {
+            p.add(
+                "rollout.analysis.interval",
+                format!(
+                    "{:?} is not a duration like \"1m\" (a number and s, m or h)",
+                    a.interval
+                ),
+            );
+        }
+        if let Some(x) = a.max_error_ratio.filter(|x| !(*x > 0.0 && *x <= 1.0)) {
+            p.add(
+                "rollout.analysis.max_error_ratio",
+                format!("{x} is out of range, expected a share above 0 and at most 1"),
+            );
+        }
+        if let Some(x) = a
+            .max_decode_errors_per_second
+            .filter(|x| !(x.is_finite() && *x >= 0.0))
+        {
+            p.add(
+                "rollout.analysis.max_decode_errors_per_second",
+                format!("{x} is not a rate (0 or more)"),
+            );
+        }
+    }
+    if let Some(k) = &s.scaling.keda {
+        if s.scaling.autoscale.is_some() {
+            p.add(
+                "scaling.keda",
+                "scaling.autoscale is set too: one workload takes one autoscaler (KEDA creates its own HorizontalPodAutoscaler); remove one",
+            );
+        }
+        if k.max == 0 || k.max < k.min {
+            p.add(
+                "scaling.keda.max",
+                format!("{} is below min ({}) or 0", k.max, k.min),
+            );
+        }
+        if !(k.target.is_finite() && k.target > 0.0) {
+            p.add(
+                "scaling.keda.target",
+                format!("{} is not a positive number", k.target),
+            );
+        }
+        address(p, "scaling.keda.prometheus_address", &k.prometheus_address);
+    }
 }
 
 /// `[[lint.acknowledge]]`: a known rule, a reason, known environments.
@@ -110,16 +274,11 @@ fn network(s: &DeploySpec, p: &mut Problems) {
             );
         }
     }
-    for (k, v) in &s.metrics.prometheus_pod_labels {
-        let path = join("metrics.prometheus_pod_labels", k);
-        let key_ok = !k.is_empty()
-            && k.len() <= 253
-            && k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-        if !key_ok || !is_label_value(v) {
-            p.add(path, format!("{k:?} = {v:?} is not a Kubernetes label"));
-        }
-    }
+    labels(
+        p,
+        "metrics.prometheus_pod_labels",
+        &s.metrics.prometheus_pod_labels,
+    );
 }
 
 /// The first control character (newline, carriage return, tab, NUL, ...) in `v`.

@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod overlay;
+pub mod parity;
 pub mod tools;
 
 use std::path::{Path, PathBuf};

@@ -3,12 +3,13 @@
 pub mod broker;
 pub mod cert_manager;
 pub(crate) mod kinds;
+pub mod platform;
 pub(crate) mod types;
 mod workload;
 
 pub(crate) use workload::env as workload_env;
-pub use workload::workload_kind;
 pub(crate) use workload::{MQTT_FILE_MODE, mqtt_sources};
+pub use workload::{workload_api_version, workload_kind};
 
 use kinds::*;
 use types::*;
@@ -105,6 +106,26 @@ fn service(spec: &DeploySpec) -> Value {
     })
 }
 
+/// The Services a rollout strategy needs (`<name>-canary` and
+/// `<name>-stable`, or `<name>-preview`): copies of the main Service whose
+/// selectors Argo Rollouts narrows to one ReplicaSet.
+fn strategy_services(spec: &DeploySpec) -> Vec<Value> {
+    platform::strategy_services(spec)
+        .into_iter()
+        .map(|suffix| {
+            let mut v = service(spec);
+            if let Some(Value::Map(md)) = v.get_mut("metadata") {
+                for (k, val) in md.iter_mut() {
+                    if k == "name" {
+                        *val = Value::from(format!("{}-{suffix}", spec.name));
+                    }
+                }
+            }
+            v
+        })
+        .collect()
+}
+
 /// The name of the headless Service Prometheus discovers pods through.
 pub fn headless_name(spec: &DeploySpec) -> String {
     format!("{}-headless", spec.name)
@@ -146,7 +167,7 @@ fn hpa(spec: &DeploySpec) -> Option<Value> {
     };
     let s = HpaSpec {
         scale_target_ref: TargetRef {
-            api_version: "apps/v1",
+            api_version: workload_api_version(spec),
             kind: workload_kind(spec),
             name: spec.name.clone(),
         },
@@ -537,9 +558,17 @@ pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
     let policies = network_policies(spec);
     let certs = cert_manager::objects(spec);
     let broker = broker::objects(spec);
+    let monitoring = platform::monitoring(spec);
     let (file, workload) = {
         let (m, h) = (meta(spec, &spec.name), hash.as_deref());
-        if spec.share_group().is_some() {
+        if let Some(r) = &spec.rollout {
+            let base = if spec.share_group().is_some() {
+                to_value(&workload::statefulset(spec, m, h))
+            } else {
+                to_value(&workload::deployment(spec, m, h))
+            };
+            ("rollout.yaml", platform::rollout(spec, r, base))
+        } else if spec.share_group().is_some() {
             (
                 "statefulset.yaml",
                 to_value(&workload::statefulset(spec, m, h)),
@@ -554,12 +583,21 @@ pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
     [
         one("serviceaccount.yaml", Some(service_account(spec))),
         one("configmap.yaml", config_map(spec)),
-        one(file, Some(workload)),
+        Some(Manifest {
+            file: file.into(),
+            docs: std::iter::once(workload)
+                .chain(platform::analysis(spec))
+                .collect(),
+        }),
         Some(Manifest {
             file: "service.yaml".into(),
-            docs: vec![service(spec), headless_service(spec)],
+            docs: [service(spec), headless_service(spec)]
+                .into_iter()
+                .chain(strategy_services(spec))
+                .collect(),
         }),
         one("hpa.yaml", hpa(spec)),
+        one("scaledobject.yaml", platform::scaled_object(spec)),
         one("pdb.yaml", pdb(spec)),
         one("ingress.yaml", ingress(spec)),
         (!policies.is_empty()).then(|| Manifest {
@@ -573,6 +611,10 @@ pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
         (!broker.is_empty()).then(|| Manifest {
             file: "mqtt-broker.yaml".into(),
             docs: broker,
+        }),
+        (!monitoring.is_empty()).then(|| Manifest {
+            file: "monitoring.yaml".into(),
+            docs: monitoring,
         }),
         one(
             "cronjob.yaml",

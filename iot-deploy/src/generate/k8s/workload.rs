@@ -299,20 +299,28 @@ fn pod_template(spec: &DeploySpec, config_hash: Option<&str>) -> PodTemplate {
 
 /// The replicas field: left to the autoscaler when there is one.
 fn replicas(spec: &DeploySpec) -> Option<u32> {
-    spec.scaling
-        .autoscale
-        .is_none()
-        .then_some(spec.scaling.replicas)
+    (!spec.autoscaled()).then_some(spec.scaling.replicas)
 }
 
-/// The kind of the service's workload: a StatefulSet when it consumes
-/// through a share group (stable pod names, so stable client ids), else a
-/// Deployment.
+/// The kind of the service's workload: an Argo Rollouts `Rollout` when
+/// the spec has one, else a StatefulSet when it consumes through a share
+/// group (stable pod names, so stable client ids), else a Deployment.
 pub fn workload_kind(spec: &DeploySpec) -> &'static str {
-    if spec.share_group().is_some() {
+    if spec.rollout.is_some() {
+        "Rollout"
+    } else if spec.share_group().is_some() {
         "StatefulSet"
     } else {
         "Deployment"
+    }
+}
+
+/// The API version of [`workload_kind`].
+pub fn workload_api_version(spec: &DeploySpec) -> &'static str {
+    if spec.rollout.is_some() {
+        super::platform::ROLLOUTS_API
+    } else {
+        "apps/v1"
     }
 }
 

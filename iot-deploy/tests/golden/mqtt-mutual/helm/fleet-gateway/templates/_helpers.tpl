@@ -75,6 +75,67 @@ app.kubernetes.io/component: mqtt-broker
 {{- end }}
 
 {{/*
+The workload as a reference (the autoscalers' target): a Rollout with Argo
+Rollouts, a StatefulSet for share-group members, else a Deployment.
+*/}}
+{{- define "fleet-gateway.workloadRef" -}}
+apiVersion: {{ if .Values.rollout.enabled }}argoproj.io/v1alpha1{{ else }}apps/v1{{ end }}
+kind: {{ if .Values.rollout.enabled }}Rollout{{ else if .Values.mqtt.shareGroup.enabled }}StatefulSet{{ else }}Deployment{{ end }}
+name: {{ include "fleet-gateway.fullname" . }}
+{{- end }}
+
+{{/*
+How a Rollout calls its AnalysisTemplate: the new pods' template hash.
+*/}}
+{{- define "fleet-gateway.rolloutAnalysis" -}}
+templates:
+  - templateName: {{ include "fleet-gateway.fullname" . }}
+args:
+  - name: canary-hash
+    valueFrom:
+      podTemplateHashValue: Latest
+{{- end }}
+
+{{/*
+The Rollout's strategy: canary steps (with traffic routing) or blue-green.
+*/}}
+{{- define "fleet-gateway.rolloutStrategy" -}}
+{{- $r := .Values.rollout }}
+{{- $name := include "fleet-gateway.fullname" . }}
+{{- if eq $r.strategy "blue-green" }}
+blueGreen:
+  activeService: {{ $name }}
+  previewService: {{ $name }}-preview
+  autoPromotionEnabled: {{ $r.autoPromotion.enabled }}
+  {{- if $r.autoPromotion.enabled }}
+  autoPromotionSeconds: {{ $r.autoPromotion.seconds }}
+  {{- end }}
+  prePromotionAnalysis:
+    {{- include "fleet-gateway.rolloutAnalysis" . | nindent 4 }}
+{{- else }}
+canary:
+  {{- with $r.trafficRouting }}
+  canaryService: {{ $name }}-canary
+  stableService: {{ $name }}-stable
+  trafficRouting:
+    {{- if eq . "smi" }}
+    smi:
+      rootService: {{ $name }}
+    {{- else }}
+    istio:
+      virtualService:
+        name: {{ $r.virtualService | quote }}
+    {{- end }}
+  {{- end }}
+  analysis:
+    {{- include "fleet-gateway.rolloutAnalysis" . | nindent 4 }}
+    startingStep: 1
+  steps:
+    {{- toYaml $r.steps | nindent 4 }}
+{{- end }}
+{{- end }}
+
+{{/*
 The config-file volume, shared by the Deployment and the CronJob.
 */}}
 {{- define "fleet-gateway.configVolume" -}}
