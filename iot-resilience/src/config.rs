@@ -23,6 +23,117 @@ impl ConfigError {
     }
 }
 
+/// A configuration that can check itself: implemented by every
+/// configuration struct of this crate, and used by [`Validated`].
+pub trait Validate {
+    /// Checks every field; the error names the offending one.
+    fn validate(&self) -> Result<(), ConfigError>;
+}
+
+/// A configuration that passed [`validate`](Validate::validate): the
+/// preferred input of the layers, whose `from_validated` constructors (and
+/// `From<Validated<_>>` implementations) cannot fail.
+///
+/// Made by the configurations' `build()` methods, by [`Validated::new`],
+/// or (with the `serde` feature) by deserializing, which validates, so a
+/// bad file is rejected where it is read rather than where a layer is
+/// built. Read access only ([`Deref`](std::ops::Deref)): a validated
+/// configuration cannot be changed into an invalid one; take it apart with
+/// [`into_inner`](Self::into_inner) to edit it, then build it again.
+///
+/// ```
+/// use std::time::Duration;
+/// use iot_resilience::timeout::{TimeoutConfig, TimeoutLayer};
+///
+/// let config = TimeoutConfig::default().timeout(Duration::from_secs(2)).build()?;
+/// let layer = TimeoutLayer::from(config); // cannot fail
+/// assert_eq!(layer.timeout(), Duration::from_secs(2));
+///
+/// let invalid = TimeoutConfig::default().timeout(Duration::ZERO).build().unwrap_err();
+/// assert_eq!(invalid.field, "timeout.timeout");
+/// # Ok::<(), iot_resilience::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated<C>(C);
+
+impl<C: Validate> Validated<C> {
+    /// Validates `config`.
+    pub fn new(config: C) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self(config))
+    }
+}
+
+impl<C> Validated<C> {
+    /// Wraps a configuration known to be valid (part of a validated one).
+    pub(crate) fn assume_valid(config: C) -> Self {
+        Self(config)
+    }
+
+    /// The configuration, to edit (and validate again) or serialize.
+    pub fn into_inner(self) -> C {
+        self.0
+    }
+
+    /// The configuration.
+    pub fn get(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C> std::ops::Deref for Validated<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C> AsRef<C> for Validated<C> {
+    fn as_ref(&self) -> &C {
+        &self.0
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<C: serde::Serialize> serde::Serialize for Validated<C> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// Deserializes the configuration, then validates it: an invalid value is
+/// a deserialization error naming the field.
+#[cfg(feature = "serde")]
+impl<'de, C: serde::Deserialize<'de> + Validate> serde::Deserialize<'de> for Validated<C> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let config = C::deserialize(d)?;
+        Validated::new(config).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `impl Validate` and `build()` for configuration structs with an
+/// inherent `validate`.
+macro_rules! validated_config {
+    ($($config:ty),* $(,)?) => {$(
+        impl $crate::config::Validate for $config {
+            fn validate(&self) -> Result<(), $crate::ConfigError> {
+                <$config>::validate(self)
+            }
+        }
+
+        impl $config {
+            /// Validates the configuration: the
+            /// [`Validated`](crate::Validated) result builds layers that
+            /// cannot fail (`from_validated`, `From`).
+            pub fn build(self) -> Result<$crate::Validated<Self>, $crate::ConfigError> {
+                $crate::Validated::new(self)
+            }
+        }
+    )*};
+}
+pub(crate) use validated_config;
+
 /// Serde for `Duration` as `"250ms"`, `"5s"`, `"2m"`, `"1h"` or integer
 /// milliseconds. Use with `#[serde(with = "crate::config::duration")]`.
 #[cfg(feature = "serde")]

@@ -124,6 +124,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 pub mod backoff;
 pub mod batch;
 pub mod bulkhead;
@@ -139,9 +142,9 @@ pub mod timeout;
 #[cfg(feature = "quanta")]
 pub use clock::QuantaClock;
 pub use clock::{Clock, Epoch, ManualClock, TokioClock};
-pub use config::ConfigError;
 #[cfg(feature = "serde")]
 pub use config::duration as serde_duration;
+pub use config::{ConfigError, Validate, Validated};
 pub use hint::{Hint, RetryHint};
 
 // Compile and run the README's example as a doc test, so it stays true.

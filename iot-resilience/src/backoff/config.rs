@@ -223,3 +223,5 @@ fn grow(base: u64, cap: u64, factor: f64, n: u32) -> u64 {
 pub(crate) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
+
+crate::config::validated_config!(BackoffConfig);

@@ -163,3 +163,5 @@ impl BatchConfig {
         Ok(())
     }
 }
+
+crate::config::validated_config!(BatchConfig);

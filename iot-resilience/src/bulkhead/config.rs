@@ -87,3 +87,5 @@ impl BulkheadConfig {
         Ok(())
     }
 }
+
+crate::config::validated_config!(BulkheadConfig);

@@ -8,7 +8,7 @@ use tower_layer::Layer;
 use super::config::BulkheadConfig;
 use super::limit::Limit;
 use super::service::Bulkhead;
-use crate::ConfigError;
+use crate::{ConfigError, Validated};
 
 /// Applies [`Bulkhead`] to services. Every service made by one layer (and
 /// every clone of those) shares one limit.
@@ -19,13 +19,20 @@ pub struct BulkheadLayer {
 }
 
 impl BulkheadLayer {
-    /// A layer for `config`; fails if it is invalid.
+    /// A layer for `config`; fails if it is invalid. Prefer
+    /// [`from_validated`](Self::from_validated), which cannot fail.
     pub fn new(config: BulkheadConfig) -> Result<Self, ConfigError> {
-        config.validate()?;
-        Ok(Self {
+        config.build().map(Self::from_validated)
+    }
+
+    /// A layer for a configuration validated by
+    /// [`BulkheadConfig::build`]; cannot fail.
+    pub fn from_validated(config: Validated<BulkheadConfig>) -> Self {
+        let config = config.into_inner();
+        Self {
             limit: Arc::new(Limit::new(config.max_concurrent, config.name)),
             max_wait: config.max_wait,
-        })
+        }
     }
 
     /// Permits held now, by all services of this layer together.
@@ -36,6 +43,12 @@ impl BulkheadLayer {
     /// The configured limit.
     pub fn max_concurrent(&self) -> usize {
         self.limit.max()
+    }
+}
+
+impl From<Validated<BulkheadConfig>> for BulkheadLayer {
+    fn from(config: Validated<BulkheadConfig>) -> Self {
+        Self::from_validated(config)
     }
 }
 

@@ -384,3 +384,5 @@ impl CircuitBreakerConfig {
         }
     }
 }
+
+crate::config::validated_config!(CircuitBreakerConfig);

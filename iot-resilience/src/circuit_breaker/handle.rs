@@ -10,7 +10,7 @@ use tokio::sync::broadcast;
 use super::core::{Core, RawPermit};
 use super::telemetry::Metrics;
 use super::{CircuitBreakerConfig, Outcome, Rejected, State, StateTransition, Stats};
-use crate::{Clock, ConfigError, TokioClock};
+use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// A cloneable handle to one circuit breaker.
 ///
@@ -65,9 +65,16 @@ impl fmt::Debug for CircuitBreakerHandle {
 }
 
 impl CircuitBreakerHandle {
-    /// A breaker on tokio's clock. Fails if `config` is invalid.
+    /// A breaker on tokio's clock. Fails if `config` is invalid. Prefer
+    /// [`from_validated`](Self::from_validated), which cannot fail.
     pub fn new(config: CircuitBreakerConfig) -> Result<Self, ConfigError> {
         Self::with_clock(config, TokioClock)
+    }
+
+    /// A breaker on tokio's clock for a configuration validated by
+    /// [`CircuitBreakerConfig::build`]; cannot fail.
+    pub fn from_validated(config: Validated<CircuitBreakerConfig>) -> Self {
+        Self::from_validated_with_clock(config, TokioClock)
     }
 
     /// A breaker reading time from `clock`.
@@ -75,9 +82,20 @@ impl CircuitBreakerHandle {
         config: CircuitBreakerConfig,
         clock: impl Clock,
     ) -> Result<Self, ConfigError> {
-        config.validate()?;
+        config
+            .build()
+            .map(|config| Self::from_validated_with_clock(config, clock))
+    }
+
+    /// A breaker reading time from `clock`, for a configuration validated
+    /// by [`CircuitBreakerConfig::build`]; cannot fail.
+    pub fn from_validated_with_clock(
+        config: Validated<CircuitBreakerConfig>,
+        clock: impl Clock,
+    ) -> Self {
+        let config = config.into_inner();
         let metrics = Arc::new(Metrics::new(&config.name));
-        Ok(Self::from_parts(config, Arc::new(clock), metrics, None))
+        Self::from_parts(config, Arc::new(clock), metrics, None)
     }
 
     pub(crate) fn from_parts(

@@ -3,7 +3,7 @@
 use tower_layer::Layer;
 
 use super::{CircuitBreaker, CircuitBreakerConfig, CircuitBreakerHandle, DefaultClassifier};
-use crate::{Clock, ConfigError};
+use crate::{Clock, ConfigError, Validated};
 
 /// Wraps services in a [`CircuitBreaker`]; every service it builds shares
 /// one breaker, reachable through [`handle`](Self::handle).
@@ -20,6 +20,13 @@ impl CircuitBreakerLayer<DefaultClassifier> {
         CircuitBreakerHandle::new(config).map(Self::from_handle)
     }
 
+    /// A layer with a new breaker on tokio's clock, for a configuration
+    /// validated by [`CircuitBreakerConfig::build`]; cannot fail (the
+    /// preferred constructor).
+    pub fn from_validated(config: Validated<CircuitBreakerConfig>) -> Self {
+        Self::from_handle(CircuitBreakerHandle::from_validated(config))
+    }
+
     /// A layer with a new breaker reading time from `clock`.
     pub fn with_clock(
         config: CircuitBreakerConfig,
@@ -34,6 +41,12 @@ impl CircuitBreakerLayer<DefaultClassifier> {
             handle,
             classifier: DefaultClassifier,
         }
+    }
+}
+
+impl From<Validated<CircuitBreakerConfig>> for CircuitBreakerLayer {
+    fn from(config: Validated<CircuitBreakerConfig>) -> Self {
+        Self::from_validated(config)
     }
 }
 

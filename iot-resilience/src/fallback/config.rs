@@ -47,3 +47,5 @@ impl FallbackConfig {
         Ok(())
     }
 }
+
+crate::config::validated_config!(FallbackConfig);

@@ -8,7 +8,7 @@ use super::config::FallbackConfig;
 use super::handler::{FallbackService, FallbackValue};
 use super::predicate::AnyError;
 use super::service::Fallback;
-use crate::ConfigError;
+use crate::{ConfigError, Validated};
 
 /// Applies [`Fallback`] to services.
 ///
@@ -53,6 +53,13 @@ impl<H, P> FallbackLayer<H, P> {
             predicate,
             config: self.config,
         }
+    }
+
+    /// Sets a configuration validated by [`FallbackConfig::build`];
+    /// cannot fail.
+    pub fn with_validated_config(mut self, config: Validated<FallbackConfig>) -> Self {
+        self.config = config.into_inner();
+        self
     }
 
     /// Sets the configuration (the name); fails if it is invalid.

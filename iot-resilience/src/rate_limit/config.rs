@@ -285,3 +285,5 @@ fn validate_quota(
 fn field(prefix: &'static str, name: &'static str) -> Cow<'static, str> {
     Cow::Owned(format!("{prefix}.{name}"))
 }
+
+crate::config::validated_config!(RateLimitConfig, KeyedRateLimitConfig);

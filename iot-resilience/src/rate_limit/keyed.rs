@@ -14,7 +14,7 @@ use super::gcra::Gcra;
 use super::limiter::{CheckError, NotUntil};
 use super::metrics::{DecisionMetrics, KeyMetrics};
 use crate::clock::Epoch;
-use crate::{Clock, ConfigError, TokioClock};
+use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// Keys evicted so far, by reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,12 +97,26 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K, TokioClock> {
     pub fn new(config: KeyedRateLimitConfig) -> Result<Self, ConfigError> {
         Self::with_clock(config, TokioClock)
     }
+
+    /// A keyed limiter on tokio's clock for a configuration validated by
+    /// [`KeyedRateLimitConfig::build`]; cannot fail.
+    pub fn from_validated(config: Validated<KeyedRateLimitConfig>) -> Self {
+        Self::from_validated_with_clock(config, TokioClock)
+    }
 }
 
 impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
     /// A keyed limiter reading time from `clock`.
     pub fn with_clock(config: KeyedRateLimitConfig, clock: C) -> Result<Self, ConfigError> {
-        config.validate()?;
+        config
+            .build()
+            .map(|config| Self::from_validated_with_clock(config, clock))
+    }
+
+    /// A keyed limiter reading time from `clock`, for a configuration validated
+    /// by [`KeyedRateLimitConfig::build`]; cannot fail.
+    pub fn from_validated_with_clock(config: Validated<KeyedRateLimitConfig>, clock: C) -> Self {
+        let config = config.into_inner();
         let wanted = (config.capacity / MIN_KEYS_PER_SHARD).clamp(1, MAX_SHARDS);
         // Largest power of two not above `wanted`.
         let shards = 1usize << (usize::BITS - 1 - wanted.leading_zeros());
@@ -117,7 +131,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
             })
             .collect();
         let epoch = clock.epoch();
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
                 shards,
                 hasher: RandomState::new(),
@@ -131,7 +145,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
                 decisions: DecisionMetrics::new(&config.name),
                 keys: KeyMetrics::new(&config.name),
             }),
-        })
+        }
     }
 
     /// Takes `cost` permits for `key` now, or says when they will be

@@ -10,7 +10,7 @@ use super::keyed::KeyedRateLimiter;
 use super::keyed_service::KeyedRateLimit;
 use super::limiter::RateLimiter;
 use super::service::RateLimit;
-use crate::{Clock, ConfigError, TokioClock};
+use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// Applies [`RateLimit`] to services. Every service made by one layer (and
 /// every clone of those) shares one [`RateLimiter`].
@@ -23,6 +23,19 @@ impl RateLimitLayer {
     /// A layer for `config` on tokio's clock; fails if it is invalid.
     pub fn new(config: RateLimitConfig) -> Result<Self, ConfigError> {
         RateLimiter::new(config).map(Self::from_limiter)
+    }
+
+    /// A layer on tokio's clock for a configuration validated by
+    /// [`RateLimitConfig::build`]; cannot fail (the preferred
+    /// constructor).
+    pub fn from_validated(config: Validated<RateLimitConfig>) -> Self {
+        Self::from_limiter(RateLimiter::from_validated(config))
+    }
+}
+
+impl From<Validated<RateLimitConfig>> for RateLimitLayer {
+    fn from(config: Validated<RateLimitConfig>) -> Self {
+        Self::from_validated(config)
     }
 }
 
@@ -95,6 +108,12 @@ impl<K: std::hash::Hash + Eq + Clone, X> KeyedRateLimitLayer<K, X> {
     /// (any `Fn(&Req) -> K`); fails if the config is invalid.
     pub fn new(config: KeyedRateLimitConfig, key: X) -> Result<Self, ConfigError> {
         KeyedRateLimiter::new(config).map(|limiter| Self::from_limiter(limiter, key))
+    }
+
+    /// A layer on tokio's clock for a configuration validated by
+    /// [`KeyedRateLimitConfig::build`]; cannot fail.
+    pub fn from_validated(config: Validated<KeyedRateLimitConfig>, key: X) -> Self {
+        Self::from_limiter(KeyedRateLimiter::from_validated(config), key)
     }
 }
 

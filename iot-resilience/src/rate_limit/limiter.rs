@@ -10,7 +10,7 @@ use super::config::{RateLimitConfig, RateLimitMode};
 use super::gcra::Gcra;
 use super::metrics::DecisionMetrics;
 use crate::clock::Epoch;
-use crate::{Clock, ConfigError, TokioClock};
+use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// The request does not conform yet: it would after `retry_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,15 +127,29 @@ impl RateLimiter<TokioClock> {
     pub fn new(config: RateLimitConfig) -> Result<Self, ConfigError> {
         Self::with_clock(config, TokioClock)
     }
+
+    /// A limiter on tokio's clock for a configuration validated by
+    /// [`RateLimitConfig::build`]; cannot fail.
+    pub fn from_validated(config: Validated<RateLimitConfig>) -> Self {
+        Self::from_validated_with_clock(config, TokioClock)
+    }
 }
 
 impl<C: Clock> RateLimiter<C> {
     /// A limiter reading time from `clock`. It starts with a full bucket.
     pub fn with_clock(config: RateLimitConfig, clock: C) -> Result<Self, ConfigError> {
-        config.validate()?;
+        config
+            .build()
+            .map(|config| Self::from_validated_with_clock(config, clock))
+    }
+
+    /// A limiter reading time from `clock`, for a configuration validated
+    /// by [`RateLimitConfig::build`]; cannot fail.
+    pub fn from_validated_with_clock(config: Validated<RateLimitConfig>, clock: C) -> Self {
+        let config = config.into_inner();
         let gcra = Gcra::new(config.permits, config.period, config.effective_burst());
         let epoch = clock.epoch();
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
                 tat: AtomicU64::new(0),
                 gcra,
@@ -146,7 +160,7 @@ impl<C: Clock> RateLimiter<C> {
                 name: config.name.clone(),
                 metrics: DecisionMetrics::new(&config.name),
             }),
-        })
+        }
     }
 
     /// Takes `cost` permits now, or says when they will be available.

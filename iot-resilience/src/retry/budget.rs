@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use super::config::RetryBudgetConfig;
 use crate::clock::Epoch;
-use crate::{Clock, ConfigError, TokioClock};
+use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// The sliding window is split into this many buckets; a deposit expires
 /// between `ttl - ttl/BUCKETS` and `ttl` after it was made.
@@ -61,7 +61,23 @@ impl RetryBudget {
 
     /// A budget on `clock`.
     pub fn with_clock(config: RetryBudgetConfig, clock: impl Clock) -> Result<Self, ConfigError> {
-        config.validate()?;
+        config
+            .build()
+            .map(|config| Self::from_validated_with_clock(config, clock))
+    }
+
+    /// A budget on tokio's clock for a configuration validated by
+    /// [`RetryBudgetConfig::build`]; cannot fail.
+    pub fn from_validated(config: Validated<RetryBudgetConfig>) -> Self {
+        Self::from_validated_with_clock(config, TokioClock)
+    }
+
+    /// A budget on `clock` for a validated configuration; cannot fail.
+    pub fn from_validated_with_clock(
+        config: Validated<RetryBudgetConfig>,
+        clock: impl Clock,
+    ) -> Self {
+        let config = config.into_inner();
         let clock: Arc<dyn Clock> = Arc::new(clock);
         let (deposit_units, withdraw_units) = units(config.ratio);
         // The reserve lasts one ttl; it refills as its withdrawals expire.
@@ -71,7 +87,7 @@ impl RetryBudget {
         let bucket_nanos = u64::try_from(config.ttl.as_nanos() / BUCKETS as u128)
             .unwrap_or(u64::MAX)
             .max(1);
-        Ok(Self {
+        Self {
             epoch: clock.epoch(),
             clock,
             config,
@@ -80,7 +96,7 @@ impl RetryBudget {
             balance: AtomicI64::new(reserve),
             deposit_units,
             withdraw_units,
-        })
+        }
     }
 
     /// The configuration.

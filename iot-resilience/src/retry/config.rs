@@ -213,3 +213,5 @@ impl RetryBudgetConfig {
         Ok(())
     }
 }
+
+crate::config::validated_config!(RetryConfig, RetryBudgetConfig);

@@ -12,9 +12,8 @@ use tokio::time::Sleep;
 use tower_service::Service;
 
 use super::error::{GiveUpReason, RetryError};
-use super::policy::{ResponseHint, RetryPredicate};
+use super::policy::{ErrorHint, ResponseHint, RetryPredicate};
 use super::shared::{Progress, Shared, Step};
-use crate::RetryHint;
 use crate::backoff::MakeBackoff;
 
 pin_project! {
@@ -24,7 +23,7 @@ pin_project! {
     /// A call that succeeds at its first attempt only polls the inner
     /// future; the backoff schedule is made and the sleep armed (inline, no
     /// allocation) only when a retry happens.
-    pub struct ResponseFuture<S, Req, P, B, H>
+    pub struct ResponseFuture<S, Req, P, B, H, C>
     where
         S: Service<Req>,
         B: MakeBackoff,
@@ -36,7 +35,7 @@ pin_project! {
         service: S,
         // A copy kept for the next attempt; `None` on the last attempt.
         request: Option<Req>,
-        shared: Arc<Shared<P, B, H>>,
+        shared: Arc<Shared<P, B, H, C>>,
         progress: Progress<B::Backoff>,
     }
 }
@@ -57,7 +56,7 @@ pin_project! {
     }
 }
 
-impl<S, Req, P, B, H> ResponseFuture<S, Req, P, B, H>
+impl<S, Req, P, B, H, C> ResponseFuture<S, Req, P, B, H, C>
 where
     S: Service<Req>,
     B: MakeBackoff,
@@ -66,7 +65,7 @@ where
         future: S::Future,
         service: S,
         request: Option<Req>,
-        shared: Arc<Shared<P, B, H>>,
+        shared: Arc<Shared<P, B, H, C>>,
     ) -> Self {
         Self {
             state: State::Calling { future },
@@ -77,7 +76,7 @@ where
         }
     }
 
-    pub(crate) fn not_ready(service: S, shared: Arc<Shared<P, B, H>>) -> Self {
+    pub(crate) fn not_ready(service: S, shared: Arc<Shared<P, B, H, C>>) -> Self {
         Self {
             state: State::NotReady,
             progress: Progress {
@@ -92,10 +91,10 @@ where
     }
 }
 
-impl<S, Req, P, B, H> Future for ResponseFuture<S, Req, P, B, H>
+impl<S, Req, P, B, H, C> Future for ResponseFuture<S, Req, P, B, H, C>
 where
     S: Service<Req>,
-    S::Error: RetryHint,
+    C: ErrorHint<S::Error>,
     Req: Clone,
     P: RetryPredicate<S::Response, S::Error>,
     B: MakeBackoff,
@@ -179,7 +178,7 @@ where
     }
 }
 
-impl<S, Req, P, B, H> fmt::Debug for ResponseFuture<S, Req, P, B, H>
+impl<S, Req, P, B, H, C> fmt::Debug for ResponseFuture<S, Req, P, B, H, C>
 where
     S: Service<Req>,
     B: MakeBackoff,

@@ -8,24 +8,27 @@ use tower_layer::Layer;
 use super::budget::RetryBudget;
 use super::config::RetryConfig;
 use super::metrics::RetryMetrics;
-use super::policy::{NoResponseHint, RetryOnError};
+use super::policy::{HintFromError, NoResponseHint, RetryOnError};
 use super::service::Retry;
 use super::shared::Shared;
 use crate::backoff::{BackoffConfig, MakeBackoff};
-use crate::{Clock, ConfigError, TokioClock};
+use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// Applies [`Retry`] to services.
 ///
 /// Every service made by one layer (and every clone of those) shares one
 /// [`RetryBudget`]. Type parameters: the predicate `P`
 /// ([`with_predicate`](Self::with_predicate)), the backoff factory `B`
-/// ([`with_backoff`](Self::with_backoff)) and the response-hint extractor
-/// `H` ([`with_response_hint`](Self::with_response_hint)).
-pub struct RetryLayer<P = RetryOnError, B = BackoffConfig, H = NoResponseHint> {
+/// ([`with_backoff`](Self::with_backoff)), the response-hint extractor
+/// `H` ([`with_response_hint`](Self::with_response_hint)) and the error
+/// classifier `C` ([`with_error_hint`](Self::with_error_hint); by default
+/// the error's own [`RetryHint`](crate::RetryHint)).
+pub struct RetryLayer<P = RetryOnError, B = BackoffConfig, H = NoResponseHint, C = HintFromError> {
     config: RetryConfig,
     predicate: P,
     backoff: B,
     hint: H,
+    error_hint: C,
     budget: Option<Arc<RetryBudget>>,
     clock: Arc<dyn Clock>,
     metrics: RetryMetrics,
@@ -37,33 +40,50 @@ impl RetryLayer {
     /// Retries errors (except those hinting [`DoNotRetry`](crate::Hint)),
     /// with `config.backoff` as schedule and a new budget from
     /// `config.budget`.
+    ///
+    /// Prefer [`from_validated`](Self::from_validated), which cannot fail.
     pub fn new(config: RetryConfig) -> Result<Self, ConfigError> {
-        config.validate()?;
-        let budget = match &config.budget {
-            Some(budget) => Some(Arc::new(RetryBudget::new(budget.clone())?)),
-            None => None,
-        };
-        Ok(Self {
+        config.build().map(Self::from_validated)
+    }
+
+    /// A layer for a configuration validated by [`RetryConfig::build`];
+    /// cannot fail.
+    pub fn from_validated(config: Validated<RetryConfig>) -> Self {
+        let config = config.into_inner();
+        // Validating the retry configuration validated its budget.
+        let budget = config
+            .budget
+            .clone()
+            .map(|budget| Arc::new(RetryBudget::from_validated(Validated::assume_valid(budget))));
+        Self {
             predicate: RetryOnError,
             backoff: config.backoff,
             hint: NoResponseHint,
+            error_hint: HintFromError,
             budget,
             clock: Arc::new(TokioClock),
             metrics: RetryMetrics::new(&config.name),
             config,
-        })
+        }
     }
 }
 
-impl<P, B, H> RetryLayer<P, B, H> {
+impl From<Validated<RetryConfig>> for RetryLayer {
+    fn from(config: Validated<RetryConfig>) -> Self {
+        Self::from_validated(config)
+    }
+}
+
+impl<P, B, H, C> RetryLayer<P, B, H, C> {
     /// Decides what to retry: any [`RetryPredicate`](super::RetryPredicate),
     /// e.g. a closure over `&Result<Response, Error>`.
-    pub fn with_predicate<P2>(self, predicate: P2) -> RetryLayer<P2, B, H> {
+    pub fn with_predicate<P2>(self, predicate: P2) -> RetryLayer<P2, B, H, C> {
         RetryLayer {
             config: self.config,
             predicate,
             backoff: self.backoff,
             hint: self.hint,
+            error_hint: self.error_hint,
             budget: self.budget,
             clock: self.clock,
             metrics: self.metrics,
@@ -72,12 +92,13 @@ impl<P, B, H> RetryLayer<P, B, H> {
 
     /// Replaces the schedule of `config.backoff` (which is then ignored) by
     /// any [`MakeBackoff`], e.g. `move || Backoff::with_seed(config, 7)`.
-    pub fn with_backoff<B2: MakeBackoff>(self, backoff: B2) -> RetryLayer<P, B2, H> {
+    pub fn with_backoff<B2: MakeBackoff>(self, backoff: B2) -> RetryLayer<P, B2, H, C> {
         RetryLayer {
             config: self.config,
             predicate: self.predicate,
             backoff,
             hint: self.hint,
+            error_hint: self.error_hint,
             budget: self.budget,
             clock: self.clock,
             metrics: self.metrics,
@@ -88,12 +109,59 @@ impl<P, B, H> RetryLayer<P, B, H> {
     /// [`ResponseHint`](super::ResponseHint), e.g.
     /// [`HintFromResponse`](super::HintFromResponse) or a closure
     /// `Fn(&Response) -> Hint`.
-    pub fn with_response_hint<H2>(self, hint: H2) -> RetryLayer<P, B, H2> {
+    pub fn with_response_hint<H2>(self, hint: H2) -> RetryLayer<P, B, H2, C> {
         RetryLayer {
             config: self.config,
             predicate: self.predicate,
             backoff: self.backoff,
             hint,
+            error_hint: self.error_hint,
+            budget: self.budget,
+            clock: self.clock,
+            metrics: self.metrics,
+        }
+    }
+
+    /// Classifies errors with `error_hint` instead of their
+    /// [`RetryHint`](crate::RetryHint) implementation: any
+    /// [`ErrorHint`](super::ErrorHint), e.g. a closure `Fn(&E) -> Hint`,
+    /// a [`DynErrorHint`](super::DynErrorHint) trait object, or
+    /// [`NoErrorHint`](super::NoErrorHint). This is how errors of other
+    /// crates (`reqwest::Error`, `tonic::Status`, `anyhow::Error`), which
+    /// cannot implement `RetryHint`, are retried without a newtype.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iot_resilience::Hint;
+    /// use iot_resilience::retry::{RetryConfig, RetryLayer};
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// // An error type from another crate: no `RetryHint` implementation.
+    /// #[derive(Debug)]
+    /// struct ForeignError { status: u16 }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let layer = RetryLayer::from_validated(RetryConfig::default().max_attempts(3).build().unwrap())
+    ///     .with_error_hint(|e: &ForeignError| match e.status {
+    ///         429 | 503 => Hint::RetryAfter(Duration::from_secs(1)),
+    ///         500..=599 => Hint::None, // retry on the backoff schedule
+    ///         _ => Hint::DoNotRetry,
+    ///     });
+    /// let service = ServiceBuilder::new()
+    ///     .layer(layer)
+    ///     .service(service_fn(|_: ()| async { Err::<(), _>(ForeignError { status: 404 }) }));
+    /// let error = service.oneshot(()).await.unwrap_err();
+    /// assert_eq!(error.attempts(), 1); // 404: not retried
+    /// # }
+    /// ```
+    pub fn with_error_hint<C2>(self, error_hint: C2) -> RetryLayer<P, B, H, C2> {
+        RetryLayer {
+            config: self.config,
+            predicate: self.predicate,
+            backoff: self.backoff,
+            hint: self.hint,
+            error_hint,
             budget: self.budget,
             clock: self.clock,
             metrics: self.metrics,
@@ -133,8 +201,8 @@ impl<P, B, H> RetryLayer<P, B, H> {
     }
 }
 
-impl<S, P: Clone, B: Clone, H: Clone> Layer<S> for RetryLayer<P, B, H> {
-    type Service = Retry<S, P, B, H>;
+impl<S, P: Clone, B: Clone, H: Clone, C: Clone> Layer<S> for RetryLayer<P, B, H, C> {
+    type Service = Retry<S, P, B, H, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
         let shared = Shared {
@@ -144,6 +212,7 @@ impl<S, P: Clone, B: Clone, H: Clone> Layer<S> for RetryLayer<P, B, H> {
             predicate: self.predicate.clone(),
             backoff: self.backoff.clone(),
             hint: self.hint.clone(),
+            error_hint: self.error_hint.clone(),
             budget: self.budget.clone(),
             clock: Arc::clone(&self.clock),
             metrics: self.metrics.clone(),
@@ -152,13 +221,14 @@ impl<S, P: Clone, B: Clone, H: Clone> Layer<S> for RetryLayer<P, B, H> {
     }
 }
 
-impl<P: Clone, B: Clone, H: Clone> Clone for RetryLayer<P, B, H> {
+impl<P: Clone, B: Clone, H: Clone, C: Clone> Clone for RetryLayer<P, B, H, C> {
     fn clone(&self) -> Self {
         Self {
             config: self.config.clone(),
             predicate: self.predicate.clone(),
             backoff: self.backoff.clone(),
             hint: self.hint.clone(),
+            error_hint: self.error_hint.clone(),
             budget: self.budget.clone(),
             clock: Arc::clone(&self.clock),
             metrics: self.metrics.clone(),
@@ -166,7 +236,7 @@ impl<P: Clone, B: Clone, H: Clone> Clone for RetryLayer<P, B, H> {
     }
 }
 
-impl<P, B, H> fmt::Debug for RetryLayer<P, B, H> {
+impl<P, B, H, C> fmt::Debug for RetryLayer<P, B, H, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryLayer")
             .field("config", &self.config)

@@ -8,8 +8,9 @@
 //!    [`GiveUpReason::NotRetryable`]). The default, [`RetryOnError`],
 //!    retries errors and no responses; a closure can also retry responses
 //!    (e.g. HTTP 503).
-//! 2. **Hint** ([`RetryHint`](crate::RetryHint) of the error, or of the
-//!    response through a [`ResponseHint`]): `DoNotRetry` stops
+//! 2. **Hint** (of the error through an [`ErrorHint`], by default its
+//!    [`RetryHint`](crate::RetryHint); of the response through a
+//!    [`ResponseHint`]): `DoNotRetry` stops
 //!    ([`GiveUpReason::ServerSaidDoNotRetry`]).
 //! 3. **Attempts**: `max_attempts` counts every attempt, the first one
 //!    included ([`GiveUpReason::MaxAttempts`]).
@@ -57,9 +58,18 @@
 //!
 //! `Req: Clone`: a copy of the request is kept for the next attempt (see
 //! tower issue #682); prefer requests that clone cheaply. `S: Clone`: the
-//! future retries on a clone of the inner service. `S::Error:`
-//! [`RetryHint`](crate::RetryHint) (implemented for `io::Error`, `String`,
-//! boxed errors and every error of this crate).
+//! future retries on a clone of the inner service. Errors are classified
+//! by the layer's [`ErrorHint`]: by default [`HintFromError`], which needs
+//! `S::Error:` [`RetryHint`](crate::RetryHint) (implemented for
+//! `io::Error`, `String`, boxed errors and every error of this crate).
+//!
+//! # Errors of other crates
+//!
+//! `reqwest::Error`, `tonic::Status` or `anyhow::Error` cannot implement
+//! `RetryHint` outside their crates. No newtype is needed: classify them
+//! with a closure, [`RetryLayer::with_error_hint`]`(|e: &reqwest::Error|
+//! ...)`, a [`DynErrorHint`] trait object, or [`NoErrorHint`] (retry every
+//! error).
 //!
 //! # Retry budget
 //!
@@ -138,5 +148,8 @@ pub use config::{MAX_ATTEMPTS_WITHOUT_DEADLINE, RetryBudgetConfig, RetryConfig};
 pub use error::{GiveUpReason, RetryError};
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;
-pub use policy::{HintFromResponse, NoResponseHint, ResponseHint, RetryOnError, RetryPredicate};
+pub use policy::{
+    DynErrorHint, ErrorHint, HintFromError, HintFromResponse, NoErrorHint, NoResponseHint,
+    ResponseHint, RetryOnError, RetryPredicate,
+};
 pub use service::Retry;

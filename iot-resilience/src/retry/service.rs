@@ -9,9 +9,10 @@ use tower_service::Service;
 use super::budget::RetryBudget;
 use super::error::{GiveUpReason, RetryError};
 use super::future::ResponseFuture;
-use super::policy::{NoResponseHint, ResponseHint, RetryOnError, RetryPredicate};
+use super::policy::{
+    ErrorHint, HintFromError, NoResponseHint, ResponseHint, RetryOnError, RetryPredicate,
+};
 use super::shared::Shared;
-use crate::RetryHint;
 use crate::backoff::{BackoffConfig, MakeBackoff};
 
 /// Retries calls to the inner service; made by [`RetryLayer`](super::RetryLayer).
@@ -26,14 +27,14 @@ use crate::backoff::{BackoffConfig, MakeBackoff};
 /// `Req: Clone` (a copy of the request is kept for the next attempt; see
 /// tower issue #682 for why retrying needs one). Use cheaply cloneable
 /// requests (`bytes::Bytes`, `Arc`) on hot paths.
-pub struct Retry<S, P = RetryOnError, B = BackoffConfig, H = NoResponseHint> {
+pub struct Retry<S, P = RetryOnError, B = BackoffConfig, H = NoResponseHint, C = HintFromError> {
     inner: S,
-    shared: Arc<Shared<P, B, H>>,
+    shared: Arc<Shared<P, B, H, C>>,
     ready: bool,
 }
 
-impl<S, P, B, H> Retry<S, P, B, H> {
-    pub(crate) fn from_parts(inner: S, shared: Arc<Shared<P, B, H>>) -> Self {
+impl<S, P, B, H, C> Retry<S, P, B, H, C> {
+    pub(crate) fn from_parts(inner: S, shared: Arc<Shared<P, B, H, C>>) -> Self {
         Self {
             inner,
             shared,
@@ -62,14 +63,14 @@ impl<S, P, B, H> Retry<S, P, B, H> {
     }
 }
 
-impl<S: Clone, P, B, H> Clone for Retry<S, P, B, H> {
+impl<S: Clone, P, B, H, C> Clone for Retry<S, P, B, H, C> {
     /// A clone shares the policy and the budget but starts not ready.
     fn clone(&self) -> Self {
         Self::from_parts(self.inner.clone(), Arc::clone(&self.shared))
     }
 }
 
-impl<S: fmt::Debug, P, B, H> fmt::Debug for Retry<S, P, B, H> {
+impl<S: fmt::Debug, P, B, H, C> fmt::Debug for Retry<S, P, B, H, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
             .field("name", &self.shared.name)
@@ -80,10 +81,10 @@ impl<S: fmt::Debug, P, B, H> fmt::Debug for Retry<S, P, B, H> {
     }
 }
 
-impl<S, Req, P, B, H> Service<Req> for Retry<S, P, B, H>
+impl<S, Req, P, B, H, C> Service<Req> for Retry<S, P, B, H, C>
 where
     S: Service<Req> + Clone,
-    S::Error: RetryHint,
+    C: ErrorHint<S::Error>,
     Req: Clone,
     P: RetryPredicate<S::Response, S::Error>,
     B: MakeBackoff,
@@ -91,7 +92,7 @@ where
 {
     type Response = S::Response;
     type Error = RetryError<S::Error>;
-    type Future = ResponseFuture<S, Req, P, B, H>;
+    type Future = ResponseFuture<S, Req, P, B, H, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match self.inner.poll_ready(cx) {

@@ -8,19 +8,20 @@ use std::time::{Duration, Instant};
 use super::budget::RetryBudget;
 use super::error::{GiveUpReason, RetryError};
 use super::metrics::{Outcome, RetryMetrics};
-use super::policy::{ResponseHint, RetryPredicate};
+use super::policy::{ErrorHint, ResponseHint, RetryPredicate};
 use crate::backoff::{BackoffSchedule, MakeBackoff};
-use crate::{Clock, Hint, RetryHint};
+use crate::{Clock, Hint};
 
 pub(crate) const TARGET: &str = "iot_resilience::retry";
 
-pub(crate) struct Shared<P, B, H> {
+pub(crate) struct Shared<P, B, H, C> {
     pub(crate) name: Cow<'static, str>,
     pub(crate) max_attempts: u32,
     pub(crate) deadline: Option<Duration>,
     pub(crate) predicate: P,
     pub(crate) backoff: B,
     pub(crate) hint: H,
+    pub(crate) error_hint: C,
     pub(crate) budget: Option<Arc<RetryBudget>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: RetryMetrics,
@@ -46,7 +47,7 @@ pub(crate) enum Step<T, R> {
     Retry(Duration, R),
 }
 
-impl<P, B: MakeBackoff, H> Shared<P, B, H> {
+impl<P, B: MakeBackoff, H, C> Shared<P, B, H, C> {
     pub(crate) fn start(&self) -> Progress<B::Backoff> {
         Progress {
             attempts: 1,
@@ -66,7 +67,7 @@ impl<P, B: MakeBackoff, H> Shared<P, B, H> {
     where
         P: RetryPredicate<Res, E>,
         H: ResponseHint<Res>,
-        E: RetryHint,
+        C: ErrorHint<E>,
     {
         let attempts = progress.attempts;
         if !self.predicate.should_retry(&result) {
@@ -93,7 +94,7 @@ impl<P, B: MakeBackoff, H> Shared<P, B, H> {
         }
         let hint = match &result {
             Ok(response) => self.hint.response_hint(response),
-            Err(error) => error.retry_hint(),
+            Err(error) => self.error_hint.error_hint(error),
         };
         if hint == Hint::DoNotRetry {
             return Step::Done(self.give_up(

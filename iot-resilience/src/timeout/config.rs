@@ -66,3 +66,5 @@ impl TimeoutConfig {
         Ok(())
     }
 }
+
+crate::config::validated_config!(TimeoutConfig);

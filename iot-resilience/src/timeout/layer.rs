@@ -10,7 +10,7 @@ use super::config::TimeoutConfig;
 use super::metrics::Shared;
 use super::per_request::DefaultTimeout;
 use super::service::Timeout;
-use crate::ConfigError;
+use crate::{ConfigError, Validated};
 
 /// Applies [`Timeout`] to services.
 pub struct TimeoutLayer<T = DefaultTimeout> {
@@ -20,14 +20,27 @@ pub struct TimeoutLayer<T = DefaultTimeout> {
 }
 
 impl TimeoutLayer {
-    /// A layer for `config`; fails if it is invalid.
+    /// A layer for `config`; fails if it is invalid. Prefer
+    /// [`from_validated`](Self::from_validated), which cannot fail.
     pub fn new(config: TimeoutConfig) -> Result<Self, ConfigError> {
-        config.validate()?;
-        Ok(Self {
+        config.build().map(Self::from_validated)
+    }
+
+    /// A layer for a configuration validated by
+    /// [`TimeoutConfig::build`]; cannot fail.
+    pub fn from_validated(config: Validated<TimeoutConfig>) -> Self {
+        let config = config.into_inner();
+        Self {
             timeout: config.timeout,
             per_request: DefaultTimeout,
             shared: Arc::new(Shared::new(config.name)),
-        })
+        }
+    }
+}
+
+impl From<Validated<TimeoutConfig>> for TimeoutLayer {
+    fn from(config: Validated<TimeoutConfig>) -> Self {
+        Self::from_validated(config)
     }
 }
 

@@ -178,3 +178,5 @@ fn bytes(n: usize) -> String {
         None => format!("{n} bytes"),
     }
 }
+
+crate::config::validated_config!(KeyedCircuitBreakerConfig);

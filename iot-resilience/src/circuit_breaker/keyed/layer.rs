@@ -7,7 +7,7 @@ use tower_layer::Layer;
 
 use super::{KeyedCircuitBreaker, KeyedCircuitBreakerConfig, KeyedCircuitBreakerService};
 use crate::circuit_breaker::DefaultClassifier;
-use crate::{Clock, ConfigError};
+use crate::{Clock, ConfigError, Validated};
 
 /// Wraps services in a [`KeyedCircuitBreakerService`]: the breaker used for
 /// a request is the one of the key `extractor` computes from it (a device
@@ -68,6 +68,13 @@ where
     /// A layer with new per-key breakers on tokio's clock.
     pub fn new(config: KeyedCircuitBreakerConfig, extractor: F) -> Result<Self, ConfigError> {
         KeyedCircuitBreaker::new(config).map(|b| Self::from_breakers(b, extractor))
+    }
+
+    /// A layer with new per-key breakers on tokio's clock, for a
+    /// configuration validated by [`KeyedCircuitBreakerConfig::build`];
+    /// cannot fail.
+    pub fn from_validated(config: Validated<KeyedCircuitBreakerConfig>, extractor: F) -> Self {
+        Self::from_breakers(KeyedCircuitBreaker::from_validated(config), extractor)
     }
 
     /// A layer with new per-key breakers reading time from `clock`.

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::CircuitBreakerHandle;
 use super::telemetry::{KeyedMetrics, Metrics};
 use crate::clock::Epoch;
-use crate::{Clock, ConfigError, TokioClock};
+use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// Most shards; each has its own mutex.
 const MAX_SHARDS: usize = 16;
@@ -113,16 +113,33 @@ where
         Self::with_clock(config, TokioClock)
     }
 
+    /// Per-key breakers on tokio's clock for a configuration validated by
+    /// [`KeyedCircuitBreakerConfig::build`]; cannot fail.
+    pub fn from_validated(config: Validated<KeyedCircuitBreakerConfig>) -> Self {
+        Self::from_validated_with_clock(config, TokioClock)
+    }
+
     /// Per-key breakers reading time from `clock`.
     pub fn with_clock(
         config: KeyedCircuitBreakerConfig,
         clock: impl Clock,
     ) -> Result<Self, ConfigError> {
-        config.validate()?;
+        config
+            .build()
+            .map(|config| Self::from_validated_with_clock(config, clock))
+    }
+
+    /// Per-key breakers reading time from `clock`, for a configuration validated
+    /// by [`KeyedCircuitBreakerConfig::build`]; cannot fail.
+    pub fn from_validated_with_clock(
+        config: Validated<KeyedCircuitBreakerConfig>,
+        clock: impl Clock,
+    ) -> Self {
+        let config = config.into_inner();
         let shards = (config.capacity / MIN_SHARD_CAPACITY).clamp(1, MAX_SHARDS);
         let clock: Arc<dyn Clock> = Arc::new(clock);
         let metrics = Arc::new(Metrics::new(&config.breaker.name));
-        Ok(Self {
+        Self {
             shared: Arc::new(Shared {
                 epoch: clock.epoch(),
                 clock,
@@ -141,7 +158,7 @@ where
                 keyed_metrics: KeyedMetrics::new(&config.breaker.name),
                 config,
             }),
-        })
+        }
     }
 
     /// The configuration.
