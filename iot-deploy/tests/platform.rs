@@ -370,3 +370,60 @@ fn one_autoscaler_and_one_workload() {
         }
     }
 }
+
+/// The walk-through of docs/deploy.md ("a canary of the gateway, rolled
+/// back on decode errors"): its TOML added to the example gateway spec
+/// loads, passes `check` (every finding acknowledged) in every
+/// environment, and yields the Rollout and the decode-error analysis it
+/// describes.
+#[test]
+fn the_docs_canary_walk_through_holds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let docs = fs::read_to_string(root.join("docs/deploy.md")).unwrap();
+    let at = docs
+        .find("#### Walk-through: a canary of the gateway")
+        .expect("the walk-through heading");
+    let block = &docs[at..];
+    let start = block.find("```toml\n").expect("its TOML") + "```toml\n".len();
+    let end = start + block[start..].find("```").unwrap();
+    let extra: String = block[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("   ").unwrap_or(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let example = fs::read_to_string(root.join("examples/gateway.deploy.toml")).unwrap();
+    let text = format!("{example}\n{extra}");
+    let file = iot_deploy::SpecFile::parse(&text, iot_deploy::Format::Toml)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let envs = std::iter::once(None).chain(file.environments.keys().map(|e| Some(e.as_str())));
+    for env in envs {
+        let spec = file.resolve(env).unwrap();
+        for f in iot_deploy::lint::lint(spec) {
+            assert!(
+                iot_deploy::lint::acknowledged(spec, env, &f).is_some(),
+                "{env:?}: {f:?}"
+            );
+        }
+    }
+    let objs = raw(&file.base);
+    let name = file.base.name.clone();
+    let rollout = &objs[&("Rollout".to_string(), name.clone())];
+    assert_eq!(
+        rollout["spec"]["strategy"]["canary"]["steps"][0]["setWeight"],
+        33
+    );
+    let template = &objs[&("AnalysisTemplate".to_string(), name)];
+    let decode = template["spec"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "decode-errors")
+        .unwrap();
+    assert_eq!(decode["successCondition"], "result[0] <= 0.5");
+    assert_eq!(decode["failureLimit"], 1);
+    let query = decode["provider"]["prometheus"]["query"].as_str().unwrap();
+    assert!(
+        query.contains("iot_mqtt_frames_decode_errors_total{job=\"iot-gateway\",rollouts_pod_template_hash=\"{{args.canary-hash}}\"}"),
+        "{query}"
+    );
+}
