@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use iot_observe::health::{
     CheckOptions, CheckResult, ConnectionReporter, ConnectionState, ConnectionStateCheck, Detail,
-    Group, HealthConfig, HealthRegistry, RegistryError, StartupFlag, Status, TcpCheck, check_fn,
+    Group, HealthConfig, HealthRegistry, RegistryError, StartupFlag, Status, check_fn,
 };
 
 fn status_check(status: Status) -> impl iot_observe::health::HealthCheck {
@@ -372,8 +372,11 @@ fn config_serde_round_trip() {
     assert!(serde_json::from_str::<HealthConfig>(r#"{"unknown":1}"#).is_err());
 }
 
+#[cfg(feature = "tcp")]
 #[tokio::test]
 async fn tcp_check_against_listener_and_closed_port() {
+    use iot_observe::health::TcpCheck;
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let open = listener.local_addr().unwrap();
     // Bind and drop to find a port nothing listens on.

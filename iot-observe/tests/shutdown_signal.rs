@@ -1,6 +1,6 @@
 //! A real SIGTERM to this test process. A binary of its own, so the
 //! installed handlers affect no other test.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "signal"))]
 
 use std::time::Duration;
 

@@ -54,8 +54,7 @@
 //! ```
 //! use std::time::Duration;
 //! use iot_observe::health::{
-//!     CheckOptions, CheckResult, ConnectionReporter, Group, HealthRegistry, Status, TcpCheck,
-//!     check_fn,
+//!     CheckOptions, CheckResult, ConnectionReporter, Group, HealthRegistry, Status, check_fn,
 //! };
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -69,7 +68,7 @@
 //!     )
 //!     .check(
 //!         "cache:connect",
-//!         TcpCheck::new("127.0.0.1:1"), // nothing listens there
+//!         check_fn(|| async { CheckResult::fail("connect to cache:6379: refused") }),
 //!         CheckOptions::readiness().critical(false).timeout(Duration::from_secs(1)),
 //!     )
 //!     .check(
@@ -114,9 +113,12 @@ pub use check::HealthCheck;
 pub use checks::CircuitBreakerCheck;
 #[cfg(feature = "mqtt")]
 pub use checks::MqttConnection;
+#[cfg(feature = "tcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tcp")))]
+pub use checks::TcpCheck;
 pub use checks::{
     ConnectionReporter, ConnectionSource, ConnectionState, ConnectionStateCheck, FnCheck,
-    StartupFlag, TcpCheck, check_fn,
+    StartupFlag, check_fn,
 };
 pub use config::{Detail, HealthConfig};
 pub use error::RegistryError;

@@ -22,7 +22,7 @@ pub enum ShutdownPhase {
 /// Graceful drain. Cheap to clone; all clones share one state.
 ///
 /// [`trigger`](Self::trigger) (or SIGTERM / Ctrl-C, see
-/// [`listen_for_signals`](Self::listen_for_signals)) starts draining: the
+/// `listen_for_signals`, feature `signal`) starts draining: the
 /// registered `"shutdown:draining"` readiness check fails at once, so load
 /// balancers stop sending traffic, while liveness keeps passing so nothing
 /// restarts the instance. After the drain period, [`drained`](Self::drained)

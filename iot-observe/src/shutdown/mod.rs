@@ -21,7 +21,8 @@
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> std::io::Result<()> {
 //! let shutdown = Shutdown::new(Duration::from_secs(5));
-//! shutdown.listen_for_signals()?; // SIGTERM / Ctrl-C call `trigger`
+//! # #[cfg(feature = "signal")]
+//! shutdown.listen_for_signals()?; // SIGTERM / Ctrl-C call `trigger` (feature `signal`)
 //! let registry = HealthRegistry::builder()
 //!     .check(Shutdown::CHECK_NAME, shutdown.clone(), CheckOptions::readiness())
 //!     .build()
@@ -41,6 +42,7 @@
 
 mod check;
 mod controller;
+#[cfg(feature = "signal")]
 mod signals;
 
 pub use controller::{Shutdown, ShutdownPhase};

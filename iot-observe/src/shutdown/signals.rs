@@ -6,6 +6,7 @@ use tokio::task::JoinHandle;
 
 use super::Shutdown;
 
+#[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
 impl Shutdown {
     /// Installs handlers for SIGTERM and SIGINT (Ctrl-C; Ctrl-C only off
     /// Unix) and spawns a task that [`trigger`](Self::trigger)s on the first

@@ -8,6 +8,7 @@ mod fn_check;
 #[cfg(feature = "mqtt")]
 mod mqtt;
 mod startup;
+#[cfg(feature = "tcp")]
 mod tcp;
 
 #[cfg(feature = "resilience")]
@@ -18,4 +19,5 @@ pub use fn_check::{FnCheck, check_fn};
 #[cfg(feature = "mqtt")]
 pub use mqtt::MqttConnection;
 pub use startup::StartupFlag;
+#[cfg(feature = "tcp")]
 pub use tcp::TcpCheck;
