@@ -179,7 +179,8 @@ fn classify(result: &Result<u64, StackError>) -> String {
                     e.kind()
                 )
             }
-            TimeoutError::NotReady => "called before ready (a bug)".to_string(),
+            // `NotReady` (a bug), and variants added later.
+            other => format!("other: {other}"),
         },
         other => format!("other: {other}"),
     }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// What an outcome says about retrying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Hint {
     /// No opinion: the retry policy decides.
     None,

@@ -27,6 +27,23 @@
 //!
 //! The crate is generic: it knows nothing about IoT types.
 //!
+//! ## Modules
+//!
+//! | module | layer | error |
+//! | --- | --- | --- |
+//! | [`rate_limit`] | [`RateLimitLayer`](rate_limit::RateLimitLayer), [`KeyedRateLimitLayer`](rate_limit::KeyedRateLimitLayer) | [`RateLimitError`](rate_limit::RateLimitError) |
+//! | [`circuit_breaker`] | [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer), [`KeyedCircuitBreakerLayer`](circuit_breaker::KeyedCircuitBreakerLayer) | [`CircuitBreakerError`](circuit_breaker::CircuitBreakerError) |
+//! | [`retry`] (schedules in [`backoff`]) | [`RetryLayer`](retry::RetryLayer) | [`RetryError`](retry::RetryError) |
+//! | [`bulkhead`] | [`BulkheadLayer`](bulkhead::BulkheadLayer) | [`BulkheadError`](bulkhead::BulkheadError) |
+//! | [`timeout`] | [`TimeoutLayer`](timeout::TimeoutLayer) | [`TimeoutError`](timeout::TimeoutError) |
+//! | [`fallback`] | [`FallbackLayer`](fallback::FallbackLayer) | [`FallbackError`](fallback::FallbackError) |
+//! | [`batch`] | [`BatchLayer`](batch::BatchLayer) | [`BatchError`](batch::BatchError) |
+//! | `axum` (feature `axum`) | `IntoResponseLayer`, `BufferBodyLayer` | every error above is `IntoResponse` |
+//!
+//! Shared pieces: [`Validated`] configurations, [`ConfigError`],
+//! [`RetryHint`] and [`Hint`], and the clocks ([`Clock`], [`TokioClock`],
+//! [`ManualClock`]).
+//!
 //! ## A composed stack
 //!
 //! The order that works for calls to a flaky backend, outermost first:
@@ -48,26 +65,30 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let breaker = CircuitBreakerLayer::new(
+//! // Configurations are validated once (`build()`); the layers made from
+//! // them cannot fail.
+//! let breaker = CircuitBreakerLayer::from_validated(
 //!     CircuitBreakerConfig::default()
 //!         .name("ingest")
 //!         .sliding_window(SlidingWindow::count(50))
 //!         .minimum_number_of_calls(20)
 //!         .failure_rate_threshold(50.0)
-//!         .wait_duration_in_open(Duration::from_secs(10)),
-//! )?;
+//!         .wait_duration_in_open(Duration::from_secs(10))
+//!         .build()?,
+//! );
 //! let handle = breaker.handle().clone(); // state, stats, forcing, transitions
 //!
 //! let mut svc = ServiceBuilder::new()
-//!     .layer(RateLimitLayer::new(RateLimitConfig::per(1_000, Duration::from_secs(1)).name("ingest"))?)
+//!     .layer(RateLimitLayer::from(RateLimitConfig::per(1_000, Duration::from_secs(1)).name("ingest").build()?))
 //!     .layer(breaker)
-//!     .layer(RetryLayer::new(
+//!     .layer(RetryLayer::from(
 //!         RetryConfig::default()
 //!             .name("ingest")
 //!             .max_attempts(3)
-//!             .backoff(BackoffConfig::full_jitter(Duration::from_millis(50), Duration::from_secs(1))),
-//!     )?)
-//!     .layer(TimeoutLayer::new(TimeoutConfig::default().name("ingest").timeout(Duration::from_millis(500)))?)
+//!             .backoff(BackoffConfig::full_jitter(Duration::from_millis(50), Duration::from_secs(1)))
+//!             .build()?,
+//!     ))
+//!     .layer(TimeoutLayer::from(TimeoutConfig::default().name("ingest").timeout(Duration::from_millis(500)).build()?))
 //!     .service_fn(|frame: u64| async move { Ok::<_, std::io::Error>(frame * 2) });
 //!
 //! let response = svc.ready().await?.call(21).await?;
@@ -112,14 +133,53 @@
 //! ## Server hints
 //!
 //! Errors and responses that implement [`RetryHint`] tell the retry layer
-//! "retry after D" or "do not retry"; all errors of this crate do.
+//! "retry after D" or "do not retry"; all errors of this crate do. Errors
+//! of other crates (`reqwest::Error`, `tonic::Status`, `anyhow::Error`) are
+//! classified by a closure or trait object instead, without a newtype:
+//! [`RetryLayer::with_error_hint`](retry::RetryLayer::with_error_hint).
 //!
 //! ## Configuration
 //!
-//! Every configuration is a plain struct with `Default`, builder methods,
+//! Every configuration is a struct with `Default`, builder methods,
 //! `validate()` returning a [`ConfigError`] that names the field, and (with
 //! the default `serde` feature) serde support with durations written as
 //! `"250ms"` or `"5s"`.
+//!
+//! **Preferred: validate once, build infallibly.** `build()` checks a
+//! configuration and returns a [`Validated`] one; `XLayer::from_validated`
+//! (or `XLayer::from`) turns it into a layer and cannot fail. Deserializing
+//! into `Validated<XConfig>` validates too, so a bad file is rejected where
+//! it is read. The older `XLayer::new(config) -> Result` constructors
+//! remain and do both steps.
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use iot_resilience::Validated;
+//! use iot_resilience::retry::{RetryConfig, RetryLayer};
+//!
+//! let config: Validated<RetryConfig> = serde_json::from_str(r#"{"max_attempts": 4}"#).unwrap();
+//! let layer = RetryLayer::from(config); // no Result
+//! assert_eq!(layer.config().max_attempts, 4);
+//!
+//! let bad = serde_json::from_str::<Validated<RetryConfig>>(r#"{"max_attempts": 0}"#);
+//! assert!(bad.unwrap_err().to_string().contains("retry.max_attempts"));
+//! # }
+//! ```
+//!
+//! Configurations and the enums that may grow are `#[non_exhaustive]`:
+//! build configurations with `Default` and the builder methods (or serde),
+//! and give `match`es on the errors a wildcard arm.
+//!
+//! ## axum
+//!
+//! With the `axum` feature, every error implements axum's `IntoResponse`
+//! (429 with `Retry-After` for a rate limit, 503 for an open breaker, with
+//! `Retry-After` when the remaining open time is known, 503 for a full
+//! bulkhead, 504 for a timeout, inner errors by their own
+//! `IntoResponse`), and `axum::IntoResponseLayer` makes a stack's error
+//! `Infallible`, as `Router::layer` and `route_layer` require. See the
+//! `axum` module (built with the feature, and on docs.rs) for a
+//! route-level stack and a stack held in state.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

@@ -340,11 +340,8 @@ fn open_duration_function() {
     assert_eq!(c.open_duration(2), Duration::from_millis(2250));
     assert_eq!(c.open_duration(3), 3 * SEC);
     assert_eq!(c.open_duration(u32::MAX), 3 * SEC);
-    let uncapped = c.clone();
-    let uncapped = CircuitBreakerConfig {
-        max_wait_duration_in_open: None,
-        ..uncapped
-    };
+    let mut uncapped = c.clone();
+    uncapped.max_wait_duration_in_open = None;
     assert_eq!(uncapped.open_duration(10_000), Duration::MAX);
 }
 

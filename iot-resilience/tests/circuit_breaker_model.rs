@@ -219,6 +219,7 @@ impl Model {
             Outcome::Ignored => return self.release(permit),
             Outcome::Failure => true,
             Outcome::Success => false,
+            _ => unreachable!("an outcome the model does not know"),
         };
         let sample = Sample {
             at_ms: self.now_ms,

@@ -136,7 +136,7 @@ fn failed(err: RetryError<TestError>) -> (TestError, u32, GiveUpReason) {
             attempts,
             reason,
         } => (error, attempts, reason),
-        RetryError::NotReady => panic!("unexpected NotReady"),
+        other => panic!("unexpected {other:?}"),
     }
 }
 

@@ -101,7 +101,7 @@ async fn budget_exhausted_returns_the_last_error() {
             assert_eq!(attempts, 1);
             assert_eq!(reason, GiveUpReason::BudgetExhausted);
         }
-        RetryError::NotReady => panic!("not ready"),
+        other => panic!("unexpected {other:?}"),
     }
     assert_eq!(inner.0.load(Ordering::SeqCst), 1);
 }

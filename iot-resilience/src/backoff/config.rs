@@ -13,6 +13,7 @@ use crate::ConfigError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum BackoffStrategy {
     /// Always `base`.
     Constant,
@@ -51,6 +52,7 @@ impl BackoffStrategy {
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[non_exhaustive]
 pub struct BackoffConfig {
     /// The schedule's shape. Default: [`BackoffStrategy::FullJitter`].
     pub strategy: BackoffStrategy,

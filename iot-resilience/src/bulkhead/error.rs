@@ -7,6 +7,7 @@ use crate::{Hint, RetryHint};
 /// The error of [`Bulkhead`](super::Bulkhead): a rejection, or the inner
 /// service's error `E` unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BulkheadError<E> {
     /// All `max_concurrent` permits were in use (for `waited`, at most
     /// `max_wait`). The inner service was not called.

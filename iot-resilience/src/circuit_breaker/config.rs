@@ -29,6 +29,7 @@ pub const MAX_HALF_OPEN_PERMITS: u32 = 1_000_000;
     feature = "serde",
     serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub enum SlidingWindow {
     /// The last `size` recorded calls.
     CountBased {
@@ -140,6 +141,7 @@ impl Default for SlidingWindow {
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[non_exhaustive]
 pub struct CircuitBreakerConfig {
     /// Name, used as the `name` label in logs and metrics.
     pub name: Cow<'static, str>,

@@ -44,6 +44,7 @@ impl RetryHint for Rejected {
 
 /// Error of the [`CircuitBreaker`](super::CircuitBreaker) service.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CircuitBreakerError<E> {
     /// The breaker rejected the call; the inner service was not called.
     #[error("{}", Rejected { state: *state, retry_after: *retry_after })]

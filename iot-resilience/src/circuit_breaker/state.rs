@@ -79,6 +79,7 @@ impl fmt::Display for State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum TransitionReason {
     /// The failure rate reached the threshold (closed window or half-open
     /// probes).
@@ -120,6 +121,7 @@ impl fmt::Display for TransitionReason {
 /// A state change, as delivered by
 /// [`CircuitBreakerHandle::subscribe`](super::CircuitBreakerHandle::subscribe).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StateTransition {
     /// The state left.
     pub from: State,
@@ -140,6 +142,7 @@ pub struct StateTransition {
 /// * forced-open and disabled: nothing is recorded, so the counts are zero.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Stats {
     /// The state when the snapshot was taken.
     pub state: State,

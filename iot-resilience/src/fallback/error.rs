@@ -5,6 +5,7 @@ use crate::{Hint, RetryHint};
 /// The error of [`Fallback`](super::Fallback): the primary error when no
 /// fallback applied, or both errors when the fallback failed too.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FallbackError<E, F> {
     /// The primary service failed with an error the predicate did not
     /// select for a fallback.

@@ -11,6 +11,7 @@ use crate::ConfigError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum RateLimitMode {
     /// Fail the request at once with
     /// [`RateLimitError::Rejected`](super::RateLimitError::Rejected), which
@@ -43,6 +44,7 @@ impl RateLimitMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[non_exhaustive]
 pub struct RateLimitConfig {
     /// The `name` label of metrics and tracing events. Default:
     /// `"rate_limit"`.
@@ -142,6 +144,7 @@ impl RateLimitConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[non_exhaustive]
 pub struct KeyedRateLimitConfig {
     /// The `name` label of metrics and tracing events. Default:
     /// `"keyed_rate_limit"`.

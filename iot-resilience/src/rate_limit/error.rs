@@ -9,6 +9,7 @@ use crate::{Hint, RetryHint};
 /// [`KeyedRateLimit`](super::KeyedRateLimit): a rejection, or the inner
 /// service's error `E` unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RateLimitError<E> {
     /// No permit was available (within `max_wait` in wait mode); one will
     /// be after `retry_after`. The inner service was not called.

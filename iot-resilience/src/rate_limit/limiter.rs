@@ -57,6 +57,7 @@ pub(crate) struct Reservation {
 
 /// Why [`RateLimiter::check`] refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckError {
     /// Not enough permits now; retrying after
     /// [`NotUntil::retry_after`] would succeed.

@@ -36,6 +36,7 @@ pub const MAX_ATTEMPTS_WITHOUT_DEADLINE: u32 = 100;
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[non_exhaustive]
 pub struct RetryConfig {
     /// The `name` label of tracing events and metrics. Default: `"retry"`.
     pub name: Cow<'static, str>,
@@ -155,6 +156,7 @@ fn nest(e: ConfigError) -> ConfigError {
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[non_exhaustive]
 pub struct RetryBudgetConfig {
     /// Retries allowed per call, within `[0, 1000]` (resolution 0.001).
     /// Envoy allows 20% of requests, the Google SRE book 10%. Default: 0.2.

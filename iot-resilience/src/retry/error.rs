@@ -6,6 +6,7 @@ use crate::{Hint, RetryHint};
 
 /// Why the retry layer stopped retrying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum GiveUpReason {
     /// `max_attempts` attempts were made.
     MaxAttempts,
@@ -51,6 +52,7 @@ impl fmt::Display for GiveUpReason {
 /// The inner error `E` is kept intact (the last one, when several attempts
 /// failed), with the number of attempts and why retrying stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RetryError<E> {
     /// The call failed and the layer stopped retrying.
     #[error("gave up after {attempts} attempt(s): {reason}")]

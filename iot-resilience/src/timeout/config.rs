@@ -12,6 +12,7 @@ use crate::ConfigError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[non_exhaustive]
 pub struct TimeoutConfig {
     /// The `name` label of metrics and tracing events. Default:
     /// `"timeout"`.

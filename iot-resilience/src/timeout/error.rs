@@ -7,6 +7,7 @@ use crate::{Hint, RetryHint};
 /// The error of [`Timeout`](super::Timeout): the deadline passed, or the
 /// inner service's error `E` unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TimeoutError<E> {
     /// No response within `after`; the inner future was dropped.
     #[error("request timed out after {after:?}")]

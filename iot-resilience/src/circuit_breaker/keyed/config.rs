@@ -51,6 +51,7 @@ pub const KEY_OVERHEAD_BYTES: usize = 1536;
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[non_exhaustive]
 pub struct KeyedCircuitBreakerConfig {
     /// The breaker created for each key (its `name` labels them all).
     pub breaker: CircuitBreakerConfig,
