@@ -207,6 +207,10 @@ pub use config::duration as serde_duration;
 pub use config::{ConfigError, Validate, Validated};
 pub use hint::{Hint, RetryHint};
 
+// `#[non_exhaustive]` pinned by compile-fail doc tests.
+#[cfg(doctest)]
+mod stability;
+
 // Compile and run the README's example as a doc test, so it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
