@@ -17,7 +17,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, Route, get, post};
 use iot_resilience::axum::{
     BodyError, BufferBodyLayer, BufferedBody, InternalError, IntoResponseLayer, retry_after_header,
 };
@@ -313,100 +313,174 @@ async fn an_internal_error_does_not_leak_its_text() {
 
 // ------------------------------------------------------------ each layer
 
-#[tokio::test]
-async fn rate_limit_on_a_router_answers_429_with_retry_after() {
-    let app = Router::new().route("/", get(|| async { "ok" })).layer(
-        ServiceBuilder::new()
-            .layer(IntoResponseLayer)
-            .layer(rate_limit(1, Duration::from_secs(60))),
-    );
-    assert_eq!(send(&app, "GET", "/").await.status(), StatusCode::OK);
-    let limited = send(&app, "GET", "/").await;
-    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
-    // 60 s for the next permit, minus the time since the first request,
-    // rounded up.
-    assert_eq!(retry_after(&limited), Some("60"));
-    assert_eq!(body_text(limited).await, "rate limited");
+/// Where a layer goes: on the whole router (`Router::layer`, every route
+/// and the fallback) or on one route (`MethodRouter::layer`).
+#[derive(Debug, Clone, Copy)]
+enum Mount {
+    Router,
+    Route,
+}
+
+const MOUNTS: [Mount; 2] = [Mount::Router, Mount::Route];
+
+/// `route` at `/` with `layer` mounted as `mount` says, next to an
+/// unprotected `/other`.
+fn mount<L>(mount: Mount, route: MethodRouter, layer: L) -> Router
+where
+    L: tower::Layer<Route> + Clone + Send + Sync + 'static,
+    L::Service: Service<Request<Body>, Error = Infallible> + Clone + Send + Sync + 'static,
+    <L::Service as Service<Request<Body>>>::Response: IntoResponse + 'static,
+    <L::Service as Service<Request<Body>>>::Future: Send + 'static,
+{
+    let other = get(|| async { "other" });
+    match mount {
+        Mount::Router => Router::new()
+            .route("/", route)
+            .route("/other", other)
+            .layer(layer),
+        Mount::Route => Router::new()
+            .route("/", route.layer(layer))
+            .route("/other", other),
+    }
 }
 
 #[tokio::test]
-async fn breaker_on_a_router_opens_and_answers_503_with_retry_after() {
-    let layer = breaker(Duration::from_secs(30)).classifier(server_errors);
-    let handle = layer.handle().clone();
-    let app = Router::new()
-        .route("/", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
-        .layer(ServiceBuilder::new().layer(IntoResponseLayer).layer(layer));
-    // Two failures (the handler's 500s) open the breaker.
-    for _ in 0..2 {
+async fn rate_limit_answers_429_with_retry_after() {
+    for m in MOUNTS {
+        let app = mount(
+            m,
+            get(|| async { "ok" }),
+            ServiceBuilder::new()
+                .layer(IntoResponseLayer)
+                .layer(rate_limit(1, Duration::from_secs(60))),
+        );
         assert_eq!(
             send(&app, "GET", "/").await.status(),
-            StatusCode::INTERNAL_SERVER_ERROR
+            StatusCode::OK,
+            "{m:?}"
         );
-    }
-    assert_eq!(handle.state(), BreakerState::Open);
-    let rejected = send(&app, "GET", "/").await;
-    assert_eq!(rejected.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(retry_after(&rejected), Some("30"));
-
-    // Forced open: 503 without `Retry-After` (only an operator closes it).
-    handle.force_open();
-    let forced = send(&app, "GET", "/").await;
-    assert_eq!(forced.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(retry_after(&forced), None);
-}
-
-#[tokio::test]
-async fn retry_on_a_router_resends_the_buffered_body() {
-    let calls = Arc::new(AtomicU32::new(0));
-    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let handler = {
-        let calls = Arc::clone(&calls);
-        let seen = Arc::clone(&seen);
-        move |body: String| async move {
-            seen.lock().unwrap().push(body);
-            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::CREATED
-            }
+        let limited = send(&app, "GET", "/").await;
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "{m:?}");
+        // 60 s for the next permit, minus the time since the first
+        // request, rounded up.
+        assert_eq!(retry_after(&limited), Some("60"), "{m:?}");
+        assert_eq!(body_text(limited).await, "rate limited");
+        // On the router, the limiter covers every route; on a route, only it.
+        let other = send(&app, "GET", "/other").await.status();
+        match m {
+            Mount::Router => assert_eq!(other, StatusCode::TOO_MANY_REQUESTS),
+            Mount::Route => assert_eq!(other, StatusCode::OK),
         }
-    };
-    let retry = RetryLayer::from(
-        RetryConfig::default()
-            .max_attempts(3)
-            .backoff(BackoffConfig::constant(Duration::from_millis(5)))
-            .build()
-            .unwrap(),
-    )
-    .with_predicate(|r: &Result<Response, Infallible>| {
-        matches!(r, Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE)
-    });
-    let app = Router::new().route("/", post(handler)).layer(
-        ServiceBuilder::new()
-            .layer(IntoResponseLayer)
-            .layer(BufferBodyLayer::new(1024))
-            .layer(retry),
-    );
-    let response = app
-        .clone()
-        .oneshot(request("POST", "/", "reading=21"))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
-    assert_eq!(*seen.lock().unwrap(), vec!["reading=21"; 3]);
-
-    // A body over the limit: 413, the handler not called.
-    let response = app
-        .oneshot(request("POST", "/", "x".repeat(2048)))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
 }
 
 #[tokio::test]
-async fn timeout_on_a_route_answers_504() {
+async fn breaker_opens_and_answers_503_with_retry_after() {
+    for m in MOUNTS {
+        let layer = breaker(Duration::from_secs(30)).classifier(server_errors);
+        let handle = layer.handle().clone();
+        let app = mount(
+            m,
+            get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+            ServiceBuilder::new().layer(IntoResponseLayer).layer(layer),
+        );
+        // Two failures (the handler's 500s) open the breaker.
+        for _ in 0..2 {
+            assert_eq!(
+                send(&app, "GET", "/").await.status(),
+                StatusCode::INTERNAL_SERVER_ERROR
+            );
+        }
+        assert_eq!(handle.state(), BreakerState::Open, "{m:?}");
+        let rejected = send(&app, "GET", "/").await;
+        assert_eq!(rejected.status(), StatusCode::SERVICE_UNAVAILABLE, "{m:?}");
+        assert_eq!(retry_after(&rejected), Some("30"), "{m:?}");
+
+        // Forced open: 503 without `Retry-After` (only an operator closes
+        // it).
+        handle.force_open();
+        let forced = send(&app, "GET", "/").await;
+        assert_eq!(forced.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after(&forced), None);
+    }
+}
+
+#[tokio::test]
+async fn retry_resends_the_buffered_body() {
+    for m in MOUNTS {
+        let calls = Arc::new(AtomicU32::new(0));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let handler = {
+            let calls = Arc::clone(&calls);
+            let seen = Arc::clone(&seen);
+            move |body: String| async move {
+                seen.lock().unwrap().push(body);
+                if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::CREATED
+                }
+            }
+        };
+        let retry = RetryLayer::from(
+            RetryConfig::default()
+                .max_attempts(3)
+                .backoff(BackoffConfig::constant(Duration::from_millis(5)))
+                .build()
+                .unwrap(),
+        )
+        .with_predicate(|r: &Result<Response, Infallible>| {
+            matches!(r, Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE)
+        });
+        let app = mount(
+            m,
+            post(handler),
+            ServiceBuilder::new()
+                .layer(IntoResponseLayer)
+                .layer(BufferBodyLayer::new(1024))
+                .layer(retry),
+        );
+        let response = app
+            .clone()
+            .oneshot(request("POST", "/", "reading=21"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "{m:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(*seen.lock().unwrap(), vec!["reading=21"; 3]);
+
+        // A body over the limit: 413, the handler not called.
+        let response = app
+            .oneshot(request("POST", "/", "x".repeat(2048)))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{m:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+}
+
+#[tokio::test]
+async fn timeout_answers_504() {
+    for m in MOUNTS {
+        let app = mount(
+            m,
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+            ServiceBuilder::new()
+                .layer(IntoResponseLayer)
+                .layer(timeout(Duration::from_millis(50))),
+        );
+        let response = send(&app, "GET", "/").await;
+        assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT, "{m:?}");
+        assert_eq!(body_text(response).await, "request timed out");
+        assert_eq!(send(&app, "GET", "/other").await.status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn route_layer_keeps_404_for_unknown_paths() {
     let app = Router::new()
         .route(
             "/slow",
@@ -432,58 +506,62 @@ async fn timeout_on_a_route_answers_504() {
 }
 
 #[tokio::test]
-async fn bulkhead_on_a_router_answers_503_when_full() {
-    let release = Arc::new(tokio::sync::Notify::new());
-    let (entered_tx, mut entered) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let handler = {
-        let release = Arc::clone(&release);
-        move || async move {
-            entered_tx.send(()).unwrap();
-            release.notified().await;
-            "done"
-        }
-    };
-    let app = Router::new().route("/", get(handler)).layer(
-        ServiceBuilder::new()
-            .layer(IntoResponseLayer)
-            .layer(BulkheadLayer::from(
-                BulkheadConfig::default().max_concurrent(1).build().unwrap(),
-            )),
-    );
-    let first = tokio::spawn({
-        let app = app.clone();
-        async move { send(&app, "GET", "/").await.status() }
-    });
-    entered.recv().await.unwrap();
-    let full = send(&app, "GET", "/").await;
-    assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(retry_after(&full), None);
-    release.notify_one();
-    assert_eq!(first.await.unwrap(), StatusCode::OK);
+async fn bulkhead_answers_503_when_full() {
+    for m in MOUNTS {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let (entered_tx, mut entered) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let handler = {
+            let release = Arc::clone(&release);
+            move || async move {
+                entered_tx.send(()).unwrap();
+                release.notified().await;
+                "done"
+            }
+        };
+        let app = mount(
+            m,
+            get(handler),
+            ServiceBuilder::new()
+                .layer(IntoResponseLayer)
+                .layer(BulkheadLayer::from(
+                    BulkheadConfig::default().max_concurrent(1).build().unwrap(),
+                )),
+        );
+        let first = tokio::spawn({
+            let app = app.clone();
+            async move { send(&app, "GET", "/").await.status() }
+        });
+        entered.recv().await.unwrap();
+        let full = send(&app, "GET", "/").await;
+        assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE, "{m:?}");
+        assert_eq!(retry_after(&full), None);
+        assert_eq!(body_text(full).await, "bulkhead full");
+        release.notify_one();
+        assert_eq!(first.await.unwrap(), StatusCode::OK);
+    }
 }
 
 #[tokio::test]
-async fn fallback_on_a_router_answers_for_a_timeout() {
-    let fallback = FallbackLayer::value(|_: TimeoutError<Infallible>| {
-        (StatusCode::OK, "cached reading").into_response()
-    });
-    let app = Router::new()
-        .route(
-            "/",
+async fn fallback_answers_for_a_timeout() {
+    for m in MOUNTS {
+        let fallback = FallbackLayer::value(|_: TimeoutError<Infallible>| {
+            (StatusCode::OK, "cached reading").into_response()
+        });
+        let app = mount(
+            m,
             get(|| async {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 "fresh reading"
             }),
-        )
-        .layer(
             ServiceBuilder::new()
                 .layer(IntoResponseLayer)
                 .layer(fallback)
                 .layer(timeout(Duration::from_millis(20))),
         );
-    let response = send(&app, "GET", "/").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(body_text(response).await, "cached reading");
+        let response = send(&app, "GET", "/").await;
+        assert_eq!(response.status(), StatusCode::OK, "{m:?}");
+        assert_eq!(body_text(response).await, "cached reading");
+    }
 }
 
 #[tokio::test]
@@ -600,6 +678,39 @@ async fn the_composed_stack_over_a_real_socket() {
 
     assert_eq!(http(addr, "GET", "/health", "").await.status, 200);
     assert_eq!(http(addr, "GET", "/missing", "").await.status, 404);
+}
+
+#[tokio::test]
+async fn the_composed_stack_on_a_router_and_on_one_route_over_a_real_socket() {
+    for m in MOUNTS {
+        let stack = ServiceBuilder::new()
+            .layer(IntoResponseLayer)
+            .layer(rate_limit(2, Duration::from_secs(60)))
+            .layer(breaker_over(10, Duration::from_secs(10)).classifier(server_errors))
+            .layer(BufferBodyLayer::new(1 << 16))
+            .layer(RetryLayer::from(RetryConfig::default().build().unwrap()))
+            .layer(timeout(Duration::from_secs(1)))
+            .layer(BulkheadLayer::from(
+                BulkheadConfig::default().build().unwrap(),
+            ));
+        let addr = serve(mount(m, post(|body: String| async move { body }), stack)).await;
+
+        let echo = http(addr, "POST", "/", "humidity=40").await;
+        assert_eq!(
+            (echo.status, echo.body.as_str()),
+            (200, "humidity=40"),
+            "{m:?}"
+        );
+        assert_eq!(http(addr, "POST", "/", "again").await.status, 200);
+        let limited = http(addr, "POST", "/", "once more").await;
+        assert_eq!(limited.status, 429, "{m:?}");
+        assert_eq!(limited.header("retry-after"), Some("30"), "{m:?}");
+        let other = http(addr, "GET", "/other", "").await.status;
+        match m {
+            Mount::Router => assert_eq!(other, 429),
+            Mount::Route => assert_eq!(other, 200),
+        }
+    }
 }
 
 #[tokio::test]
