@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 
 use iot_observe::health::{CheckOptions, CheckResult, HealthRegistry, check_fn};
 use iot_observe::metrics_layer::catalog::{
-    DEFAULT_PREFIX, HEALTH_METRICS, LAYER_METRICS, MetricDef, prefixed,
+    DEFAULT_PREFIX, HEALTH_METRICS, HTTP_LAYER_METRICS, LAYER_METRICS, MetricDef, prefixed,
 };
 use iot_observe::metrics_layer::{MetricsLayer, ServerErrorsAsFailures};
 use iot_observe::prometheus::{PrometheusConfig, PrometheusExporter};
@@ -102,6 +102,19 @@ fn exposition() -> String {
             for status in [200, 404, 503] {
                 svc.clone().oneshot(status).await.unwrap();
             }
+            #[cfg(feature = "axum")]
+            {
+                use axum::routing::get;
+                let app: axum::Router = axum::Router::new()
+                    .route("/devices/{id}", get(|| async { "ok" }))
+                    .layer(MetricsLayer::http());
+                for path in ["/devices/d-1", "/nothing/here"] {
+                    let request = http::Request::get(path)
+                        .body(axum::body::Body::empty())
+                        .unwrap();
+                    app.clone().oneshot(request).await.unwrap();
+                }
+            }
 
             let registry = HealthRegistry::builder()
                 .check(
@@ -141,20 +154,71 @@ fn all_metrics() -> impl Iterator<Item = (String, &'static MetricDef)> {
     layer.chain(health)
 }
 
-#[test]
-fn exposition_passes_promtool_with_zero_findings() {
-    let text = exposition();
-    for (name, def) in all_metrics() {
-        let kind = def.kind.as_str();
+/// Each metric has its HELP text and TYPE in `text`.
+fn assert_help_and_type<'a>(text: &str, metrics: impl Iterator<Item = (String, &'a MetricDef)>) {
+    for (name, def) in metrics {
         assert!(
             text.contains(&format!("# HELP {name} {}\n", def.help)),
             "HELP for {name}:\n{text}"
         );
         assert!(
-            text.contains(&format!("# TYPE {name} {kind}\n")),
+            text.contains(&format!("# TYPE {name} {}\n", def.kind.as_str())),
             "TYPE for {name}:\n{text}"
         );
     }
+}
+
+/// Each metric has a row with its type and labels in the table of `doc`
+/// (relative to this crate).
+fn assert_table_rows<'a>(doc: &str, metrics: impl Iterator<Item = (String, &'a MetricDef)>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(doc);
+    let docs = std::fs::read_to_string(&path).unwrap();
+    for (name, def) in metrics {
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("no table row for {name} in {}", path.display()));
+        assert!(row.contains(&format!("| {} |", def.kind.as_str())), "{row}");
+        for label in def.labels {
+            assert!(row.contains(&format!("`{label}`")), "{row} lacks {label}");
+        }
+    }
+}
+
+/// The HTTP mode's metrics (exercised with feature `axum`).
+fn http_metrics() -> impl Iterator<Item = (String, &'static MetricDef)> {
+    HTTP_LAYER_METRICS
+        .iter()
+        .map(|d| (exported_name(d, true), d))
+}
+
+#[cfg(feature = "axum")]
+#[test]
+fn http_mode_exposition_has_help_type_and_bounded_labels() {
+    let text = exposition();
+    assert_help_and_type(&text, http_metrics());
+    assert!(
+        text.contains(r#"route="/devices/{id}",method="GET",status_class="2xx""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="unmatched",method="GET",status_class="4xx""#));
+    assert!(
+        !text.contains("/devices/d-1") && !text.contains("/nothing"),
+        "{text}"
+    );
+}
+
+/// The HTTP mode's metrics are in the family's table in
+/// docs/observability.md (docs/metrics.md lists the others).
+#[test]
+fn observability_docs_list_the_http_metrics() {
+    assert_table_rows("../docs/observability.md", http_metrics());
+}
+
+#[test]
+fn exposition_passes_promtool_with_zero_findings() {
+    let text = exposition();
+    assert_help_and_type(&text, all_metrics());
     let global = r#"service="gateway",instance="pod-1",region="eu-west""#;
     let warn_run =
         format!(r#"health_check_runs_total{{{global},check="cache:connection",status="warn"}} 1"#);
@@ -195,16 +259,5 @@ fn promtool_does_report_bad_names() {
 
 #[test]
 fn docs_table_lists_every_metric() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/metrics.md");
-    let docs = std::fs::read_to_string(&path).unwrap();
-    for (name, def) in all_metrics() {
-        let row = docs
-            .lines()
-            .find(|l| l.starts_with(&format!("| `{name}` |")))
-            .unwrap_or_else(|| panic!("no table row for {name} in {}", path.display()));
-        assert!(row.contains(&format!("| {} |", def.kind.as_str())), "{row}");
-        for label in def.labels {
-            assert!(row.contains(&format!("`{label}`")), "{row} lacks {label}");
-        }
-    }
+    assert_table_rows("../docs/metrics.md", all_metrics());
 }

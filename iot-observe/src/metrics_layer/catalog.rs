@@ -67,6 +67,14 @@ pub const DEFAULT_PREFIX: &str = "iot";
 pub const LABEL_OPERATION: &str = "operation";
 /// Label: `success` or `error`, see [`Outcome`](super::Outcome).
 pub const LABEL_OUTCOME: &str = "outcome";
+/// Label: the route template axum matched (`/devices/{id}`), or
+/// `unmatched`; HTTP mode only.
+pub const LABEL_ROUTE: &str = "route";
+/// Label: the request method (`GET`, ..., `OTHER`); HTTP mode only.
+pub const LABEL_METHOD: &str = "method";
+/// Label: the response status class, `1xx` to `5xx`, or `error` when the
+/// service returned an error instead of a response; HTTP mode only.
+pub const LABEL_STATUS_CLASS: &str = "status_class";
 /// Label: the name of a health check.
 pub const LABEL_CHECK: &str = "check";
 /// Label: the health status of one run, `pass`, `warn` or `fail`.
@@ -78,6 +86,14 @@ pub const REQUESTS_TOTAL: &str = "requests_total";
 pub const REQUEST_DURATION_SECONDS: &str = "request_duration_seconds";
 /// Suffix of the in-flight gauge: `<prefix>_requests_in_flight`.
 pub const REQUESTS_IN_FLIGHT: &str = "requests_in_flight";
+
+/// Suffix of the HTTP request counter: `<prefix>_http_requests_total`.
+pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
+/// Suffix of the HTTP latency histogram:
+/// `<prefix>_http_request_duration_seconds`.
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
+/// Suffix of the HTTP in-flight gauge: `<prefix>_http_requests_in_flight`.
+pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
 
 /// The metrics of [`MetricsLayer`](super::MetricsLayer), names without the
 /// prefix.
@@ -102,6 +118,32 @@ pub const LAYER_METRICS: [MetricDef; 3] = [
         unit: Some(Unit::Count),
         labels: &[LABEL_OPERATION],
         help: "Requests started and not yet completed or cancelled, by operation.",
+    },
+];
+
+/// The metrics of the HTTP mode of the layer (`HttpMetricsLayer`, feature
+/// `axum`), names without the prefix.
+pub const HTTP_LAYER_METRICS: [MetricDef; 3] = [
+    MetricDef {
+        name: HTTP_REQUESTS_TOTAL,
+        kind: MetricKind::Counter,
+        unit: Some(Unit::Count),
+        labels: &[LABEL_ROUTE, LABEL_METHOD, LABEL_STATUS_CLASS],
+        help: "HTTP requests completed, by route template, method and status class.",
+    },
+    MetricDef {
+        name: HTTP_REQUEST_DURATION_SECONDS,
+        kind: MetricKind::Histogram,
+        unit: Some(Unit::Seconds),
+        labels: &[LABEL_ROUTE, LABEL_METHOD, LABEL_STATUS_CLASS],
+        help: "HTTP request latency in seconds, from call to response, by route template, method and status class.",
+    },
+    MetricDef {
+        name: HTTP_REQUESTS_IN_FLIGHT,
+        kind: MetricKind::Gauge,
+        unit: Some(Unit::Count),
+        labels: &[LABEL_ROUTE, LABEL_METHOD],
+        help: "HTTP requests started and not yet completed or cancelled, by route template and method.",
     },
 ];
 
@@ -145,14 +187,14 @@ pub fn prefixed(prefix: &str, suffix: &str) -> String {
     name
 }
 
-/// Registers HELP text for the layer metrics with `prefix` and every health
-/// metric with `recorder`.
+/// Registers HELP text for the layer metrics (both modes) with `prefix`
+/// and every health metric with `recorder`.
 ///
 /// `prometheus::PrometheusExporter` (feature `prometheus`) calls this with
 /// the default prefix; [`MetricsLayer`](super::MetricsLayer) describes
 /// its own metrics with the current recorder when it is built.
 pub fn describe_all(recorder: &dyn Recorder, prefix: &str) {
-    for def in &LAYER_METRICS {
+    for def in LAYER_METRICS.iter().chain(&HTTP_LAYER_METRICS) {
         def.describe(recorder, prefixed(prefix, def.name));
     }
     for def in &HEALTH_METRICS {

@@ -47,6 +47,15 @@ impl MetricsLayer {
         Self::builder(operation).build()
     }
 
+    /// The HTTP mode: a layer labelling requests by matched route template,
+    /// method and status class instead of a fixed operation, with the
+    /// default prefix `iot`; see [`HttpMetricsLayer`](super::HttpMetricsLayer).
+    #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    pub fn http() -> super::HttpMetricsLayer {
+        super::HttpMetricsLayer::new()
+    }
+
     /// A builder for a layer for `operation`.
     pub fn builder(operation: impl Into<Cow<'static, str>>) -> MetricsLayerBuilder {
         MetricsLayerBuilder {

@@ -8,6 +8,14 @@
 //! | `<prefix>_request_duration_seconds` | histogram | `operation`, `outcome` |
 //! | `<prefix>_requests_in_flight` | gauge | `operation` |
 //!
+//! For HTTP services under axum, [`MetricsLayer::http`] (feature `axum`)
+//! records `<prefix>_http_requests_total`,
+//! `<prefix>_http_request_duration_seconds` and
+//! `<prefix>_http_requests_in_flight` by `route` (the matched route
+//! template; one `unmatched` value for everything else), `method` and
+//! `status_class` (`2xx`, ..., `5xx`) instead of a fixed operation: see
+//! `HttpMetricsLayer`.
+//!
 //! The prefix defaults to `iot`. `outcome` is `success` or `error`, decided
 //! by a [`Classify`] implementation. Labels are a bounded set: the
 //! operation name is fixed when the layer is built (a name or route
@@ -54,10 +62,15 @@ pub mod catalog;
 mod classify;
 mod future;
 mod handles;
+#[cfg(feature = "axum")]
+mod http;
 mod layer;
 mod service;
 
 pub use classify::{Classify, DefaultClassifier, Outcome, ServerErrorsAsFailures};
 pub use future::ResponseFuture;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use http::{HttpMetricsLayer, HttpMetricsService, HttpResponseFuture, UNMATCHED_ROUTE};
 pub use layer::{MetricsLayer, MetricsLayerBuilder};
 pub use service::MetricsService;

@@ -6,7 +6,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::ExporterError;
-use crate::metrics_layer::catalog::{LABEL_CHECK, LABEL_OPERATION, LABEL_OUTCOME, LABEL_STATUS};
+use crate::metrics_layer::catalog::{
+    LABEL_CHECK, LABEL_METHOD, LABEL_OPERATION, LABEL_OUTCOME, LABEL_ROUTE, LABEL_STATUS,
+    LABEL_STATUS_CLASS,
+};
 
 /// Default histogram buckets in seconds, 0.5 ms to 10 s: request latencies
 /// and health check durations.
@@ -20,13 +23,16 @@ pub const DEFAULT_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// Label names a global label may not use: the ones histograms and summaries
 /// need, and the ones iot-observe metrics carry (a metric's own label would
 /// silently replace the global one).
-pub const RESERVED_LABELS: [&str; 6] = [
+pub const RESERVED_LABELS: [&str; 9] = [
     "le",
     "quantile",
     LABEL_OPERATION,
     LABEL_OUTCOME,
     LABEL_CHECK,
     LABEL_STATUS,
+    LABEL_ROUTE,
+    LABEL_METHOD,
+    LABEL_STATUS_CLASS,
 ];
 
 /// Configuration of a [`PrometheusExporter`](super::PrometheusExporter).
