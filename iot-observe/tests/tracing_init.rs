@@ -5,7 +5,7 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use iot_observe::tracing_init::{self, Format, InitError, TracingConfig};
+use iot_observe::tracing_init::{self, Format, InitError, LogFilterError, TracingConfig};
 use tracing_subscriber::fmt::MakeWriter;
 
 /// A `MakeWriter` appending to a shared buffer.
@@ -115,7 +115,9 @@ fn second_global_init_returns_an_error() {
     let config = TracingConfig::json()
         .filter_env(None::<&'static str>)
         .output(tracing_init::Output::Stderr);
-    tracing_init::init(config.clone()).unwrap();
+    let log = tracing_init::init(config.clone()).unwrap();
+    assert_eq!(log.filter().unwrap(), "info");
+    assert_eq!(log.initial_filter(), "info");
     assert!(matches!(
         tracing_init::init(config),
         Err(InitError::SubscriberAlreadySet)
@@ -139,4 +141,49 @@ fn config_deserializes_with_defaults() {
     assert_eq!(config.filter_env.as_deref(), Some("RUST_LOG"));
     assert_eq!(config.output, tracing_init::Output::Stdout);
     assert!(serde_json::from_str::<TracingConfig>(r#"{"format": "xml"}"#).is_err());
+}
+
+#[test]
+fn a_filter_change_takes_effect_without_a_restart() {
+    let buffer = Buffer::default();
+    let config = TracingConfig::json()
+        .filter_env(None::<&'static str>)
+        .default_directive("info");
+    let (subscriber, handle) = config.build_reloadable(buffer.clone()).unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::debug!("m-1 filtered out");
+        tracing::info!("m-2 kept");
+
+        handle.set_filter("info,tracing_init=debug").unwrap();
+        tracing::debug!("m-3 kept after the change");
+        tracing::trace!("m-4 filtered out");
+        assert_eq!(handle.filter().unwrap(), "tracing_init=debug,info");
+
+        // A bad filter is refused and changes nothing.
+        assert!(matches!(
+            handle.set_filter("info,tracing_init=loud"),
+            Err(LogFilterError::Invalid { directives, .. }) if directives == "info,tracing_init=loud"
+        ));
+        tracing::debug!("m-5 kept");
+
+        handle.reset().unwrap();
+        assert_eq!(handle.filter().unwrap(), "info");
+        tracing::debug!("m-6 filtered out after the reset");
+        tracing::warn!("m-7 kept");
+    });
+    let messages: Vec<String> = buffer
+        .text()
+        .lines()
+        .map(|l| {
+            let line: serde_json::Value = serde_json::from_str(l).unwrap();
+            line["message"].as_str().unwrap()[..3].to_owned()
+        })
+        .collect();
+    assert_eq!(messages, ["m-2", "m-3", "m-5", "m-7"]);
+
+    // The subscriber is gone: the handle says so.
+    assert!(matches!(
+        handle.set_filter("debug"),
+        Err(LogFilterError::SubscriberGone)
+    ));
 }

@@ -163,15 +163,17 @@ impl TracingConfig {
         })
     }
 
-    /// The filter from the filter variable, or the default directives.
-    pub(crate) fn filter(&self) -> Result<EnvFilter, InitError> {
+    /// The filter from the filter variable, or the default directives,
+    /// and those directives.
+    pub(crate) fn filter(&self) -> Result<(EnvFilter, String), InitError> {
         let from_env = self.filter_env.as_deref().and_then(env);
         let directives = from_env
             .filter(|value| !value.trim().is_empty())
             .unwrap_or_else(|| self.default_directive.to_string());
-        EnvFilter::builder()
-            .parse(&directives)
-            .map_err(|source| InitError::InvalidFilter { directives, source })
+        match EnvFilter::builder().parse(&directives) {
+            Ok(filter) => Ok((filter, directives)),
+            Err(source) => Err(InitError::InvalidFilter { directives, source }),
+        }
     }
 }
 

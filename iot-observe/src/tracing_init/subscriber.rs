@@ -2,12 +2,18 @@
 
 use tracing::Subscriber;
 use tracing_subscriber::fmt::{self, MakeWriter};
+use tracing_subscriber::layer::{Layer, Layered, SubscriberExt};
+use tracing_subscriber::{EnvFilter, Registry, reload};
 
 use super::config::{Format, TracingConfig};
 use super::error::InitError;
+use super::reload::LogHandle;
 
 /// A type-erased subscriber, whatever the format.
 pub type BoxSubscriber = Box<dyn Subscriber + Send + Sync + 'static>;
+
+/// The registry under its reloadable filter, which the output layer wraps.
+type Filtered = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
 
 impl TracingConfig {
     /// Builds the subscriber writing to `make_writer` instead of
@@ -32,10 +38,27 @@ impl TracingConfig {
         W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
     {
         self.build_with(make_writer, false)
+            .map(|(subscriber, _)| subscriber)
+    }
+
+    /// [`build_subscriber`](Self::build_subscriber), plus the
+    /// [`LogHandle`] that changes its filter while it runs.
+    ///
+    /// # Errors
+    ///
+    /// As [`build_subscriber`](Self::build_subscriber).
+    pub fn build_reloadable<W>(
+        &self,
+        make_writer: W,
+    ) -> Result<(BoxSubscriber, LogHandle), InitError>
+    where
+        W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    {
+        self.build_with(make_writer, false)
     }
 
     /// Builds the subscriber for [`output`](Self::output).
-    pub(crate) fn build_for_output(&self) -> Result<BoxSubscriber, InitError> {
+    pub(crate) fn build_for_output(&self) -> Result<(BoxSubscriber, LogHandle), InitError> {
         let terminal = self.output.is_terminal();
         match self.output {
             super::Output::Stdout => self.build_with(std::io::stdout, terminal),
@@ -43,30 +66,42 @@ impl TracingConfig {
         }
     }
 
-    fn build_with<W>(&self, make_writer: W, terminal: bool) -> Result<BoxSubscriber, InitError>
+    fn build_with<W>(
+        &self,
+        make_writer: W,
+        terminal: bool,
+    ) -> Result<(BoxSubscriber, LogHandle), InitError>
     where
         W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
     {
-        let filter = self.filter()?;
+        let (filter, directives) = self.filter()?;
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let ansi = self.ansi.unwrap_or(terminal && !no_color);
-        let builder = fmt().with_env_filter(filter).with_writer(make_writer);
-        Ok(match self.resolve_format(terminal)? {
+        let output: Box<dyn Layer<Filtered> + Send + Sync> = match self.resolve_format(terminal)? {
             Format::Json => Box::new(
-                builder
+                fmt::layer()
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
                     .with_ansi(false)
-                    .finish(),
+                    .with_writer(make_writer),
             ),
-            Format::Pretty => Box::new(builder.pretty().with_ansi(ansi).finish()),
-            Format::Compact | Format::Auto => Box::new(builder.compact().with_ansi(ansi).finish()),
-        })
+            Format::Pretty => Box::new(
+                fmt::layer()
+                    .pretty()
+                    .with_ansi(ansi)
+                    .with_writer(make_writer),
+            ),
+            Format::Compact | Format::Auto => Box::new(
+                fmt::layer()
+                    .compact()
+                    .with_ansi(ansi)
+                    .with_writer(make_writer),
+            ),
+        };
+        let (filter, handle) = reload::Layer::new(filter);
+        let subscriber = Registry::default().with(filter).with(output);
+        Ok((Box::new(subscriber), LogHandle::new(handle, directives)))
     }
-}
-
-fn fmt() -> fmt::SubscriberBuilder {
-    fmt::Subscriber::builder()
 }
