@@ -241,27 +241,40 @@ fn read_config_files(
     index: &SpanIndex,
     diags: &mut Vec<Diagnostic>,
 ) {
-    for (name, file) in spec.config_files.iter_mut() {
-        let Some(rel) = file.path.take() else {
-            continue;
-        };
-        let path = join(&join("config_files", name), "path");
+    let mut read = |path: String, rel: &str, hint: &str| -> Option<String> {
         let span = Some(index.find(&path));
         let Some(dir) = dir else {
             diags.push(Diagnostic::new(
                 path,
                 span,
-                "files can only be read when the spec is loaded from a file; use `content`",
+                format!("files can only be read when the spec is loaded from a file{hint}"),
             ));
+            return None;
+        };
+        match std::fs::read_to_string(dir.join(rel)) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    path,
+                    span,
+                    format!("cannot read {rel:?}: {e}"),
+                ));
+                None
+            }
+        }
+    };
+    for (name, file) in spec.config_files.iter_mut() {
+        let Some(rel) = file.path.take() else {
             continue;
         };
-        match std::fs::read_to_string(dir.join(&rel)) {
-            Ok(text) => file.content = Some(text),
-            Err(e) => diags.push(Diagnostic::new(
-                path,
-                span,
-                format!("cannot read {rel:?}: {e}"),
-            )),
+        let path = join(&join("config_files", name), "path");
+        if let Some(text) = read(path, &rel, "; use `content`") {
+            file.content = Some(text);
+        }
+    }
+    if let Some(pg) = spec.dependencies.postgres.as_mut() {
+        if let Some(rel) = pg.migrations.as_deref() {
+            pg.migrations_sql = read("dependencies.postgres.migrations".into(), rel, "");
         }
     }
 }

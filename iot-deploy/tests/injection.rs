@@ -366,6 +366,53 @@ proptest! {
     }
 }
 
+/// Migration SQL is file content, not a spec string: anything goes, and
+/// it lands as data in the ConfigMap, the Helm values and the compose init
+/// script, read back exactly, with the files' structure unchanged.
+fn check_migration_sql(sql: &str) -> Result<(), TestCaseError> {
+    let text = format!(
+        "{}\n[dependencies.postgres]\n",
+        spec_text("plain", "plain", "plain")
+    );
+    let mut f = SpecFile::parse(&text, Format::Toml).unwrap();
+    let set = |s: &mut iot_deploy::DeploySpec, v: &str| {
+        if let Some(p) = s.dependencies.postgres.as_mut() {
+            p.migrations_sql = Some(v.to_string());
+        }
+    };
+    set(&mut f.base, sql);
+    let mut plain = f.clone();
+    set(&mut plain.base, "SELECT 1;");
+    let targets = [Target::K8s, Target::Helm, Target::Compose];
+    let (files, plain_files) = (
+        render(&f, None, &targets).unwrap(),
+        render(&plain, None, &targets).unwrap(),
+    );
+    let docs = yaml_docs(file(&files, "k8s/migrations.yaml"));
+    let kinds = |d: &[Json]| d.iter().map(|x| x["kind"].clone()).collect::<Vec<_>>();
+    prop_assert_eq!(
+        kinds(&docs),
+        kinds(&yaml_docs(file(&plain_files, "k8s/migrations.yaml")))
+    );
+    prop_assert_eq!(docs[0]["data"]["migrations.sql"].as_str(), Some(sql));
+    let values = yaml_docs(file(&files, "helm/sensor-api/values.yaml"));
+    prop_assert_eq!(
+        values[0]["postgres"]["migrations"]["sql"].as_str(),
+        Some(sql)
+    );
+    prop_assert_eq!(file(&files, "compose/postgres/initdb/migrations.sql"), sql);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn migration_sql_stays_data(sql in tricky()) {
+        check_migration_sql(&sql)?;
+    }
+}
+
 #[test]
 fn the_reported_injection_is_rejected_with_the_field() {
     let desc = "ok\n[Service]\nExecStartPre=/usr/bin/touch /tmp/pwned\n[Unit]";

@@ -34,6 +34,7 @@ fn check(json: &Json) -> Result<(), String> {
         "Ingress" => round_trip::<networking::v1::Ingress>(json),
         "NetworkPolicy" => round_trip::<networking::v1::NetworkPolicy>(json),
         "CronJob" => round_trip::<batch::v1::CronJob>(json),
+        "Job" => round_trip::<batch::v1::Job>(json),
         other => return Err(format!("no k8s-openapi type mapped for kind {other:?}")),
     }?;
     if back != *json {
@@ -88,7 +89,7 @@ fn every_emitted_object_matches_k8s_openapi() {
     assert!(rollouts >= 4, "the gateway's Rollouts: {rollouts}");
     assert_eq!(
         kinds.len(),
-        12,
+        13,
         "every kind is covered by some spec: {kinds:?}"
     );
 }

@@ -457,6 +457,32 @@ const CASES: &[(Format, &str, &str)] = &[
         "name = \"gw\"\n[scaling.keda]\nprometheus_address = \"http://p:9090?x=\\\"a\\\"\"\n",
         "scaling.keda.prometheus_address:",
     ),
+    // The PostgreSQL migration and password Secret (issue #14).
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.postgres]\nmigrations = \"/etc/schema.sql\"\n",
+        "dependencies.postgres.migrations: \"/etc/schema.sql\" is not a path to a .sql file relative to the spec",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.postgres]\nmigrations = \"schema.txt\"\n",
+        "dependencies.postgres.migrations: \"schema.txt\" is not a path to a .sql file",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.postgres]\nmigrations = \"schema.sql\"\n",
+        "dependencies.postgres.migrations: files can only be read when the spec is loaded from a file",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.postgres]\npassword_secret = \"Db_Pass\"\n",
+        "dependencies.postgres.password_secret: \"Db_Pass\" is not a Secret name",
+    ),
+    (
+        Format::Toml,
+        "name = \"gw\"\n[dependencies.postgres]\nmigrations_sql = \"DROP TABLE x;\"\n",
+        "dependencies.postgres.migrations_sql: unknown field `migrations_sql`",
+    ),
 ];
 
 fn with_image(text: &str, format: Format) -> String {

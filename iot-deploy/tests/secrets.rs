@@ -92,10 +92,13 @@ fn check_unit(label: &str, spec: &DeploySpec) {
             "{label}: the comment says the file is required:\n{unit}"
         );
     }
+    // POSTGRES_PASSWORD_FILE (a credential's path, not the value) is the
+    // service's own way to the password.
+    let unit_values = unit.replace("POSTGRES_PASSWORD_FILE=", "");
     for foreign in [POSTGRES_PASSWORD, GRAFANA_PASSWORD] {
         if !keys.iter().any(|k| k == foreign) {
             assert!(
-                !unit.contains(foreign),
+                !unit_values.contains(foreign),
                 "{label}: the unit mentions {foreign}, which the service does not read:\n{unit}"
             );
         }
@@ -222,7 +225,14 @@ fn gateway_unit_names_its_own_secrets_only() {
         environment_files(&unit),
         ["/etc/telemetry-gateway/telemetry-gateway.env"]
     );
-    assert!(!unit.contains(POSTGRES_PASSWORD) && !unit.contains(GRAFANA_PASSWORD));
+    // The PostgreSQL password: a credential file, never a value.
+    assert!(
+        unit.contains("\nEnvironment=\"POSTGRES_PASSWORD_FILE=%d/postgres_password\"\n")
+            && unit.contains("\nLoadCredential=postgres:/etc/telemetry-gateway/postgres\n"),
+        "{unit}"
+    );
+    let values = unit.replace("POSTGRES_PASSWORD_FILE=", "");
+    assert!(!values.contains(POSTGRES_PASSWORD) && !unit.contains(GRAFANA_PASSWORD));
 }
 
 fn with_secrets(keys: &[&str]) -> DeploySpec {

@@ -1,6 +1,7 @@
 //! docker-compose.yaml, mosquitto.conf and the env-file template.
 
 use super::File;
+use super::k8s::{POSTGRES_SECRETS_DIR, migrations, postgres_password_file};
 use super::{mosquitto, mqtt_client};
 use crate::emit::{Value, to_yaml};
 use crate::metrics_contract::HEALTHCHECK_SUBCOMMAND;
@@ -101,7 +102,9 @@ fn service(spec: &DeploySpec, deps: &[&str]) -> Value {
     if let Some(p) = &d.postgres {
         env.set("POSTGRES_HOST", "postgres")
             .set("POSTGRES_PORT", "5432")
-            .set("POSTGRES_DB", p.database.as_str());
+            .set("POSTGRES_DB", p.database.as_str())
+            .set("POSTGRES_USER", p.user.as_str())
+            .set("POSTGRES_PASSWORD_FILE", postgres_password_file());
     }
     if d.redis.is_some() {
         env.set("REDIS_HOST", "redis").set("REDIS_PORT", "6379");
@@ -138,6 +141,11 @@ fn service(spec: &DeploySpec, deps: &[&str]) -> Value {
         // The operator puts the CA, client certificate, key and password
         // here (readable by the service's user); never generated.
         volumes.push(format!("./secrets/mqtt:{}:ro", mqtt_client::SECRETS_DIR));
+    }
+    if d.postgres.is_some() {
+        // The operator puts the user's password here as `password` (the
+        // value of POSTGRES_PASSWORD in the env file); never generated.
+        volumes.push(format!("./secrets/postgres:{POSTGRES_SECRETS_DIR}:ro"));
     }
     if !volumes.is_empty() {
         s.set("volumes", volumes);
@@ -188,10 +196,16 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
                         .with("POSTGRES_USER", p.user.as_str())
                         .with(POSTGRES_PASSWORD, required_var(spec, POSTGRES_PASSWORD)),
                 )
-                .with("volumes", vec!["postgres-data:/var/lib/postgresql/data"])
+                .with("volumes", postgres_volumes(spec))
                 .with("healthcheck", health(check, "10s")),
         );
         volumes.set("postgres-data", Value::map());
+        if let Some((_, sql)) = migrations::migration(spec) {
+            out.push(File::new(
+                format!("compose/postgres/initdb/{}", migrations::SQL_KEY),
+                sql,
+            ));
+        }
     }
     if let Some(r) = &d.redis {
         deps.push("redis");
@@ -296,6 +310,20 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
     );
     out.push(File::new("compose/env.example", env_example(spec)));
     out
+}
+
+/// Where the postgres image runs `*.sql` files when it initialises an
+/// empty data directory.
+pub const INITDB_DIR: &str = "/docker-entrypoint-initdb.d";
+
+/// The postgres service's volumes: its data, and the migration SQL as an
+/// init script (run once, on the first start with an empty volume).
+fn postgres_volumes(spec: &DeploySpec) -> Vec<String> {
+    let mut v = vec!["postgres-data:/var/lib/postgresql/data".to_string()];
+    if migrations::migration(spec).is_some() {
+        v.push(format!("./postgres/initdb:{INITDB_DIR}:ro"));
+    }
+    v
 }
 
 /// The env-file template: every secret key once, grouped by the service

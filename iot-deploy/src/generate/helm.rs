@@ -3,7 +3,7 @@
 
 use super::File;
 use super::helm_values::{chart, values};
-use super::k8s::{MQTT_FILE_MODE, broker, platform};
+use super::k8s::{MQTT_FILE_MODE, POSTGRES_SECRETS_DIR, broker, migrations, platform};
 use super::{mosquitto, mqtt_client};
 use crate::spec::DeploySpec;
 
@@ -142,6 +142,46 @@ canary:
   steps:
     {{- toYaml $r.steps | nindent 4 }}
 {{- end }}
+{{- end }}
+
+{{/*
+The Secret volumes (MQTT files, the PostgreSQL password), shared by the
+Deployment and the CronJob.
+*/}}
+{{- define "CHART.secretVolumes" -}}
+{{- range $name, $sources := dict "mqtt" .Values.mqtt.secretSources "postgres" .Values.postgres.secretSources }}
+{{- with $sources }}
+- name: {{ $name }}
+  projected:
+    defaultMode: MQTT_MODE
+    sources:
+      {{- toYaml . | nindent 6 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The metadata of a migration hook object: (list context name-suffix weight
+delete-policy).
+*/}}
+{{- define "CHART.hookMetadata" -}}
+{{- $ctx := index . 0 -}}
+metadata:
+  name: {{ include "CHART.fullname" $ctx }}-{{ index . 1 }}
+  labels:
+    {{- include "CHART.labels" $ctx | nindent 4 }}
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-weight: {{ index . 2 | quote }}
+    helm.sh/hook-delete-policy: {{ index . 3 }}
+{{- end }}
+
+{{/*
+The migration Job's pods.
+*/}}
+{{- define "CHART.migrateSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "CHART.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}-migrate
 {{- end }}
 
 {{/*
@@ -356,6 +396,11 @@ spec:
               mountPath: MQTT_DIR
               readOnly: true
             {{- end }}
+            {{- if .Values.postgres.secretSources }}
+            - name: postgres
+              mountPath: POSTGRES_DIR
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -363,13 +408,7 @@ spec:
         {{- if .Values.config.files }}
         {{- include "CHART.configVolume" . | nindent 8 }}
         {{- end }}
-        {{- with .Values.mqtt.secretSources }}
-        - name: mqtt
-          projected:
-            defaultMode: MQTT_MODE
-            sources:
-              {{- toYaml . | nindent 14 }}
-        {{- end }}
+        {{- include "CHART.secretVolumes" . | nindent 8 }}
 "#;
 
 const MQTT_CERTIFICATES: &str = r#"{{- if .Values.mqtt.certManager.enabled }}
@@ -683,6 +722,11 @@ spec:
                   mountPath: MQTT_DIR
                   readOnly: true
                 {{- end }}
+                {{- if .Values.postgres.secretSources }}
+                - name: postgres
+                  mountPath: POSTGRES_DIR
+                  readOnly: true
+                {{- end }}
           volumes:
             - name: tmp
               emptyDir:
@@ -690,13 +734,7 @@ spec:
             {{- if .Values.config.files }}
             {{- include "CHART.configVolume" . | nindent 12 }}
             {{- end }}
-            {{- with .Values.mqtt.secretSources }}
-            - name: mqtt
-              projected:
-                defaultMode: MQTT_MODE
-                sources:
-                  {{- toYaml . | nindent 18 }}
-            {{- end }}
+            {{- include "CHART.secretVolumes" . | nindent 12 }}
 {{- end }}
 "#;
 
@@ -932,6 +970,60 @@ spec:
 {{- end }}
 "#;
 
+const MIGRATIONS: &str = r#"{{- $m := .Values.postgres.migrations }}
+{{- if $m.enabled }}
+{{- /* Hooks: the ConfigMap and the NetworkPolicy first, then the Job, before the release's other objects. */ -}}
+{{- $keep := "before-hook-creation" }}
+apiVersion: v1
+kind: ConfigMap
+{{ include "CHART.hookMetadata" (list . "migrations" "-10" $keep) }}
+data:
+  {{- toYaml (dict "SQL_KEY" $m.sql) | nindent 2 }}
+---
+{{- if .Values.networkPolicy.enabled }}
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+{{ include "CHART.hookMetadata" (list . "migrate" "-10" $keep) }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "CHART.migrateSelectorLabels" . | nindent 6 }}
+  policyTypes:
+    - Ingress
+    - Egress
+  egress:
+    {{- toYaml $m.egress | nindent 4 }}
+---
+{{- end }}
+apiVersion: batch/v1
+kind: Job
+{{ include "CHART.hookMetadata" (list . "migrate" "0" (print $keep ",hook-succeeded")) }}
+spec:
+  backoffLimit: 4
+  activeDeadlineSeconds: 600
+  template:
+    metadata:
+      labels:
+        {{- include "CHART.migrateSelectorLabels" . | nindent 8 }}
+    spec:
+      restartPolicy: Never
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      securityContext:
+        {{- toYaml $m.podSecurityContext | nindent 8 }}
+      containers:
+        - {{- toYaml $m.container | nindent 10 }}
+      volumes:
+        - name: migrations
+          configMap:
+            name: {{ include "CHART.fullname" . }}-migrations
+            defaultMode: 292
+        - name: tmp
+          emptyDir:
+            sizeLimit: 16Mi
+{{- end }}
+"#;
+
 const NOTES: &str = r#"{{ include "CHART.fullname" . }} is deployed in namespace {{ .Release.Namespace }}.
 
 Probes: {{ .Values.probes.liveness.path }}, {{ .Values.probes.readiness.path }}, {{ .Values.probes.startup.path }}
@@ -977,6 +1069,8 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
             .replace("KEDA_API", platform::KEDA_API)
             .replace("MONITORING_API", platform::MONITORING_API)
             .replace("HASH_ARG", platform::HASH_ARG)
+            .replace("POSTGRES_DIR", POSTGRES_SECRETS_DIR)
+            .replace("SQL_KEY", migrations::SQL_KEY)
     };
     let mut out = vec![
         File::new(format!("{dir}/Chart.yaml"), chart(spec)),
@@ -1008,6 +1102,7 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         ("cronjob.yaml", CRONJOB),
         ("mqtt-certificates.yaml", MQTT_CERTIFICATES),
         ("mqtt-broker.yaml", MQTT_BROKER),
+        ("migrations.yaml", MIGRATIONS),
         ("NOTES.txt", NOTES),
     ];
     out.extend(

@@ -144,6 +144,33 @@ fn broker(spec: &DeploySpec) -> Value {
         .with("deviceCidrs", m.broker.device_cidrs.clone())
 }
 
+/// `postgres`: the password Secret projected for the service, and the
+/// migration Job's SQL, container and egress (from the same functions as
+/// the plain manifests).
+fn postgres(spec: &DeploySpec) -> Value {
+    let sources: Vec<Value> = k8s::postgres_sources(spec).iter().map(to_value).collect();
+    let mut m = Value::map();
+    match k8s::migrations::migration(spec) {
+        Some((p, sql)) => {
+            let policy = k8s::migrations::network_policy(spec, p);
+            m.set("enabled", true)
+                .set("sql", sql)
+                .set("container", k8s::migrations::container(spec, p))
+                .set(
+                    "podSecurityContext",
+                    k8s::migrations::pod_security_context(),
+                )
+                .set("egress", to_value(&policy.egress));
+        }
+        None => {
+            m.set("enabled", false);
+        }
+    }
+    Value::map()
+        .with("secretSources", Value::Seq(sources))
+        .with("migrations", m)
+}
+
 /// `prometheusOperator`: the ServiceMonitor's settings and the rule
 /// groups, from the same functions as the plain manifests and rule file.
 fn prometheus_operator(spec: &DeploySpec) -> Value {
@@ -355,6 +382,7 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
                 .with("args", cron.args)
                 .with("timeZone", cron.time_zone.unwrap_or_default()),
         )
+        .with("postgres", postgres(spec))
         .with("prometheusOperator", prometheus_operator(spec))
         .with("rollout", rollout(spec))
         .with("keda", keda(spec))

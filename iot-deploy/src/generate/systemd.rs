@@ -58,6 +58,12 @@ pub fn mqtt_credentials_dir(spec: &DeploySpec) -> String {
     format!("/etc/{}/mqtt", spec.name)
 }
 
+/// The directory the unit loads the PostgreSQL password from (file
+/// `password`, a systemd credential).
+pub fn postgres_credentials_dir(spec: &DeploySpec) -> String {
+    format!("/etc/{}/postgres", spec.name)
+}
+
 /// The unit file.
 pub fn unit(spec: &DeploySpec) -> String {
     let name = &spec.name;
@@ -97,19 +103,31 @@ pub fn unit(spec: &DeploySpec) -> String {
         .into_iter()
         .filter(|e| e.value.is_some())
         .collect();
-    let mqtt_dir = format!("{}/", mqtt_client::SECRETS_DIR);
-    let mut credentials = false;
+    // Files mounted from Secrets in Kubernetes come from systemd
+    // credentials: `%d` is the unit's credentials directory, readable by
+    // its dynamic user only; a directory credential `<id>` gives files
+    // `<id>_<file>` there.
+    let dirs = [
+        ("mqtt", mqtt_client::SECRETS_DIR, mqtt_credentials_dir(spec)),
+        (
+            "postgres",
+            crate::generate::k8s::POSTGRES_SECRETS_DIR,
+            postgres_credentials_dir(spec),
+        ),
+    ];
+    let mut used = [false; 2];
     for e in env {
         let value = e.value.unwrap_or_default();
-        // The MQTT files come from systemd credentials: `%d` is the unit's
-        // credentials directory, readable by its dynamic user only.
-        if let Some(file) = value.strip_prefix(&mqtt_dir) {
-            credentials = true;
+        let found = dirs.iter().enumerate().find_map(|(i, (id, dir, _))| {
+            let file = value.strip_prefix(dir)?.strip_prefix('/')?;
+            Some((i, *id, file.to_string()))
+        });
+        if let Some((i, id, file)) = found {
+            used[i] = true;
             let q = quote(&format!("{}=", e.name));
             l(&format!(
-                "Environment={}%d/mqtt_{}\"",
+                "Environment={}%d/{id}_{file}\"",
                 q.trim_end_matches('"'),
-                file
             ));
         } else {
             l(&format!(
@@ -123,15 +141,19 @@ pub fn unit(spec: &DeploySpec) -> String {
         // the host's, so a restart resumes the same broker session.
         l(&format!("Environment=\"{}={name}-%H\"", g.client_id_env));
     }
-    if credentials {
+    for ((id, _, dir), used) in dirs.iter().zip(used) {
+        if !used {
+            continue;
+        }
+        let what = if *id == "mqtt" {
+            "MQTT CA, client certificate, key and password"
+        } else {
+            "PostgreSQL password (file `password`)"
+        };
         l(&format!(
-            "# MQTT CA, client certificate, key and password: the files of {}, root-owned, mode 0600.",
-            mqtt_credentials_dir(spec)
+            "# {what}: the files of {dir}, root-owned, mode 0600."
         ));
-        l(&format!(
-            "LoadCredential=mqtt:{}",
-            mqtt_credentials_dir(spec)
-        ));
+        l(&format!("LoadCredential={id}:{dir}"));
     }
     let secrets = secret_keys(spec);
     if secrets.is_empty() {

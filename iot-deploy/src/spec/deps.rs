@@ -21,6 +21,7 @@ pub struct Dependencies {
 /// PostgreSQL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Postgres {
     /// Host name in Kubernetes.
     pub host: String,
@@ -32,8 +33,30 @@ pub struct Postgres {
     pub user: String,
     /// Restrict the egress rule to this CIDR.
     pub cidr: Option<String>,
-    /// The compose image.
+    /// The PostgreSQL image: compose's server, and the client (`psql`)
+    /// the migration Job runs.
     pub image: String,
+    /// The Secret (key `password`) holding the user's password, mounted
+    /// for the service as the file `POSTGRES_PASSWORD_FILE` names; defaults
+    /// to `<name>-postgres`.
+    pub password_secret: Option<String>,
+    /// A SQL file, relative to the spec file, run against the database
+    /// before the service starts: a Kubernetes Job (a Helm pre-install and
+    /// pre-upgrade hook) and, in compose, an init script of the postgres
+    /// service. It must be idempotent.
+    pub migrations: Option<String>,
+    /// The text of `migrations`, read by the loader.
+    #[serde(skip)]
+    pub migrations_sql: Option<String>,
+}
+
+impl Postgres {
+    /// The password Secret's name (`<service>-postgres` by default).
+    pub fn password_secret_for(&self, service: &str) -> String {
+        self.password_secret
+            .clone()
+            .unwrap_or_else(|| format!("{service}-postgres"))
+    }
 }
 
 impl Default for Postgres {
@@ -45,6 +68,9 @@ impl Default for Postgres {
             user: "app".into(),
             cidr: None,
             image: "postgres:16.4-bookworm".into(),
+            password_secret: None,
+            migrations: None,
+            migrations_sql: None,
         }
     }
 }

@@ -541,7 +541,7 @@ fn ports(s: &DeploySpec, p: &mut Problems) {
 
 /// Variables the dependencies set (`MQTT_PASSWORD` never is: the password
 /// is read from `MQTT_PASSWORD_FILE`).
-pub(crate) const DEP_ENV: [&str; 13] = [
+pub(crate) const DEP_ENV: [&str; 15] = [
     "MQTT_URL",
     "MQTT_HOST",
     "MQTT_PORT",
@@ -553,6 +553,8 @@ pub(crate) const DEP_ENV: [&str; 13] = [
     "POSTGRES_HOST",
     "POSTGRES_PORT",
     "POSTGRES_DB",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD_FILE",
     "REDIS_HOST",
     "REDIS_PORT",
 ];
@@ -869,6 +871,30 @@ fn pg_names(pg: &crate::spec::Postgres, p: &mut Problems) {
             p.add(
                 format!("dependencies.postgres.{f}"),
                 format!("{v:?} is not a plain identifier (lowercase letters, digits, '_')"),
+            );
+        }
+    }
+    if let Some(v) = pg
+        .password_secret
+        .as_deref()
+        .filter(|v| !is_dns1123_subdomain(v))
+    {
+        p.add(
+            "dependencies.postgres.password_secret",
+            format!("{v:?} is not a Secret name (DNS-1123 subdomain)"),
+        );
+    }
+    if let Some(m) = &pg.migrations {
+        let ok = !m.trim().is_empty()
+            && !m.starts_with('/')
+            && control_char(m).is_none()
+            && m.ends_with(".sql");
+        if !ok {
+            p.add(
+                "dependencies.postgres.migrations",
+                format!(
+                    "{m:?} is not a path to a .sql file relative to the spec, like \"migrations/schema.sql\""
+                ),
             );
         }
     }

@@ -3,12 +3,16 @@
 pub mod broker;
 pub mod cert_manager;
 pub(crate) mod kinds;
+pub mod migrations;
 pub mod platform;
 pub(crate) mod types;
 mod workload;
 
 pub(crate) use workload::env as workload_env;
-pub(crate) use workload::{MQTT_FILE_MODE, mqtt_sources};
+pub(crate) use workload::{
+    MQTT_FILE_MODE, POSTGRES_PASSWORD_KEY, POSTGRES_SECRETS_DIR, mqtt_sources,
+    postgres_password_file, postgres_sources,
+};
 pub use workload::{workload_api_version, workload_kind};
 
 use kinds::*;
@@ -297,29 +301,7 @@ fn network_policies(spec: &DeploySpec) -> Vec<Value> {
             ports: vec![tcp(PortValue::Name("metrics"))],
         });
     }
-    let dns_peer = Peer {
-        namespace_selector: Some(Selector {
-            match_labels: Labels::from([(
-                "kubernetes.io/metadata.name".into(),
-                "kube-system".into(),
-            )]),
-        }),
-        pod_selector: Some(Selector {
-            match_labels: Labels::from([("k8s-app".into(), "kube-dns".into())]),
-        }),
-        ip_block: None,
-    };
-    let mut egress = vec![PolicyRule {
-        from: None,
-        to: Some(vec![dns_peer]),
-        ports: vec![
-            PolicyPort {
-                protocol: "UDP",
-                port: PortValue::Number(53),
-            },
-            tcp(PortValue::Number(53)),
-        ],
-    }];
+    let mut egress = network_egress_base(&[]);
     let d = &spec.dependencies;
     if let Some(m) = spec.cluster_broker() {
         // The broker iot-deploy runs: its pods only.
@@ -343,19 +325,11 @@ fn network_policies(spec: &DeploySpec) -> Vec<Value> {
         d.postgres.as_ref().map(|p| (p.port, p.cidr.clone())),
         d.redis.as_ref().map(|r| (r.port, r.cidr.clone())),
     ];
-    for (port, cidr) in deps.into_iter().flatten() {
-        let to = cidr.map(|c| {
-            vec![Peer {
-                ip_block: Some(IpBlock { cidr: c }),
-                ..Peer::default()
-            }]
-        });
-        egress.push(PolicyRule {
-            from: None,
-            to,
-            ports: vec![tcp(PortValue::Number(port))],
-        });
-    }
+    egress.extend(
+        deps.into_iter()
+            .flatten()
+            .map(|(p, c)| dependency_egress(p, c)),
+    );
     let cron = spec.cronjob.as_ref().map(|_| {
         // The CronJob's pods (instance `<name>-cron`): no ingress at all,
         // the service's egress.
@@ -385,6 +359,57 @@ fn network_policies(spec: &DeploySpec) -> Vec<Value> {
     ];
     out.extend(cron);
     out
+}
+
+/// Egress to the cluster DNS, then to each `(port, cidr)` dependency.
+pub(crate) fn network_egress_base(deps: &[(u32, Option<String>)]) -> Vec<PolicyRule> {
+    let dns_peer = Peer {
+        namespace_selector: Some(Selector {
+            match_labels: Labels::from([(
+                "kubernetes.io/metadata.name".into(),
+                "kube-system".into(),
+            )]),
+        }),
+        pod_selector: Some(Selector {
+            match_labels: Labels::from([("k8s-app".into(), "kube-dns".into())]),
+        }),
+        ip_block: None,
+    };
+    let dns = PolicyRule {
+        from: None,
+        to: Some(vec![dns_peer]),
+        ports: vec![
+            PolicyPort {
+                protocol: "UDP",
+                port: PortValue::Number(53),
+            },
+            PolicyPort {
+                protocol: "TCP",
+                port: PortValue::Number(53),
+            },
+        ],
+    };
+    std::iter::once(dns)
+        .chain(deps.iter().map(|(p, c)| dependency_egress(*p, c.clone())))
+        .collect()
+}
+
+/// Egress to a dependency's TCP port, to its CIDR when it has one.
+fn dependency_egress(port: u32, cidr: Option<String>) -> PolicyRule {
+    let to = cidr.map(|c| {
+        vec![Peer {
+            ip_block: Some(IpBlock { cidr: c }),
+            ..Peer::default()
+        }]
+    });
+    PolicyRule {
+        from: None,
+        to,
+        ports: vec![PolicyPort {
+            protocol: "TCP",
+            port: PortValue::Number(port),
+        }],
+    }
 }
 
 /// Who may reach the http port and who the metrics port: the http port is
@@ -471,7 +496,29 @@ pub fn secret_templates(spec: &DeploySpec) -> Vec<Manifest> {
         })
         .collect();
     out.extend(mqtt_secret_templates(spec));
+    if let Some(p) = &spec.dependencies.postgres {
+        out.push(secret_template(
+            spec,
+            p.password_secret_for(&spec.name),
+            vec![POSTGRES_PASSWORD_KEY],
+        ));
+    }
     out
+}
+
+/// A Secret template: `keys`, each with the placeholder `<key>`.
+fn secret_template(spec: &DeploySpec, name: String, keys: Vec<&str>) -> Manifest {
+    let mut sec = Plain::new("v1", "Secret", meta(spec, &name));
+    sec.secret_type = Some("Opaque");
+    sec.string_data = Some(
+        keys.iter()
+            .map(|k| (k.to_string(), format!("<{k}>")))
+            .collect(),
+    );
+    Manifest {
+        file: format!("secret-templates/{name}.yaml"),
+        docs: vec![to_value(&sec)],
+    }
 }
 
 /// Templates for the service's MQTT Secrets: the password, and the TLS
@@ -480,19 +527,7 @@ fn mqtt_secret_templates(spec: &DeploySpec) -> Vec<Manifest> {
     let Some(m) = &spec.dependencies.mqtt else {
         return Vec::new();
     };
-    let template = |name: String, keys: Vec<&str>| {
-        let mut sec = Plain::new("v1", "Secret", meta(spec, &name));
-        sec.secret_type = Some("Opaque");
-        sec.string_data = Some(
-            keys.iter()
-                .map(|k| (k.to_string(), format!("<{k}>")))
-                .collect(),
-        );
-        Manifest {
-            file: format!("secret-templates/{name}.yaml"),
-            docs: vec![to_value(&sec)],
-        }
-    };
+    let template = |name: String, keys: Vec<&str>| secret_template(spec, name, keys);
     let mut out = Vec::new();
     if spec.cluster_broker().is_some() {
         let n = broker::BrokerNames::of(spec, m);
@@ -559,6 +594,7 @@ pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
     let certs = cert_manager::objects(spec);
     let broker = broker::objects(spec);
     let monitoring = platform::monitoring(spec);
+    let migrations = migrations::objects(spec);
     let (file, workload) = {
         let (m, h) = (meta(spec, &spec.name), hash.as_deref());
         if let Some(r) = &spec.rollout {
@@ -615,6 +651,10 @@ pub fn manifests(spec: &DeploySpec) -> Vec<Manifest> {
         (!monitoring.is_empty()).then(|| Manifest {
             file: "monitoring.yaml".into(),
             docs: monitoring,
+        }),
+        (!migrations.is_empty()).then(|| Manifest {
+            file: "migrations.yaml".into(),
+            docs: migrations,
         }),
         one(
             "cronjob.yaml",

@@ -37,6 +37,8 @@ pub(crate) fn env(spec: &DeploySpec) -> Vec<EnvVar> {
         out.push(plain("POSTGRES_HOST", p.host.clone()));
         out.push(plain("POSTGRES_PORT", p.port.to_string()));
         out.push(plain("POSTGRES_DB", p.database.clone()));
+        out.push(plain("POSTGRES_USER", p.user.clone()));
+        out.push(plain("POSTGRES_PASSWORD_FILE", postgres_password_file()));
     }
     if let Some(r) = &d.redis {
         out.push(plain("REDIS_HOST", r.host.clone()));
@@ -133,6 +135,13 @@ pub(crate) fn container(spec: &DeploySpec, args: Option<Vec<String>>) -> Contain
             read_only: true,
         });
     }
+    if spec.dependencies.postgres.is_some() {
+        mounts.push(VolumeMount {
+            name: "postgres",
+            mount_path: POSTGRES_SECRETS_DIR.into(),
+            read_only: true,
+        });
+    }
     let env = env(spec);
     Container {
         name: spec.name.clone(),
@@ -182,8 +191,13 @@ pub(crate) fn pod(
             projected: None,
         });
     }
-    if let Some(v) = mqtt_volume(spec) {
-        volumes.push(v);
+    for (name, sources) in [
+        ("mqtt", mqtt_sources(spec)),
+        ("postgres", postgres_sources(spec)),
+    ] {
+        if !sources.is_empty() {
+            volumes.push(secret_volume(name, sources));
+        }
     }
     let spread = |key| TopologySpread {
         max_skew: 1,
@@ -220,21 +234,47 @@ pub(crate) fn pod(
     }
 }
 
-/// The service's MQTT files from their Secrets, in one read-only directory:
-/// the TLS keys from the client TLS Secret (cert-manager's format), the
-/// password from the password Secret. Readable by the pod's group (fsGroup)
-/// only.
-fn mqtt_volume(spec: &DeploySpec) -> Option<Volume> {
-    let sources = mqtt_sources(spec);
-    (!sources.is_empty()).then_some(Volume {
-        name: "mqtt",
+/// Secret files in one read-only directory, readable by the pod's group
+/// (fsGroup) only: the service's MQTT files (the TLS keys from the client
+/// TLS Secret, in cert-manager's format; the password from the password
+/// Secret), or its PostgreSQL password.
+fn secret_volume(name: &'static str, sources: Vec<Projection>) -> Volume {
+    Volume {
+        name,
         empty_dir: None,
         config_map: None,
         projected: Some(ProjectedVolume {
             default_mode: MQTT_FILE_MODE,
             sources,
         }),
-    })
+    }
+}
+
+/// Where the service's PostgreSQL password Secret is mounted.
+pub(crate) const POSTGRES_SECRETS_DIR: &str = "/run/secrets/postgres";
+/// The key of the PostgreSQL password in its Secret (and the file name).
+pub(crate) const POSTGRES_PASSWORD_KEY: &str = "password";
+
+/// `POSTGRES_PASSWORD_FILE`: the mounted password.
+pub(crate) fn postgres_password_file() -> String {
+    format!("{POSTGRES_SECRETS_DIR}/{POSTGRES_PASSWORD_KEY}")
+}
+
+/// The PostgreSQL password Secret, projected into its directory.
+pub(crate) fn postgres_sources(spec: &DeploySpec) -> Vec<Projection> {
+    let Some(p) = spec.dependencies.postgres.as_ref() else {
+        return Vec::new();
+    };
+    vec![Projection {
+        secret: Some(SecretProjection {
+            name: p.password_secret_for(&spec.name),
+            items: vec![KeyToPath {
+                key: POSTGRES_PASSWORD_KEY,
+                path: POSTGRES_PASSWORD_KEY,
+            }],
+        }),
+        config_map: None,
+    }]
 }
 
 /// The mode of the service's MQTT files: owner and group (the pod's

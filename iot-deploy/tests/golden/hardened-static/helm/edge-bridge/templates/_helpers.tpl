@@ -136,6 +136,46 @@ canary:
 {{- end }}
 
 {{/*
+The Secret volumes (MQTT files, the PostgreSQL password), shared by the
+Deployment and the CronJob.
+*/}}
+{{- define "edge-bridge.secretVolumes" -}}
+{{- range $name, $sources := dict "mqtt" .Values.mqtt.secretSources "postgres" .Values.postgres.secretSources }}
+{{- with $sources }}
+- name: {{ $name }}
+  projected:
+    defaultMode: 288
+    sources:
+      {{- toYaml . | nindent 6 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The metadata of a migration hook object: (list context name-suffix weight
+delete-policy).
+*/}}
+{{- define "edge-bridge.hookMetadata" -}}
+{{- $ctx := index . 0 -}}
+metadata:
+  name: {{ include "edge-bridge.fullname" $ctx }}-{{ index . 1 }}
+  labels:
+    {{- include "edge-bridge.labels" $ctx | nindent 4 }}
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-weight: {{ index . 2 | quote }}
+    helm.sh/hook-delete-policy: {{ index . 3 }}
+{{- end }}
+
+{{/*
+The migration Job's pods.
+*/}}
+{{- define "edge-bridge.migrateSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "edge-bridge.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}-migrate
+{{- end }}
+
+{{/*
 The config-file volume, shared by the Deployment and the CronJob.
 */}}
 {{- define "edge-bridge.configVolume" -}}
