@@ -30,6 +30,10 @@ fn run(bin: &str, args: &[&str], limit: Duration) -> (Output, Duration) {
         .env_remove("MQTT_HOST")
         .env_remove("MQTT_PASSWORD")
         .env_remove("GATEWAY_BROKER")
+        .env_remove("GATEWAY_SINK")
+        // The gateway's default sink is `gateway.db` in the current
+        // directory: a fresh one per run, not the source tree.
+        .current_dir(temp_dir("run"))
         .stdin(Stdio::null());
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -227,8 +231,13 @@ fn gateway_tls_demo_runs_with_nothing_installed() {
     let dir = temp_dir("gw-tls-demo");
     let summary = dir.join("summary.json");
     let summary_arg = summary.display().to_string();
+    let sink = format!("sqlite:{}", dir.join("gateway.db").display());
     let args = [
         "--tls",
+        "--sink",
+        sink.as_str(),
+        "--noisy-devices",
+        "0",
         "--devices",
         "5",
         "--duration",

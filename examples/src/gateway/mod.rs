@@ -7,6 +7,7 @@
 //! after `--duration` or a [`stop`](Gateway::stop) (Ctrl-C in the binary).
 
 mod console;
+mod durable;
 mod pipeline;
 mod summary;
 
@@ -19,8 +20,8 @@ use std::time::{Duration, Instant};
 use iot_core::device::DeviceStatus;
 use iot_core::fleet::{FleetConfig, FleetRegistry};
 use iot_core::mqtt::{
-    BackoffConfig, ConnectionState as MqttState, Consumer, ConsumerConfig, DedupConfig, MqttConfig,
-    ReadCoalescing, TlsConfig, Transport,
+    AckMode, BackoffConfig, ConnectionState as MqttState, Consumer, ConsumerConfig, DedupConfig,
+    MqttConfig, ReadCoalescing, TlsConfig, Transport,
 };
 use iot_observe::endpoint::{HealthEndpoint, ServerHandle, serve};
 use iot_observe::health::{
@@ -34,13 +35,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use console::{Console, ProgressMode};
-pub use pipeline::{Counters, StackError};
+pub use durable::{DurableConfig, StoreCounters};
+pub use pipeline::{Counters, NotStored, StackError};
 pub use summary::{Percentiles, Summary};
 
 use crate::broker::{DemoPki, FaultProxy, start_embedded};
 use crate::connect::BrokerArgs;
 use crate::sim::{Fleet, FleetConfig as SimConfig};
 use crate::sink::{Aggregator, Faults, Sink};
+use crate::store::{PostgresOptions, PostgresStore, SqliteStore, Store};
 use crate::util::{ProcStats, parse_duration};
 
 /// Command-line options of the gateway (also the library's configuration:
@@ -63,10 +66,26 @@ pub struct GatewayArgs {
     /// Address of the /health/* and /metrics endpoints (port 0: any free).
     #[arg(long, default_value = "127.0.0.1:0", env = "GATEWAY_HTTP")]
     pub http: SocketAddr,
-    /// POST every frame as SenML JSON to this http:// URL instead of the
-    /// in-memory aggregator.
+    /// Where frames are stored: `sqlite:PATH` (the default,
+    /// `sqlite:gateway.db` in the current directory), `postgres://...`
+    /// (or `postgres` alone: POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB,
+    /// POSTGRES_USER and the password from POSTGRES_PASSWORD_FILE), or
+    /// `memory` (latest value per device and channel, nothing durable).
+    /// Durable sinks acknowledge a frame to the broker only after its
+    /// batch committed.
+    #[arg(long, default_value = "sqlite:gateway.db", value_parser = parse_sink, env = "GATEWAY_SINK")]
+    pub sink: SinkSpec,
+    /// POST every frame as SenML JSON to this http:// URL instead of
+    /// --sink.
     #[arg(long, value_name = "URL")]
     pub sink_url: Option<String>,
+    /// Durable sinks: frames per batch (one transaction) at most.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_frames: usize,
+    /// Durable sinks: a batch is written when its oldest frame waited this
+    /// long.
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    pub batch_age: Duration,
     /// Fault injection: share of sink calls that fail (0 to 1).
     #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub sink_fail_rate: f64,
@@ -142,6 +161,72 @@ pub struct GatewayArgs {
     pub summary_json: Option<PathBuf>,
 }
 
+/// Where the gateway stores frames (`--sink`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkSpec {
+    /// The in-memory aggregator.
+    Memory,
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string (URL or key=value).
+    Postgres(String),
+}
+
+impl SinkSpec {
+    /// Whether frames are acknowledged after their commit.
+    pub fn is_durable(&self) -> bool {
+        !matches!(self, SinkSpec::Memory)
+    }
+}
+
+fn parse_sink(s: &str) -> Result<SinkSpec, String> {
+    if s == "memory" {
+        return Ok(SinkSpec::Memory);
+    }
+    if let Some(path) = s.strip_prefix("sqlite:") {
+        if path.is_empty() {
+            return Err("sqlite: needs a path, e.g. sqlite:gateway.db".into());
+        }
+        return Ok(SinkSpec::Sqlite(PathBuf::from(path)));
+    }
+    if s == "postgres" {
+        return postgres_from_env().map(SinkSpec::Postgres);
+    }
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        return Ok(SinkSpec::Postgres(s.to_string()));
+    }
+    Err(format!(
+        "{s:?}: expected sqlite:PATH, postgres://..., postgres (from POSTGRES_* variables) or memory"
+    ))
+}
+
+/// The connection iot-deploy's manifests describe: POSTGRES_HOST,
+/// POSTGRES_PORT, POSTGRES_DB, POSTGRES_USER (the password is read by the
+/// store from POSTGRES_PASSWORD_FILE, never from the command line).
+fn postgres_from_env() -> Result<String, String> {
+    let var =
+        |name: &str| std::env::var(name).map_err(|_| format!("--sink postgres: {name} is not set"));
+    let host = var("POSTGRES_HOST")?;
+    let port = std::env::var("POSTGRES_PORT").unwrap_or_else(|_| "5432".into());
+    let db = var("POSTGRES_DB")?;
+    let user = var("POSTGRES_USER")?;
+    for (name, value) in [
+        ("POSTGRES_HOST", &host),
+        ("POSTGRES_DB", &db),
+        ("POSTGRES_USER", &user),
+    ] {
+        if value.is_empty() || value.contains(|c: char| c.is_whitespace() || c == '\'' || c == '\\')
+        {
+            return Err(format!(
+                "--sink postgres: {name} {value:?} is empty or has spaces or quotes"
+            ));
+        }
+    }
+    port.parse::<u16>()
+        .map_err(|_| format!("--sink postgres: POSTGRES_PORT {port:?} is not a port"))?;
+    Ok(format!("host={host} port={port} dbname={db} user={user}"))
+}
+
 fn parse_share(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
@@ -195,6 +280,12 @@ struct Run {
     background: Vec<JoinHandle<()>>,
     sink_stats: Arc<crate::sink::SinkStats>,
     breaker_opened: Arc<std::sync::atomic::AtomicU64>,
+    /// The durable sink, if any.
+    store: Option<Arc<dyn Store>>,
+    store_counters: Arc<StoreCounters>,
+    /// The store's totals for this fleet before the run.
+    baseline: Option<crate::store::Totals>,
+    sink_desc: String,
     _refresh: RefreshHandle,
 }
 
@@ -299,6 +390,26 @@ impl Gateway {
             }
         });
         let shared = pipeline::shared(registry, args.max_in_flight, &fleet_prefix)?;
+        // The store, before anything consumes: a bad path fails the start.
+        let store: Option<Arc<dyn Store>> = match (&args.sink_url, &args.sink) {
+            (Some(_), _) | (None, SinkSpec::Memory) => None,
+            (None, SinkSpec::Sqlite(path)) => {
+                Some(Arc::new(SqliteStore::open(path).await.map_err(|e| {
+                    format!("--sink sqlite:{}: {e}", path.display())
+                })?))
+            }
+            // Connects on the first write: the gateway starts while the
+            // database is down, and holds the frames until it is up.
+            (None, SinkSpec::Postgres(url)) => Some(Arc::new(
+                PostgresStore::new(url, PostgresOptions::default())
+                    .map_err(|e| format!("--sink postgres: {e}"))?,
+            )),
+        };
+        // What the database held of this fleet's devices before the run.
+        let baseline = match &store {
+            Some(store) => store.totals(&format!("{fleet_prefix}-")).await.ok(),
+            None => None,
+        };
         let health = HealthRegistry::builder()
             .config(
                 HealthConfig::default()
@@ -356,6 +467,11 @@ impl Gateway {
         if let Some(group) = &share_group {
             cc = cc.share_group(group.clone());
         }
+        if store.is_some() {
+            cc = cc
+                .ack(AckMode::Manual)
+                .max_unacked((args.batch_frames * 2).clamp(1024, 65_535));
+        }
         match args.gap_reports.as_str() {
             "on" => cc = cc.dedup(DedupConfig::default().report_gaps(true)),
             "off" => cc = cc.dedup(DedupConfig::default().report_gaps(false)),
@@ -403,17 +519,36 @@ impl Gateway {
             console.clone(),
         )));
         let (stop_tx, stop_rx) = watch::channel(false);
-        let dispatcher = pipeline::spawn(
-            consumer,
-            sink,
-            &pipeline::StackConfig {
-                device_limit,
-                sink_timeout: args.sink_timeout,
-            },
-            shared.clone(),
-            console.clone(),
-            stop_rx,
-        )?;
+        let store_counters = Arc::new(StoreCounters::default());
+        let dispatcher = match &store {
+            Some(store) => durable::spawn(
+                consumer,
+                store.clone(),
+                DurableConfig {
+                    batch_frames: args.batch_frames.max(1),
+                    batch_age: args.batch_age,
+                    device_quota: device_limit,
+                    // A batch is many rows: the per-frame timeout is too tight.
+                    write_timeout: args.sink_timeout.max(Duration::from_secs(5)),
+                    faults,
+                },
+                shared.clone(),
+                store_counters.clone(),
+                console.clone(),
+                stop_rx,
+            )?,
+            None => pipeline::spawn(
+                consumer,
+                sink,
+                &pipeline::StackConfig {
+                    device_limit,
+                    sink_timeout: args.sink_timeout,
+                },
+                shared.clone(),
+                console.clone(),
+                stop_rx,
+            )?,
+        };
 
         // The fleet.
         let fleet = if args.devices > 0 {
@@ -436,9 +571,15 @@ impl Gateway {
         startup.mark_done();
 
         // The banner.
-        let sink_desc = match &args.sink_url {
-            Some(url) => format!("HTTP POST (SenML JSON) to {url}"),
-            None => "in-memory aggregator (latest value per device and channel)".into(),
+        let sink_desc = match (&args.sink_url, &store) {
+            (Some(url), _) => format!("HTTP POST (SenML JSON) to {url}"),
+            (None, Some(store)) => format!(
+                "{} (batches of {} frames or {:?}; a frame is acknowledged to the broker after its batch commits)",
+                store.describe(),
+                args.batch_frames,
+                args.batch_age
+            ),
+            (None, None) => "in-memory aggregator (latest value per device and channel)".into(),
         };
         let mut faults_desc = Vec::new();
         if args.sink_fail_rate > 0.0 {
@@ -454,10 +595,22 @@ impl Gateway {
             ));
         }
         let noisy = args.noisy_devices.min(args.devices);
+        let stack_desc = if store.is_some() {
+            format!(
+                "per-device quota {device_limit}/s of device time -> batch -> circuit breaker -> retry (3 attempts) \
+                 -> timeout {:?} -> store; held, not dropped, while the store fails",
+                args.sink_timeout.max(Duration::from_secs(5))
+            )
+        } else {
+            format!(
+                "per-device limit {device_limit}/s -> circuit breaker -> retry (3 attempts, 20% budget) \
+                 -> timeout {:?} -> sink",
+                args.sink_timeout
+            )
+        };
         console.event(&format!(
             "iot-rs gateway demo\n  broker   {broker_desc}{}\n  fleet    {} devices x {}/s{}\n  \
-             stack    per-device limit {}/s -> circuit breaker -> retry (3 attempts, 20% budget) \
-             -> timeout {:?} -> sink\n  sink     {sink_desc}\n  faults   {}\n  health   \
+             stack    {stack_desc}\n  sink     {sink_desc}\n  faults   {}\n  health   \
              http://{http_addr}/health/ready\n  metrics  http://{http_addr}/metrics\n  stop     {}",
             match &share_group {
                 Some(g) => format!(", shared subscription group \"{g}\""),
@@ -477,8 +630,6 @@ impl Gateway {
             } else {
                 String::new()
             },
-            device_limit,
-            args.sink_timeout,
             if faults_desc.is_empty() {
                 "none (try --sink-fail-rate 0.6, --sink-latency 300ms, --kill-broker-after 10s)"
                     .to_string()
@@ -521,6 +672,10 @@ impl Gateway {
             background,
             sink_stats,
             breaker_opened,
+            store,
+            store_counters,
+            baseline,
+            sink_desc: sink_desc.clone(),
             _refresh: refresh,
         };
         let task = tokio::spawn(run.supervise());
@@ -827,13 +982,46 @@ impl Run {
         }
         let _ = monitor_stop.send(true);
         let _ = monitor.await;
+        // What reached the database, from the database.
+        let (db_frames, db_rows) = match &self.store {
+            Some(store) => {
+                let own = store.totals(&format!("{}-", self.fleet_prefix)).await;
+                let all = store.totals("").await;
+                let frames = match (own, self.baseline) {
+                    (Ok(now), Some(before)) => Some(now.frames.saturating_sub(before.frames)),
+                    _ => None,
+                };
+                (frames, all.ok().map(|t| t.rows))
+            }
+            None => (None, None),
+        };
         self.console.finish();
 
         let c = &self.shared.counters;
         let received_own = c.received_own.load(Relaxed);
         let proc_stats = ProcStats::read();
-        let _ = &self.fleet_prefix;
+        let sc = &self.store_counters;
+        let lost_in_transport = published.saturating_sub(received_own);
+        let not_stored_own = c.not_stored_own.load(Relaxed);
+        // Every frame of this fleet that did not reach storage: from the
+        // database's own count where there is one.
+        let lost = match db_frames {
+            Some(stored) => published.saturating_sub(stored),
+            None => lost_in_transport + not_stored_own,
+        };
         Summary {
+            sink: self.sink_desc.clone(),
+            durable: self.store.is_some(),
+            lost_in_transport,
+            not_stored_own,
+            db_frames,
+            db_rows,
+            rows_inserted: sc.rows_inserted.load(Relaxed),
+            rows_duplicate: sc.rows_duplicate.load(Relaxed),
+            readings_rejected: sc.readings_rejected.load(Relaxed),
+            write_failures: sc.write_failures.load(Relaxed),
+            batches: sc.batches.load(Relaxed),
+            held_at_exit: sc.held_at_exit.load(Relaxed),
             run_seconds,
             devices: self.args.devices,
             rate: self.args.rate,
@@ -845,7 +1033,7 @@ impl Run {
             received: c.received.load(Relaxed),
             received_own,
             duplicates: consumer_snapshot.duplicates,
-            lost: published.saturating_sub(received_own),
+            lost,
             ledger_missing: consumer_snapshot
                 .missing
                 .saturating_sub(consumer_snapshot.recovered),
@@ -863,7 +1051,7 @@ impl Run {
                 .load(Relaxed)
                 .saturating_sub(c.admitted.load(Relaxed)),
             timeouts: c.timeouts.load(Relaxed),
-            injected_failures: self.sink_stats.injected.load(Relaxed),
+            injected_failures: self.sink_stats.injected.load(Relaxed) + c.injected.load(Relaxed),
             devices_online: self.shared.fleet.by_status(DeviceStatus::Online).len(),
             devices_seen: self.shared.fleet.len(),
             receive_latency: Percentiles::of(&self.shared.receive_latency),

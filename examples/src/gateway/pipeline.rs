@@ -69,6 +69,24 @@ pub struct Counters {
     pub timeouts: AtomicU64,
     /// Frames whose processing finished (any outcome).
     pub completed: AtomicU64,
+    /// Frames of this process's fleet stored.
+    pub stored_own: AtomicU64,
+    /// Frames of this process's fleet received but not stored (rate
+    /// limited, refused by the open breaker, failed).
+    pub not_stored_own: AtomicU64,
+    /// Store writes failed on purpose (`--sink-fail-rate`, durable sinks).
+    pub injected: AtomicU64,
+}
+
+/// Why a received frame was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotStored {
+    /// Over its device's quota (abuse).
+    RateLimited,
+    /// Refused by the open breaker (in-memory and HTTP sinks only).
+    BreakerOpen,
+    /// The sink still failed after retrying (in-memory and HTTP sinks).
+    Failed,
 }
 
 /// Everything the dispatcher shares with the reporting side.
@@ -270,22 +288,9 @@ where
                 continue;
             }
         };
-        c.received.fetch_add(1, Relaxed);
-        if frame.device_id().starts_with(&shared.own_prefix) {
-            c.received_own.fetch_add(1, Relaxed);
-            let mut highest = shared.highest_own.lock().unwrap_or_else(|e| e.into_inner());
-            match highest.get_mut(frame.device_id()) {
-                Some(h) => *h = (*h).max(frame.seq()),
-                None => {
-                    highest.insert(frame.device_id().to_owned(), frame.seq());
-                }
-            }
-        }
-        let now = now_us();
+        let own = shared.note_received(&frame);
         let sent_at = sent_at_us(&frame);
-        let latency = now.saturating_sub(sent_at);
-        shared.receive_latency.record(latency);
-        shared.outcome.e2e.record(latency as f64 / 1e6);
+        shared.record_receive_latency(now_us().saturating_sub(sent_at));
 
         let device = match interned.get(frame.device_id()) {
             Some(d) => d.clone(),
@@ -313,7 +318,7 @@ where
             Ok(svc) => svc.call(request),
             Err(e) => {
                 tracing::error!(error = %e, "sink stack not ready");
-                c.failed.fetch_add(1, Relaxed);
+                shared.not_stored(own, NotStored::Failed);
                 c.completed.fetch_add(1, Relaxed);
                 continue;
             }
@@ -328,14 +333,14 @@ where
             .poll(&mut Context::from_waker(Waker::noop()))
         {
             Poll::Ready(result) => {
-                shared.finish(result, sent_at);
+                shared.finish(result, sent_at, own);
                 drop(permit);
             }
             Poll::Pending => {
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let result = future.await;
-                    shared.finish(result, sent_at);
+                    shared.finish(result, sent_at, own);
                     drop(permit);
                 });
             }
@@ -346,7 +351,60 @@ where
 }
 
 impl Shared {
-    fn copy_consumer_stats(&self, consumer: &Consumer) {
+    /// Counts a received frame; returns whether it is of this process's
+    /// fleet (whose highest sequence number per device is kept).
+    pub(super) fn note_received(&self, frame: &ReceivedFrame) -> bool {
+        let c = &self.counters;
+        c.received.fetch_add(1, Relaxed);
+        if !frame.device_id().starts_with(&self.own_prefix) {
+            return false;
+        }
+        c.received_own.fetch_add(1, Relaxed);
+        let mut highest = self.highest_own.lock().unwrap_or_else(|e| e.into_inner());
+        match highest.get_mut(frame.device_id()) {
+            Some(h) => *h = (*h).max(frame.seq()),
+            None => {
+                highest.insert(frame.device_id().to_owned(), frame.seq());
+            }
+        }
+        true
+    }
+
+    /// Device send -> gateway receipt, µs.
+    pub(super) fn record_receive_latency(&self, latency_us: u64) {
+        self.receive_latency.record(latency_us);
+        self.outcome.e2e.record(latency_us as f64 / 1e6);
+    }
+
+    /// A frame that will not be stored, and why.
+    pub(super) fn not_stored(&self, own: bool, why: NotStored) {
+        let c = &self.counters;
+        let (counter, metric) = match why {
+            NotStored::RateLimited => (&c.rate_limited, &self.outcome.rate_limited),
+            NotStored::BreakerOpen => (&c.breaker_rejected, &self.outcome.breaker_open),
+            NotStored::Failed => (&c.failed, &self.outcome.failed),
+        };
+        counter.fetch_add(1, Relaxed);
+        metric.increment(1);
+        if own {
+            c.not_stored_own.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// `frames` stored (`own` of this fleet), sent at `sent_at` (µs).
+    pub(super) fn stored(&self, frames: u64, own: u64, sent_at: &[u64]) {
+        let c = &self.counters;
+        c.stored.fetch_add(frames, Relaxed);
+        c.stored_own.fetch_add(own, Relaxed);
+        c.completed.fetch_add(frames, Relaxed);
+        self.outcome.stored.increment(frames);
+        let now = now_us();
+        for t in sent_at {
+            self.stored_latency.record(now.saturating_sub(*t));
+        }
+    }
+
+    pub(super) fn copy_consumer_stats(&self, consumer: &Consumer) {
         let snapshot = consumer.stats().snapshot();
         *self
             .consumer_stats
@@ -362,21 +420,18 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    fn finish(&self, result: Result<(), StackError>, sent_at: u64) {
+    fn finish(&self, result: Result<(), StackError>, sent_at: u64, own: bool) {
         let c = &self.counters;
         match result {
             Ok(()) => {
-                c.stored.fetch_add(1, Relaxed);
-                self.outcome.stored.increment(1);
-                self.stored_latency.record(now_us().saturating_sub(sent_at));
+                self.stored(1, u64::from(own), &[sent_at]);
+                return;
             }
             Err(RateLimitError::Rejected { .. } | RateLimitError::InsufficientCapacity { .. }) => {
-                c.rate_limited.fetch_add(1, Relaxed);
-                self.outcome.rate_limited.increment(1);
+                self.not_stored(own, NotStored::RateLimited);
             }
             Err(RateLimitError::Inner(CircuitBreakerError::Open { .. })) => {
-                c.breaker_rejected.fetch_add(1, Relaxed);
-                self.outcome.breaker_open.increment(1);
+                self.not_stored(own, NotStored::BreakerOpen);
             }
             Err(e) => {
                 if let RateLimitError::Inner(CircuitBreakerError::Inner(RetryError::Failed {
@@ -387,8 +442,7 @@ impl Shared {
                     c.budget_exhausted.fetch_add(1, Relaxed);
                 }
                 tracing::debug!(error = %e, "frame not stored");
-                c.failed.fetch_add(1, Relaxed);
-                self.outcome.failed.increment(1);
+                self.not_stored(own, NotStored::Failed);
             }
         }
         c.completed.fetch_add(1, Relaxed);
@@ -406,7 +460,7 @@ impl Shared {
 
 /// The device's send time in µs: the `sent_at` reading when the device
 /// sends one (the simulator does), else the frame timestamp (ms).
-fn sent_at_us(frame: &ReceivedFrame) -> u64 {
+pub(super) fn sent_at_us(frame: &ReceivedFrame) -> u64 {
     let view = frame.view();
     let table = frame.aliases();
     for r in view.readings() {
@@ -430,7 +484,7 @@ fn sent_at_us(frame: &ReceivedFrame) -> u64 {
 
 /// Records a frame as a heartbeat, registering devices seen for the first
 /// time.
-fn heartbeat(fleet: &FleetRegistry, device: &str) {
+pub(super) fn heartbeat(fleet: &FleetRegistry, device: &str) {
     let now = Instant::now();
     match fleet.heartbeat(device, now) {
         Ok(_) => {}

@@ -48,6 +48,33 @@ impl Percentiles {
 /// Everything a run measured.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
+    /// Where frames were stored.
+    pub sink: String,
+    /// Whether frames were acknowledged after their commit (SQLite,
+    /// PostgreSQL).
+    pub durable: bool,
+    /// Published by this fleet, never received by the gateway.
+    pub lost_in_transport: u64,
+    /// Received from this fleet, not stored (rate limited, refused, failed).
+    pub not_stored_own: u64,
+    /// Distinct frames of this fleet the database gained during the run
+    /// (durable sinks; `None` if it could not be read).
+    pub db_frames: Option<u64>,
+    /// Rows in the table at the end (durable sinks).
+    pub db_rows: Option<u64>,
+    /// Rows inserted by this run.
+    pub rows_inserted: u64,
+    /// Rows written again and found stored (a retried batch, a redelivery).
+    pub rows_duplicate: u64,
+    /// Readings the schema cannot hold, set aside and counted.
+    pub readings_rejected: u64,
+    /// Batch writes that failed and were written again.
+    pub write_failures: u64,
+    /// Batches committed.
+    pub batches: u64,
+    /// Frames not committed at the stop: unacknowledged, so the broker
+    /// keeps them for the next run under the same client id.
+    pub held_at_exit: u64,
     /// Seconds the fleet published.
     pub run_seconds: f64,
     /// Simulated devices.
@@ -70,7 +97,8 @@ pub struct Summary {
     pub received_own: u64,
     /// Duplicates the consumer suppressed.
     pub duplicates: u64,
-    /// Published by this fleet but never received.
+    /// Published by this fleet and not stored: counted in the database for
+    /// durable sinks, else never received plus received and not stored.
     pub lost: u64,
     /// The consumer's ledger: frames reported missing (gaps in a device's
     /// sequence) and not recovered since.
@@ -133,7 +161,7 @@ impl Summary {
 
     /// The summary as JSON (for `--summary-json`).
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut value = json!({
             "run_seconds": (self.run_seconds * 1000.0).round() / 1000.0,
             "devices": self.devices,
             "rate_per_device": self.rate,
@@ -169,7 +197,27 @@ impl Summary {
             "cpu_seconds": (self.cpu_seconds * 100.0).round() / 100.0,
             "peak_rss_kib": self.peak_rss_kib,
             "rss_kib": self.rss_kib,
-        })
+        });
+        // A second object: one `json!` of every field exceeds the macro's
+        // recursion limit.
+        let storage = json!({
+            "sink": self.sink,
+            "durable": self.durable,
+            "lost_in_transport": self.lost_in_transport,
+            "not_stored_own": self.not_stored_own,
+            "db_frames": self.db_frames,
+            "db_rows": self.db_rows,
+            "rows_inserted": self.rows_inserted,
+            "rows_duplicate": self.rows_duplicate,
+            "readings_rejected": self.readings_rejected,
+            "write_failures": self.write_failures,
+            "batches": self.batches,
+            "held_at_exit": self.held_at_exit,
+        });
+        if let (Some(all), Value::Object(more)) = (value.as_object_mut(), storage) {
+            all.extend(more);
+        }
+        value
     }
 
     /// The summary as an aligned table.
@@ -196,10 +244,20 @@ impl Summary {
             (
                 "lost",
                 t(self.lost),
-                format!(
-                    "published by this fleet, never received ({} resent after reconnects)",
-                    t(self.resent)
-                ),
+                if self.durable {
+                    format!(
+                        "published by this fleet, not in the database ({} never received, {} not stored, {} held at the broker)",
+                        t(self.lost_in_transport),
+                        t(self.not_stored_own),
+                        t(self.held_at_exit)
+                    )
+                } else {
+                    format!(
+                        "published by this fleet, not stored ({} never received, {} received and not stored)",
+                        t(self.lost_in_transport),
+                        t(self.not_stored_own)
+                    )
+                },
             ),
             (
                 "ledger: missing",
@@ -211,7 +269,25 @@ impl Summary {
                 ),
             ),
             ("decode errors", t(self.decode_errors), String::new()),
-            ("stored by the sink", t(self.stored), String::new()),
+            ("stored by the sink", t(self.stored), self.sink.clone()),
+            (
+                "database",
+                self.db_rows
+                    .map_or_else(|| "-".into(), |r| format!("{} rows", t(r))),
+                if self.durable {
+                    format!(
+                        "{} frames of this fleet added; {} rows inserted, {} already there, {} readings rejected; {} batches, {} failed writes retried",
+                        self.db_frames.map_or_else(|| "?".into(), t),
+                        t(self.rows_inserted),
+                        t(self.rows_duplicate),
+                        t(self.readings_rejected),
+                        t(self.batches),
+                        t(self.write_failures)
+                    )
+                } else {
+                    "none: the sink is not durable".into()
+                },
+            ),
             (
                 "rate limited",
                 t(self.rate_limited),

@@ -63,9 +63,33 @@ pub trait Store: Send + Sync {
     /// number: for checks and tools, not for bulk reads.
     fn read_device<'a>(&'a self, device: &'a str) -> BoxFuture<'a, Result<Vec<Row>, StoreError>>;
 
+    /// Rows and distinct frames `(device, epoch, seq)` stored of devices
+    /// whose id starts with `device_prefix` (`""`: all): how a run checks
+    /// what reached the database.
+    fn totals<'a>(&'a self, device_prefix: &'a str) -> BoxFuture<'a, Result<Totals, StoreError>>;
+
     /// Where the rows go, for logs: `sqlite:<path>` or a PostgreSQL URL
     /// without its password.
     fn describe(&self) -> String;
+}
+
+/// What [`Store::totals`] counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Rows (readings).
+    pub rows: u64,
+    /// Distinct frames.
+    pub frames: u64,
+}
+
+/// The query behind [`Store::totals`], with `param` the dialect's first
+/// placeholder.
+pub(crate) fn totals_sql(table: &str, param: &str) -> String {
+    format!(
+        "SELECT (SELECT count(*) FROM {table} WHERE substr(device, 1, length({param})) = {param}), \
+         (SELECT count(*) FROM (SELECT DISTINCT device, epoch, seq FROM {table} \
+         WHERE substr(device, 1, length({param})) = {param}) AS f)"
+    )
 }
 
 /// What one [`Store::write`] did.

@@ -247,6 +247,15 @@ impl PostgresStore {
                 Op::Insert(rows) => insert_rows(conn, table, rows).await.map(Done::Count),
                 Op::Copy(rows) => copy_rows(conn, table, rows).await.map(Done::Count),
                 Op::Read(device) => read_rows(&conn.client, table, device).await.map(Done::Rows),
+                Op::Totals(prefix) => {
+                    let sql = super::totals_sql(table, "$1");
+                    conn.client.query_one(&sql, &[&prefix]).await.map(|r| {
+                        Done::Totals(super::Totals {
+                            rows: r.get::<_, i64>(0).unsigned_abs(),
+                            frames: r.get::<_, i64>(1).unsigned_abs(),
+                        })
+                    })
+                }
             }
             .map_err(write_error)
         })
@@ -275,12 +284,14 @@ enum Op<'a> {
     Insert(&'a [Row]),
     Copy(&'a [Row]),
     Read(&'a str),
+    Totals(&'a str),
 }
 
 /// What it gives back.
 enum Done {
     Count(u64),
     Rows(Vec<Row>),
+    Totals(super::Totals),
 }
 
 /// `postgres://user@host:port/db`, without the password.
@@ -637,7 +648,7 @@ impl Store for PostgresStore {
             };
             match self.run(op).await? {
                 Done::Count(inserted) => Ok(WriteReport::new(batch, inserted, started.elapsed())),
-                Done::Rows(_) => unreachable!("a write counts rows"),
+                _ => unreachable!("a write counts rows"),
             }
         })
     }
@@ -646,7 +657,19 @@ impl Store for PostgresStore {
         Box::pin(async move {
             match self.run(Op::Read(device)).await? {
                 Done::Rows(rows) => Ok(rows),
-                Done::Count(_) => unreachable!("a read returns rows"),
+                _ => unreachable!("a read returns rows"),
+            }
+        })
+    }
+
+    fn totals<'a>(
+        &'a self,
+        device_prefix: &'a str,
+    ) -> BoxFuture<'a, Result<super::Totals, StoreError>> {
+        Box::pin(async move {
+            match self.run(Op::Totals(device_prefix)).await? {
+                Done::Totals(t) => Ok(t),
+                _ => unreachable!("totals return totals"),
             }
         })
     }

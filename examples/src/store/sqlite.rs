@@ -316,6 +316,23 @@ impl Store for SqliteStore {
         Box::pin(self.with_conn(move |conn| read_rows(conn, &table, &device)))
     }
 
+    fn totals<'a>(
+        &'a self,
+        device_prefix: &'a str,
+    ) -> BoxFuture<'a, Result<super::Totals, StoreError>> {
+        let sql = super::totals_sql(&self.table, "?1");
+        let prefix = device_prefix.to_owned();
+        Box::pin(self.with_conn(move |conn| {
+            let (rows, frames): (i64, i64) = conn
+                .query_row(&sql, [prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sqlite)?;
+            Ok(super::Totals {
+                rows: rows.unsigned_abs(),
+                frames: frames.unsigned_abs(),
+            })
+        }))
+    }
+
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
     }
