@@ -33,7 +33,7 @@ use tokio::sync::watch;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 use super::console::Console;
-use super::pipeline::{Shared, heartbeat, sent_at_us};
+use super::pipeline::{Shared, heartbeat, intern, sent_at_us};
 use crate::sink::Faults;
 use crate::store::{Batch, Store, StoreError, WriteReport};
 use crate::util::now_us;
@@ -197,14 +197,7 @@ where
         let sent_at = sent_at_us(&frame);
         let latency = now_us().saturating_sub(sent_at);
         shared.record_receive_latency(latency);
-        let device = match interned.get(frame.device_id()) {
-            Some(d) => d.clone(),
-            None => {
-                let d: Arc<str> = Arc::from(frame.device_id());
-                interned.insert(frame.device_id().into(), d.clone());
-                d
-            }
-        };
+        let device = intern(&mut interned, frame.device_id());
         heartbeat(&shared.fleet, &device);
         let ack = frame.take_ack();
         if !quota.admit(&device, frame.timestamp_ms()) {

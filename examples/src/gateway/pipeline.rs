@@ -292,14 +292,7 @@ where
         let sent_at = sent_at_us(&frame);
         shared.record_receive_latency(now_us().saturating_sub(sent_at));
 
-        let device = match interned.get(frame.device_id()) {
-            Some(d) => d.clone(),
-            None => {
-                let d: Arc<str> = Arc::from(frame.device_id());
-                interned.insert(frame.device_id().into(), d.clone());
-                d
-            }
-        };
+        let device = intern(&mut interned, frame.device_id());
         heartbeat(&shared.fleet, &device);
         let aliases = if frame.aliases().is_none() {
             consumer.aliases(&device)
@@ -480,6 +473,17 @@ pub(super) fn sent_at_us(frame: &ReceivedFrame) -> u64 {
         }
     }
     frame.timestamp_ms().saturating_mul(1000)
+}
+
+/// The one `Arc<str>` of a device id (the rate limiter's key, the rows'
+/// device), allocated once per device.
+pub(super) fn intern(interned: &mut HashMap<Box<str>, Arc<str>>, device: &str) -> Arc<str> {
+    if let Some(d) = interned.get(device) {
+        return d.clone();
+    }
+    let d: Arc<str> = Arc::from(device);
+    interned.insert(device.into(), d.clone());
+    d
 }
 
 /// Records a frame as a heartbeat, registering devices seen for the first

@@ -174,6 +174,19 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.connect_timeout);
         }
+        // Without a password in the URL: the file iot-deploy's manifests
+        // mount (never a password on a command line or in a ConfigMap).
+        if config.get_password().is_none() {
+            if let Some(file) = std::env::var_os("POSTGRES_PASSWORD_FILE") {
+                let password = std::fs::read_to_string(&file).map_err(|e| {
+                    StoreError::Config(format!(
+                        "POSTGRES_PASSWORD_FILE {}: {e}",
+                        std::path::Path::new(&file).display()
+                    ))
+                })?;
+                config.password(password.trim_end_matches(['\r', '\n']));
+            }
+        }
         Ok(Self {
             described: describe(&config),
             config,
