@@ -38,15 +38,18 @@ type StackError = RateLimitError<CircuitBreakerError<RetryError<TimeoutError<io:
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let breaker = CircuitBreakerLayer::new(
+    // Each configuration is validated once (`build()`); the layers made
+    // from validated configurations cannot fail.
+    let breaker = CircuitBreakerLayer::from_validated(
         CircuitBreakerConfig::default()
             .name("backend")
             .sliding_window(SlidingWindow::count(20))
             .minimum_number_of_calls(10)
             .failure_rate_threshold(50.0)
             .permitted_calls_in_half_open(3)
-            .wait_duration_in_open(Duration::from_millis(150)),
-    )?;
+            .wait_duration_in_open(Duration::from_millis(150))
+            .build()?,
+    );
     let handle = breaker.handle().clone();
 
     // Print every state transition as it happens.
@@ -88,26 +91,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let svc = ServiceBuilder::new()
-        .layer(RateLimitLayer::new(
+        .layer(RateLimitLayer::from_validated(
             RateLimitConfig::per(400, Duration::from_secs(1))
                 .burst(12)
-                .name("backend"),
-        )?)
+                .name("backend")
+                .build()?,
+        ))
         .layer(breaker)
-        .layer(RetryLayer::new(
+        .layer(RetryLayer::from_validated(
             RetryConfig::default()
                 .name("backend")
                 .max_attempts(3)
                 .backoff(BackoffConfig::full_jitter(
                     Duration::from_millis(5),
                     Duration::from_millis(50),
-                )),
-        )?)
-        .layer(TimeoutLayer::new(
+                ))
+                .build()?,
+        ))
+        .layer(TimeoutLayer::from_validated(
             TimeoutConfig::default()
                 .name("backend")
-                .timeout(Duration::from_millis(50)),
-        )?)
+                .timeout(Duration::from_millis(50))
+                .build()?,
+        ))
         .service_fn(backend);
 
     // Clones share the limiter, the breaker and the retry budget.

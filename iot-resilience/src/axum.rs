@@ -355,7 +355,9 @@ impl<S> Layer<S> for IntoResponseLayer {
 /// `poll_ready` drives the inner service's; if that fails (a rate limiter
 /// or breaker rejecting before the call), the error's response is kept and
 /// returned by the next `call`, and `poll_ready` reports ready, so the
-/// service never fails.
+/// service never fails. Otherwise `call` goes to the inner service as is:
+/// calling without a ready `poll_ready` is the inner service's to handle
+/// (every layer of this crate answers its `NotReady` error: 500).
 pub struct IntoResponseService<S> {
     inner: S,
     // `Mutex` only to be `Sync` (axum requires it; `Body` is not `Sync`):
