@@ -100,5 +100,7 @@ forbid_in_tree iot-deploy "" tokio iot-core
 # iot-observe without features: no server, no subscriber, no exporter, and
 # tokio without its I/O driver (signals and sockets come with `signal`,
 # `tcp` and `server`).
+# The admin routes (and axum) are never on by default.
+forbid_in_tree iot-observe "" axum
 forbid_in_tree iot-observe "--no-default-features" hyper hyper-util axum tracing-subscriber \
     metrics-exporter-prometheus mio socket2 signal-hook-registry iot-resilience iot-core

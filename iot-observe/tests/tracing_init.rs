@@ -2,40 +2,10 @@
 //! a second global init.
 #![cfg(feature = "tracing-init")]
 
-use std::io;
-use std::sync::{Arc, Mutex};
+mod common;
 
+use common::Buffer;
 use iot_observe::tracing_init::{self, Format, InitError, LogFilterError, TracingConfig};
-use tracing_subscriber::fmt::MakeWriter;
-
-/// A `MakeWriter` appending to a shared buffer.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl io::Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// Runs `f` under the subscriber `config` builds, returning the output.
 fn capture(config: TracingConfig, f: impl FnOnce()) -> String {
@@ -104,7 +74,7 @@ fn a_bad_filter_is_an_error_not_a_panic() {
     let err = TracingConfig::json()
         .filter_env(None::<&'static str>)
         .default_directive("tracing_init=loudest")
-        .build_subscriber(io::sink)
+        .build_subscriber(std::io::sink)
         .err()
         .unwrap();
     assert!(matches!(err, InitError::InvalidFilter { .. }), "{err}");

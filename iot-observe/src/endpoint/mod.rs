@@ -68,6 +68,8 @@ mod service;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use self::axum::router;
+#[cfg(feature = "admin")]
+pub(crate) use route::normalize_prefix;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use server::{ServerHandle, serve, serve_with};

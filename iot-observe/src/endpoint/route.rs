@@ -56,7 +56,7 @@ impl Routes {
 
 /// `"mgmt"`, `"/mgmt"` and `"/mgmt/"` all become `"/mgmt"`; `""` and `"/"`
 /// become `""`.
-fn normalize_prefix(prefix: &str) -> String {
+pub(crate) fn normalize_prefix(prefix: &str) -> String {
     let trimmed = prefix.trim().trim_matches('/');
     if trimmed.is_empty() {
         String::new()
