@@ -123,9 +123,9 @@ macro_rules! validated_config {
         }
 
         impl $config {
-            /// Validates the configuration: the
-            /// [`Validated`](crate::Validated) result builds layers that
-            /// cannot fail (`from_validated`, `From`).
+            /// Validates the configuration once: the
+            /// [`Validated`](crate::Validated) result is what the
+            /// infallible constructors (`from_validated`, `From`) take.
             pub fn build(self) -> Result<$crate::Validated<Self>, $crate::ConfigError> {
                 $crate::Validated::new(self)
             }
