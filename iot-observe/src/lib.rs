@@ -1,37 +1,6 @@
-//! # iot-observe
+#![doc = include_str!("../README.md")]
 //!
-//! Observability for services built with the `iot-*` family: health checks
-//! with liveness, readiness and startup semantics, probe and `/metrics`
-//! endpoints, a tower metrics layer and tracing setup.
-//!
-//! ```
-//! use iot_observe::endpoint::HealthEndpoint;
-//! use iot_observe::health::{CheckOptions, CheckResult, Group, HealthRegistry, StartupFlag, check_fn};
-//! use tower::ServiceExt;
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let started = StartupFlag::new();
-//! let registry = HealthRegistry::builder()
-//!     .check("worker:loop", check_fn(|| async { CheckResult::pass() }), CheckOptions::liveness())
-//!     .check("app:startup", started.clone(), CheckOptions::startup().and(Group::Readiness))
-//!     .build()?;
-//! registry.refresh().await; // or `registry.start()`: refresh in the background
-//!
-//! // A tower service: serve it with `endpoint::serve`, axum or any server.
-//! let endpoint = HealthEndpoint::new(registry);
-//! let ready = || http::Request::get("/health/ready").body(()).unwrap();
-//! assert_eq!(endpoint.clone().oneshot(ready()).await?.status(), 503);
-//!
-//! started.mark_done(); // initialisation is over
-//! let response = endpoint.oneshot(ready()).await?;
-//! assert_eq!(response.status(), 200);
-//! assert_eq!(response.headers()["content-type"], iot_observe::HEALTH_CONTENT_TYPE);
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! The modules:
+//! # Modules
 //!
 //! * [`health`]: checks with liveness, readiness and startup semantics,
 //!   cached or refreshed in the background so probe storms never reach
@@ -39,14 +8,21 @@
 //! * [`endpoint`]: a tower service serving `/health/live`,
 //!   `/health/ready`, `/health/startup`, `/health` and `/metrics`, plus an
 //!   axum router (feature `axum`) and a standalone server (feature `server`).
-//! * [`shutdown`]: graceful drain: on SIGTERM or Ctrl-C readiness fails at
-//!   once while liveness stays up, then the drain period runs out.
-//! * [`prometheus`]: Prometheus exposition with explicit histogram buckets,
-//!   global labels and the upkeep task always running.
+//! * [`shutdown`]: graceful drain: readiness fails at once while liveness
+//!   stays up, then the drain period runs out (SIGTERM and Ctrl-C with
+//!   feature `signal`).
 //! * [`metrics_layer`]: a tower `MetricsLayer` (requests by outcome, latency
-//!   histogram, in-flight gauge) whose hot path uses pre-registered handles.
-//! * [`tracing_init`]: subscriber setup, JSON for production, human output
-//!   for development, `RUST_LOG` filtering.
+//!   histogram, in-flight gauge) whose hot path uses pre-registered handles,
+//!   and its HTTP mode by route, method and status class (feature `axum`).
+//! * [`prometheus`] (feature `prometheus`): Prometheus exposition with
+//!   explicit histogram buckets, global labels and the upkeep task always
+//!   running.
+//! * [`tracing_init`] (feature `tracing-init`): subscriber setup, JSON for
+//!   production, human output for development, `RUST_LOG` filtering, and a
+//!   `LogHandle` changing the filter at run time.
+//! * [`admin`] (feature `admin`): routes to read and change the log filter
+//!   and read the configuration and breaker states; serve them on loopback
+//!   or behind authentication.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
