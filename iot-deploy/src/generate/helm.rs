@@ -2,7 +2,7 @@
 //! Go templates (text); `CHART` stands for the chart name below.
 
 use super::File;
-use super::helm_values::{chart, values};
+use super::helm_values::{chart, values, values_schema};
 use super::k8s::{MQTT_FILE_MODE, POSTGRES_SECRETS_DIR, broker, migrations, platform};
 use super::{mosquitto, mqtt_client};
 use crate::spec::DeploySpec;
@@ -161,6 +161,69 @@ Deployment and the CronJob.
 {{- end }}
 
 {{/*
+The service account the pods run as: the chart's (named after the release,
+or serviceAccount.name), or an existing one when serviceAccount.create is
+false ("default" unless named).
+*/}}
+{{- define "CHART.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "CHART.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod scheduling and pulling, shared by the workload and the CronJob.
+*/}}
+{{- define "CHART.scheduling" -}}
+{{- range $key := list "imagePullSecrets" "nodeSelector" "affinity" "tolerations" }}
+{{- with get $.Values $key }}
+{{ $key }}:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The service container's mounts and the pod's volumes, shared by the
+workload and the CronJob: /tmp, the config files, the Secret files, then
+extraVolumeMounts / extraVolumes.
+*/}}
+{{- define "CHART.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if .Values.config.files }}
+- name: config
+  mountPath: {{ .Values.config.mountPath }}
+  readOnly: true
+{{- end }}
+{{- range $name, $dir := dict "mqtt" "MQTT_DIR" "postgres" "POSTGRES_DIR" }}
+{{- if (get $.Values $name).secretSources }}
+- name: {{ $name }}
+  mountPath: {{ $dir }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "CHART.volumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- if .Values.config.files }}
+{{ include "CHART.configVolume" . }}
+{{- end }}
+{{- include "CHART.secretVolumes" . }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
 The metadata of a migration hook object: (list context name-suffix weight
 delete-policy).
 */}}
@@ -216,6 +279,18 @@ capabilities:
 {{- end }}
 
 {{/*
+The fixed container security context of the broker and the test pod.
+*/}}
+{{- define "CHART.restrictedContainer" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop:
+    - ALL
+{{- end }}
+
+{{/*
 The pod security context.
 */}}
 {{- define "CHART.podSecurityContext" -}}
@@ -254,16 +329,25 @@ name), then secret references.
       key: {{ . }}
 {{- end }}
 {{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 "#;
 
-const SERVICE_ACCOUNT: &str = r#"apiVersion: v1
+const SERVICE_ACCOUNT: &str = r#"{{- if .Values.serviceAccount.create }}
+apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: {{ include "CHART.fullname" . }}
+  name: {{ include "CHART.serviceAccountName" . }}
   labels:
     {{- include "CHART.labels" . | nindent 4 }}
+  {{- with .Values.serviceAccount.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 automountServiceAccountToken: {{ .Values.serviceAccount.automountToken }}
+{{- end }}
 "#;
 
 const CONFIG_MAP: &str = r#"{{- if .Values.config.files }}
@@ -320,6 +404,9 @@ spec:
     metadata:
       labels:
         {{- include "CHART.labels" . | nindent 8 }}
+        {{- with .Values.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       annotations:
         checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
         prometheus.io/scrape: "true"
@@ -329,7 +416,7 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
     spec:
-      serviceAccountName: {{ include "CHART.fullname" . }}
+      serviceAccountName: {{ include "CHART.serviceAccountName" . }}
       automountServiceAccountToken: {{ .Values.serviceAccount.automountToken }}
       enableServiceLinks: false
       terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
@@ -344,14 +431,7 @@ spec:
             matchLabels:
               {{- include "CHART.selectorLabels" $ | nindent 14 }}
         {{- end }}
-      {{- with .Values.nodeSelector }}
-      nodeSelector:
-        {{- toYaml . | nindent 8 }}
-      {{- end }}
-      {{- with .Values.tolerations }}
-      tolerations:
-        {{- toYaml . | nindent 8 }}
-      {{- end }}
+      {{- include "CHART.scheduling" . | nindent 6 }}
       containers:
         - name: {{ .Chart.Name }}
           image: {{ include "CHART.image" . | quote }}
@@ -384,31 +464,9 @@ spec:
           securityContext:
             {{- include "CHART.containerSecurityContext" . | nindent 12 }}
           volumeMounts:
-            - name: tmp
-              mountPath: /tmp
-            {{- if .Values.config.files }}
-            - name: config
-              mountPath: {{ .Values.config.mountPath }}
-              readOnly: true
-            {{- end }}
-            {{- if .Values.mqtt.secretSources }}
-            - name: mqtt
-              mountPath: MQTT_DIR
-              readOnly: true
-            {{- end }}
-            {{- if .Values.postgres.secretSources }}
-            - name: postgres
-              mountPath: POSTGRES_DIR
-              readOnly: true
-            {{- end }}
+            {{- include "CHART.volumeMounts" . | nindent 12 }}
       volumes:
-        - name: tmp
-          emptyDir:
-            sizeLimit: 64Mi
-        {{- if .Values.config.files }}
-        {{- include "CHART.configVolume" . | nindent 8 }}
-        {{- end }}
-        {{- include "CHART.secretVolumes" . | nindent 8 }}
+        {{- include "CHART.volumes" . | nindent 8 }}
 "#;
 
 const MQTT_CERTIFICATES: &str = r#"{{- if .Values.mqtt.certManager.enabled }}
@@ -458,7 +516,7 @@ metadata:
   labels:
     {{- include "CHART.labels" $ | nindent 4 }}
 spec:
-  type: ClusterIP
+  type: {{ if $suffix }}ClusterIP{{ else }}{{ $.Values.service.type }}{{ end }}
   selector:
     {{- include "CHART.selectorLabels" $ | nindent 4 }}
   ports:
@@ -570,6 +628,10 @@ metadata:
   name: {{ include "CHART.fullname" . }}
   labels:
     {{- include "CHART.labels" . | nindent 4 }}
+  {{- with .Values.ingress.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 spec:
   {{- with .Values.ingress.className }}
   ingressClassName: {{ . }}
@@ -692,11 +754,12 @@ spec:
             app.kubernetes.io/name: {{ include "CHART.name" . }}
             app.kubernetes.io/instance: {{ .Release.Name }}-cron
         spec:
-          serviceAccountName: {{ include "CHART.fullname" . }}
+          serviceAccountName: {{ include "CHART.serviceAccountName" . }}
           automountServiceAccountToken: {{ .Values.serviceAccount.automountToken }}
           restartPolicy: OnFailure
           securityContext:
             {{- include "CHART.podSecurityContext" . | nindent 12 }}
+          {{- include "CHART.scheduling" . | nindent 10 }}
           containers:
             - name: {{ .Chart.Name }}
               image: {{ include "CHART.image" . | quote }}
@@ -710,31 +773,9 @@ spec:
               securityContext:
                 {{- include "CHART.containerSecurityContext" . | nindent 16 }}
               volumeMounts:
-                - name: tmp
-                  mountPath: /tmp
-                {{- if .Values.config.files }}
-                - name: config
-                  mountPath: {{ .Values.config.mountPath }}
-                  readOnly: true
-                {{- end }}
-                {{- if .Values.mqtt.secretSources }}
-                - name: mqtt
-                  mountPath: MQTT_DIR
-                  readOnly: true
-                {{- end }}
-                {{- if .Values.postgres.secretSources }}
-                - name: postgres
-                  mountPath: POSTGRES_DIR
-                  readOnly: true
-                {{- end }}
+                {{- include "CHART.volumeMounts" . | nindent 16 }}
           volumes:
-            - name: tmp
-              emptyDir:
-                sizeLimit: 64Mi
-            {{- if .Values.config.files }}
-            {{- include "CHART.configVolume" . | nindent 12 }}
-            {{- end }}
-            {{- include "CHART.secretVolumes" . | nindent 12 }}
+            {{- include "CHART.volumes" . | nindent 12 }}
 {{- end }}
 "#;
 
@@ -831,12 +872,7 @@ spec:
             failureThreshold: {{ index $p 1 }}
           {{- end }}
           securityContext:
-            allowPrivilegeEscalation: false
-            readOnlyRootFilesystem: true
-            runAsNonRoot: true
-            capabilities:
-              drop:
-                - ALL
+            {{- include "CHART.restrictedContainer" . | nindent 12 }}
           volumeMounts:
             - name: config
               mountPath: CONFIG_DIR
@@ -1024,6 +1060,55 @@ spec:
 {{- end }}
 "#;
 
+/// `helm test`: a pod that asks the Service for the readiness endpoint,
+/// as hardened as the service's own (restricted Pod Security Standard).
+const TEST_CONNECTION: &str = r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ include "CHART.fullname" . }}-test-connection
+  labels:
+    {{- /* Not the service's selector labels: its Service, PodDisruptionBudget and NetworkPolicies must not select this pod. */}}
+    app.kubernetes.io/name: {{ include "CHART.name" . }}
+    app.kubernetes.io/instance: {{ .Release.Name }}-test
+    {{- include "CHART.releaseLabels" . | nindent 4 }}
+  annotations:
+    helm.sh/hook: test
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  enableServiceLinks: false
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: NONROOT_UID
+    runAsGroup: NONROOT_UID
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+    - name: wget
+      image: TEST_IMAGE
+      imagePullPolicy: IfNotPresent
+      command:
+        - wget
+        - -q
+        - -O-
+        - -T
+        - "5"
+        - http://{{ include "CHART.fullname" . }}:{{ .Values.service.httpPort }}{{ .Values.probes.readiness.path }}
+      resources:
+        requests:
+          cpu: 10m
+          memory: 16Mi
+        limits:
+          cpu: 100m
+          memory: 32Mi
+      securityContext:
+        {{- include "CHART.restrictedContainer" . | nindent 8 }}
+"#;
+
+/// The image of the `helm test` pod (busybox's `wget`), pinned.
+pub const TEST_IMAGE: &str = "busybox:1.36.1";
+
 const NOTES: &str = r#"{{ include "CHART.fullname" . }} is deployed in namespace {{ .Release.Namespace }}.
 
 Probes: {{ .Values.probes.liveness.path }}, {{ .Values.probes.readiness.path }}, {{ .Values.probes.startup.path }}
@@ -1071,10 +1156,16 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
             .replace("HASH_ARG", platform::HASH_ARG)
             .replace("POSTGRES_DIR", POSTGRES_SECRETS_DIR)
             .replace("SQL_KEY", migrations::SQL_KEY)
+            .replace("TEST_IMAGE", TEST_IMAGE)
+            .replace(
+                "NONROOT_UID",
+                &crate::metrics_contract::NONROOT_UID.to_string(),
+            )
     };
     let mut out = vec![
         File::new(format!("{dir}/Chart.yaml"), chart(spec)),
         File::new(format!("{dir}/values.yaml"), values(spec)),
+        File::new(format!("{dir}/values.schema.json"), values_schema(spec)),
         File::new(format!("{dir}/.helmignore"), ".git/\n*.swp\n*.bak\n*.tmp\n"),
     ];
     let mut network_policy = NETWORK_POLICY
@@ -1103,6 +1194,7 @@ pub fn files(spec: &DeploySpec) -> Vec<File> {
         ("mqtt-certificates.yaml", MQTT_CERTIFICATES),
         ("mqtt-broker.yaml", MQTT_BROKER),
         ("migrations.yaml", MIGRATIONS),
+        ("tests/test-connection.yaml", TEST_CONNECTION),
         ("NOTES.txt", NOTES),
     ];
     out.extend(

@@ -228,8 +228,8 @@ fn keda(spec: &DeploySpec) -> Value {
     }
 }
 
-/// `values.yaml`: every knob the templates read, defaulting to the spec.
-pub(crate) fn values(spec: &DeploySpec) -> String {
+/// The values: every knob the templates read, defaulting to the spec.
+fn values_tree(spec: &DeploySpec) -> Value {
     let h = &spec.hardening;
     let mut env = Value::map();
     for e in workload_env(spec).into_iter().filter(|e| e.value.is_some()) {
@@ -275,7 +275,7 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
         egress_ports.push(rule);
     }
     let cron = spec.cronjob.clone().unwrap_or_default();
-    let v = Value::map()
+    Value::map()
         .with("nameOverride", "")
         .with("fullnameOverride", "")
         .with(
@@ -299,6 +299,7 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
         .with(
             "service",
             Value::map()
+                .with("type", "ClusterIP")
                 .with("httpPort", spec.ports.http)
                 .with("metricsPort", spec.ports.metrics.unwrap_or(0)),
         )
@@ -327,6 +328,7 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
             Value::map()
                 .with("enabled", spec.ingress.is_some())
                 .with("className", ing.class.unwrap_or_default())
+                .with("annotations", Value::map())
                 .with("host", ing.host.as_str())
                 .with(
                     "tlsSecret",
@@ -344,7 +346,11 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
         )
         .with(
             "serviceAccount",
-            Value::map().with("automountToken", h.automount_service_account_token),
+            Value::map()
+                .with("create", true)
+                .with("name", "")
+                .with("annotations", Value::map())
+                .with("automountToken", h.automount_service_account_token),
         )
         .with(
             "networkPolicy",
@@ -386,8 +392,84 @@ pub(crate) fn values(spec: &DeploySpec) -> String {
         .with("prometheusOperator", prometheus_operator(spec))
         .with("rollout", rollout(spec))
         .with("keda", keda(spec))
+        .with("imagePullSecrets", Value::Seq(vec![]))
         .with("podAnnotations", Value::map())
+        .with("podLabels", Value::map())
         .with("nodeSelector", Value::map())
-        .with("tolerations", Value::Seq(vec![]));
-    to_yaml(&v)
+        .with("affinity", Value::map())
+        .with("tolerations", Value::Seq(vec![]))
+        .with("extraEnv", Value::Seq(vec![]))
+        .with("extraVolumes", Value::Seq(vec![]))
+        .with("extraVolumeMounts", Value::Seq(vec![]))
+}
+
+/// `values.yaml`: every knob the templates read, defaulting to the spec.
+pub(crate) fn values(spec: &DeploySpec) -> String {
+    to_yaml(&values_tree(spec))
+}
+
+/// Objects whose keys are the user's (labels, annotations, env, files,
+/// selectors, raw Kubernetes fields): any key is allowed there.
+const FREE_FORM: [&str; 14] = [
+    "env",
+    "podAnnotations",
+    "podLabels",
+    "nodeSelector",
+    "affinity",
+    "annotations",
+    "labels",
+    "files",
+    "resources",
+    "requests",
+    "limits",
+    "matchLabels",
+    "subject",
+    "privateKey",
+];
+
+/// The JSON Schema of a values tree: each default's type; objects of
+/// settings refuse unknown keys (a misspelt override fails `helm lint`,
+/// `install` and `template`), free-form ones ([`FREE_FORM`]) and list items
+/// (raw Kubernetes or Argo objects) take any.
+fn schema_of(v: &Value, key: &str, strict: bool) -> Value {
+    match v {
+        Value::Null => Value::map(),
+        Value::Bool(_) => Value::map().with("type", "boolean"),
+        Value::Int(_) => Value::map().with("type", "integer"),
+        Value::Float(_) => Value::map().with("type", "number"),
+        Value::Str(_) | Value::Raw(_) => Value::map().with("type", "string"),
+        Value::Seq(_) => Value::map().with("type", "array"),
+        Value::Map(entries) => {
+            let mut s = Value::map().with("type", "object");
+            if FREE_FORM.contains(&key) || !strict {
+                return s;
+            }
+            let props = entries
+                .iter()
+                .map(|(k, v)| (k.clone(), schema_of(v, k, strict)))
+                .collect();
+            s.set("properties", Value::Map(props));
+            s.set("additionalProperties", false);
+            s
+        }
+    }
+}
+
+/// `values.schema.json`, from the same values as `values.yaml`.
+pub(crate) fn values_schema(spec: &DeploySpec) -> String {
+    let mut s = schema_of(&values_tree(spec), "", true);
+    if let Value::Map(entries) = &mut s {
+        entries.insert(
+            0,
+            (
+                "$schema".into(),
+                Value::from("https://json-schema.org/draft-07/schema#"),
+            ),
+        );
+        entries.insert(
+            1,
+            ("title".into(), Value::from(format!("{} values", spec.name))),
+        );
+    }
+    crate::emit::to_json(&s)
 }

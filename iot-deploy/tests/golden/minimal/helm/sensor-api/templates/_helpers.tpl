@@ -152,6 +152,69 @@ Deployment and the CronJob.
 {{- end }}
 
 {{/*
+The service account the pods run as: the chart's (named after the release,
+or serviceAccount.name), or an existing one when serviceAccount.create is
+false ("default" unless named).
+*/}}
+{{- define "sensor-api.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sensor-api.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod scheduling and pulling, shared by the workload and the CronJob.
+*/}}
+{{- define "sensor-api.scheduling" -}}
+{{- range $key := list "imagePullSecrets" "nodeSelector" "affinity" "tolerations" }}
+{{- with get $.Values $key }}
+{{ $key }}:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The service container's mounts and the pod's volumes, shared by the
+workload and the CronJob: /tmp, the config files, the Secret files, then
+extraVolumeMounts / extraVolumes.
+*/}}
+{{- define "sensor-api.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if .Values.config.files }}
+- name: config
+  mountPath: {{ .Values.config.mountPath }}
+  readOnly: true
+{{- end }}
+{{- range $name, $dir := dict "mqtt" "/run/secrets/mqtt" "postgres" "/run/secrets/postgres" }}
+{{- if (get $.Values $name).secretSources }}
+- name: {{ $name }}
+  mountPath: {{ $dir }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "sensor-api.volumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- if .Values.config.files }}
+{{ include "sensor-api.configVolume" . }}
+{{- end }}
+{{- include "sensor-api.secretVolumes" . }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
 The metadata of a migration hook object: (list context name-suffix weight
 delete-policy).
 */}}
@@ -207,6 +270,18 @@ capabilities:
 {{- end }}
 
 {{/*
+The fixed container security context of the broker and the test pod.
+*/}}
+{{- define "sensor-api.restrictedContainer" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop:
+    - ALL
+{{- end }}
+
+{{/*
 The pod security context.
 */}}
 {{- define "sensor-api.podSecurityContext" -}}
@@ -244,5 +319,8 @@ name), then secret references.
       name: {{ $secret }}
       key: {{ . }}
 {{- end }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
 {{- end }}
 {{- end }}
