@@ -12,7 +12,8 @@
 //! The prefix is `/admin` by default. A route whose source was not
 //! registered is not routed (404). Responses are `application/json` with
 //! `Cache-Control: no-store`; every filter change is logged at `warn` with
-//! the old and new directives.
+//! the old and new directives, under the old filter (so a change to `off`
+//! is still recorded).
 //!
 //! # Protect these routes
 //!
@@ -251,20 +252,31 @@ fn set_log_filter(log: &LogHandle, headers: &HeaderMap, body: &[u8]) -> Response
             "send the directives as plain text or as {\"filter\": \"...\"}",
         );
     };
-    let before = log.filter().unwrap_or_default();
-    if let Err(error) = log.set_filter(&directives) {
-        return filter_error(&error);
-    }
-    tracing::warn!(before = %before, after = %directives, "log filter changed through the admin route");
-    log_filter(log)
+    change_log_filter(
+        log,
+        &directives,
+        "log filter changed through the admin route",
+    )
 }
 
 fn reset_log_filter(log: &LogHandle) -> Response<Body> {
-    if let Err(error) = log.reset() {
-        return filter_error(&error);
+    let initial = log.initial_filter().to_owned();
+    change_log_filter(log, &initial, "log filter reset through the admin route")
+}
+
+/// Logs the change at warn under the filter in effect before it (so a
+/// change to `off` is still recorded), then makes it.
+fn change_log_filter(log: &LogHandle, directives: &str, message: &str) -> Response<Body> {
+    let filter = match LogHandle::parse(directives) {
+        Ok(filter) => filter,
+        Err(error) => return filter_error(&error),
+    };
+    let before = log.filter().unwrap_or_default();
+    tracing::warn!(before = %before, after = %directives, "{message}");
+    match log.apply(filter) {
+        Ok(()) => log_filter(log),
+        Err(error) => filter_error(&error),
     }
-    tracing::warn!(after = %log.initial_filter(), "log filter reset through the admin route");
-    log_filter(log)
 }
 
 /// Plain text, or `{"filter": "..."}` when the body is JSON.

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The `message` of every JSON line so far.
-fn messages(buffer: &Buffer) -> Vec<String> {
+fn messages_of(buffer: &Buffer) -> Vec<String> {
     buffer
         .text()
         .lines()
@@ -132,7 +132,7 @@ async fn the_log_filter_is_read_changed_and_reset_over_http() {
     tracing::info!("m-5");
     tracing::debug!("m-6");
 
-    let messages = messages(&buffer);
+    let messages = messages_of(&buffer);
     let ours: Vec<&str> = messages
         .iter()
         .map(|m| m.trim_matches('"'))
@@ -145,6 +145,22 @@ async fn the_log_filter_is_read_changed_and_reset_over_http() {
         .filter(|m| m.contains("through the admin route"))
         .count();
     assert_eq!(audit, 3, "{messages:?}");
+
+    // A change to `off` is still recorded (under the filter before it).
+    assert_eq!(put_text(addr, "/admin/log-level", "off").await.status, 200);
+    tracing::error!("m-7");
+    let after_off = messages_of(&buffer);
+    assert!(
+        after_off
+            .last()
+            .unwrap()
+            .contains("through the admin route"),
+        "{after_off:?}"
+    );
+    assert!(
+        !after_off.iter().any(|m| m.contains("m-7")),
+        "{after_off:?}"
+    );
 }
 
 #[derive(serde::Serialize)]

@@ -76,13 +76,21 @@ impl LogHandle {
     /// [`LogFilterError::Invalid`] (the filter is unchanged) or
     /// [`LogFilterError::SubscriberGone`].
     pub fn set_filter(&self, directives: &str) -> Result<(), LogFilterError> {
-        let filter =
-            EnvFilter::builder()
-                .parse(directives)
-                .map_err(|source| LogFilterError::Invalid {
-                    directives: directives.to_owned(),
-                    source,
-                })?;
+        self.apply(Self::parse(directives)?)
+    }
+
+    /// `directives` as a filter, or [`LogFilterError::Invalid`].
+    pub(crate) fn parse(directives: &str) -> Result<EnvFilter, LogFilterError> {
+        EnvFilter::builder()
+            .parse(directives)
+            .map_err(|source| LogFilterError::Invalid {
+                directives: directives.to_owned(),
+                source,
+            })
+    }
+
+    /// Replaces the filter with `filter`.
+    pub(crate) fn apply(&self, filter: EnvFilter) -> Result<(), LogFilterError> {
         self.handle
             .reload(filter)
             .map_err(|_| LogFilterError::SubscriberGone)
