@@ -103,7 +103,21 @@ fn scalar_string() -> impl Strategy<Value = String> {
         prop::sample::select(TRICKY).prop_map(str::to_string),
         "[a-zA-Z0-9_ :#./-]{0,12}",
         any::<String>(),
+        long_string(),
     ]
+}
+
+/// Strings longer than a line (folded by the emitter), from tricky pieces,
+/// words, spaces and arbitrary text.
+fn long_string() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        prop::sample::select(TRICKY).prop_map(str::to_string),
+        "[a-z]{1,30}",
+        "[ \t]{1,4}",
+        "[a-zA-Z0-9_ :#./\\\"{}=-]{0,40}",
+        any::<String>(),
+    ];
+    prop::collection::vec(piece, 4..16).prop_map(|v| v.concat())
 }
 
 fn leaf() -> impl Strategy<Value = Value> {
@@ -293,6 +307,35 @@ proptest! {
     fn emitted_json_is_json(v in tree()) {
         let back: serde_json::Value = serde_json::from_str(&to_json(&v)).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(back, serde_json::to_value(&v).map_err(|e| TestCaseError::fail(e.to_string()))?);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A long string is folded into lines of at most 80 characters (where
+    /// a line can be broken: not before a space) and reads back unchanged.
+    #[test]
+    fn long_strings_fold_and_read_back(s in long_string(), depth in 0usize..6) {
+        let mut v = Value::from(s.as_str());
+        for i in 0..depth {
+            v = if i % 2 == 0 {
+                Value::map().with("some-key", v)
+            } else {
+                Value::Seq(vec![v])
+            };
+        }
+        let v = Value::map().with("description", v);
+        let text = to_yaml(&v);
+        let theirs: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(theirs, serde_json::to_value(&v).unwrap(), "{}", text);
+        let node = parse(&text).map_err(TestCaseError::fail)?;
+        same(&v, &node, "$").map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        if s.chars().all(|c| (' '..='~').contains(&c)) && !s.contains("  ") && !s.contains('\t') {
+            for line in text.lines() {
+                prop_assert!(line.chars().count() <= 80 || !line.contains('"'), "{} chars: {:?}\n{}", line.chars().count(), line, text);
+            }
+        }
     }
 }
 

@@ -97,6 +97,15 @@ fn seq(items: &[Value], indent: usize, inline_first: bool, out: &mut String) {
     }
 }
 
+/// The longest line the emitter writes where it can choose (yamllint's
+/// default `line-length`).
+pub const MAX_LINE: usize = 80;
+
+/// Characters on the last line of `out`.
+fn column(out: &str) -> usize {
+    out.rsplit('\n').next().unwrap_or("").chars().count()
+}
+
 /// A scalar (or empty collection) after `key:` or `-`, ending the line.
 fn value_after_key(v: &Value, indent: usize, out: &mut String) {
     match v {
@@ -105,7 +114,11 @@ fn value_after_key(v: &Value, indent: usize, out: &mut String) {
             pad(out, indent + 2);
             out.push_str(&t[1..].replace("{indent}", &(indent + 2).to_string()));
         }
-        Value::Str(s) if literal_ok(s) => {
+        Value::Str(s)
+            if literal_ok(s)
+                && s.split('\n')
+                    .all(|l| indent + 2 + l.chars().count() <= MAX_LINE) =>
+        {
             out.push_str(if s.ends_with('\n') { " |" } else { " |-" });
             out.push('\n');
             for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
@@ -117,12 +130,73 @@ fn value_after_key(v: &Value, indent: usize, out: &mut String) {
             }
             return;
         }
+        Value::Str(s) => {
+            out.push(' ');
+            let start = out.len();
+            scalar_str(s, out);
+            if column(out) > MAX_LINE {
+                out.truncate(start);
+                folded(s, column(out), indent + 2, out);
+            }
+        }
         _ => {
             out.push(' ');
             scalar(v, out);
         }
     }
     out.push('\n');
+}
+
+/// `s` double-quoted over several lines: each line but the last ends in an
+/// escaped line break (`\`), which YAML removes together with the next
+/// line's indentation, so the value is unchanged. A line never starts with
+/// a space or tab (that would be removed too); one that cannot be broken
+/// stays long.
+fn folded(s: &str, col: usize, cont: usize, out: &mut String) {
+    // Units: a character and the spaces or tabs after it; a line breaks
+    // only between units (never before a space or tab).
+    let mut units: Vec<String> = Vec::new();
+    for c in s.chars() {
+        match units.last_mut() {
+            Some(u) if c == ' ' || c == '\t' => u.push_str(&escaped(c)),
+            _ => units.push(escaped(c)),
+        }
+    }
+    out.push('"');
+    let mut width = col + 1;
+    for (i, u) in units.iter().enumerate() {
+        let w = u.chars().count();
+        // Room for what follows on this line: the closing quote, or a `\`.
+        if i > 0 && width + w + 1 > MAX_LINE {
+            out.push_str("\\\n");
+            pad(out, cont);
+            width = cont;
+        }
+        out.push_str(u);
+        width += w;
+    }
+    out.push('"');
+}
+
+/// One character as it stands inside a double-quoted scalar.
+fn escaped(c: char) -> String {
+    match c {
+        '"' => "\\\"".into(),
+        '\\' => "\\\\".into(),
+        '\n' => "\\n".into(),
+        '\t' => "\\t".into(),
+        '\r' => "\\r".into(),
+        c if (' '..='~').contains(&c) => c.to_string(),
+        c if (c as u32) < 0xA0
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+            ) =>
+        {
+            format!("\\u{:04x}", c as u32)
+        }
+        c => c.to_string(),
+    }
 }
 
 /// Whether a literal block reproduces `s` exactly (and passes yamllint).
@@ -168,23 +242,7 @@ fn scalar_str(s: &str, out: &mut String) {
     }
     out.push('"');
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (' '..='~').contains(&c) => out.push(c),
-            c if (c as u32) < 0xA0
-                || matches!(
-                    c,
-                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-                ) =>
-            {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
+        out.push_str(&escaped(c));
     }
     out.push('"');
 }
