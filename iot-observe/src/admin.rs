@@ -40,7 +40,8 @@
 //!     .config(serde_json::json!({ "broker": "mqtts://broker:8883", "batch": 64 }))
 //!     .breakers(|| vec![("broker".to_owned(), "closed".to_owned())])
 //!     .router();
-//! // Serve `admin` on 127.0.0.1 only, e.g. with `axum::serve`.
+//! // Serve `admin` on 127.0.0.1 only, e.g. with `axum::serve` (axum's
+//! // `tokio` and `http1` features, in the application's manifest).
 //!
 //! let request = |method: &str, path: &str, body: &'static str| {
 //!     http::Request::builder().method(method).uri(path).body(axum::body::Body::from(body)).unwrap()
