@@ -136,7 +136,18 @@ fn value_after_key(v: &Value, indent: usize, out: &mut String) {
             scalar_str(s, out);
             if column(out) > MAX_LINE {
                 out.truncate(start);
-                folded(s, column(out), indent + 2, out);
+                if s.contains([' ', '\t']) {
+                    folded(s, column(out), indent + 2, out);
+                } else {
+                    // One word (a pinned action, an image digest): alone on
+                    // the next line, whole, where a line without spaces may
+                    // be long (yamllint's `allow-non-breakable-words`) and
+                    // tools that search for the word still find it.
+                    out.pop();
+                    out.push('\n');
+                    pad(out, indent + 2);
+                    scalar_str(s, out);
+                }
             }
         }
         _ => {
@@ -147,7 +158,7 @@ fn value_after_key(v: &Value, indent: usize, out: &mut String) {
     out.push('\n');
 }
 
-/// `s` double-quoted over several lines: each line but the last ends in an
+/// `s` (which has spaces) double-quoted over several lines: each line but the last ends in an
 /// escaped line break (`\`), which YAML removes together with the next
 /// line's indentation, so the value is unchanged. A line never starts with
 /// a space or tab (that would be removed too); one that cannot be broken

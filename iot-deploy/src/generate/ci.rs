@@ -6,7 +6,7 @@ use crate::spec::DeploySpec;
 
 /// Actions pinned by full commit SHA (tags can be moved); the comment names
 /// the release each SHA is. Dependabot's `github-actions` updater keeps them current.
-pub const ACTIONS: [(&str, &str, &str); 5] = [
+pub const ACTIONS: [(&str, &str, &str); 8] = [
     (
         "actions/checkout",
         "11bd71901bbe5b1630ceea73d27597364c9af683",
@@ -32,7 +32,36 @@ pub const ACTIONS: [(&str, &str, &str); 5] = [
         "263435318d21b8e681c14492fe198d362a7d2c83",
         "v6.18.0",
     ),
+    (
+        "docker/setup-qemu-action",
+        "29109295f81e9208d7d86ff1c6c12d2833863392",
+        "v3.6.0",
+    ),
+    (
+        "aquasecurity/trivy-action",
+        "ed142fd0673e97e23eac54620cfb913e5ce36c25",
+        "v0.36.0",
+    ),
+    (
+        "sigstore/cosign-installer",
+        "d58896d6a1865668819e1d91763c7751a165e159",
+        "v3.9.2",
+    ),
 ];
+
+/// cargo-deny, installed by the check job (the newest release that builds
+/// with Rust 1.85).
+pub const CARGO_DENY_VERSION: &str = "0.18.3";
+
+/// The platforms the image is built for: amd64 and arm64 (arm64 under
+/// QEMU), except for the static runtime, whose musl target is x86_64.
+pub fn platforms(spec: &DeploySpec) -> &'static str {
+    if spec.build.runtime == crate::spec::Runtime::Static {
+        "linux/amd64"
+    } else {
+        "linux/amd64,linux/arm64"
+    }
+}
 
 fn uses(action: &str) -> String {
     let (name, sha, _) = ACTIONS
@@ -98,6 +127,14 @@ pub fn workflow(spec: &DeploySpec) -> String {
         step("Format").with("run", "cargo fmt --all -- --check"),
         step("Clippy").with("run", "cargo clippy --workspace --all-targets --locked -- -D warnings"),
         step("Test").with("run", "cargo test --workspace --locked"),
+        step("Install cargo-deny").with(
+            "run",
+            format!("cargo install --locked cargo-deny@{CARGO_DENY_VERSION}"),
+        ),
+        // Licences need the project's own allow-list (deny.toml); these
+        // checks need none.
+        step("Advisories, bans and sources")
+            .with("run", "cargo deny --locked check advisories bans sources"),
     ];
     let registry = spec.image.registry().unwrap_or("docker.io").to_string();
     let ghcr = registry == "ghcr.io";
@@ -129,20 +166,43 @@ pub fn workflow(spec: &DeploySpec) -> String {
             format!("{repo}:sha-${{{{ github.sha }}}}\n${{{{ steps.tags.outputs.release }}}}\n"),
         )
         .with("build-args", "VCS_REF=${{ github.sha }}\n")
+        .with("platforms", platforms(spec))
+        // SLSA provenance and an SPDX SBOM, attached to the image.
+        .with("provenance", "mode=max")
+        .with("sbom", true)
         .with("cache-from", "type=gha")
         .with("cache-to", "type=gha,mode=max");
+    let pushed = format!("{repo}@${{{{ steps.build.outputs.digest }}}}");
+    let scan = Value::map()
+        .with("image-ref", pushed.as_str())
+        .with("severity", "CRITICAL,HIGH")
+        .with("ignore-unfixed", true)
+        .with("exit-code", "1");
     let image_steps = vec![
         checkout(),
+        step("Set up QEMU").with("uses", uses("docker/setup-qemu-action")),
         step("Set up Buildx").with("uses", uses("docker/setup-buildx-action")),
         step("Log in to the registry")
             .with("uses", uses("docker/login-action"))
             .with("with", login),
         tags_step(spec),
         step("Build and push")
+            .with("id", "build")
             .with("uses", uses("docker/build-push-action"))
             .with("with", build),
+        step("Scan the image")
+            .with("uses", uses("aquasecurity/trivy-action"))
+            .with("with", scan),
+        step("Install cosign").with("uses", uses("sigstore/cosign-installer")),
+        // Keyless: a certificate for this workflow's OIDC identity, logged
+        // in Rekor; the digest, not a tag, is signed.
+        step("Sign the image")
+            .with("env", Value::map().with("IMAGE", pushed.as_str()))
+            .with("run", "cosign sign --yes \"$IMAGE\"\n"),
     ];
-    let mut image_perms = Value::map().with("contents", "read");
+    let mut image_perms = Value::map()
+        .with("contents", "read")
+        .with("id-token", "write");
     if ghcr {
         image_perms.set("packages", "write");
     }
@@ -193,10 +253,41 @@ pub fn workflow(spec: &DeploySpec) -> String {
     out
 }
 
-/// The workflow file.
+/// `.github/dependabot.yml`: weekly updates of the pinned actions, the
+/// Cargo dependencies and the Dockerfile's base images.
+pub fn dependabot(spec: &DeploySpec) -> String {
+    let dir = match spec.build.dockerfile.rsplit_once('/') {
+        Some((d, _)) => format!("/{d}"),
+        None => "/".to_string(),
+    };
+    let update = |ecosystem: &str, directory: &str| {
+        Value::map()
+            .with("package-ecosystem", ecosystem)
+            .with("directory", directory)
+            .with("schedule", Value::map().with("interval", "weekly"))
+    };
+    let v = Value::map().with("version", 2i64).with(
+        "updates",
+        vec![
+            update("github-actions", "/"),
+            update("cargo", "/"),
+            update("docker", &dir),
+        ],
+    );
+    format!(
+        "# Generated by iot-deploy: keeps the workflow's pinned actions, the\n# crates and {} current.\n{}",
+        "the image's base images",
+        to_yaml(&v)
+    )
+}
+
+/// The workflow file and the Dependabot configuration.
 pub fn files(spec: &DeploySpec) -> Vec<File> {
-    vec![File::new(
-        format!(".github/workflows/{}.yaml", spec.name),
-        workflow(spec),
-    )]
+    vec![
+        File::new(
+            format!(".github/workflows/{}.yaml", spec.name),
+            workflow(spec),
+        ),
+        File::new(".github/dependabot.yml", dependabot(spec)),
+    ]
 }

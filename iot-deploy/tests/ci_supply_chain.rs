@@ -1,0 +1,143 @@
+//! The generated CI's supply chain (issue #15, item 6): every action pinned
+//! by a commit SHA of the table, cargo-deny in the check job, a multi-arch
+//! image (amd64 and arm64; amd64 only for the static musl runtime) with SLSA
+//! provenance and an SBOM, scanned by Trivy and signed keyless by cosign by
+//! digest, and a Dependabot configuration for actions, crates and base
+//! images.
+
+mod common;
+
+use common::yaml_docs;
+use iot_deploy::generate::ci::{ACTIONS, CARGO_DENY_VERSION};
+use iot_deploy::generate::{Target, render};
+use iot_deploy::spec::Runtime;
+use serde_json::Value as Json;
+
+fn step<'a>(job: &'a Json, name: &str) -> &'a Json {
+    job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name:?}"))
+}
+
+#[test]
+fn the_image_is_multi_arch_attested_scanned_and_signed() {
+    for name in common::SPECS {
+        let f = common::load(name);
+        let spec = &f.base;
+        let files = render(&f, None, &[Target::Ci]).unwrap();
+        let get = |p: &str| {
+            &files
+                .iter()
+                .find(|f| f.path == p)
+                .unwrap_or_else(|| panic!("{name}: no {p}"))
+                .contents
+        };
+        let wf = &yaml_docs(get(&format!(".github/workflows/{}.yaml", spec.name)))[0];
+        // Every action is pinned by a SHA of the table.
+        for job in wf["jobs"].as_object().unwrap().values() {
+            for s in job["steps"].as_array().unwrap() {
+                if let Some(u) = s["uses"].as_str() {
+                    let (action, sha) = u.split_once('@').unwrap();
+                    assert!(
+                        ACTIONS.iter().any(|(a, p, _)| *a == action && *p == sha),
+                        "{name}: {u} is not pinned from the table"
+                    );
+                }
+            }
+        }
+        let check = &wf["jobs"]["check"];
+        assert_eq!(
+            step(check, "Install cargo-deny")["run"],
+            format!("cargo install --locked cargo-deny@{CARGO_DENY_VERSION}")
+        );
+        assert_eq!(
+            step(check, "Advisories, bans and sources")["run"],
+            "cargo deny --locked check advisories bans sources"
+        );
+        let image = &wf["jobs"]["image"];
+        assert_eq!(
+            image["permissions"]["id-token"], "write",
+            "{name}: keyless signing"
+        );
+        let build = &step(image, "Build and push")["with"];
+        let want = if spec.build.runtime == Runtime::Static {
+            "linux/amd64"
+        } else {
+            "linux/amd64,linux/arm64"
+        };
+        assert_eq!(build["platforms"], want, "{name}");
+        assert_eq!(build["provenance"], "mode=max");
+        assert_eq!(build["sbom"], true);
+        let digest = format!(
+            "{}@${{{{ steps.build.outputs.digest }}}}",
+            spec.image.repository
+        );
+        assert_eq!(step(image, "Build and push")["id"], "build");
+        let scan = &step(image, "Scan the image")["with"];
+        assert_eq!(scan["image-ref"], digest.as_str());
+        assert_eq!(scan["exit-code"], "1");
+        let sign = step(image, "Sign the image");
+        assert_eq!(sign["env"]["IMAGE"], digest.as_str());
+        assert_eq!(sign["run"], "cosign sign --yes \"$IMAGE\"\n");
+        // QEMU and cosign are set up before they are needed.
+        let names: Vec<&str> = image["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+        assert!(at("Set up QEMU") < at("Build and push"));
+        assert!(at("Build and push") < at("Scan the image"));
+        assert!(at("Install cosign") < at("Sign the image"));
+
+        let dependabot = &yaml_docs(get(".github/dependabot.yml"))[0];
+        assert_eq!(dependabot["version"], 2);
+        let ecosystems: Vec<(String, String)> = dependabot["updates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    u["package-ecosystem"].as_str().unwrap().to_string(),
+                    u["directory"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let dockerfile_dir = format!(
+            "/{}",
+            spec.build
+                .dockerfile
+                .rsplit_once('/')
+                .map_or("", |(d, _)| d)
+        );
+        assert_eq!(
+            ecosystems,
+            [
+                ("github-actions".to_string(), "/".to_string()),
+                ("cargo".to_string(), "/".to_string()),
+                ("docker".to_string(), dockerfile_dir),
+            ],
+            "{name}"
+        );
+    }
+}
+
+/// A pinned action's reference is one word, so it is never folded: the
+/// text of the workflow holds each `owner/action@sha` whole (what
+/// Dependabot looks for when it moves a pin).
+#[test]
+fn pinned_references_stay_whole_in_the_text() {
+    let f = common::load("gateway.yaml");
+    let files = render(&f, None, &[Target::Ci]).unwrap();
+    let text = &files[0].contents;
+    for (action, sha, _) in ACTIONS {
+        assert!(
+            text.contains(&format!("{action}@{sha}")),
+            "{action}\n{text}"
+        );
+    }
+}
