@@ -237,6 +237,12 @@ pub fn lint(spec: &DeploySpec) -> Vec<Finding> {
                     pod_rules(&obj, pod, &mut out);
                 }
             }
+            // The PostgreSQL migration Job (dependencies.postgres.migrations).
+            "Job" => {
+                if let Some(pod) = o.pointer("spec/template/spec") {
+                    pod_rules(&obj, pod, &mut out);
+                }
+            }
             "ConfigMap" => {
                 if let Some(Value::Map(data)) = o.get("data") {
                     for (k, v) in data {

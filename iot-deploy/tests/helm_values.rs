@@ -1,6 +1,6 @@
 //! The chart's operator knobs (issue #15, item 6): `imagePullSecrets`,
 //! `podLabels`, `affinity`, `serviceAccount.create/name/annotations`,
-//! `ingress.annotations`, `service.type`, `extraEnv`, `extraVolumes`,
+//! `ingress.annotations` and `.extraHosts`, `service.type`, `extraEnv`, `extraVolumes`,
 //! `extraVolumeMounts`, a `values.schema.json` that refuses misspelt or
 //! mistyped overrides, and a `helm test` pod. Real `helm template`, then
 //! kubernetes-validate --strict on the result.
@@ -43,7 +43,7 @@ affinity:
       nodeSelectorTerms:
         - matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [arm64]}]
 serviceAccount: {create: false, name: shared-sa}
-ingress: {annotations: {cert-manager.io/cluster-issuer: letsencrypt}}
+ingress: {annotations: {cert-manager.io/cluster-issuer: letsencrypt}, extraHosts: [edge.example.com]}
 service: {type: LoadBalancer}
 extraEnv: [{name: EXTRA, value: "1"}]
 extraVolumes: [{name: cache, emptyDir: {}}]
@@ -156,6 +156,15 @@ fn every_knob_lands_where_it_belongs() {
                 i["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
                 "letsencrypt"
             );
+            let host = spec.ingress.as_ref().unwrap().host.as_str();
+            assert_eq!(
+                i["spec"]["tls"][0]["hosts"],
+                serde_json::json!([host, "edge.example.com"])
+            );
+            let rules: Vec<&Json> = i["spec"]["rules"].as_array().unwrap().iter().collect();
+            assert_eq!(rules.len(), 2, "{name}");
+            assert_eq!(rules[1]["host"], "edge.example.com");
+            assert_eq!(rules[1]["http"], rules[0]["http"]);
         }
         // The core objects stay valid.
         if let Some(validate) = &validate {

@@ -222,3 +222,31 @@ fn id009_share_group_under_a_rollout() {
     // A Rollout without a share group: the workload rules still apply, clean.
     assert_eq!(findings("[rollout]\n[prometheus_operator]\n"), []);
 }
+
+#[test]
+fn the_migration_job_is_linted_like_the_other_pods() {
+    // The gateway spec's migration Job: hardened, pinned, limited: clean.
+    let spec = common_gateway();
+    let found = lint(&spec);
+    assert!(
+        found.iter().all(|f| !f.object.starts_with("Job/")),
+        "{found:#?}"
+    );
+    // An unpinned client image is reported on the Job.
+    let mut spec = spec;
+    if let Some(p) = spec.dependencies.postgres.as_mut() {
+        p.image = "postgres:latest".into();
+    }
+    let found = lint(&spec);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.id == "ID002" && f.object.starts_with("Job/telemetry-gateway-migrate-")),
+        "{found:#?}"
+    );
+}
+
+fn common_gateway() -> iot_deploy::DeploySpec {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/gateway.yaml");
+    SpecFile::load(&path).unwrap().base
+}

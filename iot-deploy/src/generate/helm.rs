@@ -636,21 +636,27 @@ spec:
   {{- with .Values.ingress.className }}
   ingressClassName: {{ . }}
   {{- end }}
+  {{- /* The spec's host, then ingress.extraHosts (same certificate Secret, same backend). */}}
+  {{- $hosts := prepend .Values.ingress.extraHosts .Values.ingress.host }}
   tls:
     - hosts:
-        - {{ .Values.ingress.host | quote }}
+        {{- range $hosts }}
+        - {{ . | quote }}
+        {{- end }}
       secretName: {{ .Values.ingress.tlsSecret }}
   rules:
-    - host: {{ .Values.ingress.host | quote }}
+    {{- range $hosts }}
+    - host: {{ . | quote }}
       http:
         paths:
           - path: /
             pathType: Prefix
             backend:
               service:
-                name: {{ include "CHART.fullname" . }}
+                name: {{ include "CHART.fullname" $ }}
                 port:
                   name: http
+    {{- end }}
 {{- end }}
 "#;
 

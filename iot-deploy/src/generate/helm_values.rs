@@ -329,6 +329,7 @@ fn values_tree(spec: &DeploySpec) -> Value {
                 .with("enabled", spec.ingress.is_some())
                 .with("className", ing.class.unwrap_or_default())
                 .with("annotations", Value::map())
+                .with("extraHosts", Value::Seq(vec![]))
                 .with("host", ing.host.as_str())
                 .with(
                     "tlsSecret",
