@@ -103,7 +103,13 @@ fn crd_validator_ready(script: &Path) -> bool {
 pub fn crd_validator() -> Option<(String, PathBuf)> {
     let dir = std::env::var_os("IOT_CRDS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/crds"));
+        .unwrap_or_else(|| {
+            // `../shared/crds` from the workspace root (CI clones the
+            // repository next to `shared`).
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("../shared/crds")
+        });
     let script = dir.join("validate.py");
     if crd_validator_ready(&script) {
         return Some((python(), script));
