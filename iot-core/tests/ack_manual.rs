@@ -227,3 +227,33 @@ async fn frames_held_across_a_broker_restart_stay_unacknowledged() {
     assert_eq!(consumer.stats().snapshot().returned, 20);
     consumer.close(Duration::from_secs(2)).await;
 }
+
+/// A broker flooding the consumer while the application acknowledges each
+/// frame at once: the window stays within `max_unacked` and every frame
+/// arrives. (PUBACKs queued in rumqttc's request channel fell behind the
+/// reads, and the window grew without bound.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_stays_bounded_under_a_flood() {
+    let Some(broker) = broker(false) else {
+        return;
+    };
+    const DEVICE: &str = "dev-flood";
+    const N: u64 = 5000;
+    let mut consumer =
+        support::consumer(manual(&broker, "flood-consumer", "f").max_unacked(64)).await;
+    publish_all(&broker, "f", DEVICE, 0..N).await;
+    let mut seen = BTreeSet::new();
+    let mut most = 0;
+    while (seen.len() as u64) < N {
+        let item = tokio::time::timeout(Duration::from_secs(10), consumer.recv())
+            .await
+            .expect("frames keep coming")
+            .expect("open");
+        let (seq, ack) = handle(item, DEVICE);
+        seen.insert(seq);
+        ack.ack();
+        most = most.max(consumer.stats().snapshot().unacked);
+    }
+    assert!(most <= 64, "{most} unacknowledged, over max_unacked");
+    consumer.close(Duration::from_secs(2)).await;
+}

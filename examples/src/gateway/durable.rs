@@ -24,7 +24,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use iot_core::mqtt::{AckHandle, Consumer, ReceiveError};
+use iot_core::codec::{AliasTable, Channel};
+use iot_core::mqtt::{
+    AckHandle, Consumer, ConsumerConfig, MqttConfig, Qos, ReceiveError, ReceivedFrame,
+};
 use iot_resilience::backoff::BackoffConfig;
 use iot_resilience::circuit_breaker::{CircuitBreakerError, CircuitBreakerLayer};
 use iot_resilience::retry::{RetryConfig, RetryError, RetryLayer};
@@ -51,6 +54,11 @@ pub struct DurableConfig {
     pub write_timeout: Duration,
     /// Injected failures and latency (`--sink-fail-rate`, `--sink-latency`).
     pub faults: Faults,
+    /// Frames waiting for their device's alias table at most (below the
+    /// consumer's `max_unacked`).
+    pub max_parked: usize,
+    /// Alias tables from the retained births ([`prime_aliases`]).
+    pub primed: Primed,
 }
 
 /// What the durable path counted (besides the shared [`Counters`](super::Counters)).
@@ -62,6 +70,9 @@ pub struct StoreCounters {
     pub rows_duplicate: AtomicU64,
     /// Readings the schema cannot hold, set aside and counted.
     pub readings_rejected: AtomicU64,
+    /// Readings stored with an `#<alias>` channel name: their device's
+    /// alias table was still unknown after waiting.
+    pub readings_unresolved: AtomicU64,
     /// Batch writes that failed and were tried again.
     pub write_failures: AtomicU64,
     /// Batches committed.
@@ -73,6 +84,41 @@ pub struct StoreCounters {
 
 /// The write path's error, outermost first.
 type WriteError = CircuitBreakerError<RetryError<TimeoutError<StoreError>>>;
+
+/// Alias tables known before the consumer started (from the retained
+/// births, see [`prime_aliases`]), by device.
+pub type Primed = HashMap<Arc<str>, Arc<AliasTable>>;
+
+/// The retained birth messages, read on a short-lived clean session
+/// (client id `<mqtt.client_id>-births`) before the persistent one starts:
+/// the broker delivers a persistent session's backlog before it sends the
+/// retained births again, and frames naming channels by alias could not be
+/// resolved until they arrive. Waits until no new birth came for 300 ms
+/// (at most `limit`).
+pub async fn prime_aliases(mut mqtt: MqttConfig, limit: Duration) -> Result<Primed, String> {
+    mqtt.client_id = format!("{}-births", mqtt.client_id);
+    mqtt.persistent_session = false;
+    let consumer = Consumer::start(ConsumerConfig::new(mqtt).qos(Qos::AtMostOnce))
+        .map_err(|e| format!("birth reader: {e}"))?;
+    consumer
+        .wait_connected(limit)
+        .await
+        .map_err(|e| format!("birth reader: {e}"))?;
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut last = (0, tokio::time::Instant::now());
+    while tokio::time::Instant::now() < deadline {
+        let s = consumer.stats().snapshot();
+        if s.births != last.0 {
+            last = (s.births, tokio::time::Instant::now());
+        } else if s.subscribed > 0 && last.1.elapsed() >= Duration::from_millis(300) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let tables = consumer.alias_tables().into_iter().collect();
+    consumer.close(Duration::from_secs(1)).await;
+    Ok(tables)
+}
 
 /// Consumes `consumer` into `store` until `stop`; returns the consumer.
 pub fn spawn(
@@ -136,7 +182,7 @@ struct Pending {
 async fn run<S>(
     mut consumer: Consumer,
     mut svc: S,
-    config: DurableConfig,
+    mut config: DurableConfig,
     shared: Arc<Shared>,
     counters: Arc<StoreCounters>,
     console: Arc<Console>,
@@ -148,6 +194,9 @@ where
     let c = &shared.counters;
     let mut quota = DeviceQuota::new(config.device_quota);
     let mut interned: HashMap<Box<str>, Arc<str>> = HashMap::new();
+    let aliases = Aliases {
+        primed: std::mem::take(&mut config.primed),
+    };
     let mut pending = Pending {
         batch: Batch::new(),
         acks: Vec::new(),
@@ -155,7 +204,8 @@ where
         sent_at: Vec::new(),
         since: None,
     };
-    let mut copy_stats = tokio::time::interval(Duration::from_millis(250));
+    let mut copy_stats = tokio::time::interval(PARK_CHECK);
+    let mut parked = Parked::new(config.max_parked);
     loop {
         let deadline = pending.since.map(|t| t + config.batch_age);
         let item = tokio::select! {
@@ -169,6 +219,9 @@ where
             }
             _ = copy_stats.tick() => {
                 shared.copy_consumer_stats(&consumer);
+                for held in parked.release(&consumer, &aliases) {
+                    pending.push(held, &consumer, &aliases, &counters);
+                }
                 continue;
             }
             item = consumer.recv() => item,
@@ -208,21 +261,19 @@ where
             }
             continue;
         }
-        let aliases = if frame.aliases().is_none() {
-            consumer.aliases(&device)
-        } else {
-            None
+        let held = Held {
+            frame,
+            ack,
+            device,
+            own,
+            sent_at,
+            since: tokio::time::Instant::now(),
         };
-        let outcome = pending
-            .batch
-            .push_received(&frame, aliases.as_deref().map(|t| t as _));
-        counters
-            .readings_rejected
-            .fetch_add(outcome.rejected as u64, Relaxed);
-        pending.acks.extend(ack);
-        pending.own += u64::from(own);
-        pending.sent_at.push(sent_at);
-        pending.since.get_or_insert_with(tokio::time::Instant::now);
+        let held = match parked.park_if_unresolved(held, &consumer, &aliases) {
+            Some(held) => held,
+            None => continue,
+        };
+        pending.push(held, &consumer, &aliases, &counters);
         if pending.batch.frames() as usize >= config.batch_frames
             && !commit(
                 &mut svc,
@@ -237,7 +288,11 @@ where
             break;
         }
     }
-    // Stopping: one last attempt, then what is left stays at the broker.
+    // Stopping: parked frames go as they are, one last attempt, then what
+    // is left stays at the broker.
+    for held in parked.drain() {
+        pending.push(held, &consumer, &aliases, &counters);
+    }
     if pending.batch.frames() > 0 {
         // A stop signal that never comes (its sender lives until the end).
         let (_never_tx, mut never) = watch::channel(false);
@@ -262,6 +317,139 @@ where
     }
     shared.copy_consumer_stats(&consumer);
     consumer
+}
+
+/// A received frame on its way into a batch.
+struct Held {
+    frame: ReceivedFrame,
+    ack: Option<AckHandle>,
+    device: Arc<str>,
+    own: bool,
+    sent_at: u64,
+    since: tokio::time::Instant,
+}
+
+/// Where a device's alias table comes from: the frame's own (the birth
+/// before it), the consumer's latest, or the primed one.
+struct Aliases {
+    primed: Primed,
+}
+
+impl Aliases {
+    fn of(&self, consumer: &Consumer, device: &Arc<str>) -> Option<Arc<AliasTable>> {
+        consumer
+            .aliases(device)
+            .or_else(|| self.primed.get(device).cloned())
+    }
+}
+
+impl Pending {
+    /// Adds a frame's rows, resolving aliases with its own table or the
+    /// device's latest.
+    fn push(
+        &mut self,
+        held: Held,
+        consumer: &Consumer,
+        aliases: &Aliases,
+        counters: &StoreCounters,
+    ) {
+        let aliases = if held.frame.aliases().is_none() {
+            aliases.of(consumer, &held.device)
+        } else {
+            None
+        };
+        let outcome = self
+            .batch
+            .push_received(&held.frame, aliases.as_deref().map(|t| t as _));
+        counters
+            .readings_rejected
+            .fetch_add(outcome.rejected as u64, Relaxed);
+        counters
+            .readings_unresolved
+            .fetch_add(outcome.unresolved_aliases as u64, Relaxed);
+        self.acks.extend(held.ack);
+        self.own += u64::from(held.own);
+        self.sent_at.push(held.sent_at);
+        self.since.get_or_insert_with(tokio::time::Instant::now);
+    }
+}
+
+/// How often parked frames are looked at (and the consumer's stats copied).
+const PARK_CHECK: Duration = Duration::from_millis(50);
+/// How long a frame waits for its device's birth at most.
+const PARK_FOR: Duration = Duration::from_secs(2);
+
+/// Frames that name channels by alias while their device's alias table is
+/// not known yet. After a restart the broker delivers a session's backlog
+/// before the retained birth messages; stored at once, such readings would
+/// get `#<alias>` channel names, and a redelivery after the table is known
+/// would store them again under the real names (another key). They wait,
+/// unacknowledged, until the table arrives, at most [`PARK_FOR`] and at
+/// most `max` frames (well below `max_unacked`: births arrive on the same
+/// connection, which stops reading when the window is full); then they are
+/// stored with `#<alias>` names, counted as unresolved.
+struct Parked {
+    frames: std::collections::VecDeque<Held>,
+    max: usize,
+}
+
+impl Parked {
+    fn new(max: usize) -> Self {
+        Self {
+            frames: std::collections::VecDeque::new(),
+            max,
+        }
+    }
+
+    /// Keeps `held` (returns `None`) if it needs a table not known yet.
+    fn park_if_unresolved(
+        &mut self,
+        held: Held,
+        consumer: &Consumer,
+        aliases: &Aliases,
+    ) -> Option<Held> {
+        if held.frame.aliases().is_some()
+            || self.frames.len() >= self.max
+            || !uses_aliases(&held.frame)
+            || aliases.of(consumer, &held.device).is_some()
+        {
+            return Some(held);
+        }
+        self.frames.push_back(held);
+        None
+    }
+
+    /// The frames whose table is known now, or that waited long enough.
+    fn release(&mut self, consumer: &Consumer, aliases: &Aliases) -> Vec<Held> {
+        if self.frames.is_empty() {
+            return Vec::new();
+        }
+        let now = tokio::time::Instant::now();
+        let mut out = Vec::new();
+        let mut keep = std::collections::VecDeque::with_capacity(self.frames.len());
+        for held in self.frames.drain(..) {
+            if now.duration_since(held.since) >= PARK_FOR
+                || aliases.of(consumer, &held.device).is_some()
+            {
+                out.push(held);
+            } else {
+                keep.push_back(held);
+            }
+        }
+        self.frames = keep;
+        out
+    }
+
+    fn drain(&mut self) -> Vec<Held> {
+        self.frames.drain(..).collect()
+    }
+}
+
+fn uses_aliases(frame: &ReceivedFrame) -> bool {
+    frame
+        .view()
+        .readings()
+        .any(|r| matches!(r.channel, Channel::Alias(_)))
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

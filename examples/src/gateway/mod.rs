@@ -467,16 +467,23 @@ impl Gateway {
         if let Some(group) = &share_group {
             cc = cc.share_group(group.clone());
         }
+        let max_unacked = (args.batch_frames * 2).clamp(1024, 65_535);
         if store.is_some() {
-            cc = cc
-                .ack(AckMode::Manual)
-                .max_unacked((args.batch_frames * 2).clamp(1024, 65_535));
+            cc = cc.ack(AckMode::Manual).max_unacked(max_unacked);
         }
         match args.gap_reports.as_str() {
             "on" => cc = cc.dedup(DedupConfig::default().report_gaps(true)),
             "off" => cc = cc.dedup(DedupConfig::default().report_gaps(false)),
             _ => {}
         }
+        // Durable sinks: the devices' alias tables before the session's
+        // backlog (see `durable::prime_aliases`).
+        let primed = match &store {
+            Some(_) => durable::prime_aliases(cc.mqtt.clone(), Duration::from_secs(5))
+                .await
+                .map_err(|e| format!("{broker_desc}: {e}"))?,
+            None => Default::default(),
+        };
         let consumer = Consumer::start(cc).map_err(|e| format!("consumer: {e}"))?;
         let mut background = Vec::new();
         background.push(tokio::spawn(follow_connection(
@@ -491,16 +498,6 @@ impl Gateway {
             .wait_connected(Duration::from_secs(10))
             .await
             .map_err(|e| format!("{broker_desc}: {e}"))?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while consumer.stats().snapshot().subscribed == 0 {
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "could not subscribe at {broker_desc} within 10 s (an ACL refusing the subscription?)"
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-
         // The sink and the stack.
         let faults = Faults {
             fail_rate: args.sink_fail_rate,
@@ -531,6 +528,8 @@ impl Gateway {
                     // A batch is many rows: the per-frame timeout is too tight.
                     write_timeout: args.sink_timeout.max(Duration::from_secs(5)),
                     faults,
+                    max_parked: max_unacked / 2,
+                    primed,
                 },
                 shared.clone(),
                 store_counters.clone(),
@@ -549,6 +548,25 @@ impl Gateway {
                 stop_rx,
             )?,
         };
+
+        // The subscription, confirmed while the dispatcher already consumes:
+        // a session the broker kept may deliver its backlog before the
+        // SUBACK, and an unread backlog (up to `max_unacked`) would hold
+        // the SUBACK back.
+        // Frames flowing from a session the broker kept prove the
+        // subscription as well as a SUBACK does.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while shared.consumer_snapshot().subscribed == 0
+            && shared.counters.received.load(Relaxed) == 0
+        {
+            if Instant::now() > deadline {
+                let _ = stop_tx.send(true);
+                return Err(format!(
+                    "could not subscribe at {broker_desc} within 10 s (an ACL refusing the subscription?)"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
 
         // The fleet.
         let fleet = if args.devices > 0 {
@@ -1019,6 +1037,7 @@ impl Run {
             rows_inserted: sc.rows_inserted.load(Relaxed),
             rows_duplicate: sc.rows_duplicate.load(Relaxed),
             readings_rejected: sc.readings_rejected.load(Relaxed),
+            readings_unresolved: sc.readings_unresolved.load(Relaxed),
             write_failures: sc.write_failures.load(Relaxed),
             batches: sc.batches.load(Relaxed),
             held_at_exit: sc.held_at_exit.load(Relaxed),

@@ -68,6 +68,8 @@ pub struct Summary {
     pub rows_duplicate: u64,
     /// Readings the schema cannot hold, set aside and counted.
     pub readings_rejected: u64,
+    /// Readings stored under `#<alias>`: their device's birth never came.
+    pub readings_unresolved: u64,
     /// Batch writes that failed and were written again.
     pub write_failures: u64,
     /// Batches committed.
@@ -210,6 +212,7 @@ impl Summary {
             "rows_inserted": self.rows_inserted,
             "rows_duplicate": self.rows_duplicate,
             "readings_rejected": self.readings_rejected,
+            "readings_unresolved": self.readings_unresolved,
             "write_failures": self.write_failures,
             "batches": self.batches,
             "held_at_exit": self.held_at_exit,
@@ -276,11 +279,12 @@ impl Summary {
                     .map_or_else(|| "-".into(), |r| format!("{} rows", t(r))),
                 if self.durable {
                     format!(
-                        "{} frames of this fleet added; {} rows inserted, {} already there, {} readings rejected; {} batches, {} failed writes retried",
+                        "{} frames of this fleet added; {} rows inserted, {} already there, {} readings rejected, {} under unresolved aliases; {} batches, {} failed writes retried",
                         self.db_frames.map_or_else(|| "?".into(), t),
                         t(self.rows_inserted),
                         t(self.rows_duplicate),
                         t(self.readings_rejected),
+                        t(self.readings_unresolved),
                         t(self.batches),
                         t(self.write_failures)
                     )

@@ -36,6 +36,11 @@ impl<V> ClockMap<V> {
         }
     }
 
+    /// Every entry, in no particular order (recency is not touched).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &V)> {
+        self.slots.iter().map(|s| (&s.key, &s.value))
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.slots.len()

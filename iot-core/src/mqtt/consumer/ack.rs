@@ -8,6 +8,12 @@
 //! front only, so they follow the order the PUBLISHes arrived in (MQTT
 //! 3.1.1, 4.6) while handles complete in any order.
 //!
+//! PUBACKs are written by the connection task itself, straight to the
+//! socket between two reads, not through rumqttc's request channel:
+//! rumqttc takes one request per read of up to ten packets, so under load
+//! acknowledgements queued there fall behind the messages arriving, and
+//! the broker keeps its in-flight window full.
+//!
 //! Packet ids belong to one connection. When it is lost the slots are
 //! void: the broker redelivers their messages to the session, and a
 //! redelivery of a frame the application still holds is linked to its
@@ -24,11 +30,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rumqttc::AsyncClient;
 use tokio::sync::Notify;
 
 use super::super::state::Stats;
-use super::ack_for;
 
 /// One frame: the ledger's identity of a reading batch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -68,8 +72,6 @@ struct Inner {
     lost: Vec<FrameKey>,
     /// Broker sessions lost so far.
     session: u64,
-    /// A done slot at the front whose PUBACK did not fit rumqttc's channel.
-    unsent: bool,
 }
 
 /// What a redelivered (duplicate) frame is.
@@ -88,22 +90,20 @@ pub(super) enum Redelivery {
 #[derive(Debug)]
 pub(super) struct AckWindow {
     inner: Mutex<Inner>,
-    /// Wakes the connection task: room in the window, a reconnect asked
-    /// for, PUBACKs left unsent.
+    /// Wakes the connection task: PUBACKs to write, a reconnect asked
+    /// for, frames to report missing.
     pub(super) wake: Notify,
     reconnect: AtomicBool,
-    client: AsyncClient,
     capacity: usize,
     stats: Arc<Stats>,
 }
 
 impl AckWindow {
-    pub(super) fn new(client: AsyncClient, capacity: usize, stats: Arc<Stats>) -> Self {
+    pub(super) fn new(capacity: usize, stats: Arc<Stats>) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             wake: Notify::new(),
             reconnect: AtomicBool::new(false),
-            client,
             capacity,
             stats,
         }
@@ -199,48 +199,36 @@ impl AckWindow {
             .and_then(|i| inner.slots.get_mut(i))
         {
             s.done = true;
-        }
-        if index == 0 || inner.unsent {
-            self.send_front(inner);
+            if index == 0 {
+                self.wake.notify_one();
+            }
         }
     }
 
-    /// PUBACKs for the done slots at the front, in order.
-    fn send_front(&self, inner: &mut Inner) {
-        let before = inner.slots.len();
-        inner.unsent = false;
-        while let Some(slot) = inner.slots.front().copied() {
-            if !slot.done {
-                break;
-            }
-            if self.client.try_ack(&ack_for(slot.pkid)).is_err() {
-                // rumqttc's channel is full (or closed): the task retries.
-                inner.unsent = true;
-                break;
-            }
-            inner.slots.pop_front();
-            inner.front += 1;
-        }
-        if inner.slots.len() != before {
-            self.stats.set_unacked(inner.slots.len() as u64);
-            self.wake.notify_one();
-        }
-    }
-
-    /// Retries PUBACKs that did not fit rumqttc's channel; returns whether
-    /// some still do not.
-    pub(super) fn retry_unsent(&self) -> bool {
+    /// The packet ids of the done slots at the front, in order, taken off
+    /// the window: the connection task writes their PUBACKs now.
+    pub(super) fn take_sendable(&self, pkids: &mut Vec<u16>) {
         let mut inner = self.lock();
-        if inner.unsent {
-            self.send_front(&mut inner);
+        while inner.slots.front().is_some_and(|s| s.done) {
+            if let Some(slot) = inner.slots.pop_front() {
+                pkids.push(slot.pkid);
+                inner.front += 1;
+            }
         }
-        inner.unsent
+        if !pkids.is_empty() {
+            self.stats.set_unacked(inner.slots.len() as u64);
+        }
     }
 
-    /// Whether the window is full and nothing at its front can be sent.
+    /// Whether PUBACKs are ready to be written.
+    pub(super) fn has_sendable(&self) -> bool {
+        self.lock().slots.front().is_some_and(|s| s.done)
+    }
+
+    /// Whether the window is full: nothing more is read until its oldest
+    /// message is acknowledged.
     pub(super) fn is_full(&self) -> bool {
-        let inner = self.lock();
-        inner.slots.len() >= self.capacity && !inner.unsent
+        self.lock().slots.len() >= self.capacity
     }
 
     /// Whether a reconnect was asked for (a handle given back).
@@ -253,14 +241,11 @@ impl AckWindow {
         self.reconnect.swap(false, Ordering::SeqCst)
     }
 
-    /// The connection is gone: its slots are void. Call before rumqttc's
-    /// request channel is drained of PUBACKs, so none of this connection
-    /// can follow on the next one.
+    /// The connection is gone: its slots are void.
     pub(super) fn connection_lost(&self) {
         let mut inner = self.lock();
         inner.front += inner.slots.len() as u64;
         inner.slots.clear();
-        inner.unsent = false;
         self.stats.set_unacked(0);
         self.reconnect.store(false, Ordering::SeqCst);
     }

@@ -113,24 +113,20 @@ impl Consumer {
         let acks_on_recv = config.ack == AckMode::OnRecv;
         let acks_by_handle = config.ack == AckMode::Manual;
         options.set_manual_acks(acks_on_recv || acks_by_handle);
-        // Every message waiting for its acknowledgement can put one more
-        // request in rumqttc's channel.
+        // With acknowledgements from `recv`, every item the application
+        // may take can put one more request in rumqttc's channel
+        // (`AckMode::Manual` writes its PUBACKs itself).
         let cap = options.request_channel_capacity()
-            + match config.ack {
-                AckMode::OnReceipt => 0,
-                AckMode::OnRecv => config.channel_capacity,
-                AckMode::Manual => config.max_unacked,
+            + if acks_on_recv {
+                config.channel_capacity
+            } else {
+                0
             };
         let (client, mut eventloop) = AsyncClient::new(options, cap);
         eventloop.set_network_options(network);
         let stats = Arc::new(Stats::new(Role::Consumer));
-        let window = acks_by_handle.then(|| {
-            Arc::new(AckWindow::new(
-                client.clone(),
-                config.max_unacked,
-                stats.clone(),
-            ))
-        });
+        let window =
+            acks_by_handle.then(|| Arc::new(AckWindow::new(config.max_unacked, stats.clone())));
         let shared = Arc::new(Shared {
             stats: stats.clone(),
             aliases: Mutex::new(ClockMap::new(config.max_alias_tables)),
@@ -263,6 +259,17 @@ impl Consumer {
     /// The latest alias table `device` announced, if it is known.
     pub fn aliases(&self, device: &str) -> Option<Arc<AliasTable>> {
         lock(&self.shared.aliases).get_mut(device).cloned()
+    }
+
+    /// Every alias table known, by device (at most `max_alias_tables`):
+    /// e.g. to keep them for another consumer. After a restart a
+    /// persistent session's backlog arrives before the retained births; a
+    /// short-lived consumer with a clean session gets the births first.
+    pub fn alias_tables(&self) -> Vec<(Arc<str>, Arc<AliasTable>)> {
+        lock(&self.shared.aliases)
+            .iter()
+            .map(|(device, table)| (device.clone(), table.clone()))
+            .collect()
     }
 
     /// Disconnects cleanly (the broker keeps the persistent session and

@@ -8,8 +8,8 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use rumqttc::{
-    AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, QoS, StateError,
-    SubscribeFilter, SubscribeReasonCode,
+    AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Packet, PubAck, Publish,
+    QoS, StateError, SubscribeFilter, SubscribeReasonCode,
 };
 use tokio::sync::futures::Notified;
 use tokio::sync::mpsc;
@@ -65,6 +65,8 @@ enum Step<T> {
     Pause(Duration),
     /// The application gave a frame back (`AckMode::Manual`): reconnect.
     Reconnect,
+    /// `AckMode::Manual`: PUBACKs are ready to be written.
+    Tend,
 }
 
 /// Whether the task goes on.
@@ -86,7 +88,10 @@ impl Worker {
                 break;
             }
             if let Some(window) = &window {
-                match self.tend_window(window, shutdown.as_mut()).await {
+                match self
+                    .tend_window(window, &mut eventloop, shutdown.as_mut())
+                    .await
+                {
                     Tend::Read => {}
                     Tend::Reconnect => {
                         if let Flow::Stop = self
@@ -105,8 +110,9 @@ impl Worker {
                 let poll = eventloop.poll();
                 let mut poll = std::pin::pin!(poll);
                 let mut idle_seen = false;
-                // `AckMode::Manual`: a frame given back while rumqttc waits
-                // must not wait for the next packet to be acted on.
+                // `AckMode::Manual`: PUBACKs to write, or a frame given
+                // back, while rumqttc waits for the network, must not wait
+                // for the next packet.
                 let mut wake = window.as_deref().map(|w| Box::pin(w.wake.notified()));
                 let step = std::future::poll_fn(|cx| {
                     if let Poll::Ready(polled) = poll.as_mut().poll(cx) {
@@ -119,6 +125,9 @@ impl Worker {
                         while wake.as_mut().poll(cx).is_ready() {
                             if w.reconnect_pending() {
                                 return Poll::Ready(Step::Reconnect);
+                            }
+                            if w.has_sendable() {
+                                return Poll::Ready(Step::Tend);
                             }
                             *wake = Box::pin(w.wake.notified());
                         }
@@ -140,6 +149,9 @@ impl Worker {
                     // Dropping rumqttc's poll may cut a packet short: the
                     // connection is dropped anyway.
                     Step::Reconnect => continue,
+                    // rumqttc was waiting for the network (its poll had
+                    // returned pending): dropping that wait loses nothing.
+                    Step::Tend => continue,
                     Step::Pause(pause) => {
                         // rumqttc's poll stays alive and resumes where it was.
                         self.shared.stats.read_pause();
@@ -483,17 +495,20 @@ enum Tend {
 }
 
 impl Worker {
-    /// `AckMode::Manual`, before each read: PUBACKs that did not fit
-    /// rumqttc's channel, frames given back that will never come again
+    /// `AckMode::Manual`, before each read: PUBACKs of the acknowledged
+    /// front of the window, frames given back that will never come again
     /// (reported missing), a reconnect asked for, and back-pressure: at
     /// `max_unacked` nothing more is read until the oldest is acknowledged.
     async fn tend_window(
         &mut self,
         window: &AckWindow,
+        eventloop: &mut EventLoop,
         mut shutdown: Pin<&mut Notified<'_>>,
     ) -> Tend {
+        let mut pkids = Vec::new();
         loop {
-            window.retry_unsent();
+            window.take_sendable(&mut pkids);
+            write_acks(eventloop, &mut pkids).await;
             for key in window.take_lost() {
                 self.shared.stats.missing(1);
                 tracing::warn!(
@@ -562,11 +577,9 @@ impl Worker {
         // packet ids are void from now on.
         self.shared.epoch.fetch_add(1, Ordering::SeqCst);
         if let Some(window) = &self.window {
-            // Its slots are void; then rumqttc's channel is drained once
-            // more of PUBACKs the application queued after rumqttc's own
-            // drain.
+            // Its slots are void (their PUBACKs are written by this task,
+            // never queued in rumqttc's channel).
             window.connection_lost();
-            eventloop.clean();
         }
         let (stale, _) = take_stale(eventloop);
         let mut flow = Flow::Continue;
@@ -600,6 +613,33 @@ impl Worker {
         Flow::Continue
     }
 }
+
+/// Writes the PUBACKs of `pkids` to the socket and flushes once, then
+/// clears `pkids`. A write that fails leaves the connection to fail at the
+/// next read, where a lost connection is handled (the broker redelivers).
+async fn write_acks(eventloop: &mut EventLoop, pkids: &mut Vec<u16>) {
+    if pkids.is_empty() {
+        return;
+    }
+    if let Some(network) = eventloop.network.as_mut() {
+        let write = async {
+            for pkid in pkids.iter() {
+                network.write(Packet::PubAck(PubAck::new(*pkid))).await?;
+            }
+            network.flush().await
+        };
+        match tokio::time::timeout(ACK_WRITE_TIMEOUT, write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(%error, "PUBACK write failed"),
+            Err(_) => tracing::debug!("PUBACK write timed out"),
+        }
+    }
+    pkids.clear();
+}
+
+/// How long writing a window's PUBACKs may take before the connection is
+/// left to its read timeout.
+const ACK_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn frame_key(device: &str, epoch: u64, seq: u64) -> FrameKey {
     FrameKey {
