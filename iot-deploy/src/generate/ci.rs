@@ -53,15 +53,9 @@ pub const ACTIONS: [(&str, &str, &str); 8] = [
 /// with Rust 1.85).
 pub const CARGO_DENY_VERSION: &str = "0.18.3";
 
-/// The platforms the image is built for: amd64 and arm64 (arm64 under
-/// QEMU), except for the static runtime, whose musl target is x86_64.
-pub fn platforms(spec: &DeploySpec) -> &'static str {
-    if spec.build.runtime == crate::spec::Runtime::Static {
-        "linux/amd64"
-    } else {
-        "linux/amd64,linux/arm64"
-    }
-}
+/// The platforms the image is built for: amd64 and arm64 (arm64 emulated
+/// by QEMU; the static runtime picks its musl target by `TARGETARCH`).
+pub const PLATFORMS: &str = "linux/amd64,linux/arm64";
 
 fn uses(action: &str) -> String {
     let (name, sha, _) = ACTIONS
@@ -166,7 +160,7 @@ pub fn workflow(spec: &DeploySpec) -> String {
             format!("{repo}:sha-${{{{ github.sha }}}}\n${{{{ steps.tags.outputs.release }}}}\n"),
         )
         .with("build-args", "VCS_REF=${{ github.sha }}\n")
-        .with("platforms", platforms(spec))
+        .with("platforms", PLATFORMS)
         // SLSA provenance and an SPDX SBOM, attached to the image.
         .with("provenance", "mode=max")
         .with("sbom", true)

@@ -3,7 +3,14 @@
 use crate::metrics_contract::{HEALTHCHECK_SUBCOMMAND, NONROOT_UID};
 use crate::spec::{DeploySpec, Runtime};
 
-const MUSL: &str = "x86_64-unknown-linux-musl";
+/// The file in the build stages naming the musl target of the platform
+/// being built (`TARGETARCH`: amd64 or arm64), for the static runtime.
+const MUSL_TARGET_FILE: &str = "/rust-target";
+/// The static build's `--target`, read from [`MUSL_TARGET_FILE`].
+const MUSL: &str = "\"$(cat /rust-target)\"";
+/// Where the static build's binary is copied (its target directory
+/// depends on the platform).
+const STATIC_OUT: &str = "/app/out";
 
 fn runtime_image(r: Runtime) -> &'static str {
     match r {
@@ -42,7 +49,7 @@ pub fn dockerfile_for(spec: &DeploySpec, runtime: Runtime) -> String {
         String::new()
     };
     let out_dir = if runtime == Runtime::Static {
-        format!("target/{MUSL}/release")
+        STATIC_OUT.trim_start_matches("/app/").to_string()
     } else {
         "target/release".into()
     };
@@ -70,11 +77,21 @@ pub fn dockerfile_for(spec: &DeploySpec, runtime: Runtime) -> String {
     line("# Dependencies are built in their own layer (cargo-chef): a source change");
     line("# rebuilds only the service, not every crate it depends on.");
     line(&format!("FROM rust:{}-bookworm AS chef", b.rust_version));
+    if runtime == Runtime::Static {
+        // Set by BuildKit for each platform of a multi-arch build.
+        line("ARG TARGETARCH");
+    }
     line("WORKDIR /app");
-    let mut install = format!(
-        "RUN cargo install cargo-chef --locked --version {}",
+    let mut install = String::from("RUN ");
+    if runtime == Runtime::Static {
+        install.push_str(&format!(
+            "case \"$TARGETARCH\" in \\\n      amd64|\"\") echo x86_64-unknown-linux-musl ;; \\\n      arm64) echo aarch64-unknown-linux-musl ;; \\\n      *) echo \"no musl target for $TARGETARCH\" >&2; exit 1 ;; \\\n    esac > {MUSL_TARGET_FILE} \\\n    && "
+        ));
+    }
+    install.push_str(&format!(
+        "cargo install cargo-chef --locked --version {}",
         b.cargo_chef_version
-    );
+    ));
     if runtime == Runtime::Static {
         install.push_str(&format!(" \\\n    && rustup target add {MUSL}"));
     }
@@ -90,9 +107,14 @@ pub fn dockerfile_for(spec: &DeploySpec, runtime: Runtime) -> String {
         "RUN cargo chef cook --release --locked{target} -p {pkg}{features} --recipe-path recipe.json"
     ));
     line("COPY . .");
-    line(&format!(
-        "RUN cargo build --release --locked{target} -p {pkg} --bin {bin}{features}"
-    ));
+    let mut build =
+        format!("RUN cargo build --release --locked{target} -p {pkg} --bin {bin}{features}");
+    if runtime == Runtime::Static {
+        build.push_str(&format!(
+            " \\\n    && mkdir -p {STATIC_OUT} \\\n    && cp \"target/$(cat {MUSL_TARGET_FILE})/release/{bin}\" {STATIC_OUT}/"
+        ));
+    }
+    line(&build);
     line("");
     line(&format!("FROM {} AS runtime", runtime_image(runtime)));
     line("ARG VCS_REF=unknown");
