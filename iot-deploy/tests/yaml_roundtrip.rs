@@ -333,7 +333,12 @@ proptest! {
         same(&v, &node, "$").map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         if s.chars().all(|c| (' '..='~').contains(&c)) && !s.contains("  ") && !s.contains('\t') {
             for line in text.lines() {
-                prop_assert!(line.chars().count() <= 80 || !line.contains('"'), "{} chars: {:?}\n{}", line.chars().count(), line, text);
+                // yamllint's `allow-non-breakable-words`: a line that is
+                // one word (after the indentation and a `- `) may be long.
+                let body = line.trim_start();
+                let body = body.strip_prefix("- ").unwrap_or(body);
+                let one_word = !body.contains(' ');
+                prop_assert!(line.chars().count() <= 80 || one_word, "{} chars: {:?}\n{}", line.chars().count(), line, text);
             }
         }
     }

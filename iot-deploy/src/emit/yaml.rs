@@ -28,6 +28,9 @@ pub fn is_plain_safe(s: &str) -> bool {
             .all(|c| (' '..='~').contains(&c) && !"#{}[],&*!|>'\"%@`\\".contains(c))
         && !s.ends_with([' ', ':'])
         && !s.contains(": ")
+        // Sexagesimal-looking (`_:0`, `1_0:30`): some YAML 1.1 readers take
+        // `_` for a digit separator anywhere.
+        && !(s.contains(':') && s.chars().all(|c| c.is_ascii_digit() || "_:.+-".contains(c)))
 }
 
 /// One document, starting with `---`.
@@ -284,6 +287,7 @@ mod tests {
             "#c",
             "<<",
             "=",
+            "_:0",
         ] {
             assert!(!is_plain_safe(s), "{s:?} must be quoted");
         }
