@@ -34,11 +34,6 @@ check() {
 # still compile, and its warnings are printed, not fatal. Every entry is a
 # bug owned by the crate's maintainers: remove it with the fix.
 known_warnings=(
-    # FrameLayout (codec/decode.rs) is used by `mqtt` only: dead code
-    # without it. Fix: #[cfg(feature = "mqtt")] on it, its re-export in
-    # codec/mod.rs and FrameView::layout.
-    "iot-core std"
-    "iot-core default"
 )
 
 # check_or_known <crate> <feature|default> <cargo arguments...>

@@ -84,7 +84,7 @@ fn decode_frame_detailed<'a>(buf: &'a [u8], limits: &Limits) -> Result<FrameView
 /// header said: what the holder of an immutable, already validated buffer
 /// keeps to rebuild the [`FrameView`] without validating again (the MQTT
 /// consumer's `ReceivedFrame`).
-#[cfg(feature = "std")]
+#[cfg(feature = "mqtt")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FrameLayout {
     seq: u64,
@@ -95,7 +95,7 @@ pub(crate) struct FrameLayout {
     checksum: bool,
 }
 
-#[cfg(feature = "std")]
+#[cfg(feature = "mqtt")]
 impl FrameLayout {
     /// The frame's sequence number.
     pub(crate) fn seq(&self) -> u64 {
@@ -170,7 +170,7 @@ impl<'a> FrameView<'a> {
         self.raw
     }
     /// The layout to rebuild this view later over the same buffer.
-    #[cfg(feature = "std")]
+    #[cfg(feature = "mqtt")]
     pub(crate) fn layout(&self) -> FrameLayout {
         // `readings` is a subslice of `raw`; its offset is address arithmetic.
         let start = (self.readings.as_ptr() as usize).wrapping_sub(self.raw.as_ptr() as usize);

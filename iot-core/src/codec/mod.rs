@@ -55,7 +55,7 @@ pub use alias::{AliasResolver, NoAliases};
 #[cfg(feature = "alloc")]
 pub use birth::{AliasTable, DuplicateAlias};
 pub use birth::{BirthEntries, BirthEntry, BirthView, decode_birth};
-#[cfg(feature = "std")]
+#[cfg(feature = "mqtt")]
 pub(crate) use decode::FrameLayout;
 pub use decode::{FrameView, Readings, decode_frame};
 pub use encode::{Encoder, encode_birth, encode_frame};
