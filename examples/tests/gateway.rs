@@ -297,3 +297,79 @@ async fn a_killed_external_broker_loses_frames_and_the_ledger_reports_them() {
     assert_eq!(s.lost, s.ledger_missing + s.in_flight, "{s:#?}");
     check_accounting(&s);
 }
+
+/// Malformed messages never reach the database (counted as decode errors),
+/// and readings the schema's signed integer columns cannot hold directly (a
+/// u64 above i64::MAX) are stored exactly, never truncated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_frames_never_reach_the_database() {
+    use iot_core::codec::{Channel, FrameHeader, Reading, Value};
+    use iot_core::mqtt::{MqttConfig, Publisher, PublisherConfig};
+    use iot_examples::store::{RowValue, SqliteStore, Store};
+    use iot_testkit::mosquitto::{Broker, BrokerOptions, require_tool};
+    let Some(broker) = Broker::start(BrokerOptions::default()) else {
+        return;
+    };
+    let Some(mosquitto_pub) = require_tool("mosquitto_pub") else {
+        return;
+    };
+    let (sink, path) = sqlite_sink("gw-malformed");
+    let url = format!("mqtt://127.0.0.1:{}", broker.port());
+    let gateway = Gateway::start(args(&[
+        "--sink",
+        &sink,
+        "--broker",
+        &url,
+        "--devices",
+        "0",
+        "--no-share",
+        "--duration",
+        "3s",
+    ]))
+    .await
+    .unwrap();
+    for payload in ["not a frame", "\u{1}\u{2}\u{3}", ""] {
+        let status = std::process::Command::new(&mosquitto_pub)
+            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+            .args(["-q", "1", "-t", "iot/bad-1/telemetry", "-m", payload])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let publisher = Publisher::start(PublisherConfig::new(
+        MqttConfig::new("127.0.0.1", broker.port()).client_id("big-pub"),
+        "big-1",
+    ))
+    .unwrap();
+    let now = iot_examples::util::now_us() / 1000;
+    publisher
+        .publish(
+            &FrameHeader::new("big-1", 1, now),
+            &[
+                Reading::new(Channel::Name("counter"), Value::U64(u64::MAX)),
+                Reading::new(Channel::Name("low"), Value::I64(i64::MIN)),
+            ],
+        )
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), publisher.flush())
+        .await
+        .unwrap();
+    let s = gateway.wait().await.unwrap();
+    assert_eq!(s.decode_errors, 3, "{s:#?}");
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert!(store.read_device("bad-1").await.unwrap().is_empty());
+    let rows = store.read_device("big-1").await.unwrap();
+    let values: Vec<(&str, &RowValue)> = rows
+        .iter()
+        .map(|r| (r.channel.as_str(), &r.value))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("counter", &RowValue::U64(u64::MAX)),
+            ("low", &RowValue::I64(i64::MIN))
+        ],
+        "{rows:?}"
+    );
+    assert_eq!(store.totals("").await.unwrap().rows, 2);
+}
