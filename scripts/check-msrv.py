@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Checks the published crates' `rust-version` against what they build with.
 
-This machine has one Rust toolchain, so the minimum supported Rust version
-cannot be proven by compiling with it. What can be checked, and is:
+`scripts/test.sh` builds the published crates with the real 1.85.0
+toolchain (all features). This script keeps what that build cannot show:
 
 1. every crate in the normal and build dependency closure of each published
    crate (all features on, as in the lockfile CI builds with) declares a
