@@ -35,7 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use console::{Console, ProgressMode};
-pub use durable::{DurableConfig, StoreCounters};
+pub use durable::{DurableConfig, Primed, StoreCounters, prime_aliases};
 pub use pipeline::{Counters, NotStored, StackError};
 pub use summary::{Percentiles, Summary};
 
