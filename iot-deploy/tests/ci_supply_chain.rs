@@ -176,3 +176,61 @@ fn the_static_dockerfile_builds_for_each_platform() {
         "{d}"
     );
 }
+
+/// `build.licenses`: a `deny.toml` allow-list next to the Dockerfile and a
+/// licence check in the workflow that reads it; an identifier that is not
+/// SPDX-shaped (a quote, a newline) is refused with its field path, so it
+/// never reaches either file.
+#[test]
+fn licences_are_checked_against_the_specs_allow_list() {
+    use iot_deploy::{Format, SpecFile};
+    let base = "name = \"sensor-api\"\n[image]\nrepository = \"ghcr.io/acme/sensor-api\"\ntag = \"0.3.1\"\n[build]\n";
+    let f = SpecFile::parse(
+        &format!("{base}licenses = [\"MIT\", \"Apache-2.0\", \"Unicode-3.0\"]\n"),
+        Format::Toml,
+    )
+    .unwrap();
+    let files = render(&f, None, &[Target::Ci]).unwrap();
+    let deny = &files
+        .iter()
+        .find(|f| f.path == "deny.toml")
+        .expect("deny.toml")
+        .contents;
+    let lines: Vec<&str> = deny.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        lines,
+        [
+            "[licenses]",
+            "allow = [\"MIT\", \"Apache-2.0\", \"Unicode-3.0\"]",
+            "confidence-threshold = 0.93"
+        ],
+        "{deny}"
+    );
+    let wf_file = files
+        .iter()
+        .find(|f| f.path == ".github/workflows/sensor-api.yaml")
+        .unwrap();
+    let wf = &yaml_docs(&wf_file.contents)[0];
+    assert_eq!(
+        step(&wf["jobs"]["check"], "Licences")["run"],
+        "cargo deny --locked check --config deploy/deny.toml licenses"
+    );
+    // Without the list: no deny.toml, no licence step.
+    let plain = SpecFile::parse(base, Format::Toml).unwrap();
+    let files = render(&plain, None, &[Target::Ci]).unwrap();
+    assert!(files.iter().all(|f| f.path != "deny.toml"));
+    for bad in ["MIT\"]\n[bans]", "", "MIT OR Apache-2.0"] {
+        let err = SpecFile::parse(
+            &format!(
+                "{base}licenses = [{}]\n",
+                serde_json::to_string(bad).unwrap()
+            ),
+            Format::Toml,
+        )
+        .unwrap_err();
+        assert!(
+            err.items.iter().any(|d| d.path == "build.licenses[0]"),
+            "{bad:?}: {err}"
+        );
+    }
+}

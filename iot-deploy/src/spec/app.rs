@@ -24,6 +24,12 @@ pub struct Build {
     /// root (the build context): render into that directory. Compose and CI
     /// build with it.
     pub dockerfile: String,
+    /// SPDX identifiers of the licences the dependencies may carry (e.g.
+    /// `["MIT", "Apache-2.0"]`). Set: a `deny.toml` next to the Dockerfile
+    /// and a `cargo deny check licenses` step in the generated CI. Empty
+    /// (the default): licences are not checked (the project keeps its own
+    /// `deny.toml`).
+    pub licenses: Vec<String>,
 }
 
 impl Build {
@@ -44,6 +50,7 @@ impl Default for Build {
             rust_version: "1.85".into(),
             cargo_chef_version: "0.1.68".into(),
             dockerfile: "deploy/Dockerfile".into(),
+            licenses: Vec::new(),
         }
     }
 }

@@ -464,6 +464,21 @@ fn image(s: &DeploySpec, p: &mut Problems) {
             );
         }
     }
+    for (i, l) in b.licenses.iter().enumerate() {
+        // An SPDX identifier: letters, digits, `.`, `-`, `+` (it is written
+        // into deny.toml and a workflow; nothing else may reach them).
+        if l.is_empty()
+            || l.len() > 64
+            || !l
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+        {
+            p.add(
+                format!("build.licenses[{i}]"),
+                format!("{l:?} is not an SPDX licence identifier like \"Apache-2.0\""),
+            );
+        }
+    }
     let df = &b.dockerfile;
     if df.starts_with('/')
         || df.split('/').any(|c| c.is_empty() || c == "..")
