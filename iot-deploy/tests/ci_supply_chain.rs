@@ -234,3 +234,80 @@ fn licences_are_checked_against_the_specs_allow_list() {
         );
     }
 }
+
+/// Base images pinned by digest: `build.builder_digest` and
+/// `build.runtime_digest` land on the Dockerfile's `FROM` lines next to
+/// their tags (which Dependabot's docker updates keep current, from the
+/// Dockerfile's directory); a malformed digest, or one for `scratch`, is
+/// refused with its field path.
+#[test]
+fn base_images_can_be_pinned_by_digest() {
+    use iot_deploy::{Format, SpecFile};
+    let builder = format!("sha256:{}", "a".repeat(64));
+    let runtime = format!("sha256:{}", "b".repeat(64));
+    let base = "name = \"sensor-api\"\n[image]\nrepository = \"ghcr.io/acme/sensor-api\"\ntag = \"0.3.1\"\n[build]\n";
+    let f = SpecFile::parse(
+        &format!("{base}builder_digest = \"{builder}\"\nruntime_digest = \"{runtime}\"\n"),
+        Format::Toml,
+    )
+    .unwrap();
+    let files = render(&f, None, &[Target::Docker, Target::Ci]).unwrap();
+    let dockerfile = &files
+        .iter()
+        .find(|f| f.path == "Dockerfile")
+        .unwrap()
+        .contents;
+    let from: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .collect();
+    assert_eq!(
+        from,
+        [
+            format!("FROM rust:1.85-bookworm@{builder} AS chef").as_str(),
+            "FROM chef AS planner",
+            "FROM chef AS builder",
+            format!("FROM gcr.io/distroless/cc-debian12:nonroot@{runtime} AS runtime").as_str(),
+        ]
+    );
+    let dependabot = &files
+        .iter()
+        .find(|f| f.path == ".github/dependabot.yml")
+        .unwrap()
+        .contents;
+    let updates = &yaml_docs(dependabot)[0]["updates"];
+    assert!(
+        updates
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["package-ecosystem"] == "docker" && u["directory"] == "/deploy"),
+        "{dependabot}"
+    );
+    for (field, value) in [
+        ("builder_digest", "sha256:abc"),
+        ("runtime_digest", "latest\"\nFROM evil"),
+    ] {
+        let err = SpecFile::parse(
+            &format!(
+                "{base}{field} = {}\n",
+                serde_json::to_string(value).unwrap()
+            ),
+            Format::Toml,
+        )
+        .unwrap_err();
+        assert!(
+            err.items.iter().any(|d| d.path == format!("build.{field}")),
+            "{value:?}: {err}"
+        );
+    }
+    let err = SpecFile::parse(
+        &format!("{base}runtime = \"static\"\nruntime_digest = \"{runtime}\"\n"),
+        Format::Toml,
+    )
+    .unwrap_err();
+    assert!(
+        err.items.iter().any(|d| d.path == "build.runtime_digest"),
+        "{err}"
+    );
+}

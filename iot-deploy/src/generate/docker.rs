@@ -20,6 +20,14 @@ fn runtime_image(r: Runtime) -> &'static str {
     }
 }
 
+/// `@<digest>` for a base image pinned by digest (validated as
+/// `sha256:<64 hex>`), else nothing.
+fn pin(digest: &Option<String>) -> String {
+    digest
+        .as_deref()
+        .map_or_else(String::new, |d| format!("@{d}"))
+}
+
 /// A double-quoted Dockerfile word: backslashes and quotes escaped, and `$`
 /// too (Docker substitutes `$VAR` and `${VAR}` in `LABEL` values).
 fn label_escape(s: &str) -> String {
@@ -76,7 +84,11 @@ pub fn dockerfile_for(spec: &DeploySpec, runtime: Runtime) -> String {
     line("");
     line("# Dependencies are built in their own layer (cargo-chef): a source change");
     line("# rebuilds only the service, not every crate it depends on.");
-    line(&format!("FROM rust:{}-bookworm AS chef", b.rust_version));
+    line(&format!(
+        "FROM rust:{}-bookworm{} AS chef",
+        b.rust_version,
+        pin(&b.builder_digest)
+    ));
     if runtime == Runtime::Static {
         // Set by BuildKit for each platform of a multi-arch build.
         line("ARG TARGETARCH");
@@ -116,7 +128,11 @@ pub fn dockerfile_for(spec: &DeploySpec, runtime: Runtime) -> String {
     }
     line(&build);
     line("");
-    line(&format!("FROM {} AS runtime", runtime_image(runtime)));
+    line(&format!(
+        "FROM {}{} AS runtime",
+        runtime_image(runtime),
+        pin(&b.runtime_digest)
+    ));
     line("ARG VCS_REF=unknown");
     let desc = if spec.description.is_empty() {
         format!("The {} service", spec.name)

@@ -30,6 +30,13 @@ pub struct Build {
     /// (the default): licences are not checked (the project keeps its own
     /// `deny.toml`).
     pub licenses: Vec<String>,
+    /// Pins the build stages' `rust` image by digest (`sha256:<64 hex>`),
+    /// next to its tag; the generated Dependabot configuration keeps tag
+    /// and digest current.
+    pub builder_digest: Option<String>,
+    /// Pins the runtime base image by digest (not for `static`, which is
+    /// `scratch`).
+    pub runtime_digest: Option<String>,
 }
 
 impl Build {
@@ -51,6 +58,8 @@ impl Default for Build {
             cargo_chef_version: "0.1.68".into(),
             dockerfile: "deploy/Dockerfile".into(),
             licenses: Vec::new(),
+            builder_digest: None,
+            runtime_digest: None,
         }
     }
 }

@@ -464,6 +464,25 @@ fn image(s: &DeploySpec, p: &mut Problems) {
             );
         }
     }
+    for (path, d) in [
+        ("build.builder_digest", &b.builder_digest),
+        ("build.runtime_digest", &b.runtime_digest),
+    ] {
+        if let Some(d) = d {
+            if !is_digest(d) {
+                p.add(
+                    path,
+                    format!("{d:?} is not a digest, expected \"sha256:\" and 64 hex digits"),
+                );
+            }
+        }
+    }
+    if b.runtime_digest.is_some() && b.runtime == crate::spec::Runtime::Static {
+        p.add(
+            "build.runtime_digest",
+            "the static runtime is `scratch`, which has no digest",
+        );
+    }
     for (i, l) in b.licenses.iter().enumerate() {
         // An SPDX identifier: letters, digits, `.`, `-`, `+` (it is written
         // into deny.toml and a workflow; nothing else may reach them).
