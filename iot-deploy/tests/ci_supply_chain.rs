@@ -65,7 +65,10 @@ fn the_image_is_multi_arch_attested_scanned_and_signed() {
             "{name}: keyless signing"
         );
         let build = &step(image, "Build and push")["with"];
-        assert_eq!(build["platforms"], "linux/amd64,linux/arm64", "{name}");
+        assert_eq!(
+            build["platforms"], "linux/amd64,linux/arm64,linux/arm/v7",
+            "{name}"
+        );
         assert_eq!(build["provenance"], "mode=max");
         assert_eq!(build["sbom"], true);
         let digest = format!(
@@ -153,6 +156,7 @@ fn the_static_dockerfile_builds_for_each_platform() {
     for (arch, want) in [
         ("amd64", Some("x86_64-unknown-linux-musl")),
         ("arm64", Some("aarch64-unknown-linux-musl")),
+        ("arm", Some("armv7-unknown-linux-musleabihf")),
         ("", Some("x86_64-unknown-linux-musl")),
         ("s390x", None),
     ] {

@@ -53,9 +53,11 @@ pub const ACTIONS: [(&str, &str, &str); 8] = [
 /// with Rust 1.85).
 pub const CARGO_DENY_VERSION: &str = "0.18.3";
 
-/// The platforms the image is built for: amd64 and arm64 (arm64 emulated
-/// by QEMU; the static runtime picks its musl target by `TARGETARCH`).
-pub const PLATFORMS: &str = "linux/amd64,linux/arm64";
+/// The platforms the image is built for: amd64, arm64 and 32-bit ARMv7
+/// (edge gateways; every runtime's base image is published for the three).
+/// The ARM builds run under QEMU emulation; the static runtime picks its
+/// musl target by `TARGETARCH`.
+pub const PLATFORMS: &str = "linux/amd64,linux/arm64,linux/arm/v7";
 
 fn uses(action: &str) -> String {
     let (name, sha, _) = ACTIONS

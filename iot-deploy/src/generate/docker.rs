@@ -97,7 +97,7 @@ pub fn dockerfile_for(spec: &DeploySpec, runtime: Runtime) -> String {
     let mut install = String::from("RUN ");
     if runtime == Runtime::Static {
         install.push_str(&format!(
-            "case \"$TARGETARCH\" in \\\n      amd64|\"\") echo x86_64-unknown-linux-musl ;; \\\n      arm64) echo aarch64-unknown-linux-musl ;; \\\n      *) echo \"no musl target for $TARGETARCH\" >&2; exit 1 ;; \\\n    esac > {MUSL_TARGET_FILE} \\\n    && "
+            "case \"$TARGETARCH\" in \\\n      amd64|\"\") echo x86_64-unknown-linux-musl ;; \\\n      arm64) echo aarch64-unknown-linux-musl ;; \\\n      arm) echo armv7-unknown-linux-musleabihf ;; \\\n      *) echo \"no musl target for $TARGETARCH\" >&2; exit 1 ;; \\\n    esac > {MUSL_TARGET_FILE} \\\n    && "
         ));
     }
     install.push_str(&format!(
