@@ -28,6 +28,11 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+// The README's example, compiled and run as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod decode;
 pub mod diag;
 pub mod emit;
