@@ -55,6 +55,10 @@ struct Args {
     /// How often to print a progress line.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     progress_every: Duration,
+    /// At the end, wait at most this long for the broker to acknowledge
+    /// the queued frames; what is still unacknowledged then is counted.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    drain: Duration,
 }
 
 #[tokio::main]
@@ -136,9 +140,10 @@ async fn main() -> ExitCode {
     }
     let publishers = fleet.stop().await;
     println!(
-        "device-sim: stopping; waiting up to 10 s for the broker to acknowledge queued frames"
+        "device-sim: stopping; waiting up to {:?} for the broker to acknowledge queued frames",
+        args.drain
     );
-    let unacked = flush_and_close(publishers, Duration::from_secs(10)).await;
+    let unacked = flush_and_close(publishers, args.drain).await;
     println!(
         "device-sim: published {} frames in {:.1} s, {} refused, {unacked} unacknowledged at close",
         stats.published.load(Relaxed),
