@@ -10,11 +10,22 @@
 #   * zero lost frames (published by the fleet vs received after dedup),
 #   * RSS growth after warm-up at most 10 %.
 #
+# With SINK=postgres the frames go into a PostgreSQL the script starts
+# itself (data directory on tmpfs, WAL on disk in OUT; fsync and
+# synchronous_commit on), with SINK=sqlite into a temp file in OUT; then
+# also every published frame must be in the database (`lost` 0 and
+# `db_frames` == `published`), and Mosquitto gets 2000 messages in flight
+# and no queue limit, as in scripts/bench-sink.sh. Without SINK the gateway
+# runs with its default sink, as before.
+#
 # Usage: bash scripts/soak.sh            (60 s, 200 devices x 105 frames/s)
+#        SINK=postgres bash scripts/soak.sh
 # Tunables (environment): DURATION=60 DEVICES=200 RATE=105 WARMUP=15
 #                         MIN_RATE=20000 MAX_RSS_GROWTH_PCT=10 OUT=<dir>
+#                         SINK=postgres|sqlite (default: the gateway's default)
 #                         GATEWAY_ARGS="<more gateway flags>" (e.g. --no-read-coalescing)
-# Needs: mosquitto (Debian package `mosquitto`), jq.
+# Needs: mosquitto (Debian package `mosquitto`), jq; with SINK=postgres
+# PostgreSQL's server binaries and psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,10 +36,13 @@ WARMUP="${WARMUP:-15}"
 MIN_RATE="${MIN_RATE:-20000}"
 MAX_RSS_GROWTH_PCT="${MAX_RSS_GROWTH_PCT:-10}"
 OUT="${OUT:-$(mktemp -d -t iot-soak.XXXXXX)}"
+SINK="${SINK:-}"
 mkdir -p "$OUT"
+chmod 755 "$OUT"
+# Mosquitto, PostgreSQL and process-sampling helpers.
+# shellcheck source=scripts/bench-sink.sh
+source scripts/bench-sink.sh
 
-MOSQUITTO="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
-[ -x "$MOSQUITTO" ] || { echo "soak: mosquitto not found (apt-get install mosquitto)" >&2; exit 2; }
 command -v jq >/dev/null || { echo "soak: jq not found (apt-get install jq)" >&2; exit 2; }
 
 echo "==> building the gateway (release)"
@@ -36,44 +50,35 @@ cargo build --release -p iot-examples --bin gateway
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 GATEWAY="$TARGET_DIR/release/gateway"
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=""
-for _ in $(seq 1 50); do
-    candidate=$((20000 + RANDOM % 40000))
-    if port_free "$candidate"; then PORT="$candidate"; break; fi
-done
-[ -n "$PORT" ] || { echo "soak: no free port" >&2; exit 2; }
-
-cat >"$OUT/mosquitto.conf" <<EOF
-listener $PORT 127.0.0.1
-allow_anonymous true
-# No restarts in this test, so no database; see docs/mqtt.md for production.
-persistence false
-max_inflight_messages 1000
-max_queued_messages 1000000
-max_packet_size 262144
-set_tcp_nodelay true
-log_dest stderr
-log_type error
-log_type warning
-EOF
-
-MOSQ_PID=""
 GW_PID=""
+PG_PARENT=""
 cleanup() {
     [ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null || true
-    [ -n "$MOSQ_PID" ] && kill "$MOSQ_PID" 2>/dev/null || true
+    mosquitto_stop
+    pg_stop
+    [ -n "$PG_PARENT" ] && rm -rf "$PG_PARENT" "$OUT/pg-wal"
+    [ "$SINK" = sqlite ] && rm -f "$OUT/gateway.db" "$OUT/gateway.db-wal" "$OUT/gateway.db-shm"
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
 
-"$MOSQUITTO" -c "$OUT/mosquitto.conf" 2>"$OUT/mosquitto.log" &
-MOSQ_PID=$!
-for _ in $(seq 1 100); do
-    port_free "$PORT" || break
-    sleep 0.05
-done
-port_free "$PORT" && { echo "soak: mosquitto did not start (see $OUT/mosquitto.log)" >&2; exit 2; }
+SINK_ARGS=()
+case "$SINK" in
+    "")
+        # No restarts in this test, so no database; see docs/mqtt.md for production.
+        mosquitto_start "$OUT" 1000 1000000 ;;
+    postgres)
+        PG_PARENT="$(mktemp -d /dev/shm/iot-soak-pg.XXXXXX)"
+        pg_start "$PG_PARENT" "$OUT/pg-wal"
+        echo "==> PostgreSQL on 127.0.0.1:$PG_PORT (data on tmpfs $PG_PARENT, WAL in $OUT/pg-wal)"
+        SINK_ARGS=(--sink "$PG_URL")
+        mosquitto_start "$OUT" ;;
+    sqlite)
+        SINK_ARGS=(--sink "sqlite:$OUT/gateway.db")
+        mosquitto_start "$OUT" ;;
+    *) echo "soak: SINK must be postgres or sqlite" >&2; exit 2 ;;
+esac
+PORT="$MOSQ_PORT"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 TOTAL=$(awk "BEGIN { print $DEVICES * $RATE }")
@@ -82,11 +87,11 @@ echo "    output in $OUT"
 
 "$GATEWAY" --broker "mqtt://127.0.0.1:$PORT" --devices "$DEVICES" --rate "$RATE" \
     --duration "${DURATION}s" --noisy-devices 0 --device-limit 1000000 \
-    --progress plain --summary-json "$OUT/summary.json" ${GATEWAY_ARGS:-} >"$OUT/gateway.log" 2>&1 &
+    --progress plain --summary-json "$OUT/summary.json" "${SINK_ARGS[@]}" ${GATEWAY_ARGS:-} >"$OUT/gateway.log" 2>&1 &
 GW_PID=$!
 
 # Sample RSS (KiB) and CPU ticks of both processes every second.
-ticks() { awk '{ sub(/.*\) /, ""); split($0, f, " "); print f[12] + f[13] }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+ticks() { proc_ticks "$1"; }
 echo "t_s,gateway_rss_kib,gateway_cpu_ticks,mosquitto_rss_kib,mosquitto_cpu_ticks" >"$OUT/samples.csv"
 t=0
 while kill -0 "$GW_PID" 2>/dev/null; do
@@ -128,7 +133,7 @@ mosq_cpu_pct=$(awk -v c="$MOSQ_CPU_TICKS" -v t="$run_s" 'BEGIN { printf "%.0f", 
 cat <<EOF
 
 soak result ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m); load average before: $LOAD_BEFORE, after: $LOAD_AFTER)
-  command              $GATEWAY --broker mqtt://127.0.0.1:$PORT --devices $DEVICES --rate $RATE --duration ${DURATION}s --noisy-devices 0 --device-limit 1000000 ${GATEWAY_ARGS:-}
+  command              $GATEWAY --broker mqtt://127.0.0.1:$PORT --devices $DEVICES --rate $RATE --duration ${DURATION}s --noisy-devices 0 --device-limit 1000000 ${SINK_ARGS[*]} ${GATEWAY_ARGS:-}
   frames/s             $fps   (received after dedup / ${run_s}s of publishing)
   published / received $published / $received_own   ($duplicates duplicates suppressed)
   lost                 $lost
@@ -142,6 +147,11 @@ EOF
 fail=0
 awk -v f="$fps" -v m="$MIN_RATE" 'BEGIN { exit !(f >= m) }' || { echo "FAIL: $fps frames/s < $MIN_RATE"; fail=1; }
 [ "$lost" = "0" ] || { echo "FAIL: $lost frames lost"; fail=1; }
+if [ -n "$SINK" ]; then
+    db_frames=$(jq -r '.db_frames // "null"' "$S")
+    echo "  in the database      $db_frames frames, $(jq -r '.db_rows // "?"' "$S") rows ($SINK); write failures $(jq -r '.write_failures // "?"' "$S"), held at exit $(jq -r '.held_at_exit // "?"' "$S")"
+    [ "$db_frames" = "$published" ] || { echo "FAIL: $db_frames frames in the database, $published published"; fail=1; }
+fi
 awk -v g="$growth" -v m="$MAX_RSS_GROWTH_PCT" 'BEGIN { exit !(g <= m) }' || { echo "FAIL: RSS grew ${growth}% after warm-up (limit ${MAX_RSS_GROWTH_PCT}%)"; fail=1; }
 if [ "$fail" = 0 ]; then echo "PASS"; fi
 exit "$fail"
