@@ -373,3 +373,32 @@ async fn malformed_frames_never_reach_the_database() {
     );
     assert_eq!(store.totals("").await.unwrap().rows, 2);
 }
+
+/// A gateway still behind when its drain period ends stops cleanly with a
+/// summary (it panicked: the drain deadline's future was polled again
+/// after it completed), and what it had not stored is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_behind_at_the_drain_deadline_still_writes_its_summary() {
+    let (sink, _) = sqlite_sink("gw-behind");
+    let gateway = Gateway::start(args(&[
+        "--sink",
+        &sink,
+        "--devices",
+        "2",
+        "--rate",
+        "50",
+        "--noisy-devices",
+        "0",
+        "--duration",
+        "1s",
+        "--drain",
+        "500ms",
+        "--sink-latency",
+        "1500ms",
+    ]))
+    .await
+    .unwrap();
+    let s = gateway.wait().await.expect("a summary, not a panic");
+    assert!(s.lost > 0, "{s:#?}");
+    assert_eq!(s.db_frames, Some(s.published - s.lost), "{s:#?}");
+}

@@ -919,6 +919,9 @@ impl Run {
         }
         let drained = self.shutdown.drained();
         tokio::pin!(drained);
+        // The drain deadline completes once; a finished `async fn` future
+        // must not be polled again (it panics).
+        let mut drain_over = false;
 
         // Stop publishing; flush the publishers while the consumer goes on.
         let fleet_stats = self.fleet.as_ref().map(|f| f.stats().clone());
@@ -952,7 +955,10 @@ impl Run {
                 break;
             }
             tokio::select! {
-                () = &mut drained => break,
+                () = &mut drained, if !drain_over => {
+                    drain_over = true;
+                    break;
+                }
                 () = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
         }
@@ -964,9 +970,11 @@ impl Run {
                 None
             }
         };
-        tokio::select! {
-            _ = self.shared.wait_idle(self.args.drain) => {}
-            () = &mut drained => {}
+        if !drain_over {
+            tokio::select! {
+                _ = self.shared.wait_idle(self.args.drain) => {}
+                () = &mut drained => {}
+            }
         }
         let unacked = flush.await.unwrap_or(0) as u64;
         let mut publish_dropped = 0;
