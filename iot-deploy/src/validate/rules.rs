@@ -149,7 +149,9 @@ fn platform(s: &DeploySpec, p: &mut Problems) {
                 ),
             );
         }
-        if let Some(x) = a.max_error_ratio.filter(|x| !(*x > 0.0 && *x <= 1.0)) {
+        // A share above 0 and at most 1 (NaN is outside).
+        let out_of_range = |x: &f64| !(0.0..=1.0).contains(x) || *x == 0.0;
+        if let Some(x) = a.max_error_ratio.filter(out_of_range) {
             p.add(
                 "rollout.analysis.max_error_ratio",
                 format!("{x} is out of range, expected a share above 0 and at most 1"),
