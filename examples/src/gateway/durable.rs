@@ -6,6 +6,11 @@
 //!   -> acknowledge the batch's frames to the broker
 //! ```
 //!
+//! Up to `batches_in_flight` batches are written at once while the next
+//! one fills: receiving, decoding and batching overlap the database's
+//! work. Batches may commit out of order; each frame is acknowledged when
+//! its own batch commits.
+//!
 //! Nothing is dropped when the database is sick: a batch whose write fails
 //! is held and written again (waiting while the breaker is open), and the
 //! consumer is not read meanwhile, so unacknowledged frames stop at
@@ -50,6 +55,8 @@ pub struct DurableConfig {
     pub batch_age: Duration,
     /// Frames per second of device time each device may send.
     pub device_quota: f64,
+    /// Batches written at once at most (at least 1).
+    pub batches_in_flight: usize,
     /// Timeout of one write.
     pub write_timeout: Duration,
     /// Injected failures and latency (`--sink-fail-rate`, `--sink-latency`).
@@ -190,6 +197,7 @@ async fn run<S>(
 ) -> Consumer
 where
     S: Service<Arc<Batch>, Response = WriteReport, Error = WriteError>,
+    S::Future: Send + 'static,
 {
     let c = &shared.counters;
     let mut quota = DeviceQuota::new(config.device_quota);
@@ -206,17 +214,38 @@ where
     };
     let mut copy_stats = tokio::time::interval(PARK_CHECK);
     let mut parked = Parked::new(config.max_parked);
+    let mut writes = Writes::new(config.batches_in_flight);
     loop {
-        let deadline = pending.since.map(|t| t + config.batch_age);
+        // Start every write that may start: held batches first (in order),
+        // then the filling one when it is full or old enough.
+        while writes.has_room() {
+            if let Some(flight) = writes.due_retry() {
+                writes.start(&mut svc, flight).await;
+            } else if !writes.holding()
+                && pending.batch.frames() > 0
+                && (pending.batch.frames() as usize >= config.batch_frames
+                    || pending
+                        .since
+                        .is_some_and(|t| t.elapsed() >= config.batch_age))
+            {
+                let flight = pending.take_flight();
+                writes.start(&mut svc, flight).await;
+            } else {
+                break;
+            }
+        }
+        // Read only while the filling batch has room and nothing is held:
+        // a failing database stops consumption (backpressure).
+        let reading = !writes.holding() && (pending.batch.frames() as usize) < config.batch_frames;
+        let wake = writes.next_wake(pending.since.map(|t| t + config.batch_age));
         let item = tokio::select! {
             biased;
             _ = stop.changed() => break,
-            () = sleep_until(deadline) => {
-                if !commit(&mut svc, &mut pending, &shared, &counters, &console, &mut stop).await {
-                    break;
-                }
+            Some(done) = writes.next_done() => {
+                writes.finish(done, &shared, &counters, &console);
                 continue;
             }
+            () = sleep_until(wake) => continue,
             _ = copy_stats.tick() => {
                 shared.copy_consumer_stats(&consumer);
                 for held in parked.release(&consumer, &aliases) {
@@ -224,7 +253,7 @@ where
                 }
                 continue;
             }
-            item = consumer.recv() => item,
+            item = consumer.recv(), if reading => item,
         };
         let Some(item) = item else { break };
         let mut frame = match item {
@@ -274,47 +303,31 @@ where
             None => continue,
         };
         pending.push(held, &consumer, &aliases, &counters);
-        if pending.batch.frames() as usize >= config.batch_frames
-            && !commit(
-                &mut svc,
-                &mut pending,
-                &shared,
-                &counters,
-                &console,
-                &mut stop,
-            )
-            .await
-        {
-            break;
-        }
     }
-    // Stopping: parked frames go as they are, one last attempt, then what
-    // is left stays at the broker.
+    // Stopping: parked frames go as they are, one last attempt for every
+    // batch not committed (at most 2 s), then what is left stays at the
+    // broker (not acknowledged).
     for held in parked.drain() {
         pending.push(held, &consumer, &aliases, &counters);
     }
     if pending.batch.frames() > 0 {
-        // A stop signal that never comes (its sender lives until the end).
-        let (_never_tx, mut never) = watch::channel(false);
-        let committed = tokio::time::timeout(
-            Duration::from_secs(2),
-            commit(
-                &mut svc,
-                &mut pending,
-                &shared,
-                &counters,
-                &console,
-                &mut never,
-            ),
-        )
-        .await
-        .unwrap_or(false);
-        if !committed {
-            counters
-                .held_at_exit
-                .fetch_add(pending.batch.frames(), Relaxed);
-        }
+        writes.hold(pending.take_flight());
     }
+    let last_attempt = async {
+        // A batch failing again is held again, not retried.
+        for _ in 0..writes.held.len() {
+            if let Some(flight) = writes.any_held() {
+                writes.start(&mut svc, flight).await;
+            }
+        }
+        while let Some(done) = writes.next_done().await {
+            writes.finish(done, &shared, &counters, &console);
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), last_attempt).await;
+    counters
+        .held_at_exit
+        .fetch_add(writes.frames_not_committed(), Relaxed);
     shared.copy_consumer_stats(&consumer);
     consumer
 }
@@ -344,6 +357,19 @@ impl Aliases {
 }
 
 impl Pending {
+    /// The filling batch, to be written; the next one starts empty.
+    fn take_flight(&mut self) -> Flight {
+        self.since = None;
+        Flight {
+            batch: Arc::new(self.batch.take()),
+            acks: std::mem::take(&mut self.acks),
+            own: std::mem::take(&mut self.own),
+            sent_at: std::mem::take(&mut self.sent_at),
+            failures: 0,
+            not_before: tokio::time::Instant::now(),
+        }
+    }
+
     /// Adds a frame's rows, resolving aliases with its own table or the
     /// device's latest.
     fn push(
@@ -459,30 +485,116 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Writes the pending batch until it commits (`true`), acknowledging its
-/// frames; `false` if `stop` came first (the batch stays pending).
-async fn commit<S>(
-    svc: &mut S,
-    pending: &mut Pending,
-    shared: &Shared,
-    counters: &StoreCounters,
-    console: &Console,
-    stop: &mut watch::Receiver<bool>,
-) -> bool
-where
-    S: Service<Arc<Batch>, Response = WriteReport, Error = WriteError>,
-{
-    if pending.batch.frames() == 0 {
-        pending.since = None;
-        return true;
+/// A batch on its way to the database, with what to do once it commits.
+struct Flight {
+    batch: Arc<Batch>,
+    acks: Vec<AckHandle>,
+    /// Frames of this process's fleet in the batch.
+    own: u64,
+    /// Send times (µs) of the frames, for the stored latency.
+    sent_at: Vec<u64>,
+    /// Failed writes so far.
+    failures: u32,
+    /// Not written again before this (after a failure).
+    not_before: tokio::time::Instant,
+}
+
+/// A finished write: the batch and its outcome.
+type Done = (Flight, Result<WriteReport, WriteError>);
+
+/// The batches being written (at most `max` at once) and those held after
+/// a failed write, waiting to be written again. While any is held no new
+/// batch starts and the consumer is not read.
+struct Writes {
+    running: tokio::task::JoinSet<Done>,
+    /// Frames of the running batches (for `held_at_exit` at a hard stop).
+    running_frames: u64,
+    held: std::collections::VecDeque<Flight>,
+    max: usize,
+}
+
+impl Writes {
+    fn new(max: usize) -> Self {
+        Self {
+            running: tokio::task::JoinSet::new(),
+            running_frames: 0,
+            held: std::collections::VecDeque::new(),
+            max: max.max(1),
+        }
     }
-    let batch = Arc::new(pending.batch.take());
-    let mut failures = 0u32;
-    loop {
-        let result = match svc.ready().await {
-            Ok(svc) => svc.call(batch.clone()).await,
-            Err(e) => Err(e),
-        };
+
+    fn has_room(&self) -> bool {
+        self.running.len() < self.max
+    }
+
+    fn holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// The first held batch, once its wait is over.
+    fn due_retry(&mut self) -> Option<Flight> {
+        let due = self
+            .held
+            .front()
+            .is_some_and(|f| f.not_before <= tokio::time::Instant::now());
+        if due { self.held.pop_front() } else { None }
+    }
+
+    /// Any held batch, wait or not (the last attempt at a stop).
+    fn any_held(&mut self) -> Option<Flight> {
+        self.held.pop_front()
+    }
+
+    fn hold(&mut self, flight: Flight) {
+        self.held.push_back(flight);
+    }
+
+    /// When the loop must look again without a frame or a finished write:
+    /// a held batch's wait ends, or the filling batch is old enough.
+    fn next_wake(&self, batch_due: Option<tokio::time::Instant>) -> Option<tokio::time::Instant> {
+        if !self.has_room() {
+            return None;
+        }
+        match self.held.front() {
+            Some(flight) => Some(flight.not_before),
+            None => batch_due,
+        }
+    }
+
+    /// Starts writing `flight` (waits for the stack to be ready).
+    async fn start<S>(&mut self, svc: &mut S, flight: Flight)
+    where
+        S: Service<Arc<Batch>, Response = WriteReport, Error = WriteError>,
+        S::Future: Send + 'static,
+    {
+        self.running_frames += flight.batch.frames();
+        match svc.ready().await {
+            Ok(svc) => {
+                let call = svc.call(flight.batch.clone());
+                self.running.spawn(async move { (flight, call.await) });
+            }
+            Err(e) => {
+                self.running.spawn(async move { (flight, Err(e)) });
+            }
+        }
+    }
+
+    /// The next finished write (`None`: nothing running).
+    async fn next_done(&mut self) -> Option<Done> {
+        let joined = self.running.join_next().await?;
+        Some(joined.expect("a write task panicked"))
+    }
+
+    /// Acknowledges a committed batch's frames, or holds a failed batch
+    /// for another write.
+    fn finish(
+        &mut self,
+        (mut flight, result): Done,
+        shared: &Shared,
+        counters: &StoreCounters,
+        console: &Console,
+    ) {
+        self.running_frames -= flight.batch.frames();
         match result {
             Ok(report) => {
                 counters.rows_inserted.fetch_add(report.inserted, Relaxed);
@@ -490,47 +602,42 @@ where
                     .rows_duplicate
                     .fetch_add(report.duplicates, Relaxed);
                 counters.batches.fetch_add(1, Relaxed);
-                shared.stored(batch.frames(), pending.own, &pending.sent_at);
-                for ack in pending.acks.drain(..) {
+                shared.stored(flight.batch.frames(), flight.own, &flight.sent_at);
+                for ack in flight.acks.drain(..) {
                     ack.ack();
                 }
-                pending.own = 0;
-                pending.sent_at.clear();
-                pending.since = None;
-                if failures > 0 {
+                if flight.failures > 0 {
                     console.event(&format!(
-                        "store: batch of {} frames committed after {failures} failed writes",
-                        batch.frames()
+                        "store: batch of {} frames committed after {} failed writes",
+                        flight.batch.frames(),
+                        flight.failures
                     ));
                 }
-                return true;
             }
             Err(error) => {
-                failures += 1;
+                flight.failures += 1;
                 counters.write_failures.fetch_add(1, Relaxed);
-                if failures == 1 {
+                if flight.failures == 1 && !self.holding() {
                     console.event(&format!(
                         "store: write failed ({error}); holding {} frames, not consuming until it commits",
-                        batch.frames()
+                        flight.batch.frames()
                     ));
                 }
                 // While the breaker is open calls fail at once: wait a
                 // little longer than while it lets them through.
                 let wait = match error {
                     CircuitBreakerError::Open { .. } => Duration::from_millis(250),
-                    _ => Duration::from_millis(50 * u64::from(failures.min(20))),
+                    _ => Duration::from_millis(50 * u64::from(flight.failures.min(20))),
                 };
-                tokio::select! {
-                    biased;
-                    _ = stop.changed() => {
-                        // Keep the batch for the final attempt.
-                        pending.batch = Arc::try_unwrap(batch).unwrap_or_else(|b| (*b).clone());
-                        return false;
-                    }
-                    () = tokio::time::sleep(wait) => {}
-                }
+                flight.not_before = tokio::time::Instant::now() + wait;
+                self.held.push_back(flight);
             }
         }
+    }
+
+    /// Frames of batches running or held: not committed.
+    fn frames_not_committed(&self) -> u64 {
+        self.running_frames + self.held.iter().map(|f| f.batch.frames()).sum::<u64>()
     }
 }
 

@@ -86,6 +86,10 @@ pub struct GatewayArgs {
     /// long.
     #[arg(long, default_value = "50ms", value_parser = parse_duration)]
     pub batch_age: Duration,
+    /// Durable sinks: batches written at once at most while the next one
+    /// fills (PostgreSQL: one connection each).
+    #[arg(long, default_value_t = 2)]
+    pub batches_in_flight: usize,
     /// Fault injection: share of sink calls that fail (0 to 1).
     #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub sink_fail_rate: f64,
@@ -299,6 +303,9 @@ impl Gateway {
         if args.max_in_flight == 0 {
             return Err("--max-in-flight must be at least 1".into());
         }
+        if args.batches_in_flight == 0 {
+            return Err("--batches-in-flight must be at least 1".into());
+        }
         let console = Arc::new(Console::new(args.progress));
         let exporter = exporter()?;
 
@@ -401,8 +408,14 @@ impl Gateway {
             // Connects on the first write: the gateway starts while the
             // database is down, and holds the frames until it is up.
             (None, SinkSpec::Postgres(url)) => Some(Arc::new(
-                PostgresStore::new(url, PostgresOptions::default())
-                    .map_err(|e| format!("--sink postgres: {e}"))?,
+                PostgresStore::new(
+                    url,
+                    PostgresOptions {
+                        connections: args.batches_in_flight,
+                        ..PostgresOptions::default()
+                    },
+                )
+                .map_err(|e| format!("--sink postgres: {e}"))?,
             )),
         };
         // What the database held of this fleet's devices before the run.
@@ -467,7 +480,11 @@ impl Gateway {
         if let Some(group) = &share_group {
             cc = cc.share_group(group.clone());
         }
-        let max_unacked = (args.batch_frames * 2).clamp(1024, 65_535);
+        // Room for the batches in flight and the filling one.
+        let max_unacked = args
+            .batch_frames
+            .saturating_mul(args.batches_in_flight.saturating_add(1))
+            .clamp(1024, 65_535);
         if store.is_some() {
             cc = cc.ack(AckMode::Manual).max_unacked(max_unacked);
         }
@@ -523,6 +540,7 @@ impl Gateway {
                 store.clone(),
                 DurableConfig {
                     batch_frames: args.batch_frames.max(1),
+                    batches_in_flight: args.batches_in_flight,
                     batch_age: args.batch_age,
                     device_quota: device_limit,
                     // A batch is many rows: the per-frame timeout is too tight.

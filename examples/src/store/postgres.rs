@@ -1,5 +1,5 @@
 //! The PostgreSQL store (plain PostgreSQL, or a TimescaleDB hypertable):
-//! one connection, a transaction per batch, written as multi-row INSERTs
+//! `connections` connections (one by default), a transaction per batch, written as multi-row INSERTs
 //! or by binary COPY into a staging table, `ON CONFLICT DO NOTHING`
 //! either way. A failed write drops the connection when it broke; the
 //! next write connects again.
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -93,6 +93,10 @@ pub struct PostgresOptions {
     /// connection is dropped and the write fails with
     /// [`StoreError::ConnectionLost`].
     pub write_timeout: Duration,
+    /// Connections at most (at least 1): concurrent writes each take a
+    /// free one, so the server works on several batches at once. Each is
+    /// opened on its first use.
+    pub connections: usize,
 }
 
 impl Default for PostgresOptions {
@@ -102,6 +106,7 @@ impl Default for PostgresOptions {
             mode: WriteMode::default(),
             connect_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
+            connections: 1,
         }
     }
 }
@@ -127,13 +132,16 @@ const TYPES: [Type; 13] = [
     Type::TEXT,
 ];
 
-/// A PostgreSQL table of readings, written through one connection (writes
-/// are serialised; open several stores for parallel writers).
+/// A PostgreSQL table of readings, written through up to
+/// [`PostgresOptions::connections`] connections (one write per connection
+/// at a time).
 pub struct PostgresStore {
     config: Config,
     described: String,
     options: PostgresOptions,
-    conn: Mutex<Option<Conn>>,
+    conns: Vec<Mutex<Option<Conn>>>,
+    /// Where the search for a free connection starts (round robin).
+    next: AtomicUsize,
     connects: AtomicU64,
 }
 
@@ -190,8 +198,11 @@ impl PostgresStore {
         Ok(Self {
             described: describe(&config),
             config,
+            conns: (0..options.connections.max(1))
+                .map(|_| Mutex::new(None))
+                .collect(),
             options,
-            conn: Mutex::new(None),
+            next: AtomicUsize::new(0),
             connects: AtomicU64::new(0),
         })
     }
@@ -200,7 +211,7 @@ impl PostgresStore {
     /// once whether the database is reachable and usable.
     pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
         let store = Self::new(url, options)?;
-        let mut conn = store.conn.lock().await;
+        let mut conn = store.conns[0].lock().await;
         *conn = Some(store.open().await?);
         drop(conn);
         Ok(store)
@@ -247,7 +258,7 @@ impl PostgresStore {
     /// Runs `op` on the connection (connecting first if there is none),
     /// within the write timeout; drops the connection when it broke.
     async fn run(&self, op: Op<'_>) -> Result<Done, StoreError> {
-        let mut guard = self.conn.lock().await;
+        let mut guard = self.free_connection().await;
         let timeout = self.options.write_timeout;
         let table = self.options.table.as_str();
         let result = tokio::time::timeout(timeout, async {
@@ -289,6 +300,21 @@ impl PostgresStore {
             *guard = None;
         }
         result
+    }
+}
+
+impl PostgresStore {
+    /// A free connection slot, or (all busy) the next one in turn once it
+    /// is free.
+    async fn free_connection(&self) -> tokio::sync::MutexGuard<'_, Option<Conn>> {
+        let n = self.conns.len();
+        let start = self.next.fetch_add(1, Relaxed) % n;
+        for i in 0..n {
+            if let Ok(guard) = self.conns[(start + i) % n].try_lock() {
+                return guard;
+            }
+        }
+        self.conns[start].lock().await
     }
 }
 
