@@ -49,6 +49,11 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "rustdoc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
+step "public API against the committed listings (api/<crate>.txt)"
+# A changed public API fails here until it is regenerated on purpose:
+# UPDATE=1 bash scripts/check-api.sh (see the script).
+bash scripts/check-api.sh
+
 step "tests"
 cargo test --workspace --all-features
 
