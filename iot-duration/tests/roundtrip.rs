@@ -28,6 +28,7 @@ proptest! {
         prop_assert_eq!(iot_duration::parse(text.as_str()), Ok(d), "{}", text);
     }
 
+    #[cfg(feature = "serde")]
     #[test]
     fn serde_json_round_trips(d in any_duration()) {
         #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
