@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-crates=(iot-core iot-resilience iot-observe iot-deploy)
+crates=(iot-duration iot-core iot-resilience iot-observe iot-deploy)
 if [ "$#" -gt 0 ]; then
     crates=("$@")
 fi
@@ -113,6 +113,8 @@ forbid_in_tree() {
     done
     echo "--- $crate ${args:-default} tree: $(wc -l <<<"$tree") crates, none of: $*"
 }
+# The duration format: serde (optional) and thiserror, nothing else.
+forbid_in_tree iot-duration "--all-features" tokio serde_derive serde_json
 forbid_in_tree iot-core "" tokio rumqttc metrics tracing
 forbid_in_tree iot-resilience "" rumqttc iot-core backoff instant
 forbid_in_tree iot-deploy "" tokio iot-core

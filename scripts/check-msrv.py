@@ -27,7 +27,7 @@ import re
 import subprocess
 import sys
 
-PUBLISHED = ["iot-core", "iot-resilience", "iot-observe", "iot-deploy"]
+PUBLISHED = ["iot-duration", "iot-core", "iot-resilience", "iot-observe", "iot-deploy"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 

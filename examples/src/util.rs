@@ -5,32 +5,17 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-/// Parses `"250ms"`, `"10s"`, `"1.5s"`, `"2m"`, `"1h"`; a bare number is
-/// seconds.
+/// Parses a duration flag in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`, `"2h"`); a bare number is seconds
+/// (`"1.5"` is 1.5 s), as these flags always took.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 500ms, 10s or 2m"))?;
-    let secs = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {s:?} (use ms, s, m or h)"
-            ));
-        }
+    let t = s.trim();
+    let parsed = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        iot_duration::parse(&format!("{t}s"))
+    } else {
+        iot_duration::parse(s)
     };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("{s:?} is not a non-negative duration"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    parsed.map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// A broker address from `mqtt://host:port` (or `host:port`; port 1883 by
@@ -158,7 +143,16 @@ mod tests {
         assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
         assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert!(parse_duration("10 parsecs").is_err());
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_duration("1500us").unwrap(),
+            Duration::from_micros(1500)
+        );
+        assert_eq!(
+            parse_duration("10 parsecs").unwrap_err(),
+            "\"10 parsecs\": unknown unit (use ns, us, ms, s, m, h or d) at byte 3: \"parsecs\""
+        );
+        assert!(parse_duration("1..5").is_err());
         assert!(parse_duration("").is_err());
     }
 

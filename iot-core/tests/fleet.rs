@@ -395,9 +395,12 @@ fn serialized_forms_are_stable() {
         .offline_after(Duration::from_millis(1500))
         .max_devices(7)
         .subscriber_capacity(3);
-    let json = r#"{"offline_after_ms":1500,"max_devices":7,"subscriber_capacity":3}"#;
+    let json = r#"{"offline_after":"1s500ms","max_devices":7,"subscriber_capacity":3}"#;
     assert_eq!(serde_json::to_string(&config).unwrap(), json);
     assert_eq!(serde_json::from_str::<FleetConfig>(json).unwrap(), config);
+    // What files held before the duration format (issue #16).
+    let old = r#"{"offline_after_ms":1500,"max_devices":7,"subscriber_capacity":3}"#;
+    assert_eq!(serde_json::from_str::<FleetConfig>(old).unwrap(), config);
     assert_eq!(
         serde_json::from_str::<FleetConfig>("{}").unwrap(),
         FleetConfig::DEFAULT

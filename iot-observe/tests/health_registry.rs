@@ -361,7 +361,7 @@ fn config_serde_round_trip() {
         .description("gateway")
         .path_prefix("/mgmt");
     let json = serde_json::to_value(&config).unwrap();
-    assert_eq!(json["interval"], "1500ms");
+    assert_eq!(json["interval"], "1s500ms");
     assert_eq!(json["timeout"], "2s");
     assert_eq!(json["detail"], "never");
     let back: HealthConfig = serde_json::from_value(json).unwrap();

@@ -188,7 +188,7 @@ fn serde_round_trip_and_defaults() {
         .buckets_for(MetricMatcher::Suffix("_bytes".into()), [1024.0, 65536.0])
         .upkeep_interval(Duration::from_millis(1500));
     let json = serde_json::to_value(&config).unwrap();
-    assert_eq!(json["upkeep_interval"], "1500ms");
+    assert_eq!(json["upkeep_interval"], "1s500ms");
     assert_eq!(json["bucket_overrides"][0]["matcher"]["suffix"], "_bytes");
     let back: PrometheusConfig = serde_json::from_value(json).unwrap();
     assert_eq!(back, config);

@@ -706,7 +706,7 @@ fn serde_json_round_trip_with_exact_field_names() {
             "name": "ingest",
             "failure_rate_threshold": 50.0,
             "slow_call_rate_threshold": 100.0,
-            "slow_call_duration_threshold": "2500ms",
+            "slow_call_duration_threshold": "2s500ms",
             "sliding_window": { "type": "time_based", "duration": "30s", "bucket": "500ms" },
             "minimum_number_of_calls": 100,
             "permitted_calls_in_half_open": 10,
@@ -752,7 +752,7 @@ fn serde_json_round_trip_with_exact_field_names() {
         .idle_timeout(90 * SEC);
     let v = serde_json::to_value(&keyed).unwrap();
     assert_eq!(v["capacity"], 50);
-    assert_eq!(v["idle_timeout"], "90s");
+    assert_eq!(v["idle_timeout"], "1m30s");
     assert_eq!(v["breaker"]["name"], "ingest");
     let back: KeyedCircuitBreakerConfig = serde_json::from_value(v).unwrap();
     assert_eq!(back, keyed);

@@ -191,7 +191,7 @@ fn config_serde_round_trip() {
     let json = serde_json::to_value(&config).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({"name": "ingest", "timeout": "1500ms"})
+        serde_json::json!({"name": "ingest", "timeout": "1s500ms"})
     );
     assert_eq!(
         serde_json::from_value::<TimeoutConfig>(json).unwrap(),

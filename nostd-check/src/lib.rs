@@ -1,5 +1,6 @@
 //! A `#![no_std]` crate without `alloc` that encodes and decodes a frame with
-//! `iot-core`'s codec, as device firmware would.
+//! `iot-core`'s codec, as device firmware would, and reads and prints a
+//! duration with `iot-duration` (its `serde` feature on).
 //!
 //! It defines its own `#[panic_handler]`: if `iot-core` built without default
 //! features linked `std` (directly or through a dependency), compiling this
@@ -20,6 +21,14 @@ pub fn round_trip(buf: &mut [u8], celsius: f32) -> Option<f32> {
         Value::F32(v) => Some(v),
         _ => None,
     }
+}
+
+/// Parses a duration and prints it back, returning its length in
+/// nanoseconds when the printed text parses to the same duration.
+pub fn duration_nanos(text: &str) -> Option<u128> {
+    let duration = iot_duration::parse(text).ok()?;
+    let printed = iot_duration::format(duration);
+    (iot_duration::parse(printed.as_str()).ok()? == duration).then(|| duration.as_nanos())
 }
 
 #[panic_handler]

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 ///
 /// Built like [`Limits`](crate::codec::Limits): start from
 /// [`FleetConfig::DEFAULT`] and chain the setters. Serialized as
-/// `{"offline_after_ms":60000,"max_devices":10000,"subscriber_capacity":256}`;
-/// missing fields take their defaults and unknown fields are rejected, so a
-/// misspelt setting in a configuration file fails loudly instead of being
-/// ignored.
+/// `{"offline_after":"1m","max_devices":10000,"subscriber_capacity":256}`,
+/// the duration in [the iot-rs duration format](iot_duration) (an integer
+/// is milliseconds); missing fields take their defaults and unknown fields
+/// are rejected, so a misspelt setting in a configuration file fails loudly
+/// instead of being ignored. Files written before that format, with
+/// `"offline_after_ms": 60000`, still load.
 ///
 /// ```
 /// use std::time::Duration;
@@ -27,8 +29,9 @@ use serde::{Deserialize, Serialize};
 pub struct FleetConfig {
     /// How long an online or degraded device may stay silent before a sweep
     /// marks it offline. Silence of exactly this long is still tolerated.
-    /// Serialized in whole milliseconds as `offline_after_ms`.
-    #[serde(rename = "offline_after_ms", with = "duration_ms")]
+    /// Serialized as `offline_after` in the duration format; the older
+    /// name `offline_after_ms` (integer milliseconds) is read too.
+    #[serde(alias = "offline_after_ms", with = "iot_duration::serde")]
     pub offline_after: Duration,
     /// Most devices the registry holds; registering more is an error. This
     /// bounds the registry's memory.
@@ -73,22 +76,6 @@ impl Default for FleetConfig {
     }
 }
 
-/// `Duration` as whole milliseconds, because `{"secs":..,"nanos":..}` is
-/// awkward to write by hand in a configuration file.
-mod duration_ms {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,18 +91,35 @@ mod tests {
     }
 
     #[test]
-    fn serde_uses_milliseconds_and_defaults_missing_fields() {
-        let json = r#"{"offline_after_ms":60000,"max_devices":10000,"subscriber_capacity":256}"#;
+    fn serde_uses_the_duration_format_and_defaults_missing_fields() {
+        let json = r#"{"offline_after":"1m","max_devices":10000,"subscriber_capacity":256}"#;
         assert_eq!(serde_json::to_string(&FleetConfig::DEFAULT).unwrap(), json);
-        let partial: FleetConfig = serde_json::from_str(r#"{"offline_after_ms":1500}"#).unwrap();
+        let partial: FleetConfig = serde_json::from_str(r#"{"offline_after":"1.5s"}"#).unwrap();
         assert_eq!(
             partial,
             FleetConfig::DEFAULT.offline_after(Duration::from_millis(1500))
+        );
+        let millis: FleetConfig = serde_json::from_str(r#"{"offline_after":1500}"#).unwrap();
+        assert_eq!(millis, partial);
+    }
+
+    #[test]
+    fn the_older_offline_after_ms_still_loads() {
+        let old: FleetConfig = serde_json::from_str(
+            r#"{"offline_after_ms":1500,"max_devices":10000,"subscriber_capacity":256}"#,
+        )
+        .unwrap();
+        assert_eq!(old.offline_after, Duration::from_millis(1500));
+        // Both names at once: one value too many.
+        assert!(
+            serde_json::from_str::<FleetConfig>(r#"{"offline_after_ms":1,"offline_after":"1s"}"#)
+                .is_err()
         );
     }
 
     #[test]
     fn serde_rejects_misspelt_fields() {
-        assert!(serde_json::from_str::<FleetConfig>(r#"{"offline_after":5}"#).is_err());
+        assert!(serde_json::from_str::<FleetConfig>(r#"{"offline_afer":"5s"}"#).is_err());
+        assert!(serde_json::from_str::<FleetConfig>(r#"{"offline_after_s":5}"#).is_err());
     }
 }

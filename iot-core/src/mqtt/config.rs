@@ -64,6 +64,9 @@ impl fmt::Debug for Credentials {
 }
 
 /// The connection to the broker; shared by publisher and consumer.
+///
+/// Durations are strings in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`) or integer milliseconds.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
@@ -87,11 +90,11 @@ pub struct MqttConfig {
     pub credentials: Option<Credentials>,
     /// Keep-alive interval; 0 disables pings, otherwise at least 1 s.
     /// Default 30 s.
-    #[cfg_attr(feature = "serde", serde(with = "iot_resilience::serde_duration"))]
+    #[cfg_attr(feature = "serde", serde(with = "iot_duration::serde"))]
     pub keep_alive: Duration,
     /// Time allowed to connect (TCP and CONNACK) and to flush a write; whole
     /// seconds, at least 1. Default 5 s.
-    #[cfg_attr(feature = "serde", serde(with = "iot_resilience::serde_duration"))]
+    #[cfg_attr(feature = "serde", serde(with = "iot_duration::serde"))]
     pub connect_timeout: Duration,
     /// Largest MQTT packet, in bytes, in both directions (rumqttc's own
     /// default is 10 KiB). A frame whose PUBLISH would be larger is
@@ -748,14 +751,16 @@ pub enum AckMode {
 /// more than `max_thin_reads` of them fall into one window: with the
 /// default, a stream spread evenly below 16,000 messages a second never is,
 /// a burst of more than 16 separate messages within a millisecond may be.
-/// [`off`](Self::off) reads every message at once.
+/// [`off`](Self::off) reads every message at once. With `serde`, `window`
+/// is a string in [the iot-rs duration format](iot_duration) or integer
+/// milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct ReadCoalescing {
     /// The window over which thin wake-ups are counted, and the longest
     /// pause; zero turns coalescing off. Default 1 ms.
-    #[cfg_attr(feature = "serde", serde(with = "iot_resilience::serde_duration"))]
+    #[cfg_attr(feature = "serde", serde(with = "iot_duration::serde"))]
     pub window: Duration,
     /// Thin wake-ups (those that read one or two PUBLISH packets) allowed
     /// per window before the consumer pauses. Default 16, about 16,000 a

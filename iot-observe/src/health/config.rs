@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::duration_serde;
-
 /// How much a health response shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -22,8 +20,9 @@ pub enum Detail {
 /// Configuration of a [`HealthRegistry`](super::HealthRegistry) and its
 /// responses.
 ///
-/// Serde: every field is optional; durations are strings with a unit
-/// (`"250ms"`, `"10s"`, `"1m"`, `"1h"`) or integers in milliseconds.
+/// Serde: every field is optional; durations are strings in
+/// [the iot-rs duration format](iot_duration) (`"250ms"`, `"1.5s"`,
+/// `"1m30s"`) or integers in milliseconds.
 ///
 /// ```
 /// use std::time::Duration;
@@ -46,10 +45,10 @@ pub enum Detail {
 #[serde(default, deny_unknown_fields)]
 pub struct HealthConfig {
     /// How often the background task runs every check. Default 10 s.
-    #[serde(with = "duration_serde")]
+    #[serde(with = "iot_duration::serde")]
     pub interval: Duration,
     /// The timeout of a check without its own. Default 5 s.
-    #[serde(with = "duration_serde")]
+    #[serde(with = "iot_duration::serde")]
     pub timeout: Duration,
     /// How much responses show. Default [`Detail::Always`].
     pub detail: Detail,

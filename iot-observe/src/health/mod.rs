@@ -92,7 +92,6 @@ mod body;
 mod check;
 mod checks;
 mod config;
-mod duration_serde;
 mod entry;
 mod error;
 mod group;

@@ -41,6 +41,8 @@ pub const RESERVED_LABELS: [&str; 9] = [
 /// `{"service": "gateway", "instance": "pod-1", "labels": {"region": "eu"},
 /// "buckets": [0.01, 0.1, 1], "bucket_overrides": [{"matcher": {"prefix":
 /// "health_"}, "buckets": [0.001, 0.01]}], "upkeep_interval": "5s"}`.
+/// Durations are strings in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`) or integer milliseconds.
 ///
 /// ```
 /// use iot_observe::prometheus::{MetricMatcher, PrometheusConfig};
@@ -73,7 +75,7 @@ pub struct PrometheusConfig {
     pub bucket_overrides: Vec<BucketOverride>,
     /// How often the upkeep task drains histogram samples. Default:
     /// [`DEFAULT_UPKEEP_INTERVAL`].
-    #[serde(with = "super::duration")]
+    #[serde(with = "iot_duration::serde")]
     pub upkeep_interval: Duration,
 }
 

@@ -24,7 +24,6 @@
 //! ```
 
 mod config;
-mod duration;
 mod error;
 mod exporter;
 mod upkeep;

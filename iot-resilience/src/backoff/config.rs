@@ -49,6 +49,8 @@ impl BackoffStrategy {
 /// With serde, JSON looks like
 /// `{"strategy": "full_jitter", "base": "100ms", "cap": "10s", "factor": 2.0,
 /// "max_retries": null}`; missing fields take their defaults.
+/// Durations are strings in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`) or integer milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]

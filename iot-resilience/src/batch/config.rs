@@ -20,6 +20,8 @@ pub const MAX_CONCURRENT_BATCHES: usize = 64;
 /// With serde, JSON looks like `{"name": "db", "max_items": 500,
 /// "max_bytes": 1048576, "max_age": "20ms", "max_concurrent_batches": 1,
 /// "max_pending": 5000}`; missing fields take their defaults.
+/// Durations are strings in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`) or integer milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -10,6 +10,8 @@ use crate::ConfigError;
 ///
 /// With serde, JSON looks like `{"name": "db", "max_concurrent": 25,
 /// "max_wait": "0ms"}`; missing fields take their defaults.
+/// Durations are strings in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`) or integer milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]

@@ -117,6 +117,9 @@ impl Default for SlidingWindow {
 /// until [`slow_call_duration_threshold`](Self::slow_call_duration_threshold)
 /// is set (measuring every call's duration costs two clock reads).
 ///
+/// Durations are strings in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`) or integer milliseconds.
+///
 /// ```
 /// use std::time::Duration;
 /// use iot_resilience::circuit_breaker::{CircuitBreakerConfig, SlidingWindow};

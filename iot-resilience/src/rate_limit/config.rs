@@ -41,6 +41,8 @@ impl RateLimitMode {
 /// `{"name": "ingest", "permits": 100, "period": "1s", "burst": 20,
 /// "mode": "wait", "max_wait": "250ms"}`; missing fields take their
 /// defaults.
+/// Durations are strings in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`) or integer milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
@@ -141,6 +143,8 @@ impl RateLimitConfig {
 ///
 /// With serde, JSON looks like `{"name": "per_device", "permits": 10,
 /// "period": "1s", "burst": null, "capacity": 10000}`.
+/// Durations are strings in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`) or integer milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]

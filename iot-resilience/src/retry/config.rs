@@ -33,6 +33,8 @@ pub const MAX_ATTEMPTS_WITHOUT_DEADLINE: u32 = 100;
 /// ```
 ///
 /// `"deadline": null` means no deadline, `"budget": null` no budget.
+/// Durations are strings in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`) or integer milliseconds.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]

@@ -22,7 +22,9 @@ use super::segment::SEGMENT_HEADER;
 /// | `Interval(d)` | records appended in the last `d` (plus the time one `fdatasync` takes) |
 /// | `Os` | whatever the kernel had not written back yet (Linux: typically up to 30 s, `vm.dirty_expire_centisecs`) |
 ///
-/// With `serde`: `"always"`, `"os"` or `{"interval": "100ms"}`.
+/// With `serde`: `"always"`, `"os"` or `{"interval": "100ms"}` (the
+/// interval in [the iot-rs duration format](iot_duration), or integer
+/// milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -34,9 +36,7 @@ pub enum FsyncPolicy {
     Always,
     /// A background thread runs `fdatasync` this often (when something
     /// was written); `wait_durable` does not wait for it.
-    Interval(
-        #[cfg_attr(feature = "serde", serde(with = "iot_resilience::serde_duration"))] Duration,
-    ),
+    Interval(#[cfg_attr(feature = "serde", serde(with = "iot_duration::serde"))] Duration),
     /// Never `fdatasync` (except for [`sync`](super::Spool::sync)): the
     /// kernel writes back when it likes. Loses nothing to a process crash
     /// and costs nothing per record.

@@ -29,6 +29,9 @@ pub const KEY_OVERHEAD_BYTES: usize = 1536;
 /// (about 10 GB): [`worst_case_memory`](Self::worst_case_memory) says what
 /// a configuration may take.
 ///
+/// Durations are strings in [the iot-rs duration format](iot_duration)
+/// (`"250ms"`, `"1.5s"`, `"1m30s"`) or integer milliseconds.
+///
 /// ```
 /// use std::time::Duration;
 /// use iot_resilience::circuit_breaker::{CircuitBreakerConfig, KeyedCircuitBreakerConfig, SlidingWindow};
