@@ -28,10 +28,13 @@
 # Usage: bash scripts/bench-sink.sh
 # Tunables (environment): DURATION=60 DEVICES=200 RATE=100 ROUNDS=2
 #   SINKS="postgres sqlite" BATCHES="1000 1" (FRAMES or FRAMES/IN_FLIGHT,
-#   e.g. "1000/2 1000/1" compares --batches-in-flight) MEMORY_REFERENCE=1 (a --sink
+#   e.g. "1000/2 1000/1" compares --batches-in-flight, or
+#   FRAMES/IN_FLIGHT/WRITE: "1000/2/copy" for --pg-write copy) MEMORY_REFERENCE=1 (a --sink
 #   memory run per round: the gateway's cost without a database)
 #   SUSTAIN_RATES="25 15 10 5" SUSTAIN_DURATION=30 OUT=<dir> GATEWAY_ARGS=...
-#   BUILD=0 (use the gateway binary already built)
+#   BUILD=0 (use the gateway binary already built) MOSQ_INFLIGHT=2000
+#   (Mosquitto max_inflight_messages per client: caps the unacknowledged
+#   frames, so batches x in-flight above it wait for the broker)
 # Needs: mosquitto, jq, sqlite3, PostgreSQL server binaries
 # (/usr/lib/postgresql/*/bin or PG_BIN_DIR) and psql.
 #
@@ -225,9 +228,12 @@ printf 'sink\tbatch\tround\toffered\tduration\tpublished\tdb_frames\tdb_rows\tlo
 WINDOW_FROM="${WINDOW_FROM:-10}"
 run_one() {
     local sink="$1" batch="$2" round="$3" rate="$4" duration="$5"
-    # BATCH is FRAMES or FRAMES/IN_FLIGHT (--batches-in-flight).
-    local frames="${batch%%/*}" in_flight=""
-    [[ "$batch" == */* ]] && in_flight="--batches-in-flight ${batch#*/}"
+    # BATCH is FRAMES, FRAMES/IN_FLIGHT (--batches-in-flight) or
+    # FRAMES/IN_FLIGHT/WRITE (--pg-write insert|copy).
+    local frames in_flight="" write=""
+    IFS=/ read -r frames in_flight write <<<"$batch"
+    [ -n "$in_flight" ] && in_flight="--batches-in-flight $in_flight"
+    [ -n "$write" ] && in_flight="$in_flight --pg-write $write"
     local tag="$sink-b${batch//\//f}-r$round-x$rate" spec db_ticks0=0 db_ticks1=0 load_before load_after
     local avail_kib http_port t stored
     avail_kib=$(df -Pk "$OUT" | awk 'NR == 2 { print $4 }')
@@ -241,7 +247,7 @@ run_one() {
             spec="sqlite:$OUT/gateway.db" ;;
         memory) spec=memory ;;
     esac
-    mosquitto_start "$OUT"
+    mosquitto_start "$OUT" "${MOSQ_INFLIGHT:-2000}"
     http_port="$(free_port)"
     [ "$sink" = postgres ] && db_ticks0=$(pg_ticks)
     load_before=$(load1)

@@ -395,6 +395,10 @@ async fn a_gateway_behind_at_the_drain_deadline_still_writes_its_summary() {
         "500ms",
         "--sink-latency",
         "1500ms",
+        // One write at a time: 20 batches of 1.5 s each cannot finish
+        // within the drain.
+        "--batches-in-flight",
+        "1",
     ]))
     .await
     .unwrap();

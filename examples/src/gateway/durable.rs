@@ -313,15 +313,20 @@ where
     if pending.batch.frames() > 0 {
         writes.hold(pending.take_flight());
     }
+    // Within the last attempt's 2 s a failing batch is written again as
+    // usual (after its wait).
     let last_attempt = async {
-        // A batch failing again is held again, not retried.
-        for _ in 0..writes.held.len() {
-            if let Some(flight) = writes.any_held() {
+        loop {
+            while let Some(flight) = writes.due_retry() {
                 writes.start(&mut svc, flight).await;
             }
-        }
-        while let Some(done) = writes.next_done().await {
-            writes.finish(done, &shared, &counters, &console);
+            match writes.next_done().await {
+                Some(done) => writes.finish(done, &shared, &counters, &console),
+                None => match writes.held.front() {
+                    Some(flight) => tokio::time::sleep_until(flight.not_before).await,
+                    None => break,
+                },
+            }
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), last_attempt).await;
@@ -538,11 +543,6 @@ impl Writes {
             .front()
             .is_some_and(|f| f.not_before <= tokio::time::Instant::now());
         if due { self.held.pop_front() } else { None }
-    }
-
-    /// Any held batch, wait or not (the last attempt at a stop).
-    fn any_held(&mut self) -> Option<Flight> {
-        self.held.pop_front()
     }
 
     fn hold(&mut self, flight: Flight) {
