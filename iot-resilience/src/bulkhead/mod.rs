@@ -80,5 +80,5 @@ mod waiter;
 pub use config::BulkheadConfig;
 pub use error::BulkheadError;
 pub use future::ResponseFuture;
-pub use layer::BulkheadLayer;
+pub use layer::{BulkheadHandle, BulkheadLayer};
 pub use service::Bulkhead;

@@ -158,7 +158,7 @@ where
                         .request
                         .take()
                         .expect("a retry is scheduled only with a request copy");
-                    if this.progress.attempts < this.shared.max_attempts {
+                    if this.progress.attempts < this.shared.settings.max_attempts() {
                         *this.request = Some(request.clone());
                     }
                     this.shared.retry_started();

@@ -147,7 +147,7 @@ pub use budget::RetryBudget;
 pub use config::{MAX_ATTEMPTS_WITHOUT_DEADLINE, RetryBudgetConfig, RetryConfig};
 pub use error::{GiveUpReason, RetryError};
 pub use future::ResponseFuture;
-pub use layer::RetryLayer;
+pub use layer::{RetryHandle, RetryLayer};
 pub use policy::{
     DynErrorHint, ErrorHint, HintFromError, HintFromResponse, NoErrorHint, NoResponseHint,
     ResponseHint, RetryOnError, RetryPredicate,

@@ -74,7 +74,7 @@ impl<S: fmt::Debug, P, B, H, C> fmt::Debug for Retry<S, P, B, H, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
             .field("name", &self.shared.name)
-            .field("max_attempts", &self.shared.max_attempts)
+            .field("max_attempts", &self.shared.settings.max_attempts())
             .field("inner", &self.inner)
             .field("ready", &self.ready)
             .finish_non_exhaustive()
@@ -124,7 +124,7 @@ where
         if let Some(budget) = &self.shared.budget {
             budget.deposit();
         }
-        let copy = (self.shared.max_attempts > 1).then(|| request.clone());
+        let copy = (self.shared.settings.max_attempts() > 1).then(|| request.clone());
         // Call the clone that was made ready; retries use a fresh clone,
         // which the future drives to readiness itself.
         let future = self.inner.call(request);

@@ -72,6 +72,6 @@ mod service;
 pub use config::TimeoutConfig;
 pub use error::TimeoutError;
 pub use future::ResponseFuture;
-pub use layer::TimeoutLayer;
+pub use layer::{TimeoutHandle, TimeoutLayer};
 pub use per_request::{DefaultTimeout, RequestTimeout};
 pub use service::Timeout;
