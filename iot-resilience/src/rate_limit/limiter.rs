@@ -293,9 +293,12 @@ impl<C: Clock> RateLimiter<C> {
     /// The permits in use are kept: a limiter that had handed out 3 of its
     /// burst still has 3 in use under the new quota (they replenish at the
     /// new rate, and a smaller burst may leave none available until they
-    /// do); a full bucket stays full, up to the new burst. A check racing
-    /// the update is judged by the old quota or the new one. `mode` and
-    /// `max_wait` apply to `poll_ready` calls that start after the update.
+    /// do); a full bucket stays full, up to the new burst. The quota is
+    /// replaced as a whole (no check combines parts of two quotas); a check
+    /// in the instant between its publication and the carry-over of the
+    /// state is judged by the new quota against the state before it.
+    /// `mode` and `max_wait` apply to `poll_ready` calls that start after
+    /// the update.
     ///
     /// ```
     /// use std::time::Duration;
