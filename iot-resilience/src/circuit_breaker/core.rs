@@ -380,7 +380,10 @@ impl Core {
         if u64::from(permit.tag) == DISABLED {
             return;
         }
-        let now = if self.slow_nanos() != 0 || self.window.needs_time() {
+        // One load of the setting per call (an atomic load is not merged
+        // with the next one as a plain field's would be).
+        let slow_nanos = self.slow_nanos();
+        let now = if slow_nanos != 0 || self.window.needs_time() {
             self.now()
         } else {
             0
@@ -390,12 +393,25 @@ impl Core {
         } else {
             now.saturating_sub(start)
         };
-        self.record(permit, outcome, elapsed, now);
+        self.record_with(permit, outcome, elapsed, now, slow_nanos);
     }
 
     /// Records an outcome that took `elapsed` nanoseconds, at `now`.
     #[inline]
     pub(crate) fn record(&self, permit: RawPermit, outcome: Outcome, elapsed: u64, now: u64) {
+        self.record_with(permit, outcome, elapsed, now, self.slow_nanos());
+    }
+
+    /// [`record`](Self::record) with the slow-call threshold in effect.
+    #[inline]
+    fn record_with(
+        &self,
+        permit: RawPermit,
+        outcome: Outcome,
+        elapsed: u64,
+        now: u64,
+        slow_nanos: u64,
+    ) {
         let failed = match outcome {
             Outcome::Success => false,
             Outcome::Failure => true,
@@ -411,7 +427,6 @@ impl Core {
         if t == DISABLED {
             return;
         }
-        let slow_nanos = self.slow_nanos();
         let slow = slow_nanos != 0 && elapsed > slow_nanos;
         let sample = Sample::new(failed, slow);
         self.metrics.sample(sample);
@@ -425,7 +440,7 @@ impl Core {
         }
         let counts = self.window.record(sample, now);
         if t == CLOSED && counts.calls >= self.min_calls.load(Ordering::Relaxed) {
-            if let Some(reason) = self.exceeded(counts) {
+            if let Some(reason) = self.exceeded_with(counts, slow_nanos) {
                 self.transition(Some(word), State::Open, reason);
             }
         }
@@ -433,14 +448,19 @@ impl Core {
 
     /// Which threshold `counts` reach, if any. No division: compares
     /// `failures / calls >= ppm / 10^6` as `failures * 10^6 >= ppm * calls`.
-    #[inline]
     pub(super) fn exceeded(&self, counts: Counts) -> Option<TransitionReason> {
+        self.exceeded_with(counts, self.slow_nanos())
+    }
+
+    /// [`exceeded`](Self::exceeded) with the slow-call threshold in effect.
+    #[inline]
+    fn exceeded_with(&self, counts: Counts, slow_nanos: u64) -> Option<TransitionReason> {
         let calls = u64::from(counts.calls);
         if u64::from(counts.failures) * 1_000_000
             >= self.failure_ppm.load(Ordering::Relaxed) * calls
         {
             Some(TransitionReason::FailureRateExceeded)
-        } else if self.slow_nanos() != 0
+        } else if slow_nanos != 0
             && u64::from(counts.slow) * 1_000_000 >= self.slow_ppm.load(Ordering::Relaxed) * calls
         {
             Some(TransitionReason::SlowCallRateExceeded)

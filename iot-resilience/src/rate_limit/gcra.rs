@@ -93,7 +93,7 @@ impl Gcra {
 
 /// A [`Gcra`] that can be replaced while limiters read it: a sequence
 /// lock over plain atomics, so a reader never mixes the interval of one
-/// quota with the tolerance of another. Reading is four loads and a
+/// quota with the tolerance of another. Reading is five loads and a
 /// compare (no read-modify-write); writers must be serialised by the
 /// caller.
 #[derive(Debug)]
@@ -118,6 +118,7 @@ impl GcraCell {
     /// The quota in effect.
     #[inline]
     pub(crate) fn load(&self) -> Gcra {
+        let mut spins = 0u32;
         loop {
             let before = self.version.load(Ordering::Acquire);
             let g = Gcra {
@@ -130,7 +131,14 @@ impl GcraCell {
             if before == after && before & 1 == 0 {
                 return g;
             }
-            std::hint::spin_loop();
+            // A write is three stores; only a writer preempted in the
+            // middle of one keeps readers here, so let it run.
+            spins += 1;
+            if spins % 64 == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
         }
     }
 

@@ -61,6 +61,7 @@ where
     S: Service<Req>,
     B: MakeBackoff,
 {
+    #[inline]
     pub(crate) fn new(
         future: S::Future,
         service: S,

@@ -94,6 +94,7 @@ where
     type Error = RetryError<S::Error>;
     type Future = ResponseFuture<S, Req, P, B, H, C>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match self.inner.poll_ready(cx) {
             Poll::Ready(Ok(())) => {
@@ -117,6 +118,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         if !std::mem::take(&mut self.ready) {
             return ResponseFuture::not_ready(self.inner.clone(), Arc::clone(&self.shared));

@@ -64,6 +64,7 @@ where
     type Future = ResponseFuture<S::Future>;
 
     /// Readiness is not timed: only calls are.
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let polled = self.inner.poll_ready(cx);
         self.ready = matches!(polled, Poll::Ready(Ok(())));
@@ -73,6 +74,7 @@ where
     /// Without a `Ready(Ok)` from the last `poll_ready`, resolves to
     /// [`TimeoutError::NotReady`] and does not reach the inner service
     /// (which may panic, as tower's `ConcurrencyLimit` does).
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         if !std::mem::take(&mut self.ready) {
             return not_ready(&self.shared);
