@@ -23,6 +23,21 @@ impl ConfigError {
     }
 }
 
+/// The check every `update` of a running layer makes on `name`: it labels
+/// metrics registered when the layer was made, so it cannot change.
+pub(crate) fn check_name_unchanged(layer: &str, old: &str, new: &str) -> Result<(), ConfigError> {
+    if old == new {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            format!("{layer}.name"),
+            format!(
+                "cannot change from {old:?} to {new:?} at run time (it labels the metrics registered when the layer was made)"
+            ),
+        ))
+    }
+}
+
 /// A configuration that can check itself: implemented by every
 /// configuration struct of this crate, and used by [`Validated`].
 pub trait Validate {

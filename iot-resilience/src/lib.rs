@@ -25,6 +25,12 @@
 //!   layer calls its inner service unless that service's last `poll_ready`
 //!   returned `Ready(Ok)`.
 //!
+//! * **Settings changed at run time**: every layer's `handle()` reads and
+//!   changes its settings while it runs (`config()`, `update(config)`),
+//!   validated like configuration files and keeping the layer's state
+//!   (breaker state and window, limiter GCRA state, retry budget, bulkhead
+//!   permits); `docs/resilience.md`, "Changing settings at run time".
+//!
 //! The crate is generic: it knows nothing about IoT types.
 //!
 //! ## Modules

@@ -74,6 +74,18 @@ pub trait MakeBackoff {
 
     /// A schedule at its first delay.
     fn make_backoff(&self) -> Self::Backoff;
+
+    /// A schedule at its first delay, given the retry layer's `backoff`
+    /// setting in effect (as configured, or as last changed through
+    /// [`RetryHandle::update`](crate::retry::RetryHandle::update)). The
+    /// retry layer calls this one. By default it ignores `current` and
+    /// calls [`make_backoff`](Self::make_backoff) (a custom schedule
+    /// replaces the configured one); [`BackoffConfig`] follows `current`,
+    /// so the layer made from a configuration picks up changes.
+    fn make_backoff_for(&self, current: &BackoffConfig) -> Self::Backoff {
+        let _ = current;
+        self.make_backoff()
+    }
 }
 
 impl MakeBackoff for BackoffConfig {
@@ -81,6 +93,10 @@ impl MakeBackoff for BackoffConfig {
 
     fn make_backoff(&self) -> Backoff {
         Backoff::new(*self)
+    }
+
+    fn make_backoff_for(&self, current: &BackoffConfig) -> Backoff {
+        Backoff::new(*current)
     }
 }
 

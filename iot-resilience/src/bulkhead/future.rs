@@ -28,6 +28,7 @@ pin_project! {
 }
 
 impl<F, E> ResponseFuture<F, E> {
+    #[inline]
     pub(crate) fn called(future: F, permit: Permit) -> Self {
         Self {
             kind: Kind::Called {
@@ -50,6 +51,7 @@ where
 {
     type Output = Result<T, BulkheadError<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Called { future, permit } => {

@@ -8,29 +8,42 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::config::BulkheadConfig;
 use super::metrics::BulkheadMetrics;
+use crate::ConfigError;
 
 #[derive(Debug)]
 pub(crate) struct Limit {
     in_flight: AtomicUsize,
     /// Services currently waiting in `poll_ready`.
     waiters: AtomicUsize,
-    max: usize,
+    /// The limit in effect (changed by `update`).
+    max: AtomicUsize,
+    /// `max_wait` in effect, in nanoseconds.
+    max_wait: AtomicU64,
+    /// The settings in effect, for `config()`; also serialises updates.
+    config: Mutex<BulkheadConfig>,
     pub(crate) notify: Arc<Notify>,
     pub(crate) name: Cow<'static, str>,
     pub(crate) metrics: BulkheadMetrics,
 }
 
 impl Limit {
-    pub(crate) fn new(max: usize, name: Cow<'static, str>) -> Self {
+    /// `config` must be valid.
+    pub(crate) fn new(config: BulkheadConfig) -> Self {
+        let name = config.name.clone();
         Self {
             in_flight: AtomicUsize::new(0),
             waiters: AtomicUsize::new(0),
-            max,
+            max: AtomicUsize::new(config.max_concurrent),
+            max_wait: AtomicU64::new(nanos(config.max_wait)),
+            config: Mutex::new(config),
             notify: Arc::new(Notify::new()),
             metrics: BulkheadMetrics::new(&name),
             name,
@@ -38,7 +51,39 @@ impl Limit {
     }
 
     pub(crate) fn max(&self) -> usize {
-        self.max
+        self.max.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn max_wait(&self) -> Duration {
+        Duration::from_nanos(self.max_wait.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn config(&self) -> BulkheadConfig {
+        self.config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Applies new settings. Permits held stay held: a raised limit admits
+    /// more at once (waiters are woken to take them), a lowered one admits
+    /// nobody until the calls in flight fall under it.
+    pub(crate) fn update(&self, config: BulkheadConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        let mut current = self.config.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::config::check_name_unchanged("bulkhead", &current.name, &config.name)?;
+        self.max_wait
+            .store(nanos(config.max_wait), Ordering::Relaxed);
+        // SeqCst pairs with `try_acquire`: a waiter registered before the
+        // notification below is woken, one registering after it sees the
+        // new limit when it tries again.
+        let old = self.max.swap(config.max_concurrent, Ordering::SeqCst);
+        *current = config;
+        drop(current);
+        if self.max() > old {
+            self.notify.notify_waiters();
+        }
+        Ok(())
     }
 
     pub(crate) fn in_flight(&self) -> usize {
@@ -50,7 +95,7 @@ impl Limit {
         // slot, or the releaser sees this waiter's count and notifies.
         let mut current = self.in_flight.load(Ordering::SeqCst);
         loop {
-            if current >= self.max {
+            if current >= self.max.load(Ordering::SeqCst) {
                 return None;
             }
             match self.in_flight.compare_exchange_weak(
@@ -102,4 +147,10 @@ impl Drop for WaitGuard {
     fn drop(&mut self) {
         self.0.waiters.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Whole nanoseconds, saturating at `u64::MAX` (about 584 years, which the
+/// service treats as "wait as long as it takes").
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

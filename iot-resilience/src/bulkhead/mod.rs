@@ -67,6 +67,18 @@
 //! assert_eq!(b.ready().await.unwrap().call("SELECT 3").await.unwrap(), 8);
 //! # }
 //! ```
+//!
+//! # Changing settings at run time
+//!
+//! [`BulkheadLayer::handle`] returns a [`BulkheadHandle`]; its
+//! [`update`](BulkheadHandle::update) applies a new configuration to every
+//! service of the layer, validated as the configuration files are (an
+//! invalid one returns the same [`ConfigError`](crate::ConfigError) and
+//! changes nothing). Permits in use stay in use. A raised `max_concurrent`
+//! admits more calls at once (waiting services are woken to take the new
+//! permits); a lowered one lets the calls in flight finish and admits no new
+//! call until fewer than the new limit are in flight. `max_wait` applies to
+//! waits that start after the update.
 
 mod config;
 mod error;
@@ -80,5 +92,5 @@ mod waiter;
 pub use config::BulkheadConfig;
 pub use error::BulkheadError;
 pub use future::ResponseFuture;
-pub use layer::BulkheadLayer;
+pub use layer::{BulkheadHandle, BulkheadLayer};
 pub use service::Bulkhead;

@@ -21,7 +21,6 @@ use super::waiter::Waiter;
 pub struct Bulkhead<S> {
     inner: S,
     limit: Arc<Limit>,
-    max_wait: Duration,
     state: State,
     /// The inner service's last `poll_ready` returned `Ready(Ok)`: only
     /// then does `call` reach it, even with a permit held.
@@ -39,11 +38,10 @@ enum State {
 }
 
 impl<S> Bulkhead<S> {
-    pub(crate) fn new(inner: S, limit: Arc<Limit>, max_wait: Duration) -> Self {
+    pub(crate) fn new(inner: S, limit: Arc<Limit>) -> Self {
         Self {
             inner,
             limit,
-            max_wait,
             state: State::Idle,
             inner_ready: false,
             waiter: None,
@@ -55,7 +53,8 @@ impl<S> Bulkhead<S> {
         self.limit.in_flight()
     }
 
-    /// The configured limit.
+    /// The limit in effect (as configured, or as last changed through
+    /// [`BulkheadLayer::handle`](super::BulkheadLayer::handle)).
     pub fn max_concurrent(&self) -> usize {
         self.limit.max()
     }
@@ -75,7 +74,8 @@ impl<S> Bulkhead<S> {
         if let Some(permit) = self.limit.try_acquire() {
             return State::Ready(permit);
         }
-        if self.max_wait.is_zero() {
+        let max_wait = self.limit.max_wait();
+        if max_wait.is_zero() {
             return self.reject(Duration::ZERO);
         }
         let now = Instant::now();
@@ -83,7 +83,7 @@ impl<S> Bulkhead<S> {
         // as long as it takes": a century stands in for it instead of
         // overflowing the `Instant`.
         let deadline = now
-            .checked_add(self.max_wait)
+            .checked_add(max_wait)
             .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         let guard = WaitGuard::new(&self.limit);
         let notify = &self.limit.notify;
@@ -174,6 +174,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         match std::mem::replace(&mut self.state, State::Idle) {
             State::Ready(permit) if std::mem::take(&mut self.inner_ready) => {
@@ -197,7 +198,7 @@ where
 impl<S: Clone> Clone for Bulkhead<S> {
     /// The clone shares the limit but is not ready and holds no permit.
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), Arc::clone(&self.limit), self.max_wait)
+        Self::new(self.inner.clone(), Arc::clone(&self.limit))
     }
 }
 
@@ -207,7 +208,7 @@ impl<S: fmt::Debug> fmt::Debug for Bulkhead<S> {
             .field("inner", &self.inner)
             .field("name", &self.limit.name)
             .field("max_concurrent", &self.limit.max())
-            .field("max_wait", &self.max_wait)
+            .field("max_wait", &self.limit.max_wait())
             .field("state", &self.state)
             .finish_non_exhaustive()
     }

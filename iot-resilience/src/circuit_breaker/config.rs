@@ -199,7 +199,7 @@ impl Default for CircuitBreakerConfig {
     }
 }
 
-fn err(field: &'static str, message: String) -> ConfigError {
+pub(super) fn err(field: &'static str, message: String) -> ConfigError {
     ConfigError::new(format!("circuit_breaker.{field}"), message)
 }
 

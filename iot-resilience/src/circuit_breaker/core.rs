@@ -7,7 +7,8 @@
 //! state. Transitions themselves (rare) are serialised by a mutex, see
 //! `transition.rs`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -15,9 +16,9 @@ use tokio::sync::broadcast;
 
 use super::window::{Counts, Padded, Sample, Window};
 use super::{CircuitBreakerConfig, Outcome, Rejected, State, StateTransition, TransitionReason};
-use crate::Clock;
 use crate::circuit_breaker::telemetry::Metrics;
 use crate::clock::Epoch;
+use crate::{Clock, ConfigError};
 
 const TAG_MASK: u64 = 0b111;
 const PERMIT_SHIFT: u32 = 3;
@@ -62,9 +63,23 @@ impl RawPermit {
     }
 }
 
-/// State only touched while transitioning or recording probes.
+/// `start_time` when slow-call detection is off: the call's duration is
+/// not measured (and counts as not slow if detection is turned on before it
+/// completes).
+const NO_START: u64 = u64::MAX;
+
+/// `max_half_open_nanos` without a limit.
+const NO_LIMIT: u64 = u64::MAX;
+
+/// State only touched while transitioning, recording probes or changing
+/// settings.
 #[derive(Debug, Default)]
 pub(super) struct Locked {
+    /// The settings in effect (see [`Core::update`]).
+    pub(super) config: Arc<CircuitBreakerConfig>,
+    /// Probes the current half-open state decides on: the
+    /// `permitted_calls_in_half_open` in effect when it began.
+    pub(super) probe_target: u32,
     /// Consecutive trips without a successful close.
     pub(super) trips: u32,
     /// Outcomes of the current half-open probes.
@@ -81,14 +96,17 @@ pub(crate) struct Core {
     pub(super) open_until: AtomicU64,
     pub(super) half_open_since: AtomicU64,
     pub(super) not_permitted: AtomicU64,
-    failure_ppm: u64,
-    slow_ppm: u64,
+    // Settings read on the hot path, one atomic each (relaxed: each is a
+    // value on its own; `update` changes them one by one under the lock).
+    failure_ppm: AtomicU64,
+    slow_ppm: AtomicU64,
     /// 0 when slow-call detection is off.
-    slow_nanos: u64,
-    pub(super) min_calls: u32,
-    pub(super) half_open_permits: u32,
-    pub(super) max_half_open_nanos: Option<u64>,
-    pub(super) config: CircuitBreakerConfig,
+    slow_nanos: AtomicU64,
+    pub(super) min_calls: AtomicU32,
+    pub(super) half_open_permits: AtomicU32,
+    /// `NO_LIMIT` when half-open has no time limit.
+    pub(super) max_half_open_nanos: AtomicU64,
+    pub(super) name: Cow<'static, str>,
     clock: Arc<dyn Clock>,
     epoch: Epoch,
     pub(super) locked: Mutex<Locked>,
@@ -106,6 +124,16 @@ fn ppm(percent: f32) -> u64 {
     (f64::from(percent) * 10_000.0).round() as u64
 }
 
+fn slow_nanos(config: &CircuitBreakerConfig) -> u64 {
+    config
+        .slow_call_duration_threshold
+        .map_or(0, |d| nanos(d).max(1))
+}
+
+fn max_half_open_nanos(config: &CircuitBreakerConfig) -> u64 {
+    config.max_wait_in_half_open.map_or(NO_LIMIT, nanos)
+}
+
 impl Core {
     /// `config` must be valid.
     pub(crate) fn new(
@@ -121,18 +149,19 @@ impl Core {
             open_until: AtomicU64::new(0),
             half_open_since: AtomicU64::new(0),
             not_permitted: AtomicU64::new(0),
-            failure_ppm: ppm(config.failure_rate_threshold),
-            slow_ppm: ppm(config.slow_call_rate_threshold),
-            slow_nanos: config
-                .slow_call_duration_threshold
-                .map_or(0, |d| nanos(d).max(1)),
-            min_calls: config.effective_minimum_calls().max(1),
-            half_open_permits: config.permitted_calls_in_half_open.max(1),
-            max_half_open_nanos: config.max_wait_in_half_open.map(nanos),
+            failure_ppm: AtomicU64::new(ppm(config.failure_rate_threshold)),
+            slow_ppm: AtomicU64::new(ppm(config.slow_call_rate_threshold)),
+            slow_nanos: AtomicU64::new(slow_nanos(&config)),
+            min_calls: AtomicU32::new(config.effective_minimum_calls().max(1)),
+            half_open_permits: AtomicU32::new(config.permitted_calls_in_half_open.max(1)),
+            max_half_open_nanos: AtomicU64::new(max_half_open_nanos(&config)),
             epoch: clock.epoch(),
             clock,
-            config,
-            locked: Mutex::new(Locked::default()),
+            name: config.name.clone(),
+            locked: Mutex::new(Locked {
+                config: Arc::new(config),
+                ..Locked::default()
+            }),
             events: OnceLock::new(),
             metrics,
             key,
@@ -159,10 +188,60 @@ impl Core {
         State::from_tag(tag(self.load()))
     }
 
-    /// Whether slow-call detection is on (calls then need a start time).
+    /// The start time of a call when slow-call detection is on (calls
+    /// then need one), `NO_START` otherwise.
     #[inline]
     pub(crate) fn start_time(&self) -> u64 {
-        if self.slow_nanos != 0 { self.now() } else { 0 }
+        if self.slow_nanos() != 0 {
+            self.now()
+        } else {
+            NO_START
+        }
+    }
+
+    #[inline]
+    fn slow_nanos(&self) -> u64 {
+        self.slow_nanos.load(Ordering::Relaxed)
+    }
+
+    /// The settings in effect.
+    pub(crate) fn config(&self) -> Arc<CircuitBreakerConfig> {
+        Arc::clone(&self.lock().config)
+    }
+
+    /// Applies new settings, keeping the state, the window and the open
+    /// deadline (see "Changing settings at run time" in the module docs).
+    /// `config` is validated as by [`CircuitBreakerConfig::validate`];
+    /// `name` and `sliding_window` cannot change. On error nothing changes.
+    pub(crate) fn update(&self, config: CircuitBreakerConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        let mut locked = self.lock();
+        crate::config::check_name_unchanged("circuit_breaker", &locked.config.name, &config.name)?;
+        if config.sliding_window != locked.config.sliding_window {
+            return Err(super::config::err(
+                "sliding_window",
+                format!(
+                    "cannot change from {} to {} at run time (the window holds the recorded calls); make a new breaker",
+                    locked.config.sliding_window, config.sliding_window
+                ),
+            ));
+        }
+        self.failure_ppm
+            .store(ppm(config.failure_rate_threshold), Ordering::Relaxed);
+        self.slow_ppm
+            .store(ppm(config.slow_call_rate_threshold), Ordering::Relaxed);
+        self.slow_nanos
+            .store(slow_nanos(&config), Ordering::Relaxed);
+        self.min_calls
+            .store(config.effective_minimum_calls().max(1), Ordering::Relaxed);
+        self.half_open_permits.store(
+            config.permitted_calls_in_half_open.max(1),
+            Ordering::Relaxed,
+        );
+        self.max_half_open_nanos
+            .store(max_half_open_nanos(&config), Ordering::Relaxed);
+        locked.config = Arc::new(config);
+        Ok(())
     }
 
     /// Whether `permit` was granted by the current generation.
@@ -248,10 +327,11 @@ impl Core {
     }
 
     fn half_open_expired(&self) -> bool {
-        self.max_half_open_nanos.is_some_and(|max| {
+        let max = self.max_half_open_nanos.load(Ordering::Relaxed);
+        max != NO_LIMIT && {
             let since = self.half_open_since.load(Ordering::Acquire);
             self.now().saturating_sub(since) >= max
-        })
+        }
     }
 
     #[cold]
@@ -259,7 +339,7 @@ impl Core {
         self.not_permitted.fetch_add(1, Ordering::Relaxed);
         self.metrics.rejected();
         tracing::debug!(
-            name = %self.config.name,
+            name = %self.name,
             key = self.key.as_deref(),
             state = %state,
             retry_after = ?retry_after,
@@ -300,17 +380,38 @@ impl Core {
         if u64::from(permit.tag) == DISABLED {
             return;
         }
-        let now = if self.slow_nanos != 0 || self.window.needs_time() {
+        // One load of the setting per call (an atomic load is not merged
+        // with the next one as a plain field's would be).
+        let slow_nanos = self.slow_nanos();
+        let now = if slow_nanos != 0 || self.window.needs_time() {
             self.now()
         } else {
             0
         };
-        self.record(permit, outcome, now.saturating_sub(start), now);
+        let elapsed = if start == NO_START {
+            0
+        } else {
+            now.saturating_sub(start)
+        };
+        self.record_with(permit, outcome, elapsed, now, slow_nanos);
     }
 
     /// Records an outcome that took `elapsed` nanoseconds, at `now`.
     #[inline]
     pub(crate) fn record(&self, permit: RawPermit, outcome: Outcome, elapsed: u64, now: u64) {
+        self.record_with(permit, outcome, elapsed, now, self.slow_nanos());
+    }
+
+    /// [`record`](Self::record) with the slow-call threshold in effect.
+    #[inline]
+    fn record_with(
+        &self,
+        permit: RawPermit,
+        outcome: Outcome,
+        elapsed: u64,
+        now: u64,
+        slow_nanos: u64,
+    ) {
         let failed = match outcome {
             Outcome::Success => false,
             Outcome::Failure => true,
@@ -326,7 +427,7 @@ impl Core {
         if t == DISABLED {
             return;
         }
-        let slow = self.slow_nanos != 0 && elapsed > self.slow_nanos;
+        let slow = slow_nanos != 0 && elapsed > slow_nanos;
         let sample = Sample::new(failed, slow);
         self.metrics.sample(sample);
         if t == HALF_OPEN {
@@ -338,8 +439,8 @@ impl Core {
             return;
         }
         let counts = self.window.record(sample, now);
-        if t == CLOSED && counts.calls >= self.min_calls {
-            if let Some(reason) = self.exceeded(counts) {
+        if t == CLOSED && counts.calls >= self.min_calls.load(Ordering::Relaxed) {
+            if let Some(reason) = self.exceeded_with(counts, slow_nanos) {
                 self.transition(Some(word), State::Open, reason);
             }
         }
@@ -347,13 +448,20 @@ impl Core {
 
     /// Which threshold `counts` reach, if any. No division: compares
     /// `failures / calls >= ppm / 10^6` as `failures * 10^6 >= ppm * calls`.
-    #[inline]
     pub(super) fn exceeded(&self, counts: Counts) -> Option<TransitionReason> {
+        self.exceeded_with(counts, self.slow_nanos())
+    }
+
+    /// [`exceeded`](Self::exceeded) with the slow-call threshold in effect.
+    #[inline]
+    fn exceeded_with(&self, counts: Counts, slow_nanos: u64) -> Option<TransitionReason> {
         let calls = u64::from(counts.calls);
-        if u64::from(counts.failures) * 1_000_000 >= self.failure_ppm * calls {
+        if u64::from(counts.failures) * 1_000_000
+            >= self.failure_ppm.load(Ordering::Relaxed) * calls
+        {
             Some(TransitionReason::FailureRateExceeded)
-        } else if self.slow_nanos != 0
-            && u64::from(counts.slow) * 1_000_000 >= self.slow_ppm * calls
+        } else if slow_nanos != 0
+            && u64::from(counts.slow) * 1_000_000 >= self.slow_ppm.load(Ordering::Relaxed) * calls
         {
             Some(TransitionReason::SlowCallRateExceeded)
         } else {
@@ -369,7 +477,7 @@ impl Core {
             return;
         }
         locked.probes.add(sample);
-        if locked.probes.calls >= self.half_open_permits {
+        if locked.probes.calls >= locked.probe_target {
             let to = match self.exceeded(locked.probes) {
                 Some(reason) => (State::Open, reason),
                 None => (State::Closed, TransitionReason::ProbesSucceeded),
@@ -379,7 +487,7 @@ impl Core {
     }
 
     pub(super) fn slow_detection(&self) -> bool {
-        self.slow_nanos != 0
+        self.slow_nanos() != 0
     }
 
     pub(super) fn subscribe(&self) -> broadcast::Receiver<StateTransition> {

@@ -111,12 +111,44 @@ impl CircuitBreakerHandle {
 
     /// The configured name.
     pub fn name(&self) -> &str {
-        &self.core.config.name
+        &self.core.name
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &CircuitBreakerConfig {
-        &self.core.config
+    /// The settings in effect: the configuration the breaker was made with,
+    /// or the last one applied by [`update`](Self::update).
+    pub fn config(&self) -> CircuitBreakerConfig {
+        CircuitBreakerConfig::clone(&self.core.config())
+    }
+
+    /// Changes the breaker's settings while it runs, for every service,
+    /// layer and handle sharing it.
+    ///
+    /// `config` is validated as [`CircuitBreakerConfig::validate`] does
+    /// (for a configuration file); an invalid one returns that
+    /// [`ConfigError`] and changes nothing. Two fields cannot change:
+    /// `name` (it labels the metrics) and `sliding_window` (the window
+    /// holds the recorded calls); a different value is a `ConfigError`
+    /// naming the field, and nothing changes.
+    ///
+    /// The state, the window's recorded calls, the open deadline and the
+    /// count of consecutive trips are kept; see "Changing settings at run
+    /// time" in the [module docs](super) for when each setting takes
+    /// effect.
+    ///
+    /// ```
+    /// use iot_resilience::circuit_breaker::{CircuitBreakerConfig, CircuitBreakerHandle, SlidingWindow};
+    ///
+    /// let config = CircuitBreakerConfig::default().sliding_window(SlidingWindow::count(10));
+    /// let breaker = CircuitBreakerHandle::new(config.clone()).unwrap();
+    /// breaker.update(config.clone().failure_rate_threshold(20.0)).unwrap();
+    /// assert_eq!(breaker.config().failure_rate_threshold, 20.0);
+    ///
+    /// let bad = breaker.update(config.failure_rate_threshold(0.0)).unwrap_err();
+    /// assert_eq!(bad.field, "circuit_breaker.failure_rate_threshold");
+    /// assert_eq!(breaker.config().failure_rate_threshold, 20.0);
+    /// ```
+    pub fn update(&self, config: CircuitBreakerConfig) -> Result<(), ConfigError> {
+        self.core.update(config)
     }
 
     /// The current state.

@@ -54,6 +54,29 @@
 //! the next `poll_ready`). All clones of a service, the layer and every
 //! [`CircuitBreakerHandle`] share one breaker.
 //!
+//! # Changing settings at run time
+//!
+//! [`CircuitBreakerHandle::update`] (the handle of a
+//! [`CircuitBreakerLayer::handle`]) applies a new configuration to the
+//! running breaker, validated as the configuration files are (an invalid
+//! one returns the same [`ConfigError`](crate::ConfigError) and changes
+//! nothing; `name` and `sliding_window` cannot change). The state, the
+//! window's recorded calls, the open deadline and the count of consecutive
+//! trips are kept:
+//!
+//! * thresholds and `minimum_number_of_calls` apply from the next recorded
+//!   call (a threshold lowered under the current rate opens the breaker on
+//!   that call);
+//! * `slow_call_duration_threshold` applies to calls admitted after the
+//!   update;
+//! * `wait_duration_in_open`, its multiplier and cap apply to the next
+//!   opening (an open breaker keeps its deadline);
+//! * `permitted_calls_in_half_open` applies from the next half-open state;
+//!   `max_wait_in_half_open` at once.
+//!
+//! Each setting is its own atomic (the hot path adds relaxed loads only),
+//! so a call racing an update may see some settings old and some new.
+//!
 //! # Cost
 //!
 //! Closed, count window, slow-call detection off: `poll_ready` is one atomic

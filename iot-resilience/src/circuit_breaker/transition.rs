@@ -60,11 +60,14 @@ impl Core {
         match to {
             State::Open => {
                 locked.frozen = if from == State::HalfOpen {
-                    (locked.probes, self.half_open_permits)
+                    (locked.probes, locked.probe_target)
                 } else {
-                    (self.window.counts(now), self.min_calls)
+                    (
+                        self.window.counts(now),
+                        self.min_calls.load(Ordering::Relaxed),
+                    )
                 };
-                let d = self.config.open_duration(locked.trips);
+                let d = locked.config.open_duration(locked.trips);
                 locked.trips = locked.trips.saturating_add(1);
                 let until = now.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
                 self.open_until.store(until, Ordering::Release);
@@ -72,6 +75,7 @@ impl Core {
             }
             State::HalfOpen => {
                 locked.probes = Counts::default();
+                locked.probe_target = self.half_open_permits.load(Ordering::Relaxed);
                 self.half_open_since.store(now, Ordering::Release);
             }
             State::Closed => locked.trips = 0,
@@ -81,7 +85,7 @@ impl Core {
         // before carry the old generation and are discarded.
         self.window.reset();
         let permits = if to == State::HalfOpen {
-            self.half_open_permits
+            locked.probe_target
         } else {
             0
         };
@@ -103,7 +107,7 @@ impl Core {
         reason: TransitionReason,
         open_for: Option<std::time::Duration>,
     ) {
-        let name = &self.config.name;
+        let name = &self.name;
         let key = self.key.as_deref();
         if matches!(to, State::Open | State::ForcedOpen) {
             tracing::warn!(name = %name, key, from = %from, to = %to, reason = %reason, open_for = ?open_for, "circuit breaker opened");
@@ -122,7 +126,7 @@ impl Core {
             let locked = self.lock();
             let state = self.current_state();
             match state {
-                State::HalfOpen => (state, locked.probes, self.half_open_permits),
+                State::HalfOpen => (state, locked.probes, locked.probe_target),
                 State::Open => (state, locked.frozen.0, locked.frozen.1),
                 _ => {
                     let now = if self.window.needs_time() {
@@ -130,7 +134,11 @@ impl Core {
                     } else {
                         0
                     };
-                    (state, self.window.counts(now), self.min_calls)
+                    (
+                        state,
+                        self.window.counts(now),
+                        self.min_calls.load(Ordering::Relaxed),
+                    )
                 }
             }
         };

@@ -7,6 +7,7 @@
 //! `tat' = max(tat, now) + n * t`, and conforms iff `tat' - tau <= now`.
 //! A fresh state (`tat = 0`, or any `tat <= now`) is a full bucket.
 
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use std::time::Duration;
 
 /// The quota in nanoseconds.
@@ -90,6 +91,84 @@ impl Gcra {
     }
 }
 
+/// A [`Gcra`] that can be replaced while limiters read it: a sequence
+/// lock over plain atomics, so a reader never mixes the interval of one
+/// quota with the tolerance of another. Reading is five loads and a
+/// compare (no read-modify-write); writers must be serialised by the
+/// caller.
+#[derive(Debug)]
+pub(crate) struct GcraCell {
+    /// Odd while a write is in progress.
+    version: AtomicU64,
+    t: AtomicU64,
+    tau: AtomicU64,
+    burst: AtomicU32,
+}
+
+impl GcraCell {
+    pub(crate) fn new(g: Gcra) -> Self {
+        Self {
+            version: AtomicU64::new(0),
+            t: AtomicU64::new(g.t),
+            tau: AtomicU64::new(g.tau),
+            burst: AtomicU32::new(g.burst),
+        }
+    }
+
+    /// The quota in effect.
+    #[inline]
+    pub(crate) fn load(&self) -> Gcra {
+        let mut spins = 0u32;
+        loop {
+            let before = self.version.load(Ordering::Acquire);
+            let g = Gcra {
+                t: self.t.load(Ordering::Relaxed),
+                tau: self.tau.load(Ordering::Relaxed),
+                burst: self.burst.load(Ordering::Relaxed),
+            };
+            fence(Ordering::Acquire);
+            let after = self.version.load(Ordering::Relaxed);
+            if before == after && before & 1 == 0 {
+                return g;
+            }
+            // A write is three stores; only a writer preempted in the
+            // middle of one keeps readers here, so let it run.
+            spins += 1;
+            if spins % 64 == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Replaces the quota. Callers serialise writes (a mutex).
+    pub(crate) fn store(&self, g: Gcra) {
+        let v = self.version.load(Ordering::Relaxed);
+        self.version.store(v.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.t.store(g.t, Ordering::Relaxed);
+        self.tau.store(g.tau, Ordering::Relaxed);
+        self.burst.store(g.burst, Ordering::Relaxed);
+        self.version.store(v.wrapping_add(2), Ordering::Release);
+    }
+}
+
+impl Gcra {
+    /// The state under `self` that keeps the permits in use of `tat`
+    /// under `old`: the time still to replenish, `tat - now`, is that many
+    /// of `old`'s intervals, and becomes as many of `self`'s (rounded up,
+    /// so a change never hands out a permit that was in use).
+    pub(crate) fn rescale(&self, old: &Gcra, tat: u64, now: u64) -> u64 {
+        if tat <= now || old.t == self.t {
+            return tat;
+        }
+        let used = u128::from(tat - now);
+        let scaled = (used * u128::from(self.t)).div_ceil(u128::from(old.t));
+        now.saturating_add(u64::try_from(scaled).unwrap_or(u64::MAX))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +192,23 @@ mod tests {
         assert_eq!(g.test(tat, 100 * MS - 1, 1, 0), Err(100 * MS));
         tat = g.test(tat, 100 * MS, 1, 0).unwrap();
         assert_eq!(g.test(tat, 100 * MS, 1, 0), Err(200 * MS));
+    }
+
+    #[test]
+    fn rescale_keeps_the_permits_in_use() {
+        let old = ten_per_second_burst_3();
+        let tat = old.test(old.test(0, 0, 1, 0).unwrap(), 0, 1, 0).unwrap();
+        assert_eq!(old.available(tat, 0), 1);
+        // Twice the rate, a larger burst: the two permits stay in use.
+        let new = Gcra::new(20, Duration::from_secs(1), 5);
+        let scaled = new.rescale(&old, tat, 0);
+        assert_eq!(scaled, 100 * MS);
+        assert_eq!(new.available(scaled, 0), 3);
+        // A full bucket stays full.
+        assert_eq!(new.rescale(&old, 0, 50 * MS), 0);
+        let cell = GcraCell::new(old);
+        cell.store(new);
+        assert_eq!(cell.load(), new);
     }
 
     #[test]

@@ -68,6 +68,13 @@ impl<W, C> RateLimitLayer<W, C> {
     pub fn limiter(&self) -> &RateLimiter<C> {
         &self.limiter
     }
+
+    /// A handle to read and change the settings of every service this
+    /// layer made or will make, while they run: the shared limiter itself
+    /// (see [`RateLimiter::config`] and [`RateLimiter::update`]).
+    pub fn handle(&self) -> RateLimiter<C> {
+        self.limiter.clone()
+    }
 }
 
 impl<S, W: Clone, C: Clock> Layer<S> for RateLimitLayer<W, C> {

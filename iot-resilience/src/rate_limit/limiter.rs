@@ -2,12 +2,12 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::config::{RateLimitConfig, RateLimitMode};
-use super::gcra::Gcra;
+use super::gcra::{Gcra, GcraCell};
 use super::metrics::DecisionMetrics;
 use crate::clock::Epoch;
 use crate::{Clock, ConfigError, TokioClock, Validated};
@@ -114,12 +114,17 @@ pub struct RateLimiter<C = TokioClock> {
 struct Inner<C> {
     /// Theoretical arrival time, nanoseconds since `epoch`.
     tat: AtomicU64,
-    gcra: Gcra,
+    /// The quota in effect (replaced by `update`).
+    gcra: GcraCell,
     epoch: Epoch,
     clock: C,
-    mode: RateLimitMode,
-    max_wait: Duration,
+    /// `mode == Wait`.
+    wait: AtomicBool,
+    /// `max_wait` in nanoseconds.
+    max_wait: AtomicU64,
     name: Cow<'static, str>,
+    /// The settings in effect, for `config()`; also serialises updates.
+    config: Mutex<RateLimitConfig>,
     metrics: DecisionMetrics,
 }
 
@@ -148,18 +153,18 @@ impl<C: Clock> RateLimiter<C> {
     /// by [`RateLimitConfig::build`]; cannot fail.
     pub fn from_validated_with_clock(config: Validated<RateLimitConfig>, clock: C) -> Self {
         let config = config.into_inner();
-        let gcra = Gcra::new(config.permits, config.period, config.effective_burst());
         let epoch = clock.epoch();
         Self {
             inner: Arc::new(Inner {
                 tat: AtomicU64::new(0),
-                gcra,
+                gcra: GcraCell::new(gcra(&config)),
                 epoch,
                 clock,
-                mode: config.mode,
-                max_wait: config.max_wait,
+                wait: AtomicBool::new(config.mode == RateLimitMode::Wait),
+                max_wait: AtomicU64::new(nanos(config.max_wait)),
                 name: config.name.clone(),
                 metrics: DecisionMetrics::new(&config.name),
+                config: Mutex::new(config),
             }),
         }
     }
@@ -192,8 +197,9 @@ impl<C: Clock> RateLimiter<C> {
     pub(crate) fn reserve_unit(&self, max_wait: u64) -> Result<(u64, Reservation), CheckError> {
         let inner = &*self.inner;
         let now = inner.clock.nanos_since(&inner.epoch);
-        let tat = self.take_tat(1, now, max_wait)?;
-        Ok((inner.gcra.wait(tat, now), Reservation { tat }))
+        let gcra = inner.gcra.load();
+        let tat = self.take_tat(&gcra, 1, now, max_wait)?;
+        Ok((gcra.wait(tat, now), Reservation { tat }))
     }
 
     /// Takes `cost` permits if they are available within `max_wait`, and
@@ -210,12 +216,13 @@ impl<C: Clock> RateLimiter<C> {
     /// How long until `cost` permits are available, without taking them.
     pub fn time_until(&self, cost: u32) -> Result<Duration, CheckError> {
         let inner = &*self.inner;
-        if cost > inner.gcra.burst() {
-            return Err(self.insufficient(cost));
+        let gcra = inner.gcra.load();
+        if cost > gcra.burst() {
+            return Err(insufficient(&gcra, cost));
         }
         let now = inner.clock.nanos_since(&inner.epoch);
         let tat = inner.tat.load(Ordering::Relaxed);
-        let at = inner.gcra.conforming_at(tat, now, cost);
+        let at = gcra.conforming_at(tat, now, cost);
         Ok(Duration::from_nanos(at.saturating_sub(now)))
     }
 
@@ -223,7 +230,10 @@ impl<C: Clock> RateLimiter<C> {
     pub fn available(&self) -> u32 {
         let inner = &*self.inner;
         let now = inner.clock.nanos_since(&inner.epoch);
-        inner.gcra.available(inner.tat.load(Ordering::Relaxed), now)
+        inner
+            .gcra
+            .load()
+            .available(inner.tat.load(Ordering::Relaxed), now)
     }
 
     /// [`take_tat`](Self::take_tat), returning the wait in nanoseconds.
@@ -232,24 +242,25 @@ impl<C: Clock> RateLimiter<C> {
         if cost == 0 {
             return Ok(0);
         }
-        let tat = self.take_tat(cost, now, max_wait)?;
-        Ok(self.inner.gcra.wait(tat, now))
+        let gcra = self.inner.gcra.load();
+        let tat = self.take_tat(&gcra, cost, now, max_wait)?;
+        Ok(gcra.wait(tat, now))
     }
 
     /// The hot path at `now` nanoseconds since the epoch: returns the TAT
     /// the take produced. `cost` is at least 1.
     #[inline]
-    fn take_tat(&self, cost: u32, now: u64, max_wait: u64) -> Result<u64, CheckError> {
+    fn take_tat(&self, gcra: &Gcra, cost: u32, now: u64, max_wait: u64) -> Result<u64, CheckError> {
         let inner = &*self.inner;
-        if cost > inner.gcra.burst() {
-            return Err(self.insufficient(cost));
+        if cost > gcra.burst() {
+            return Err(insufficient(gcra, cost));
         }
         // Relaxed is enough: the limiter publishes no other memory through
         // this atomic, and read-modify-writes of one location are totally
         // ordered, so no two callers can both take the same permit.
         let mut tat = inner.tat.load(Ordering::Relaxed);
         loop {
-            match inner.gcra.test(tat, now, cost, max_wait) {
+            match gcra.test(tat, now, cost, max_wait) {
                 Ok(new_tat) => {
                     match inner.tat.compare_exchange_weak(
                         tat,
@@ -271,25 +282,114 @@ impl<C: Clock> RateLimiter<C> {
         }
     }
 
-    #[cold]
-    fn insufficient(&self, cost: u32) -> CheckError {
-        CheckError::InsufficientCapacity {
-            cost,
-            burst: self.inner.gcra.burst(),
+    /// Changes the limiter's settings while it runs, for every clone, layer
+    /// and service sharing it.
+    ///
+    /// `config` is validated as [`RateLimitConfig::validate`] does (for a
+    /// configuration file); an invalid one returns that [`ConfigError`]
+    /// and changes nothing, and so does a different `name` (it labels the
+    /// metrics).
+    ///
+    /// The permits in use are kept: a limiter that had handed out 3 of its
+    /// burst still has 3 in use under the new quota (they replenish at the
+    /// new rate, and a smaller burst may leave none available until they
+    /// do); a full bucket stays full, up to the new burst. The quota is
+    /// replaced as a whole (no check combines parts of two quotas); a check
+    /// in the instant between its publication and the carry-over of the
+    /// state is judged by the new quota against the state before it.
+    /// `mode` and `max_wait` apply to `poll_ready` calls that start after
+    /// the update.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iot_resilience::ManualClock;
+    /// use iot_resilience::rate_limit::{RateLimitConfig, RateLimiter};
+    ///
+    /// let config = RateLimitConfig::per(10, Duration::from_secs(1)).burst(5);
+    /// let limiter = RateLimiter::with_clock(config.clone(), ManualClock::new()).unwrap();
+    /// for _ in 0..3 {
+    ///     limiter.check(1).unwrap();
+    /// }
+    /// limiter.update(config.clone().rate(100, Duration::from_secs(1)).burst(10)).unwrap();
+    /// assert_eq!(limiter.available(), 7); // 3 still in use
+    /// assert_eq!(limiter.interval(), Duration::from_millis(10));
+    ///
+    /// let bad = limiter.update(config.rate(0, Duration::from_secs(1))).unwrap_err();
+    /// assert_eq!(bad.field, "rate_limit.permits");
+    /// assert_eq!(limiter.burst(), 10);
+    /// ```
+    pub fn update(&self, config: RateLimitConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        let inner = &*self.inner;
+        let mut current = inner.config.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::config::check_name_unchanged("rate_limit", &current.name, &config.name)?;
+        let new = gcra(&config);
+        let old = inner.gcra.load();
+        inner.gcra.store(new);
+        // Carry the permits in use over to the new quota.
+        let mut tat = inner.tat.load(Ordering::Relaxed);
+        loop {
+            let now = inner.clock.nanos_since(&inner.epoch);
+            let scaled = new.rescale(&old, tat, now);
+            if scaled == tat {
+                break;
+            }
+            match inner
+                .tat
+                .compare_exchange_weak(tat, scaled, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => tat = actual,
+            }
         }
+        inner
+            .wait
+            .store(config.mode == RateLimitMode::Wait, Ordering::Relaxed);
+        inner
+            .max_wait
+            .store(nanos(config.max_wait), Ordering::Relaxed);
+        *current = config;
+        Ok(())
+    }
+}
+
+/// The quota of a validated configuration.
+fn gcra(config: &RateLimitConfig) -> Gcra {
+    Gcra::new(config.permits, config.period, config.effective_burst())
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cold]
+fn insufficient(gcra: &Gcra, cost: u32) -> CheckError {
+    CheckError::InsufficientCapacity {
+        cost,
+        burst: gcra.burst(),
     }
 }
 
 impl<C> RateLimiter<C> {
     /// The most permits available at once.
     pub fn burst(&self) -> u32 {
-        self.inner.gcra.burst()
+        self.inner.gcra.load().burst()
+    }
+
+    /// The settings in effect: the configuration the limiter was made
+    /// with, or the last one applied by [`update`](Self::update).
+    pub fn config(&self) -> RateLimitConfig {
+        self.inner
+            .config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The time to replenish one permit (`period / permits`, rounded down
     /// to whole nanoseconds).
     pub fn interval(&self) -> Duration {
-        self.inner.gcra.interval()
+        self.inner.gcra.load().interval()
     }
 
     /// The configured name.
@@ -297,8 +397,15 @@ impl<C> RateLimiter<C> {
         &self.inner.name
     }
 
+    #[inline]
     pub(crate) fn mode(&self) -> (RateLimitMode, Duration) {
-        (self.inner.mode, self.inner.max_wait)
+        let inner = &*self.inner;
+        if inner.wait.load(Ordering::Relaxed) {
+            let max_wait = Duration::from_nanos(inner.max_wait.load(Ordering::Relaxed));
+            (RateLimitMode::Wait, max_wait)
+        } else {
+            (RateLimitMode::Reject, Duration::ZERO)
+        }
     }
 
     pub(crate) fn metrics(&self) -> &DecisionMetrics {
@@ -340,7 +447,7 @@ impl<C> RateLimiter<C> {
         let inner = &*self.inner;
         let _ = inner.tat.compare_exchange(
             reservation.tat,
-            inner.gcra.refund(reservation.tat, 1),
+            inner.gcra.load().refund(reservation.tat, 1),
             Ordering::Relaxed,
             Ordering::Relaxed,
         );
@@ -359,8 +466,8 @@ impl<C> fmt::Debug for RateLimiter<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimiter")
             .field("name", &self.inner.name)
-            .field("gcra", &self.inner.gcra)
-            .field("mode", &self.inner.mode)
+            .field("gcra", &self.inner.gcra.load())
+            .field("mode", &self.mode().0)
             .finish_non_exhaustive()
     }
 }

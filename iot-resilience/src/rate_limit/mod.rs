@@ -109,6 +109,19 @@
 //! ));
 //! # }
 //! ```
+//!
+//! # Changing settings at run time
+//!
+//! [`RateLimiter::update`] (the limiter is the handle: every clone, and
+//! [`RateLimitLayer::handle`]) applies a new quota, mode or `max_wait`,
+//! validated as the configuration files are (an invalid configuration or a
+//! new `name` returns the same [`ConfigError`](crate::ConfigError) and
+//! changes nothing). The GCRA state is carried over so that the permits in
+//! use stay in use: 3 permits taken of a burst of 5 are still 3 taken
+//! under the new quota, replenished at the new rate. The quota is read
+//! through a sequence lock of atomics, so no check combines parts of two
+//! quotas; `mode` and `max_wait` apply to `poll_ready` calls that start
+//! after the update.
 
 mod config;
 mod cost;

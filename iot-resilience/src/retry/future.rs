@@ -61,6 +61,7 @@ where
     S: Service<Req>,
     B: MakeBackoff,
 {
+    #[inline]
     pub(crate) fn new(
         future: S::Future,
         service: S,
@@ -158,7 +159,7 @@ where
                         .request
                         .take()
                         .expect("a retry is scheduled only with a request copy");
-                    if this.progress.attempts < this.shared.max_attempts {
+                    if this.progress.attempts < this.shared.settings.max_attempts() {
                         *this.request = Some(request.clone());
                     }
                     this.shared.retry_started();

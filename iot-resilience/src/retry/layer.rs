@@ -10,21 +10,22 @@ use super::config::RetryConfig;
 use super::metrics::RetryMetrics;
 use super::policy::{HintFromError, NoResponseHint, RetryOnError};
 use super::service::Retry;
-use super::shared::Shared;
+use super::shared::{Settings, Shared};
 use crate::backoff::{BackoffConfig, MakeBackoff};
 use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// Applies [`Retry`] to services.
 ///
-/// Every service made by one layer (and every clone of those) shares one
-/// [`RetryBudget`]. Type parameters: the predicate `P`
+/// Every service made by one layer (and every clone of the layer and of
+/// those services) shares one [`RetryBudget`] and one set of settings,
+/// changed at run time through [`handle`](Self::handle). Type parameters: the predicate `P`
 /// ([`with_predicate`](Self::with_predicate)), the backoff factory `B`
 /// ([`with_backoff`](Self::with_backoff)), the response-hint extractor
 /// `H` ([`with_response_hint`](Self::with_response_hint)) and the error
 /// classifier `C` ([`with_error_hint`](Self::with_error_hint); by default
 /// the error's own [`RetryHint`](crate::RetryHint)).
 pub struct RetryLayer<P = RetryOnError, B = BackoffConfig, H = NoResponseHint, C = HintFromError> {
-    config: RetryConfig,
+    settings: Arc<Settings>,
     predicate: P,
     backoff: B,
     hint: H,
@@ -63,7 +64,7 @@ impl RetryLayer {
             budget,
             clock: Arc::new(TokioClock),
             metrics: RetryMetrics::new(&config.name),
-            config,
+            settings: Arc::new(Settings::new(config)),
         }
     }
 }
@@ -79,7 +80,7 @@ impl<P, B, H, C> RetryLayer<P, B, H, C> {
     /// e.g. a closure over `&Result<Response, Error>`.
     pub fn with_predicate<P2>(self, predicate: P2) -> RetryLayer<P2, B, H, C> {
         RetryLayer {
-            config: self.config,
+            settings: self.settings,
             predicate,
             backoff: self.backoff,
             hint: self.hint,
@@ -94,7 +95,7 @@ impl<P, B, H, C> RetryLayer<P, B, H, C> {
     /// any [`MakeBackoff`], e.g. `move || Backoff::with_seed(config, 7)`.
     pub fn with_backoff<B2: MakeBackoff>(self, backoff: B2) -> RetryLayer<P, B2, H, C> {
         RetryLayer {
-            config: self.config,
+            settings: self.settings,
             predicate: self.predicate,
             backoff,
             hint: self.hint,
@@ -111,7 +112,7 @@ impl<P, B, H, C> RetryLayer<P, B, H, C> {
     /// `Fn(&Response) -> Hint`.
     pub fn with_response_hint<H2>(self, hint: H2) -> RetryLayer<P, B, H2, C> {
         RetryLayer {
-            config: self.config,
+            settings: self.settings,
             predicate: self.predicate,
             backoff: self.backoff,
             hint,
@@ -157,7 +158,7 @@ impl<P, B, H, C> RetryLayer<P, B, H, C> {
     /// ```
     pub fn with_error_hint<C2>(self, error_hint: C2) -> RetryLayer<P, B, H, C2> {
         RetryLayer {
-            config: self.config,
+            settings: self.settings,
             predicate: self.predicate,
             backoff: self.backoff,
             hint: self.hint,
@@ -190,9 +191,19 @@ impl<P, B, H, C> RetryLayer<P, B, H, C> {
         self
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &RetryConfig {
-        &self.config
+    /// The settings in effect (as configured, or as last changed through
+    /// [`handle`](Self::handle)).
+    pub fn config(&self) -> RetryConfig {
+        self.settings.config()
+    }
+
+    /// A handle to read and change the settings of every service this
+    /// layer made or will make, while they run.
+    pub fn handle(&self) -> RetryHandle {
+        RetryHandle {
+            settings: Arc::clone(&self.settings),
+            budget: self.budget.clone(),
+        }
     }
 
     /// The budget shared by the services this layer makes.
@@ -206,9 +217,8 @@ impl<S, P: Clone, B: Clone, H: Clone, C: Clone> Layer<S> for RetryLayer<P, B, H,
 
     fn layer(&self, inner: S) -> Self::Service {
         let shared = Shared {
-            name: self.config.name.clone(),
-            max_attempts: self.config.max_attempts,
-            deadline: self.config.deadline,
+            name: self.settings.name.clone(),
+            settings: Arc::clone(&self.settings),
             predicate: self.predicate.clone(),
             backoff: self.backoff.clone(),
             hint: self.hint.clone(),
@@ -224,7 +234,7 @@ impl<S, P: Clone, B: Clone, H: Clone, C: Clone> Layer<S> for RetryLayer<P, B, H,
 impl<P: Clone, B: Clone, H: Clone, C: Clone> Clone for RetryLayer<P, B, H, C> {
     fn clone(&self) -> Self {
         Self {
-            config: self.config.clone(),
+            settings: Arc::clone(&self.settings),
             predicate: self.predicate.clone(),
             backoff: self.backoff.clone(),
             hint: self.hint.clone(),
@@ -239,8 +249,71 @@ impl<P: Clone, B: Clone, H: Clone, C: Clone> Clone for RetryLayer<P, B, H, C> {
 impl<P, B, H, C> fmt::Debug for RetryLayer<P, B, H, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryLayer")
-            .field("config", &self.config)
+            .field("config", &self.settings.config())
             .field("budget", &self.budget)
             .finish_non_exhaustive()
+    }
+}
+
+/// Reads and changes, while they run, the settings of a [`RetryLayer`] and
+/// of every service it made: from [`RetryLayer::handle`]. Clones share the
+/// same settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use iot_resilience::retry::{RetryConfig, RetryLayer};
+///
+/// let config = RetryConfig::default().max_attempts(3);
+/// let layer = RetryLayer::new(config.clone()).unwrap();
+/// let handle = layer.handle();
+/// handle.update(config.clone().max_attempts(5).deadline(Duration::from_secs(2))).unwrap();
+/// assert_eq!(layer.config().max_attempts, 5);
+///
+/// let bad = handle.update(config.max_attempts(0)).unwrap_err();
+/// assert_eq!(bad.field, "retry.max_attempts");
+/// assert_eq!(handle.config().max_attempts, 5);
+/// ```
+#[derive(Clone)]
+pub struct RetryHandle {
+    settings: Arc<Settings>,
+    budget: Option<Arc<RetryBudget>>,
+}
+
+impl RetryHandle {
+    /// The settings in effect.
+    pub fn config(&self) -> RetryConfig {
+        self.settings.config()
+    }
+
+    /// The budget shared by the layer's services (kept across updates).
+    pub fn budget(&self) -> Option<&Arc<RetryBudget>> {
+        self.budget.as_ref()
+    }
+
+    /// Applies `config` to every service of the layer. It is validated as
+    /// [`RetryConfig::validate`] does; an invalid one returns that
+    /// [`ConfigError`] and changes nothing. `name` (it labels the metrics)
+    /// and `budget` (its balance would be lost) cannot change: a different
+    /// value is a `ConfigError` naming the field, and nothing changes. The
+    /// budget and its balance are kept.
+    ///
+    /// * `max_attempts` applies to every decision taken after the update,
+    ///   also for calls in flight; a call made while it was 1 keeps no copy
+    ///   of its request and is not retried.
+    /// * `deadline` applies to calls made after the update.
+    /// * `backoff` applies to calls whose first retry is planned after the
+    ///   update; it is ignored, as at construction, when the layer's
+    ///   schedule was replaced by [`RetryLayer::with_backoff`].
+    pub fn update(&self, config: RetryConfig) -> Result<(), ConfigError> {
+        self.settings.update(config)
+    }
+}
+
+impl fmt::Debug for RetryHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryHandle")
+            .field("config", &self.settings.config())
+            .field("budget", &self.budget)
+            .finish()
     }
 }

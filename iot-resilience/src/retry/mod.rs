@@ -132,6 +132,17 @@
 //! | `resilience_retry_attempts_total` | counter | `name` | retries started (first attempts not included; a retry abandoned at the deadline is not counted) |
 //! | `resilience_retry_calls_total` | counter | `name`, `outcome` | calls finished, by `outcome`: `success` (first attempt), `success_after_retry`, `exhausted` (max attempts or schedule ended), `budget_exhausted`, `not_retryable` (predicate, `DoNotRetry` hint, or readiness error), `deadline` |
 //! | `resilience_retry_budget_exhausted_total` | counter | `name` | retries refused by the budget |
+//!
+//! # Changing settings at run time
+//!
+//! [`RetryLayer::handle`] returns a [`RetryHandle`]; its
+//! [`update`](RetryHandle::update) applies a new configuration to every
+//! service of the layer, validated as the configuration files are (an
+//! invalid one returns the same [`ConfigError`](crate::ConfigError) and
+//! changes nothing). The budget and its balance are kept (`budget` and
+//! `name` cannot change). `max_attempts` applies to every decision taken
+//! after the update, `deadline` to calls made after it, `backoff` to calls
+//! whose first retry is planned after it.
 
 mod budget;
 mod config;
@@ -147,7 +158,7 @@ pub use budget::RetryBudget;
 pub use config::{MAX_ATTEMPTS_WITHOUT_DEADLINE, RetryBudgetConfig, RetryConfig};
 pub use error::{GiveUpReason, RetryError};
 pub use future::ResponseFuture;
-pub use layer::RetryLayer;
+pub use layer::{RetryHandle, RetryLayer};
 pub use policy::{
     DynErrorHint, ErrorHint, HintFromError, HintFromResponse, NoErrorHint, NoResponseHint,
     ResponseHint, RetryOnError, RetryPredicate,

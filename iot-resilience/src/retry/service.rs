@@ -74,7 +74,7 @@ impl<S: fmt::Debug, P, B, H, C> fmt::Debug for Retry<S, P, B, H, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
             .field("name", &self.shared.name)
-            .field("max_attempts", &self.shared.max_attempts)
+            .field("max_attempts", &self.shared.settings.max_attempts())
             .field("inner", &self.inner)
             .field("ready", &self.ready)
             .finish_non_exhaustive()
@@ -94,6 +94,7 @@ where
     type Error = RetryError<S::Error>;
     type Future = ResponseFuture<S, Req, P, B, H, C>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match self.inner.poll_ready(cx) {
             Poll::Ready(Ok(())) => {
@@ -117,6 +118,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         if !std::mem::take(&mut self.ready) {
             return ResponseFuture::not_ready(self.inner.clone(), Arc::clone(&self.shared));
@@ -124,7 +126,7 @@ where
         if let Some(budget) = &self.shared.budget {
             budget.deposit();
         }
-        let copy = (self.shared.max_attempts > 1).then(|| request.clone());
+        let copy = (self.shared.settings.max_attempts() > 1).then(|| request.clone());
         // Call the clone that was made ready; retries use a fresh clone,
         // which the future drives to readiness itself.
         let future = self.inner.call(request);

@@ -2,22 +2,104 @@
 //! after each attempt.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::budget::RetryBudget;
+use super::config::RetryConfig;
 use super::error::{GiveUpReason, RetryError};
 use super::metrics::{Outcome, RetryMetrics};
 use super::policy::{ErrorHint, ResponseHint, RetryPredicate};
 use crate::backoff::{BackoffSchedule, MakeBackoff};
-use crate::{Clock, Hint};
+use crate::{Clock, ConfigError, Hint};
 
 pub(crate) const TARGET: &str = "iot_resilience::retry";
 
+/// The settings of one retry layer, shared by its clones, its services and
+/// its handles, and changed by [`RetryHandle::update`](super::RetryHandle::update).
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// The configured name (it cannot change).
+    pub(crate) name: Cow<'static, str>,
+    max_attempts: AtomicU32,
+    /// Nanoseconds; 0 for no deadline (a deadline is never zero).
+    deadline: AtomicU64,
+    /// The settings in effect: read for `config()` and for the backoff of
+    /// each retried call; written (and updates serialised) by `update`.
+    config: RwLock<RetryConfig>,
+}
+
+impl Settings {
+    /// `config` must be valid.
+    pub(crate) fn new(config: RetryConfig) -> Self {
+        Self {
+            name: config.name.clone(),
+            max_attempts: AtomicU32::new(config.max_attempts),
+            deadline: AtomicU64::new(deadline_nanos(&config)),
+            config: RwLock::new(config),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn max_attempts(&self) -> u32 {
+        self.max_attempts.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn deadline(&self) -> Option<Duration> {
+        match self.deadline.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+
+    pub(crate) fn config(&self) -> RetryConfig {
+        self.config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn backoff(&self) -> crate::backoff::BackoffConfig {
+        self.config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .backoff
+    }
+
+    /// Validates and applies `config`; `name` and `budget` cannot change.
+    pub(crate) fn update(&self, config: RetryConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        let mut current = self.config.write().unwrap_or_else(PoisonError::into_inner);
+        crate::config::check_name_unchanged("retry", &current.name, &config.name)?;
+        if config.budget != current.budget {
+            return Err(ConfigError::new(
+                "retry.budget",
+                format!(
+                    "cannot change from {:?} to {:?} at run time (the budget's balance would be lost); share a new RetryBudget through RetryLayer::with_budget instead",
+                    current.budget, config.budget
+                ),
+            ));
+        }
+        self.max_attempts
+            .store(config.max_attempts, Ordering::Relaxed);
+        self.deadline
+            .store(deadline_nanos(&config), Ordering::Relaxed);
+        *current = config;
+        Ok(())
+    }
+}
+
+fn deadline_nanos(config: &RetryConfig) -> u64 {
+    config.deadline.map_or(0, |d| {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
+    })
+}
+
 pub(crate) struct Shared<P, B, H, C> {
     pub(crate) name: Cow<'static, str>,
-    pub(crate) max_attempts: u32,
-    pub(crate) deadline: Option<Duration>,
+    pub(crate) settings: Arc<Settings>,
     pub(crate) predicate: P,
     pub(crate) backoff: B,
     pub(crate) hint: H,
@@ -51,7 +133,10 @@ impl<P, B: MakeBackoff, H, C> Shared<P, B, H, C> {
     pub(crate) fn start(&self) -> Progress<B::Backoff> {
         Progress {
             attempts: 1,
-            deadline_at: self.deadline.and_then(|d| self.clock.now().checked_add(d)),
+            deadline_at: self
+                .settings
+                .deadline()
+                .and_then(|d| self.clock.now().checked_add(d)),
             schedule: None,
         }
     }
@@ -104,12 +189,12 @@ impl<P, B: MakeBackoff, H, C> Shared<P, B, H, C> {
                 None,
             ));
         }
-        if attempts >= self.max_attempts || !can_resend {
+        if attempts >= self.settings.max_attempts() || !can_resend {
             return Step::Done(self.give_up(result, attempts, GiveUpReason::MaxAttempts, None));
         }
         let schedule = progress
             .schedule
-            .get_or_insert_with(|| self.backoff.make_backoff());
+            .get_or_insert_with(|| self.backoff.make_backoff_for(&self.settings.backoff()));
         let Some(backoff) = schedule.next_delay() else {
             return Step::Done(self.give_up(
                 result,

@@ -38,6 +38,7 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
+    #[inline]
     pub(crate) fn new(future: F, after: Duration, shared: Arc<Shared>) -> Self {
         Self {
             kind: Kind::Called {
@@ -64,6 +65,7 @@ where
 {
     type Output = Result<T, TimeoutError<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let (future, sleep) = match this.kind.project() {

@@ -12,9 +12,10 @@ use super::per_request::DefaultTimeout;
 use super::service::Timeout;
 use crate::{ConfigError, Validated};
 
-/// Applies [`Timeout`] to services.
+/// Applies [`Timeout`] to services. Every service made by one layer (and
+/// every clone of the layer and of those services) shares one setting,
+/// changed at run time through [`handle`](Self::handle).
 pub struct TimeoutLayer<T = DefaultTimeout> {
-    timeout: Duration,
     per_request: T,
     shared: Arc<Shared>,
 }
@@ -29,11 +30,9 @@ impl TimeoutLayer {
     /// A layer for a configuration validated by
     /// [`TimeoutConfig::build`]; cannot fail.
     pub fn from_validated(config: Validated<TimeoutConfig>) -> Self {
-        let config = config.into_inner();
         Self {
-            timeout: config.timeout,
             per_request: DefaultTimeout,
-            shared: Arc::new(Shared::new(config.name)),
+            shared: Arc::new(Shared::new(config.into_inner())),
         }
     }
 }
@@ -49,15 +48,23 @@ impl<T> TimeoutLayer<T> {
     /// (`None` keeps the configured timeout).
     pub fn with_per_request<T2>(self, per_request: T2) -> TimeoutLayer<T2> {
         TimeoutLayer {
-            timeout: self.timeout,
             per_request,
             shared: self.shared,
         }
     }
 
-    /// The configured timeout.
+    /// The timeout in effect (as configured, or as last changed through
+    /// [`handle`](Self::handle)).
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.shared.timeout()
+    }
+
+    /// A handle to read and change the timeout of every service this layer
+    /// made or will make, while they run.
+    pub fn handle(&self) -> TimeoutHandle {
+        TimeoutHandle {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
@@ -65,19 +72,13 @@ impl<S, T: Clone> Layer<S> for TimeoutLayer<T> {
     type Service = Timeout<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Timeout::new(
-            inner,
-            self.timeout,
-            self.per_request.clone(),
-            Arc::clone(&self.shared),
-        )
+        Timeout::new(inner, self.per_request.clone(), Arc::clone(&self.shared))
     }
 }
 
 impl<T: Clone> Clone for TimeoutLayer<T> {
     fn clone(&self) -> Self {
         Self {
-            timeout: self.timeout,
             per_request: self.per_request.clone(),
             shared: Arc::clone(&self.shared),
         }
@@ -88,7 +89,55 @@ impl<T> fmt::Debug for TimeoutLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TimeoutLayer")
             .field("name", &self.shared.name)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.timeout())
             .finish_non_exhaustive()
+    }
+}
+
+/// Reads and changes, while they run, the settings of a
+/// [`TimeoutLayer`] and of every service it made: from
+/// [`TimeoutLayer::handle`]. Clones share the same settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use iot_resilience::timeout::{TimeoutConfig, TimeoutLayer};
+///
+/// let config = TimeoutConfig::new(Duration::from_secs(1));
+/// let layer = TimeoutLayer::new(config.clone()).unwrap();
+/// let handle = layer.handle();
+/// handle.update(config.clone().timeout(Duration::from_millis(250))).unwrap();
+/// assert_eq!(layer.timeout(), Duration::from_millis(250));
+///
+/// let bad = handle.update(config.timeout(Duration::ZERO)).unwrap_err();
+/// assert_eq!(bad.field, "timeout.timeout");
+/// assert_eq!(handle.config().timeout, Duration::from_millis(250));
+/// ```
+#[derive(Clone)]
+pub struct TimeoutHandle {
+    shared: Arc<Shared>,
+}
+
+impl TimeoutHandle {
+    /// The settings in effect.
+    pub fn config(&self) -> TimeoutConfig {
+        self.shared.config()
+    }
+
+    /// Applies `config` to every service of the layer. It is validated as
+    /// [`TimeoutConfig::validate`] does; an invalid one (or a different
+    /// `name`, which labels the metrics) returns that [`ConfigError`] and
+    /// changes nothing. The new timeout applies to calls made after the
+    /// update; calls in flight keep the deadline they started with.
+    pub fn update(&self, config: TimeoutConfig) -> Result<(), ConfigError> {
+        self.shared.update(config)
+    }
+}
+
+impl fmt::Debug for TimeoutHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutHandle")
+            .field("name", &self.shared.name)
+            .field("timeout", &self.shared.timeout())
+            .finish()
     }
 }

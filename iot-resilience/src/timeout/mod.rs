@@ -60,6 +60,15 @@
 //! assert_eq!(service.clone().oneshot(2_000).await.unwrap(), 2_000);
 //! # }
 //! ```
+//!
+//! # Changing settings at run time
+//!
+//! [`TimeoutLayer::handle`] returns a [`TimeoutHandle`]; its
+//! [`update`](TimeoutHandle::update) changes the timeout of every service
+//! of the layer, validated as the configuration files are (an invalid
+//! configuration returns the same [`ConfigError`](crate::ConfigError) and
+//! changes nothing). Calls made after the update get the new timeout; calls
+//! in flight keep their deadline.
 
 mod config;
 mod error;
@@ -72,6 +81,6 @@ mod service;
 pub use config::TimeoutConfig;
 pub use error::TimeoutError;
 pub use future::ResponseFuture;
-pub use layer::TimeoutLayer;
+pub use layer::{TimeoutHandle, TimeoutLayer};
 pub use per_request::{DefaultTimeout, RequestTimeout};
 pub use service::Timeout;

@@ -16,7 +16,6 @@ use super::per_request::{DefaultTimeout, RequestTimeout};
 /// [`TimeoutError::Elapsed`]. Made by [`TimeoutLayer`](super::TimeoutLayer).
 pub struct Timeout<S, T = DefaultTimeout> {
     inner: S,
-    timeout: Duration,
     per_request: T,
     shared: Arc<Shared>,
     /// The inner service's last `poll_ready` returned `Ready(Ok)`.
@@ -24,19 +23,19 @@ pub struct Timeout<S, T = DefaultTimeout> {
 }
 
 impl<S, T> Timeout<S, T> {
-    pub(crate) fn new(inner: S, timeout: Duration, per_request: T, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(inner: S, per_request: T, shared: Arc<Shared>) -> Self {
         Self {
             inner,
-            timeout,
             per_request,
             shared,
             ready: false,
         }
     }
 
-    /// The configured timeout.
+    /// The timeout in effect (as configured, or as last changed through
+    /// [`TimeoutLayer::handle`](super::TimeoutLayer::handle)).
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.shared.timeout()
     }
 
     /// The inner service.
@@ -65,6 +64,7 @@ where
     type Future = ResponseFuture<S::Future>;
 
     /// Readiness is not timed: only calls are.
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let polled = self.inner.poll_ready(cx);
         self.ready = matches!(polled, Poll::Ready(Ok(())));
@@ -74,11 +74,15 @@ where
     /// Without a `Ready(Ok)` from the last `poll_ready`, resolves to
     /// [`TimeoutError::NotReady`] and does not reach the inner service
     /// (which may panic, as tower's `ConcurrencyLimit` does).
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         if !std::mem::take(&mut self.ready) {
             return not_ready(&self.shared);
         }
-        let after = self.per_request.timeout(&req).unwrap_or(self.timeout);
+        let after = self
+            .per_request
+            .timeout(&req)
+            .unwrap_or_else(|| self.shared.timeout());
         ResponseFuture::new(self.inner.call(req), after, Arc::clone(&self.shared))
     }
 }
@@ -95,7 +99,6 @@ impl<S: Clone, T: Clone> Clone for Timeout<S, T> {
     fn clone(&self) -> Self {
         Self::new(
             self.inner.clone(),
-            self.timeout,
             self.per_request.clone(),
             Arc::clone(&self.shared),
         )
@@ -107,7 +110,7 @@ impl<S: fmt::Debug, T> fmt::Debug for Timeout<S, T> {
         f.debug_struct("Timeout")
             .field("inner", &self.inner)
             .field("name", &self.shared.name)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.shared.timeout())
             .finish_non_exhaustive()
     }
 }
