@@ -6,8 +6,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use iot_examples::gateway::{Gateway, GatewayArgs};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use iot_examples::gateway::{Gateway, GatewayArgs, layered};
 use iot_observe::tracing_init::{self, Output, TracingConfig};
 
 const EXAMPLES: &str = "\
@@ -20,6 +20,7 @@ Examples:
   gateway --kill-broker-after 10s                # broker down for 5 s: frames queue, nothing is lost
   gateway --broker mqtt://127.0.0.1:1883         # a real broker; run it twice to split the load
   gateway --sink-url http://127.0.0.1:9000/ingest  # POST each frame as SenML JSON
+  gateway --config gateway.toml                  # settings from a file (flags and env override it)
   gateway healthcheck                            # exit 0 if the gateway on GATEWAY_HTTP is ready
 
 Probes: GET /health/live, /health/ready, /health/startup, /health; metrics: GET /metrics.
@@ -32,8 +33,34 @@ Logs go to stderr; RUST_LOG=info shows more.";
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Settings from this TOML file, keys named like the flags
+    /// (`batch_frames = 500`); the environment and the command line
+    /// override it (docs/configuration.md).
+    #[arg(long, value_name = "PATH", env = "GATEWAY_CONFIG")]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     args: GatewayArgs,
+}
+
+/// The command line over the environment over `--config`'s file.
+fn parse_layered() -> Result<Cli, ExitCode> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let first = Cli::command().get_matches_from(argv.clone());
+    let Some(path) = first.get_one::<std::path::PathBuf>("config").cloned() else {
+        return Ok(Cli::from_arg_matches(&first).unwrap_or_else(|e| e.exit()));
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        eprintln!("gateway: --config {}: {e}", path.display());
+        ExitCode::from(2)
+    })?;
+    let layered = layered::apply(&Cli::command(), &first, argv, &path, &text).map_err(|e| {
+        eprintln!("gateway: {e}");
+        ExitCode::from(2)
+    })?;
+    Cli::try_parse_from(&layered.argv).map_err(|e| {
+        eprintln!("{}", layered.explain(&e));
+        ExitCode::from(2)
+    })
 }
 
 #[derive(Subcommand)]
@@ -68,7 +95,10 @@ fn healthcheck(http: SocketAddr) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_layered() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     if let Some(Command::Healthcheck { http }) = cli.command {
         return healthcheck(http);
     }

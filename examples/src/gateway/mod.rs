@@ -8,6 +8,7 @@
 
 mod console;
 mod durable;
+pub mod layered;
 mod pipeline;
 mod summary;
 
