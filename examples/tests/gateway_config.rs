@@ -55,29 +55,30 @@ fn settings_come_from_the_file_unless_the_environment_or_command_line_set_them()
     assert!(json["run_seconds"].as_f64().unwrap() < 10.0, "{json}");
 }
 
+/// Runs the gateway with `--config path`; it must refuse to start (exit
+/// 2): its stderr.
+fn refused(path: &std::path::Path) -> String {
+    let out = Command::new(GATEWAY)
+        .args(["--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 #[test]
 fn a_bad_setting_names_its_file_and_line() {
     let dir = temp_dir("bad");
     let file = dir.join("gateway.toml");
     std::fs::write(&file, "devices = 3\n\nbatch_age = \"soon\"\n").unwrap();
-    let out = Command::new(GATEWAY)
-        .args(["--config", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(&file);
     assert!(
         stderr.contains("soon") && stderr.contains(&format!("{}:3", file.display())),
         "{stderr}"
     );
-
     std::fs::write(&file, "devices = 3\nbatch_sise = 10\n").unwrap();
-    let out = Command::new(GATEWAY)
-        .args(["--config", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(&file);
     assert!(
         stderr.contains(&format!(
             "{}:2: unknown setting `batch_sise`",
@@ -85,10 +86,6 @@ fn a_bad_setting_names_its_file_and_line() {
         )),
         "{stderr}"
     );
-
-    let out = Command::new(GATEWAY)
-        .args(["--config", dir.join("missing.toml").to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let stderr = refused(&dir.join("missing.toml"));
+    assert!(stderr.contains("missing.toml"), "{stderr}");
 }

@@ -8,19 +8,10 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use iot_core::fleet::FleetConfig;
+use iot_testkit::duration::any_duration;
 use proptest::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-fn any_duration() -> impl Strategy<Value = Duration> {
-    prop_oneof![
-        (any::<u64>(), 0..1_000_000_000u32).prop_map(|(s, n)| Duration::new(s, n)),
-        (0..1_000_000_000_000u64).prop_map(Duration::from_nanos),
-        (0..10_000_000u64).prop_map(Duration::from_millis),
-        Just(Duration::ZERO),
-        Just(Duration::MAX),
-    ]
-}
 
 fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: &T) {
     let json = serde_json::to_string(value).unwrap();

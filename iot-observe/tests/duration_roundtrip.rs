@@ -7,17 +7,8 @@
 use std::time::Duration;
 
 use iot_observe::health::HealthConfig;
+use iot_testkit::duration::any_duration;
 use proptest::prelude::*;
-
-fn any_duration() -> impl Strategy<Value = Duration> {
-    prop_oneof![
-        (any::<u64>(), 0..1_000_000_000u32).prop_map(|(s, n)| Duration::new(s, n)),
-        (0..1_000_000_000_000u64).prop_map(Duration::from_nanos),
-        (0..10_000_000u64).prop_map(Duration::from_millis),
-        Just(Duration::ZERO),
-        Just(Duration::MAX),
-    ]
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]

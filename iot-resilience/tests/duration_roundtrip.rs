@@ -16,19 +16,10 @@ use iot_resilience::circuit_breaker::{
 use iot_resilience::rate_limit::{KeyedRateLimitConfig, RateLimitConfig};
 use iot_resilience::retry::{RetryBudgetConfig, RetryConfig};
 use iot_resilience::timeout::TimeoutConfig;
+use iot_testkit::duration::any_duration;
 use proptest::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-fn any_duration() -> impl Strategy<Value = Duration> {
-    prop_oneof![
-        (any::<u64>(), 0..1_000_000_000u32).prop_map(|(s, n)| Duration::new(s, n)),
-        (0..1_000_000_000_000u64).prop_map(Duration::from_nanos),
-        (0..10_000_000u64).prop_map(Duration::from_millis),
-        Just(Duration::ZERO),
-        Just(Duration::MAX),
-    ]
-}
 
 /// JSON and TOML, each back to an equal value. TOML has no null: a `None`
 /// is left out and reads back as the field's default (also `None` for

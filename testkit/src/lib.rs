@@ -8,6 +8,8 @@
 //!   port (run as an unprivileged user when the tests run as root); killed
 //!   with SIGKILL, stopped and started again on the same data directory.
 //! * [`wss`]: websockify terminating `wss://` in front of a broker.
+//! * `duration` (feature `proptest`): arbitrary durations for the
+//!   configuration round-trip property tests.
 //! * [`pki`]: a throwaway certificate authority writing PEM files: server
 //!   and client certificates, expired ones, keys in PKCS#8, SEC1 and
 //!   PKCS#1.
@@ -15,6 +17,8 @@
 //! A missing tool is a skip locally and a failure with `CI=true`
 //! ([`mosquitto::require_tool`]).
 
+#[cfg(feature = "proptest")]
+pub mod duration;
 pub mod mosquitto;
 pub mod pki;
 pub mod postgres;
