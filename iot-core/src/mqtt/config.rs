@@ -389,9 +389,10 @@ impl MqttConfig {
         o.set_keep_alive(self.keep_alive)
             .set_max_packet_size(self.max_packet_size, self.max_packet_size)
             .set_inflight(self.max_inflight)
-            // The publisher never lets more than `max_inflight` publishes
-            // wait in the request channel, so it is never full; a little
-            // slack covers subscribe and disconnect requests.
+            // The publisher writes its publishes past the request channel
+            // (`publisher::writer`); for the consumer's acknowledgements
+            // (`AckMode::OnRecv`, retried when it is full) the window plus
+            // a little slack for subscribe and disconnect requests.
             .set_request_channel_capacity(usize::from(self.max_inflight) + 8)
             .set_clean_session(!self.persistent_session);
         if let Some(c) = &self.credentials {

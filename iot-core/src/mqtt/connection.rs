@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use iot_resilience::backoff::{Backoff, BackoffConfig};
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, QoS, Request};
+use rumqttc::{ConnectionError, Event, EventLoop, Request};
 use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, watch};
 
@@ -212,31 +211,6 @@ pub(crate) fn take_stale(eventloop: &mut EventLoop) -> (Vec<Event>, usize) {
     let collided = usize::from(eventloop.state.collision.take().is_some());
     eventloop.pending.clear();
     (events, drained + collided)
-}
-
-/// Hands a publish to rumqttc's request channel without waiting.
-///
-/// Callers keep fewer publishes outstanding than the channel holds, so the
-/// first poll of `publish_bytes` always finds room and completes. Were it
-/// ever pending, dropping the future withdraws the request and `false`
-/// reports that nothing was sent.
-pub(crate) fn try_publish(
-    client: &AsyncClient,
-    topic: &str,
-    qos: QoS,
-    retain: bool,
-    payload: bytes::Bytes,
-) -> bool {
-    let fut = client.publish_bytes(topic, qos, retain, payload);
-    let mut fut = std::pin::pin!(fut);
-    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(Ok(())) => true,
-        Poll::Ready(Err(_)) => false,
-        Poll::Pending => {
-            tracing::error!("rumqttc request channel unexpectedly full; publish deferred");
-            false
-        }
-    }
 }
 
 /// Milliseconds since the Unix epoch.

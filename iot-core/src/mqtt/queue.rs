@@ -7,17 +7,19 @@
 //! 1. `push` stores the encoded frame (bounded by frames and bytes; the
 //!    [`OverflowPolicy`] decides what gives way, and every frame that does
 //!    is counted).
-//! 2. `handoff` gives frames, oldest first, to rumqttc's request channel
+//! 2. `handoff` gives frames, oldest first, to the publisher's connection
+//!    task, which writes them through rumqttc's state (`publisher::writer`),
 //!    while fewer than `window` (rumqttc's `inflight`) are outstanding, and
 //!    records each in a FIFO. Control publishes (birth, status) go first
 //!    and take FIFO places too.
-//! 3. rumqttc assigns packet ids in the order it takes requests from the
-//!    channel and reports each as `Outgoing::Publish(pkid)`:
+//! 3. rumqttc assigns packet ids in the order it is given publishes and
+//!    reports each as `Outgoing::Publish(pkid)`:
 //!    `on_outgoing_publish` pops the FIFO's front and maps `pkid` to it.
 //! 4. `Incoming::PubAck(pkid)` (`on_puback`) removes the mapped frame.
 //! 5. When the connection breaks, `reset` moves every frame that rumqttc
-//!    held (mapped ones, and the first `k` FIFO places that rumqttc drained
-//!    from its channel) to a resend set; the next `handoff`s send them
+//!    held (mapped ones, and the first `k` FIFO places that rumqttc took
+//!    without reporting them: a publish that collided on a packet id) to a
+//!    resend set; the next `handoff`s send them
 //!    again, oldest first, before new frames.
 //!
 //! With a spool (feature `spool`) each frame also carries the id of its
@@ -371,6 +373,14 @@ impl FrameQueue {
         done
     }
 
+    /// Whether `handoff` would offer a publish now.
+    pub(crate) fn has_ready(&self) -> bool {
+        self.outstanding() < self.window
+            && (!self.control.is_empty()
+                || self.resend.iter().any(|&id| self.get(id).is_some())
+                || (self.cursor..self.next_id()).any(|id| self.get(id).is_some()))
+    }
+
     /// rumqttc wrote a publish (`Outgoing::Publish(pkid)`; 0 for QoS 0).
     pub(crate) fn on_outgoing_publish(&mut self, pkid: u16) -> Outgoing {
         if pkid != 0 && self.inflight.contains_key(&pkid) {
@@ -504,6 +514,39 @@ mod tests {
         assert!(q.on_puback(4));
         assert!(q.on_puback(5));
         assert_eq!((q.len(), q.bytes(), q.outstanding()), (0, 0, 0));
+    }
+
+    /// `has_ready` says whether `handoff` would offer something: the
+    /// publisher wakes its connection task on it, so a `false` where a
+    /// publish is ready would leave it waiting for the next event.
+    #[test]
+    fn has_ready_matches_handoff() {
+        let mut q = q(10, 1000, OverflowPolicy::DropOldest, 2);
+        assert!(!q.has_ready(), "empty");
+        q.push(frame(0)).unwrap();
+        q.push(frame(1)).unwrap();
+        q.push(frame(2)).unwrap();
+        assert!(q.has_ready());
+        assert_eq!(pump(&mut q), [0, 1]);
+        assert!(!q.has_ready(), "window full");
+        q.on_outgoing_publish(1);
+        q.on_outgoing_publish(2);
+        assert!(q.on_puback(1));
+        assert!(q.has_ready(), "room again, frame 2 waits");
+        assert_eq!(pump(&mut q), [2]);
+        assert!(q.on_puback(2));
+        assert!(!q.has_ready(), "nothing left to hand off");
+        q.push_control(Control {
+            topic: "t".into(),
+            payload: Bytes::from_static(b"online"),
+        });
+        assert!(q.has_ready(), "a control publish");
+        assert_eq!(pump(&mut q), [255]);
+        q.on_outgoing_publish(3);
+        assert_eq!(q.reset(0), 1, "frame 2 to resend");
+        assert!(q.has_ready(), "a frame to resend");
+        assert_eq!(pump(&mut q), [2]);
+        assert!(!q.has_ready());
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod shared;
 #[cfg(feature = "spool")]
 mod spooled;
 mod task;
+mod writer;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -39,8 +40,8 @@ const OFFLINE: &[u8] = b"offline";
 ///
 /// [`publish`](Self::publish) encodes a frame into a reused buffer, stores
 /// it in a bounded store-and-forward queue and returns at once; a
-/// background task hands queued frames to rumqttc (`publish_bytes`, no
-/// copy), tracks their packet ids and drops them from the queue on the
+/// background task writes queued frames through rumqttc's state, a run at a
+/// time with one flush (no copy), tracks their packet ids and drops them from the queue on the
 /// broker's PUBACK. After a reconnect every unacknowledged frame is sent
 /// again. See `docs/mqtt.md` for the full delivery design.
 ///
@@ -174,6 +175,7 @@ impl Publisher {
             core: Mutex::new(core),
             stats: stats.clone(),
             shutdown: Shutdown::default(),
+            kick: Notify::new(),
             progress: Notify::new(),
             waiters: AtomicUsize::new(0),
             device_id: config.device_id.clone(),

@@ -10,8 +10,8 @@ use tokio::sync::Notify;
 
 use crate::codec::Encoder;
 
-use super::super::connection::{Shutdown, try_publish};
-use super::super::queue::{Control, FrameQueue, Item, Outgoing};
+use super::super::connection::Shutdown;
+use super::super::queue::{Control, FrameQueue, Outgoing};
 use super::super::state::Stats;
 use super::{OFFLINE, ONLINE};
 
@@ -20,6 +20,8 @@ pub(super) struct Shared {
     pub(super) stats: Arc<Stats>,
     /// Stops the task.
     pub(super) shutdown: Shutdown,
+    /// Tells the task that publishes are ready to be written.
+    pub(super) kick: Notify,
     /// Wakes `flush`, `send` and `close` when frames finish or controls go
     /// out.
     pub(super) progress: Notify,
@@ -117,41 +119,35 @@ impl Shared {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands queued publishes to rumqttc while connected and the window
-    /// has room.
+    /// After a handle changed the queue: wakes the connection task when
+    /// publishes are ready and the window has room (the task writes them
+    /// itself, as one run: `writer`), then [`settle`](Self::settle)s.
     pub(super) fn pump(&self, core: &mut Core) {
-        if core.connected {
-            let Core {
-                queue,
-                client,
-                telemetry_topic,
-                ..
-            } = core;
-            let qos = self.qos;
-            let done = queue.handoff(|item| match item {
-                Item::Control(c) => {
-                    try_publish(client, &c.topic, QoS::AtLeastOnce, true, c.payload.clone())
-                }
-                Item::Frame(payload) => try_publish(client, telemetry_topic, qos, false, payload),
-            });
-            if done.resent > 0 {
-                self.stats.resent(done.resent);
-            }
+        if core.connected && core.queue.has_ready() {
+            // Stores a permit if the task is busy, so a frame queued while
+            // it writes is not left waiting for the next event.
+            self.kick.notify_one();
         }
+        self.settle(core);
+    }
+
+    /// After the queue changed: releases finished spool records, updates
+    /// the queue gauges. The connection task calls this rather than
+    /// `pump`: it writes whatever is ready before it polls again, so a
+    /// kick from itself would only send it round its loop once more.
+    pub(super) fn settle(&self, core: &mut Core) {
         core.release_spooled();
         self.stats.set_queue(core.queue.len(), core.queue.bytes());
     }
 
-    /// After frames left the queue: hands on more, and wakes the waiters
-    /// once the queue has drained to its low-water mark (or a control
-    /// publish was handed on). A producer blocked in `send` on a full queue
-    /// then refills it in bursts instead of being woken, from another
-    /// thread, for every frame written.
-    pub(super) fn pump_and_wake(&self, mut core: MutexGuard<'_, Core>) {
-        let controls = core.queue.has_control();
-        self.pump(&mut core);
-        let wake = drained_enough(core.queue.len(), core.queue.limits().0)
-            || (controls && !core.queue.has_control());
+    /// After frames left the queue (in the connection task): settles, and
+    /// wakes the waiters once the queue has drained to its low-water mark.
+    /// A producer blocked in `send` on a full queue then refills it in
+    /// bursts instead of being woken, from another thread, for every frame
+    /// written. (Control publishes handed on wake them from `writer`.)
+    pub(super) fn settle_and_wake(&self, mut core: MutexGuard<'_, Core>) {
+        self.settle(&mut core);
+        let wake = drained_enough(core.queue.len(), core.queue.limits().0);
         drop(core);
         if wake {
             self.wake_waiters();
@@ -202,7 +198,7 @@ impl Shared {
                     queued = core.queue.len(),
                     "publisher connected; re-sending unacknowledged frames"
                 );
-                self.pump(&mut core);
+                self.settle(&mut core);
             }
             Event::Outgoing(RumqttOutgoing::Publish(pkid)) => {
                 let mut core = self.lock();
@@ -213,14 +209,14 @@ impl Shared {
                         tracing::warn!(pkid, "publish written that the publisher did not hand off");
                     }
                 }
-                self.pump_and_wake(core);
+                self.settle_and_wake(core);
             }
             Event::Incoming(Incoming::PubAck(ack)) => {
                 let mut core = self.lock();
                 if core.queue.on_puback(ack.pkid) {
                     self.stats.acked();
                 }
-                self.pump_and_wake(core);
+                self.settle_and_wake(core);
             }
             Event::Outgoing(RumqttOutgoing::Disconnect) if self.lock().closing => return false,
             _ => {}

@@ -8,6 +8,7 @@ use rumqttc::{Event, EventLoop, Incoming};
 use super::super::connection::{Link, take_stale};
 use super::super::metrics::DropReason;
 use super::shared::Shared;
+use super::writer::Writer;
 
 /// The connection task: polls rumqttc, keeps the queue's bookkeeping, and
 /// reconnects with backoff.
@@ -16,15 +17,43 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link:
     // lock round trips on the `Notify`'s waiter list.
     let shutdown = shared.shutdown.notified();
     let mut shutdown = std::pin::pin!(shutdown);
+    let kick = shared.kick.notified();
+    let mut kick = std::pin::pin!(kick);
+    let mut writer = Writer::new();
     loop {
         if shared.shutdown.is_triggered() {
             break;
         }
-        // rumqttc first: the shutdown is looked at only while it waits.
-        let polled = tokio::select! {
+        // The write first: it completes at once unless the socket is
+        // full, and then the shutdown must not wait for it.
+        let written = tokio::select! {
             biased;
-            polled = eventloop.poll() => polled,
+            written = writer.write_ready(&shared, &mut eventloop) => written,
             () = shutdown.as_mut() => break,
+        };
+        let polled = match written {
+            Err(error) => {
+                // What `poll` does after its own errors: drop the
+                // connection, move rumqttc's unacknowledged publishes to
+                // its `pending` list (which `take_stale` discards).
+                eventloop.clean();
+                Err(error)
+            }
+            // rumqttc first: the shutdown and the kick are looked at only
+            // while it waits. The kick interrupts `poll` only while
+            // connected: there it waits on the socket and the keepalive,
+            // which a later `poll` resumes (its read is buffered by the
+            // codec and its events stay queued); a connection attempt
+            // would be dropped half-way.
+            Ok(()) => tokio::select! {
+                biased;
+                polled = eventloop.poll() => polled,
+                () = shutdown.as_mut() => break,
+                () = kick.as_mut(), if eventloop.network.is_some() => {
+                    kick.set(shared.kick.notified());
+                    continue;
+                }
+            },
         };
         match polled {
             Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
