@@ -89,3 +89,85 @@ fn a_bad_setting_names_its_file_and_line() {
     let stderr = refused(&dir.join("missing.toml"));
     assert!(stderr.contains("missing.toml"), "{stderr}");
 }
+
+/// SIGHUP re-reads the file: `--sink-timeout` changes while running (every
+/// call timed out before, calls succeed after), a flag that needs a
+/// restart is reported as such, and a bad file changes nothing.
+#[test]
+fn sighup_reloads_what_can_change_and_names_what_cannot() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let dir = temp_dir("reload");
+    let summary = dir.join("summary.json");
+    let file = dir.join("gateway.toml");
+    let settings = |timeout: &str, devices: u32| {
+        format!(
+            "sink = \"memory\"\nsink_latency = \"200ms\"\nsink_timeout = {timeout:?}\n\
+             devices = {devices}\nrate = 5\nnoisy_devices = 0\nduration = \"8s\"\n\
+             progress = \"plain\"\nsummary_json = {:?}\n",
+            summary.display()
+        )
+    };
+    // 20 ms against 200 ms of sink latency: every call times out.
+    std::fs::write(&file, settings("20ms", 2)).unwrap();
+    let mut child = Command::new(GATEWAY)
+        .args(["--config", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let hup = || {
+        let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+        assert!(status.success());
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let mut wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                let found = line.contains(needle);
+                lines.push(line);
+                if found {
+                    return;
+                }
+            }
+        }
+        panic!("no line with {needle:?} in {lines:#?}");
+    };
+    // The header is printed once the gateway runs (SIGHUP is handled from
+    // before the start on).
+    wait_for("  stop");
+    std::thread::sleep(Duration::from_millis(1500));
+    // A bad value: refused, nothing changes.
+    std::fs::write(&file, settings("soon", 2)).unwrap();
+    hup();
+    std::thread::sleep(Duration::from_millis(500));
+    // Then a good one, with a flag that needs a restart.
+    std::fs::write(&file, settings("2s", 3)).unwrap();
+    hup();
+    wait_for("config reloaded: sink_timeout changed; needs a restart: devices");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("reload refused") && stderr.contains(&format!("{}:3", file.display())),
+        "{stderr}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    // Timeouts before the reload, frames stored after it; the devices
+    // stayed at 2 (a restart would make them 3).
+    assert!(json["timeouts"].as_u64().unwrap() > 0, "{json}");
+    assert!(json["stored"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(json["devices"], 2, "{json}");
+}

@@ -7,7 +7,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use iot_examples::gateway::{Gateway, GatewayArgs, layered};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::ArgMatches;
+use iot_examples::gateway::{Gateway, GatewayArgs, Reloader, layered};
+use iot_observe::tracing_init::LogHandle;
 use iot_observe::tracing_init::{self, Output, TracingConfig};
 
 const EXAMPLES: &str = "\
@@ -20,7 +25,8 @@ Examples:
   gateway --kill-broker-after 10s                # broker down for 5 s: frames queue, nothing is lost
   gateway --broker mqtt://127.0.0.1:1883         # a real broker; run it twice to split the load
   gateway --sink-url http://127.0.0.1:9000/ingest  # POST each frame as SenML JSON
-  gateway --config gateway.toml                  # settings from a file (flags and env override it)
+  gateway --config gateway.toml                  # settings from a file (flags and env override it);
+                                                 # kill -HUP re-reads it (--sink-timeout, --log-filter)
   gateway healthcheck                            # exit 0 if the gateway on GATEWAY_HTTP is ready
 
 Probes: GET /health/live, /health/ready, /health/startup, /health; metrics: GET /metrics.
@@ -37,30 +43,69 @@ struct Cli {
     /// (`batch_frames = 500`); the environment and the command line
     /// override it (docs/configuration.md).
     #[arg(long, value_name = "PATH", env = "GATEWAY_CONFIG")]
-    config: Option<std::path::PathBuf>,
+    config: Option<PathBuf>,
     #[command(flatten)]
     args: GatewayArgs,
 }
 
-/// The command line over the environment over `--config`'s file.
-fn parse_layered() -> Result<Cli, ExitCode> {
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let first = Cli::command().get_matches_from(argv.clone());
-    let Some(path) = first.get_one::<std::path::PathBuf>("config").cloned() else {
-        return Ok(Cli::from_arg_matches(&first).unwrap_or_else(|e| e.exit()));
+/// The command line over the environment over `--config`'s file: the
+/// parsed settings and their matches (to compare on reload).
+fn parse_layered(argv: &[OsString]) -> Result<(Cli, ArgMatches), String> {
+    // The command line and environment alone: at start-up a bad flag,
+    // --help and --version end here as clap does; on reload they parsed
+    // before and cannot fail.
+    let first = Cli::command().get_matches_from(argv);
+    let matches = match first.get_one::<PathBuf>("config").cloned() {
+        None => first,
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("gateway: --config {}: {e}", path.display()))?;
+            let layered = layered::apply(&Cli::command(), &first, argv.to_vec(), &path, &text)
+                .map_err(|e| format!("gateway: {e}"))?;
+            Cli::command()
+                .try_get_matches_from(&layered.argv)
+                .map_err(|e| layered.explain(&e))?
+        }
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        eprintln!("gateway: --config {}: {e}", path.display());
-        ExitCode::from(2)
-    })?;
-    let layered = layered::apply(&Cli::command(), &first, argv, &path, &text).map_err(|e| {
-        eprintln!("gateway: {e}");
-        ExitCode::from(2)
-    })?;
-    Cli::try_parse_from(&layered.argv).map_err(|e| {
-        eprintln!("{}", layered.explain(&e));
-        ExitCode::from(2)
-    })
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.render().to_string())?;
+    Ok((cli, matches))
+}
+
+/// On SIGHUP: reads the configuration again and applies what a running
+/// gateway can change (`gateway::RELOADABLE`); a bad file changes nothing.
+async fn reload_on_sighup(
+    mut hangups: tokio::signal::unix::Signal,
+    gateway: Reloader,
+    log: Option<LogHandle>,
+    argv: Vec<OsString>,
+    mut current: ArgMatches,
+) {
+    while hangups.recv().await.is_some() {
+        let (cli, matches) = match parse_layered(&argv) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                eprintln!(
+                    "gateway: reload refused, the settings stay as they were: {}",
+                    e.trim_end()
+                );
+                continue;
+            }
+        };
+        let changed = layered::changed(&Cli::command(), &current, &matches);
+        if changed.iter().any(|id| id == "log_filter") {
+            if let Some(log) = &log {
+                if let Err(e) = log.set_filter(&cli.args.log_filter) {
+                    eprintln!("gateway: reload refused: --log-filter: {e}");
+                    continue;
+                }
+            }
+        }
+        if let Err(e) = gateway.reload(&cli.args, &changed) {
+            eprintln!("gateway: reload refused: {e}");
+            continue;
+        }
+        current = matches;
+    }
 }
 
 #[derive(Subcommand)]
@@ -95,22 +140,33 @@ fn healthcheck(http: SocketAddr) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = match parse_layered() {
-        Ok(cli) => cli,
-        Err(code) => return code,
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let (cli, matches) = match parse_layered(&argv) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("{}", e.trim_end());
+            return ExitCode::from(2);
+        }
     };
     if let Some(Command::Healthcheck { http }) = cli.command {
         return healthcheck(http);
     }
-    // Quiet by default: the demo prints its own events; the transport's and
-    // the layers' warnings would repeat them once per client.
-    let _ = tracing_init::init(
+    // Quiet by default (`--log-filter`): the demo prints its own events.
+    let log = tracing_init::init(
         TracingConfig::compact()
             .output(Output::Stderr)
-            .default_directive(
-                "warn,rumqttd=off,iot_core=error,iot_resilience=error,iot_observe::health=error",
-            ),
-    );
+            .default_directive(cli.args.log_filter.clone()),
+    )
+    .ok();
+    // Listening before the start: a SIGHUP during it waits for the
+    // reloader instead of ending the process (the default action).
+    let hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            eprintln!("gateway: cannot handle SIGHUP: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let gateway = match Gateway::start(cli.args).await {
         Ok(g) => g,
         Err(e) => {
@@ -118,6 +174,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    tokio::spawn(reload_on_sighup(
+        hangups,
+        gateway.reloader(),
+        log,
+        argv,
+        matches,
+    ));
     if let Err(e) = gateway.shutdown().listen_for_signals() {
         eprintln!("gateway: cannot handle Ctrl-C: {e}");
     }

@@ -36,7 +36,7 @@ use iot_core::mqtt::{
 use iot_resilience::backoff::BackoffConfig;
 use iot_resilience::circuit_breaker::{CircuitBreakerError, CircuitBreakerLayer};
 use iot_resilience::retry::{RetryConfig, RetryError, RetryLayer};
-use iot_resilience::timeout::{TimeoutConfig, TimeoutError, TimeoutLayer};
+use iot_resilience::timeout::{TimeoutConfig, TimeoutError, TimeoutHandle, TimeoutLayer};
 use tokio::sync::watch;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -127,7 +127,8 @@ pub async fn prime_aliases(mut mqtt: MqttConfig, limit: Duration) -> Result<Prim
     Ok(tables)
 }
 
-/// Consumes `consumer` into `store` until `stop`; returns the consumer.
+/// Consumes `consumer` into `store` until `stop`; returns the consumer
+/// (when the task ends) and the write timeout's handle (changed on reload).
 pub fn spawn(
     consumer: Consumer,
     store: Arc<dyn Store>,
@@ -136,7 +137,7 @@ pub fn spawn(
     counters: Arc<StoreCounters>,
     console: Arc<Console>,
     stop: watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<Consumer>, String> {
+) -> Result<(tokio::task::JoinHandle<Consumer>, TimeoutHandle), String> {
     let retry = RetryLayer::new(
         RetryConfig::default()
             .name("store")
@@ -149,6 +150,7 @@ pub fn spawn(
     .map_err(|e| e.to_string())?;
     let timeout = TimeoutLayer::new(TimeoutConfig::new(config.write_timeout).name("store"))
         .map_err(|e| e.to_string())?;
+    let timeout_handle = timeout.handle();
     let faults = config.faults;
     let injected = shared.clone();
     let write = tower::service_fn(move |batch: Arc<Batch>| {
@@ -170,9 +172,8 @@ pub fn spawn(
         .layer(retry)
         .layer(timeout)
         .service(write);
-    Ok(tokio::spawn(run(
-        consumer, svc, config, shared, counters, console, stop,
-    )))
+    let task = tokio::spawn(run(consumer, svc, config, shared, counters, console, stop));
+    Ok((task, timeout_handle))
 }
 
 /// Frames waiting for their batch's commit.

@@ -226,6 +226,22 @@ pub fn apply(
     Ok(Layered { argv: out, sources })
 }
 
+/// The ids of the arguments whose values differ between two parses of
+/// the same command (a reload: the file read again), in `cmd`'s order.
+pub fn changed(cmd: &Command, old: &ArgMatches, new: &ArgMatches) -> Vec<String> {
+    let raw = |m: &ArgMatches, id: &str| -> Option<Vec<OsString>> {
+        m.try_get_raw(id)
+            .ok()
+            .flatten()
+            .map(|values| values.map(OsString::from).collect())
+    };
+    cmd.get_arguments()
+        .map(|a| a.get_id().as_str())
+        .filter(|id| raw(old, id) != raw(new, id))
+        .map(str::to_string)
+        .collect()
+}
+
 /// A scalar as the text a flag takes, or each element of an array of them.
 fn scalars(value: &DeValue<'_>) -> Option<Vec<String>> {
     Some(match value {
@@ -323,6 +339,15 @@ mod tests {
         assert!(e.message.starts_with("invalid TOML"), "{e}");
         let e = layer(&["gw"], "[section]\nx = 1\n").unwrap_err();
         assert_eq!(e.line, 1, "{e}");
+    }
+
+    #[test]
+    fn changed_lists_what_a_reload_changes() {
+        let parse = |argv: &[&str]| Cli::command().get_matches_from(argv);
+        let old = parse(&["gw", "--batch-age", "1s", "--tls"]);
+        let new = parse(&["gw", "--batch-age", "2s", "--tls", "--topic", "a"]);
+        assert_eq!(changed(&Cli::command(), &old, &new), ["batch_age", "topic"]);
+        assert!(changed(&Cli::command(), &old, &old).is_empty());
     }
 
     #[test]

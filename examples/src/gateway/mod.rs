@@ -9,6 +9,17 @@
 mod console;
 mod durable;
 pub mod layered;
+
+/// The gateway's log filter by default: quiet, since the demo prints its
+/// own events and the transport's and layers' warnings would repeat them
+/// once per client.
+pub const DEFAULT_LOG_FILTER: &str =
+    "warn,rumqttd=off,iot_core=error,iot_resilience=error,iot_observe::health=error";
+
+/// The flags (by id) a running gateway changes on [`Gateway::reload`]
+/// (SIGHUP): `sink_timeout`; the binary adds `log_filter`. Any other
+/// changed flag is reported as needing a restart.
+pub const RELOADABLE: &[&str] = &["sink_timeout", "log_filter"];
 mod pipeline;
 mod summary;
 
@@ -32,6 +43,7 @@ use iot_observe::health::{
 use iot_observe::prometheus::{PrometheusConfig, PrometheusExporter};
 use iot_observe::shutdown::Shutdown;
 use iot_resilience::circuit_breaker::State;
+use iot_resilience::timeout::TimeoutHandle;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -97,6 +109,10 @@ pub struct GatewayArgs {
     /// stored 1.4 to 1.6 times as many frames/s at the default batch size.
     #[arg(long, default_value = "copy", value_parser = parse_write_mode)]
     pub pg_write: WriteMode,
+    /// The log filter (`tracing` directives, e.g. `info` or
+    /// `warn,iot_core=debug`; `RUST_LOG` overrides it); changed on reload.
+    #[arg(long, default_value = DEFAULT_LOG_FILTER)]
+    pub log_filter: String,
     /// Fault injection: share of sink calls that fail (0 to 1).
     #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub sink_fail_rate: f64,
@@ -274,6 +290,25 @@ pub struct Gateway {
     task: JoinHandle<Summary>,
     server: ServerHandle,
     summary_json: Option<PathBuf>,
+    reloader: Reloader,
+}
+
+/// Changes a running gateway's settings ([`Gateway::reloader`]); cheap to
+/// clone, usable after the gateway is moved into [`Gateway::wait`].
+#[derive(Clone)]
+pub struct Reloader {
+    console: Arc<Console>,
+    /// The sink's (or store's) timeout.
+    sink_timeout: TimeoutHandle,
+    durable: bool,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("sink_timeout", &self.sink_timeout.config().timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Gateway {
@@ -322,6 +357,7 @@ impl Gateway {
             return Err("--batches-in-flight must be at least 1".into());
         }
         let console = Arc::new(Console::new(args.progress));
+        let reload_console = console.clone();
         let exporter = exporter()?;
 
         // The broker: embedded, --broker, MQTT_URL or MQTT_HOST/MQTT_PORT.
@@ -434,6 +470,7 @@ impl Gateway {
                 .map_err(|e| format!("--sink postgres: {e}"))?,
             )),
         };
+        let durable = store.is_some();
         // What the database held of this fleet's devices before the run.
         let baseline = match &store {
             Some(store) => store.totals(&format!("{fleet_prefix}-")).await.ok(),
@@ -550,7 +587,7 @@ impl Gateway {
         )));
         let (stop_tx, stop_rx) = watch::channel(false);
         let store_counters = Arc::new(StoreCounters::default());
-        let dispatcher = match &store {
+        let (dispatcher, sink_timeout) = match &store {
             Some(store) => durable::spawn(
                 consumer,
                 store.clone(),
@@ -739,9 +776,75 @@ impl Gateway {
             task,
             server,
             summary_json,
+            reloader: Reloader {
+                console: reload_console,
+                sink_timeout,
+                durable,
+            },
         })
     }
 
+    /// What changes this gateway's settings while it runs (on SIGHUP).
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
+    }
+}
+
+impl Reloader {
+    /// Applies the settings of `args` that a running gateway can change
+    /// ([`RELOADABLE`]; `log_filter` is the caller's, which owns the log
+    /// handle) for those of `changed` (flag ids, as [`layered::changed`]
+    /// lists them), and reports on the console what changed now and what
+    /// waits for a restart. An invalid value changes nothing and is
+    /// returned.
+    pub fn reload(&self, args: &GatewayArgs, changed: &[String]) -> Result<(), String> {
+        let (now, later): (Vec<&String>, Vec<&String>) = changed
+            .iter()
+            .partition(|id| RELOADABLE.contains(&id.as_str()));
+        for id in &now {
+            if id.as_str() == "sink_timeout" {
+                let timeout = self.write_timeout(args.sink_timeout);
+                let config = self.sink_timeout.config().timeout(timeout);
+                self.sink_timeout
+                    .update(config)
+                    .map_err(|e| format!("sink_timeout: {e}"))?;
+            }
+        }
+        let list = |ids: &[&String]| {
+            ids.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        self.console
+            .event(&match (now.is_empty(), later.is_empty()) {
+                (true, true) => "config reloaded: nothing changed".to_string(),
+                (false, true) => format!("config reloaded: {} changed", list(&now)),
+                (true, false) => format!(
+                    "config reloaded: nothing applied; needs a restart: {}",
+                    list(&later)
+                ),
+                (false, false) => format!(
+                    "config reloaded: {} changed; needs a restart: {}",
+                    list(&now),
+                    list(&later)
+                ),
+            });
+        Ok(())
+    }
+
+    /// The sink timeout in effect for `--sink-timeout` (a batch is many
+    /// rows: at least 5 s for a durable store).
+    fn write_timeout(&self, sink_timeout: Duration) -> Duration {
+        if self.durable {
+            sink_timeout.max(Duration::from_secs(5))
+        } else {
+            sink_timeout
+        }
+    }
+}
+
+impl Gateway {
     /// Where `/health/*` and `/metrics` are served.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr

@@ -19,7 +19,7 @@ use iot_resilience::circuit_breaker::{
 };
 use iot_resilience::rate_limit::{KeyedRateLimitConfig, KeyedRateLimitLayer, RateLimitError};
 use iot_resilience::retry::{GiveUpReason, RetryBudgetConfig, RetryConfig, RetryError, RetryLayer};
-use iot_resilience::timeout::{TimeoutConfig, TimeoutError, TimeoutLayer};
+use iot_resilience::timeout::{TimeoutConfig, TimeoutError, TimeoutHandle, TimeoutLayer};
 use tokio::sync::{Semaphore, watch};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -193,7 +193,7 @@ pub fn spawn(
     shared: Arc<Shared>,
     console: Arc<Console>,
     stop: watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<Consumer>, String> {
+) -> Result<(tokio::task::JoinHandle<Consumer>, TimeoutHandle), String> {
     let limit = config.device_limit.max(0.1);
     let limiter = KeyedRateLimitLayer::<Arc<str>, _>::new(
         KeyedRateLimitConfig::per((limit * 10.0).round() as u32, Duration::from_secs(10))
@@ -220,6 +220,7 @@ pub fn spawn(
     .map_err(|e| e.to_string())?;
     let timeout = TimeoutLayer::new(TimeoutConfig::new(config.sink_timeout).name("sink"))
         .map_err(|e| e.to_string())?;
+    let timeout_handle = timeout.handle();
     let admitted = shared.clone();
     let timed_out = shared.clone();
     let svc = ServiceBuilder::new()
@@ -239,7 +240,8 @@ pub fn spawn(
         .layer(timeout)
         .layer(MetricsLayer::new("sink"))
         .service(sink);
-    Ok(tokio::spawn(dispatch(consumer, svc, shared, console, stop)))
+    let task = tokio::spawn(dispatch(consumer, svc, shared, console, stop));
+    Ok((task, timeout_handle))
 }
 
 async fn dispatch<S>(
