@@ -2,6 +2,7 @@
 //! environment, then the command line.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const GATEWAY: &str = env!("CARGO_BIN_EXE_gateway");
 
@@ -90,84 +91,127 @@ fn a_bad_setting_names_its_file_and_line() {
     assert!(stderr.contains("missing.toml"), "{stderr}");
 }
 
-/// SIGHUP re-reads the file: `--sink-timeout` changes while running (every
-/// call timed out before, calls succeed after), a flag that needs a
-/// restart is reported as such, and a bad file changes nothing.
-#[test]
-fn sighup_reloads_what_can_change_and_names_what_cannot() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::time::{Duration, Instant};
+/// A gateway started with `--config`, its console read line by line.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
 
-    let dir = temp_dir("reload");
-    let summary = dir.join("summary.json");
-    let file = dir.join("gateway.toml");
-    let settings = |timeout: &str, devices: u32| {
-        format!(
-            "sink = \"memory\"\nsink_latency = \"200ms\"\nsink_timeout = {timeout:?}\n\
-             devices = {devices}\nrate = 5\nnoisy_devices = 0\nduration = \"8s\"\n\
-             progress = \"plain\"\nsummary_json = {:?}\n",
-            summary.display()
-        )
-    };
-    // 20 ms against 200 ms of sink latency: every call times out.
-    std::fs::write(&file, settings("20ms", 2)).unwrap();
-    let mut child = Command::new(GATEWAY)
-        .args(["--config", file.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
-    let hup = || {
-        let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-        assert!(status.success());
-    };
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut lines = Vec::new();
-    let mut wait_for = |needle: &str| {
+impl Running {
+    fn start(file: &std::path::Path) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(GATEWAY)
+            .args(["--config", file.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut running = Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        // The header is printed once the gateway runs (SIGHUP is handled
+        // from before the start on).
+        running.wait_for("  stop");
+        running
+    }
+
+    fn wait_for(&mut self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
                 let found = line.contains(needle);
-                lines.push(line);
+                self.seen.push(line);
                 if found {
                     return;
                 }
             }
         }
-        panic!("no line with {needle:?} in {lines:#?}");
-    };
-    // The header is printed once the gateway runs (SIGHUP is handled from
-    // before the start on).
-    wait_for("  stop");
+        panic!("no line with {needle:?} in {:#?}", self.seen);
+    }
+
+    fn hup(&self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the end; the summary and stderr.
+    fn finish(self, summary: &std::path::Path) -> (serde_json::Value, String) {
+        let out = self.child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let json = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+        (json, String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The demo's settings with a sink that takes 200 ms, for `duration`.
+fn reload_settings(
+    summary: &std::path::Path,
+    timeout: &str,
+    devices: u32,
+    duration: &str,
+) -> String {
+    format!(
+        "sink = \"memory\"\nsink_latency = \"200ms\"\nsink_timeout = {timeout:?}\n\
+         devices = {devices}\nrate = 5\nnoisy_devices = 0\nduration = {duration:?}\n\
+         progress = \"plain\"\nsummary_json = {:?}\n",
+        summary.display()
+    )
+}
+
+/// SIGHUP re-reads the file: `--sink-timeout` changes while running (every
+/// call timed out before, calls succeed after), a flag that needs a
+/// restart is reported as such, and a bad file changes nothing.
+#[test]
+fn sighup_reloads_what_can_change_and_names_what_cannot() {
+    let dir = temp_dir("reload");
+    let summary = dir.join("summary.json");
+    let file = dir.join("gateway.toml");
+    // 20 ms against 200 ms of sink latency: every call times out.
+    std::fs::write(&file, reload_settings(&summary, "20ms", 2, "8s")).unwrap();
+    let mut gw = Running::start(&file);
     std::thread::sleep(Duration::from_millis(1500));
     // A bad value: refused, nothing changes.
-    std::fs::write(&file, settings("soon", 2)).unwrap();
-    hup();
+    std::fs::write(&file, reload_settings(&summary, "soon", 2, "8s")).unwrap();
+    gw.hup();
     std::thread::sleep(Duration::from_millis(500));
     // Then a good one, with a flag that needs a restart.
-    std::fs::write(&file, settings("2s", 3)).unwrap();
-    hup();
-    wait_for("config reloaded: sink_timeout changed; needs a restart: devices");
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    std::fs::write(&file, reload_settings(&summary, "2s", 3, "8s")).unwrap();
+    gw.hup();
+    gw.wait_for("config reloaded: sink_timeout changed; needs a restart: devices");
+    let (json, stderr) = gw.finish(&summary);
     assert!(
         stderr.contains("reload refused") && stderr.contains(&format!("{}:3", file.display())),
         "{stderr}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     // Timeouts before the reload, frames stored after it; the devices
     // stayed at 2 (a restart would make them 3).
     assert!(json["timeouts"].as_u64().unwrap() > 0, "{json}");
     assert!(json["stored"].as_u64().unwrap() > 0, "{json}");
     assert_eq!(json["devices"], 2, "{json}");
+}
+
+/// A changed file is read again without a signal (it is looked at every
+/// second).
+#[test]
+fn a_changed_file_is_reloaded_without_a_signal() {
+    let dir = temp_dir("watch");
+    let summary = dir.join("summary.json");
+    let file = dir.join("gateway.toml");
+    std::fs::write(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
+    let mut gw = Running::start(&file);
+    std::fs::write(&file, reload_settings(&summary, "2s", 2, "6s")).unwrap();
+    gw.wait_for("config reloaded: sink_timeout changed");
+    let (json, _) = gw.finish(&summary);
+    assert!(json["stored"].as_u64().unwrap() > 0, "{json}");
 }

@@ -26,7 +26,7 @@ Examples:
   gateway --broker mqtt://127.0.0.1:1883         # a real broker; run it twice to split the load
   gateway --sink-url http://127.0.0.1:9000/ingest  # POST each frame as SenML JSON
   gateway --config gateway.toml                  # settings from a file (flags and env override it);
-                                                 # kill -HUP re-reads it (--sink-timeout, --log-filter)
+                                                 # re-read on change or kill -HUP (--sink-timeout, --log-filter)
   gateway healthcheck                            # exit 0 if the gateway on GATEWAY_HTTP is ready
 
 Probes: GET /health/live, /health/ready, /health/startup, /health; metrics: GET /metrics.
@@ -49,15 +49,18 @@ struct Cli {
 }
 
 /// The command line over the environment over `--config`'s file: the
-/// parsed settings and their matches (to compare on reload).
-fn parse_layered(argv: &[OsString]) -> Result<(Cli, ArgMatches), String> {
+/// parsed settings, their matches (to compare on reload) and the file's
+/// stamp from before it was read (a change from then on reloads).
+fn parse_layered(argv: &[OsString]) -> Result<(Cli, ArgMatches, Option<FileStamp>), String> {
     // The command line and environment alone: at start-up a bad flag,
     // --help and --version end here as clap does; on reload they parsed
     // before and cannot fail.
     let first = Cli::command().get_matches_from(argv);
+    let mut file_stamp = None;
     let matches = match first.get_one::<PathBuf>("config").cloned() {
         None => first,
         Some(path) => {
+            file_stamp = stamp(&path);
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("gateway: --config {}: {e}", path.display()))?;
             let layered = layered::apply(&Cli::command(), &first, argv.to_vec(), &path, &text)
@@ -68,10 +71,11 @@ fn parse_layered(argv: &[OsString]) -> Result<(Cli, ArgMatches), String> {
         }
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| e.render().to_string())?;
-    Ok((cli, matches))
+    Ok((cli, matches, file_stamp))
 }
 
-/// On SIGHUP: reads the configuration again and applies what a running
+/// On SIGHUP, or when the `--config` file changes (looked at every
+/// second): reads the configuration again and applies what a running
 /// gateway can change (`gateway::RELOADABLE`); a bad file changes nothing.
 async fn reload_on_sighup(
     mut hangups: tokio::signal::unix::Signal,
@@ -79,33 +83,63 @@ async fn reload_on_sighup(
     log: Option<LogHandle>,
     argv: Vec<OsString>,
     mut current: ArgMatches,
+    mut seen: Option<FileStamp>,
 ) {
-    while hangups.recv().await.is_some() {
-        let (cli, matches) = match parse_layered(&argv) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                eprintln!(
-                    "gateway: reload refused, the settings stay as they were: {}",
-                    e.trim_end()
-                );
-                continue;
-            }
-        };
-        let changed = layered::changed(&Cli::command(), &current, &matches);
-        if changed.iter().any(|id| id == "log_filter") {
-            if let Some(log) = &log {
-                if let Err(e) = log.set_filter(&cli.args.log_filter) {
-                    eprintln!("gateway: reload refused: --log-filter: {e}");
+    let file = current.get_one::<PathBuf>("config").cloned();
+    let mut look = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            signal = hangups.recv() => if signal.is_none() { return },
+            _ = look.tick(), if file.is_some() => {
+                let now = file.as_deref().and_then(stamp);
+                if now == seen {
                     continue;
                 }
+                seen = now;
             }
         }
-        if let Err(e) = gateway.reload(&cli.args, &changed) {
-            eprintln!("gateway: reload refused: {e}");
-            continue;
+        match reload(&gateway, log.as_ref(), &argv, &current) {
+            Ok(matches) => current = matches,
+            Err(e) => eprintln!(
+                "gateway: reload refused, the settings stay as they were: {}",
+                e.trim_end()
+            ),
         }
-        current = matches;
     }
+}
+
+/// When a file was modified, and its length.
+type FileStamp = (Option<std::time::SystemTime>, u64);
+
+fn stamp(file: &std::path::Path) -> Option<FileStamp> {
+    std::fs::metadata(file)
+        .ok()
+        .map(|m| (m.modified().ok(), m.len()))
+}
+
+/// One reload: all or nothing (the log filter is put back if the rest is
+/// refused).
+fn reload(
+    gateway: &Reloader,
+    log: Option<&LogHandle>,
+    argv: &[OsString],
+    current: &ArgMatches,
+) -> Result<ArgMatches, String> {
+    let (cli, matches, _) = parse_layered(argv)?;
+    let changed = layered::changed(&Cli::command(), current, &matches);
+    let mut old_filter = None;
+    if let (true, Some(log)) = (changed.iter().any(|id| id == "log_filter"), log) {
+        old_filter = log.filter().ok();
+        log.set_filter(&cli.args.log_filter)
+            .map_err(|e| format!("--log-filter: {e}"))?;
+    }
+    if let Err(e) = gateway.reload(&cli.args, &changed) {
+        if let (Some(old), Some(log)) = (old_filter, log) {
+            let _ = log.set_filter(&old);
+        }
+        return Err(e);
+    }
+    Ok(matches)
 }
 
 #[derive(Subcommand)]
@@ -141,7 +175,7 @@ fn healthcheck(http: SocketAddr) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
-    let (cli, matches) = match parse_layered(&argv) {
+    let (cli, matches, config_stamp) = match parse_layered(&argv) {
         Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("{}", e.trim_end());
@@ -180,6 +214,7 @@ async fn main() -> ExitCode {
         log,
         argv,
         matches,
+        config_stamp,
     ));
     if let Err(e) = gateway.shutdown().listen_for_signals() {
         eprintln!("gateway: cannot handle Ctrl-C: {e}");
