@@ -16,7 +16,7 @@ pub mod layered;
 pub const DEFAULT_LOG_FILTER: &str =
     "warn,rumqttd=off,iot_core=error,iot_resilience=error,iot_observe::health=error";
 
-/// The flags (by id) a running gateway changes on [`Gateway::reload`]
+/// The flags (by id) a running gateway changes on [`Reloader::reload`]
 /// (SIGHUP): `sink_timeout`; the binary adds `log_filter`. Any other
 /// changed flag is reported as needing a restart.
 pub const RELOADABLE: &[&str] = &["sink_timeout", "log_filter"];
