@@ -393,10 +393,11 @@ async fn a_gateway_behind_at_the_drain_deadline_still_writes_its_summary() {
         "1s",
         "--drain",
         "500ms",
+        // Every write takes longer than the drain and the last attempt
+        // (2 s) together: the frames after the first batch cannot be
+        // stored before the gateway stops.
         "--sink-latency",
-        "1500ms",
-        // One write at a time: 20 batches of 1.5 s each cannot finish
-        // within the drain.
+        "3s",
         "--batches-in-flight",
         "1",
     ]))
