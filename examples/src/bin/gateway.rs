@@ -91,13 +91,14 @@ async fn reload_on_sighup(
         tokio::select! {
             signal = hangups.recv() => if signal.is_none() { return },
             _ = look.tick(), if file.is_some() => {
-                let now = file.as_deref().and_then(stamp);
-                if now == seen {
+                if file.as_deref().and_then(stamp) == seen {
                     continue;
                 }
-                seen = now;
             }
         }
+        // Whatever the trigger, the file as it is before this read: a
+        // SIGHUP after an edit is not followed by a second reload.
+        seen = file.as_deref().and_then(stamp);
         match reload(&gateway, log.as_ref(), &argv, &current) {
             Ok(matches) => current = matches,
             Err(e) => eprintln!(

@@ -16,8 +16,9 @@ pub mod layered;
 pub const DEFAULT_LOG_FILTER: &str =
     "warn,rumqttd=off,iot_core=error,iot_resilience=error,iot_observe::health=error";
 
-/// The flags (by id) a running gateway changes on [`Reloader::reload`]
-/// (SIGHUP): `sink_timeout`; the binary adds `log_filter`. Any other
+/// The flags (by id) a running gateway changes on a reload (SIGHUP or a
+/// changed `--config` file): `sink_timeout` by [`Reloader::reload`],
+/// `log_filter` by the binary, which owns the log handle. Any other
 /// changed flag is reported as needing a restart.
 pub const RELOADABLE: &[&str] = &["sink_timeout", "log_filter"];
 mod pipeline;
@@ -106,7 +107,7 @@ pub struct GatewayArgs {
     pub batches_in_flight: usize,
     /// PostgreSQL: how a batch travels, binary `copy` into a staging table
     /// or multi-row `insert` (docs/sinks.md, "COPY or INSERT"); COPY
-    /// stored 1.4 to 1.6 times as many frames/s at the default batch size.
+    /// stored 1.6 times as many frames/s at the default batch size.
     #[arg(long, default_value = "copy", value_parser = parse_write_mode)]
     pub pg_write: WriteMode,
     /// The log filter (`tracing` directives, e.g. `info` or

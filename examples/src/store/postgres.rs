@@ -227,7 +227,7 @@ impl PostgresStore {
         self.options.mode
     }
 
-    /// Connections made so far (1 + reconnections).
+    /// Connections opened so far (each slot once, plus reconnections).
     pub fn connects(&self) -> u64 {
         self.connects.load(Relaxed)
     }
