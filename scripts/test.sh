@@ -78,6 +78,9 @@ python3 scripts/check-msrv.py
 step "no_std without alloc: iot-core's codec and iot-duration (a duplicate panic_impl would fail this build)"
 cargo build --manifest-path nostd-check/Cargo.toml
 
+step "iot-resilience's default clock as release builds compile it (tokio without test-util)"
+cargo test --manifest-path clock-check/Cargo.toml
+
 step "cargo package (published crates)"
 # Verified: each packaged crate is built from its .crate file alone.
 cargo package --workspace --allow-dirty --exclude iot-examples --exclude iot-benches

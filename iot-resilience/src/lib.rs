@@ -14,10 +14,11 @@
 //!   `tower::buffer`) see one policy.
 //! * **Lock-free hot paths**: the closed breaker and the rate limiter are a
 //!   handful of atomic operations (the keyed variants add one short shard
-//!   lock to find a key's state); steady-state calls do not allocate. With
-//!   the `quanta` feature, `QuantaClock` reads the CPU's
-//!   time-stamp counter instead of `clock_gettime` (docs/resilience.md,
-//!   "Clocks").
+//!   lock to find a key's state); steady-state calls do not allocate. The
+//!   default clock, [`TokioClock`], follows tokio's paused time in test
+//!   builds and reads the CPU's time-stamp counter instead of
+//!   `clock_gettime` in the others (feature `quanta`, on by default;
+//!   docs/resilience.md, "Clocks").
 //! * **Tower contract**: readiness is driven before every retry attempt;
 //!   permits taken in `poll_ready` are released on drop (a rate-limit
 //!   permit only when that cannot over-admit); calling a service that was

@@ -11,10 +11,14 @@ use tokio::time::Sleep;
 
 use super::error::TimeoutError;
 use super::metrics::Shared;
+use crate::clock::Stamp;
 
 pin_project! {
     /// The future of [`Timeout`](super::Timeout). The timer lives inside
-    /// it (no allocation).
+    /// it (no allocation). The deadline is fixed when the call is made; the
+    /// timer itself is armed only when the inner future first returns
+    /// `Pending`, so a call that completes in its first poll (a cache hit,
+    /// an in-memory service) costs one clock read and no timer.
     pub struct ResponseFuture<F> {
         #[pin]
         kind: Kind<F>,
@@ -29,8 +33,11 @@ pin_project! {
         Called {
             #[pin]
             future: F,
+            // When the call was made: the deadline is `after` later.
+            start: Stamp,
+            // Armed at the first `Pending` of `future`.
             #[pin]
-            sleep: Sleep,
+            sleep: Option<Sleep>,
         },
         // `call` without readiness: resolves to `TimeoutError::NotReady`.
         NotReady,
@@ -43,7 +50,8 @@ impl<F> ResponseFuture<F> {
         Self {
             kind: Kind::Called {
                 future,
-                sleep: tokio::time::sleep(after),
+                start: Stamp::now(),
+                sleep: None,
             },
             after,
             shared,
@@ -68,14 +76,25 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let (future, sleep) = match this.kind.project() {
-            KindProj::Called { future, sleep } => (future, sleep),
+        let (future, start, mut sleep) = match this.kind.project() {
+            KindProj::Called {
+                future,
+                start,
+                sleep,
+            } => (future, start, sleep),
             KindProj::NotReady => return Poll::Ready(Err(TimeoutError::NotReady)),
         };
         // The inner future first: a response ready at the deadline wins.
         if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(out.map_err(TimeoutError::Inner));
         }
+        if sleep.is_none() {
+            let deadline = start.instant_after(*this.after);
+            sleep.set(Some(tokio::time::sleep_until(deadline)));
+        }
+        let Some(sleep) = sleep.as_pin_mut() else {
+            unreachable!("armed above")
+        };
         match sleep.poll(cx) {
             Poll::Ready(()) => {
                 this.shared.elapsed(*this.after);

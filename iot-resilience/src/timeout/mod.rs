@@ -2,8 +2,8 @@
 //!
 //! # Semantics
 //!
-//! [`Timeout`] starts a timer in `call` and races it against the inner
-//! response future; if the timer wins, the inner future is dropped
+//! [`Timeout`] fixes the call's deadline in `call` and races a timer for it
+//! against the inner response future; if the timer wins, the inner future is dropped
 //! (cancelling the call) and the result is [`TimeoutError::Elapsed`]
 //! carrying the timeout that applied. A response ready at the same poll as
 //! the deadline wins. Unlike `tower::timeout::Timeout`, the inner error
@@ -21,8 +21,11 @@
 //! panic there (tower's `ConcurrencyLimit` does).
 //!
 //! The timer is tokio's (`tokio::time::Sleep`, stored inline in the
-//! response future, no allocation), so paused test time applies and calls
-//! must run inside a tokio runtime. A per-request timeout can be chosen
+//! response future, no allocation), so paused test time applies and the
+//! response future must be polled inside a tokio runtime. It is armed at
+//! the first poll that finds the inner future not done, for the deadline
+//! fixed in `call` (read from [`TokioClock`](crate::TokioClock)): a call
+//! answered at its first poll costs one clock read and no timer. A per-request timeout can be chosen
 //! with [`TimeoutLayer::with_per_request`].
 //!
 //! # Metrics
