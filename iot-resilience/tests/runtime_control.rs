@@ -8,13 +8,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::future::{Ready, ready};
+use iot_resilience::ManualClock;
 use iot_resilience::backoff::BackoffConfig;
 use iot_resilience::bulkhead::{BulkheadConfig, BulkheadError, BulkheadLayer};
 use iot_resilience::circuit_breaker::{
     CircuitBreakerConfig, CircuitBreakerError, CircuitBreakerHandle, CircuitBreakerLayer,
-    SlidingWindow, State,
+    KeyedCircuitBreaker, KeyedCircuitBreakerConfig, SlidingWindow, State,
 };
-use iot_resilience::rate_limit::{RateLimitConfig, RateLimitError, RateLimitLayer, RateLimiter};
+use iot_resilience::rate_limit::{
+    KeyedRateLimitConfig, KeyedRateLimiter, RateLimitConfig, RateLimitError, RateLimitLayer,
+    RateLimiter,
+};
 use iot_resilience::retry::{GiveUpReason, RetryBudgetConfig, RetryConfig, RetryLayer};
 use iot_resilience::timeout::{TimeoutConfig, TimeoutError, TimeoutLayer};
 use tokio::time::Instant;
@@ -580,4 +584,171 @@ async fn timeout_change_applies_to_new_calls() {
         "timeout.name"
     );
     assert_eq!(handle.config().timeout, Duration::from_secs(1));
+}
+
+fn keyed_config() -> KeyedRateLimitConfig {
+    KeyedRateLimitConfig::per(10, Duration::from_secs(1))
+        .burst(5)
+        .capacity(1_000)
+        .name("keyed")
+}
+
+/// Four threads check 16 keys while a fifth switches the burst between 5
+/// and 10; the clock stands still, so no permit replenishes. Every check
+/// is admitted or refused (none lost), no key admits more than the larger
+/// burst, and at the end, under burst 10, each key has exactly
+/// `10 - admitted` left: the permits taken under either quota all stayed
+/// in use (state kept, none counted twice).
+#[test]
+fn keyed_limiter_update_under_load_keeps_every_keys_state() {
+    let clock = ManualClock::new();
+    let limiter: KeyedRateLimiter<u32, _> =
+        KeyedRateLimiter::with_clock(keyed_config(), clock).unwrap();
+    let admitted: Arc<Vec<AtomicU64>> = Arc::new((0..16).map(|_| AtomicU64::new(0)).collect());
+    let refused = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let updater = {
+        let (limiter, stop) = (limiter.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut updates = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let burst = if updates % 2 == 0 { 10 } else { 5 };
+                limiter.update(keyed_config().burst(burst)).unwrap();
+                updates += 1;
+            }
+            updates
+        })
+    };
+    let checkers: Vec<_> = (0..4u32)
+        .map(|t| {
+            let (limiter, admitted, refused) = (limiter.clone(), admitted.clone(), refused.clone());
+            std::thread::spawn(move || {
+                for i in 0..5_000u32 {
+                    let key = (i * 7 + t) % 16;
+                    match limiter.check(&key, 1) {
+                        Ok(()) => admitted[key as usize].fetch_add(1, Ordering::Relaxed),
+                        Err(_) => refused.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+    for checker in checkers {
+        checker.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let updates = updater.join().unwrap();
+    assert!(updates > 2, "the quota changed {updates} times");
+    limiter.update(keyed_config().burst(10)).unwrap();
+    let total: u64 = admitted.iter().map(|a| a.load(Ordering::Relaxed)).sum();
+    assert_eq!(total + refused.load(Ordering::Relaxed), 4 * 5_000);
+    for (key, taken) in admitted.iter().enumerate() {
+        let taken = taken.load(Ordering::Relaxed);
+        assert!((5..=10).contains(&taken), "key {key} admitted {taken}");
+        assert_eq!(
+            u64::from(limiter.available(&(key as u32))),
+            10 - taken,
+            "key {key}"
+        );
+    }
+}
+
+/// A new rate carries each key's permits in use over (as time to
+/// replenish at the new rate); unknown keys start full under the new burst.
+#[test]
+fn keyed_limiter_rate_change_replenishes_at_the_new_rate() {
+    let clock = ManualClock::new();
+    let limiter = KeyedRateLimiter::with_clock(keyed_config(), clock.clone()).unwrap();
+    for _ in 0..3 {
+        limiter.check(&"a", 1).unwrap();
+    }
+    limiter
+        .update(keyed_config().rate(20, Duration::from_secs(1)))
+        .unwrap();
+    assert_eq!(limiter.available(&"a"), 2, "3 of 5 still in use");
+    assert_eq!(limiter.interval(), 50 * MS);
+    clock.advance(50 * MS);
+    assert_eq!(
+        limiter.available(&"a"),
+        3,
+        "one permit back after one new interval"
+    );
+    assert_eq!(limiter.available(&"b"), 5);
+    assert_eq!(limiter.config().permits, 20);
+}
+
+#[test]
+fn keyed_limiter_refuses_invalid_and_immutable_changes() {
+    let limiter: KeyedRateLimiter<u32> = KeyedRateLimiter::new(keyed_config()).unwrap();
+    let e = limiter.update(keyed_config().burst(0)).unwrap_err();
+    assert_eq!(e.field, "keyed_rate_limit.burst");
+    let e = limiter.update(keyed_config().name("other")).unwrap_err();
+    assert_eq!(e.field, "keyed_rate_limit.name");
+    let e = limiter.update(keyed_config().capacity(10)).unwrap_err();
+    assert_eq!(e.field, "keyed_rate_limit.capacity");
+    assert_eq!(limiter.burst(), 5);
+    assert_eq!(limiter.config().capacity, 1_000);
+}
+
+fn keyed_breaker_config(threshold: f32) -> KeyedCircuitBreakerConfig {
+    KeyedCircuitBreakerConfig::new(
+        CircuitBreakerConfig::default()
+            .name("per_key")
+            .sliding_window(SlidingWindow::count(10))
+            .minimum_number_of_calls(4)
+            .failure_rate_threshold(threshold),
+    )
+    .capacity(100)
+}
+
+/// A key's window survives the update and is judged by the new threshold;
+/// a key first seen after the update gets it too.
+#[test]
+fn keyed_breaker_update_keeps_each_keys_window() {
+    let breakers: KeyedCircuitBreaker<&str> =
+        KeyedCircuitBreaker::new(keyed_breaker_config(50.0)).unwrap();
+    let a = breakers.get(&"a");
+    a.try_acquire().unwrap().failure();
+    a.try_acquire().unwrap().success();
+    a.try_acquire().unwrap().success();
+    breakers.update(keyed_breaker_config(25.0)).unwrap();
+    assert_eq!(breakers.config().breaker.failure_rate_threshold, 25.0);
+    // The fourth call: 1 failure in 4 is 25%, which opens under the new
+    // threshold (not under the old one, nor with the window reset).
+    a.try_acquire().unwrap().success();
+    assert_eq!(a.state(), State::Open);
+    let b = breakers.get(&"b");
+    b.try_acquire().unwrap().failure();
+    for _ in 0..3 {
+        b.try_acquire().unwrap().success();
+    }
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn keyed_breaker_refuses_invalid_and_immutable_changes() {
+    let breakers: KeyedCircuitBreaker<u32> =
+        KeyedCircuitBreaker::new(keyed_breaker_config(50.0)).unwrap();
+    breakers.get(&1);
+    let e = breakers.update(keyed_breaker_config(0.0)).unwrap_err();
+    assert_eq!(e.field, "circuit_breaker.failure_rate_threshold");
+    let e = breakers
+        .update(keyed_breaker_config(50.0).capacity(1_000))
+        .unwrap_err();
+    assert_eq!(e.field, "keyed_circuit_breaker.capacity");
+    let mut other_window = keyed_breaker_config(50.0);
+    other_window.breaker = other_window
+        .breaker
+        .sliding_window(SlidingWindow::count(20));
+    let e = breakers.update(other_window).unwrap_err();
+    assert_eq!(e.field, "circuit_breaker.sliding_window");
+    let mut renamed = keyed_breaker_config(50.0);
+    renamed.breaker = renamed.breaker.name("other");
+    let e = breakers.update(renamed).unwrap_err();
+    assert_eq!(e.field, "circuit_breaker.name");
+    assert_eq!(breakers.config().breaker.failure_rate_threshold, 50.0);
+    assert_eq!(
+        breakers.peek(&1).unwrap().config().failure_rate_threshold,
+        50.0
+    );
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::config::KeyedRateLimitConfig;
-use super::gcra::Gcra;
+use super::gcra::{Gcra, GcraCell};
 use super::limiter::{CheckError, NotUntil};
 use super::metrics::{DecisionMetrics, KeyMetrics};
 use crate::clock::Epoch;
@@ -61,7 +61,12 @@ struct Inner<K, C> {
     shards: Box<[Mutex<Shard<K>>]>,
     hasher: RandomState,
     per_shard: usize,
-    gcra: Gcra,
+    /// The quota in effect, for reads outside the shard locks (`burst`,
+    /// `interval`). Each shard keeps its own copy, which the keys' TATs
+    /// in it follow: see [`KeyedRateLimiter::update`].
+    gcra: GcraCell,
+    /// The settings in effect; also serialises updates.
+    config: Mutex<KeyedRateLimitConfig>,
     epoch: Epoch,
     clock: C,
     name: Cow<'static, str>,
@@ -72,6 +77,9 @@ struct Inner<K, C> {
 }
 
 struct Shard<K> {
+    /// The quota this shard's TATs are kept under (changed, and the TATs
+    /// carried over to it, under the shard's lock).
+    gcra: Gcra,
     map: HashMap<K, Entry>,
     /// Logical clock for LRU order: unique per access, so a batch eviction
     /// removes exactly the number of keys it picks even when the wall clock
@@ -121,9 +129,11 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
         // Largest power of two not above `wanted`.
         let shards = 1usize << (usize::BITS - 1 - wanted.leading_zeros());
         let per_shard = config.capacity / shards;
+        let gcra = Gcra::new(config.permits, config.period, config.effective_burst());
         let shards = (0..shards)
             .map(|_| {
                 Mutex::new(Shard {
+                    gcra,
                     map: HashMap::new(),
                     tick: 0,
                     scratch: Vec::new(),
@@ -136,7 +146,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
                 shards,
                 hasher: RandomState::new(),
                 per_shard,
-                gcra: Gcra::new(config.permits, config.period, config.effective_burst()),
+                gcra: GcraCell::new(gcra),
                 epoch,
                 clock,
                 name: config.name.clone(),
@@ -144,6 +154,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
                 busy_evictions: AtomicU64::new(0),
                 decisions: DecisionMetrics::new(&config.name),
                 keys: KeyMetrics::new(&config.name),
+                config: Mutex::new(config),
             }),
         }
     }
@@ -167,18 +178,19 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
         if cost == 0 {
             return Ok(());
         }
-        if cost > inner.gcra.burst() {
+        let mut shard = self.shard(key);
+        let gcra = shard.gcra;
+        if cost > gcra.burst() {
             return Err(CheckError::InsufficientCapacity {
                 cost,
-                burst: inner.gcra.burst(),
+                burst: gcra.burst(),
             });
         }
-        let mut shard = self.shard(key);
         shard.tick += 1;
         let tick = shard.tick;
         if let Some(entry) = shard.map.get_mut(key) {
             entry.touched = tick;
-            return match inner.gcra.test(entry.tat, now, cost, 0) {
+            return match gcra.test(entry.tat, now, cost, 0) {
                 Ok(tat) => {
                     entry.tat = tat;
                     Ok(())
@@ -187,8 +199,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
             };
         }
         // An unknown key is a full bucket; cost <= burst always conforms.
-        let tat = inner
-            .gcra
+        let tat = gcra
             .test(0, now, cost, 0)
             .map_err(|at| self.not_until(at, now))?;
         // Make room and insert under one lock, so the shard never exceeds
@@ -209,8 +220,9 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
     pub fn available(&self, key: &K) -> u32 {
         let inner = &*self.inner;
         let now = inner.clock.nanos_since(&inner.epoch);
-        let tat = self.shard(key).map.get(key).map_or(0, |e| e.tat);
-        inner.gcra.available(tat, now)
+        let shard = self.shard(key);
+        let tat = shard.map.get(key).map_or(0, |e| e.tat);
+        shard.gcra.available(tat, now)
     }
 
     /// Drops every idle key (bucket full again); returns how many. Never
@@ -228,6 +240,70 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
         }
         self.record_evictions(purged, 0);
         purged
+    }
+
+    /// Changes every key's quota while the limiter runs, for every clone,
+    /// layer and service sharing it.
+    ///
+    /// `config` is validated as [`KeyedRateLimitConfig::validate`] does;
+    /// an invalid one returns that [`ConfigError`] and changes nothing, and
+    /// so does a different `name` (it labels the metrics) or `capacity` (it
+    /// sized the shards).
+    ///
+    /// As [`RateLimiter::update`](super::RateLimiter::update) does for its
+    /// one key, each key keeps the permits it has in use (they replenish at
+    /// the new rate; a smaller burst may leave none available until they
+    /// do), and a full bucket stays full, up to the new burst. Shards are
+    /// updated one after another, each under its lock: a check sees its
+    /// key's state and quota both before or both after the change. The
+    /// update costs a pass over the keys held (a few milliseconds for the
+    /// default capacity of 10,000).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iot_resilience::ManualClock;
+    /// use iot_resilience::rate_limit::{KeyedRateLimitConfig, KeyedRateLimiter};
+    ///
+    /// let config = KeyedRateLimitConfig::per(10, Duration::from_secs(1)).burst(5);
+    /// let limiter = KeyedRateLimiter::with_clock(config.clone(), ManualClock::new()).unwrap();
+    /// for _ in 0..3 {
+    ///     limiter.check(&"meter-1", 1).unwrap();
+    /// }
+    /// limiter.update(config.clone().burst(10)).unwrap();
+    /// assert_eq!(limiter.available(&"meter-1"), 7); // 3 still in use
+    /// assert_eq!(limiter.available(&"meter-2"), 10);
+    ///
+    /// let bad = limiter.update(config.capacity(5)).unwrap_err();
+    /// assert_eq!(bad.field, "keyed_rate_limit.capacity");
+    /// assert_eq!(limiter.burst(), 10);
+    /// ```
+    pub fn update(&self, config: KeyedRateLimitConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        let inner = &*self.inner;
+        let mut current = inner.config.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::config::check_name_unchanged("keyed_rate_limit", &current.name, &config.name)?;
+        if config.capacity != current.capacity {
+            return Err(ConfigError::new(
+                "keyed_rate_limit.capacity",
+                format!(
+                    "cannot change from {} to {} at run time (it sized the limiter's shards); make a new limiter",
+                    current.capacity, config.capacity
+                ),
+            ));
+        }
+        let new = Gcra::new(config.permits, config.period, config.effective_burst());
+        inner.gcra.store(new);
+        for shard in inner.shards.iter() {
+            let mut shard = lock(shard);
+            let old = shard.gcra;
+            let now = inner.clock.nanos_since(&inner.epoch);
+            for entry in shard.map.values_mut() {
+                entry.tat = new.rescale(&old, entry.tat, now);
+            }
+            shard.gcra = new;
+        }
+        *current = config;
+        Ok(())
     }
 }
 
@@ -258,17 +334,27 @@ impl<K, C> KeyedRateLimiter<K, C> {
 
     /// The most permits available at once per key.
     pub fn burst(&self) -> u32 {
-        self.inner.gcra.burst()
+        self.inner.gcra.load().burst()
     }
 
     /// The time to replenish one permit.
     pub fn interval(&self) -> Duration {
-        self.inner.gcra.interval()
+        self.inner.gcra.load().interval()
     }
 
     /// The configured name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// The settings in effect: the configuration the limiter was made
+    /// with, or the last one applied by [`update`](Self::update).
+    pub fn config(&self) -> KeyedRateLimitConfig {
+        self.inner
+            .config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn metrics(&self) -> &DecisionMetrics {
@@ -355,7 +441,7 @@ impl<K, C> fmt::Debug for KeyedRateLimiter<K, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedRateLimiter")
             .field("name", &self.inner.name)
-            .field("gcra", &self.inner.gcra)
+            .field("gcra", &self.inner.gcra.load())
             .field("capacity", &self.capacity())
             .field("len", &self.len())
             .finish_non_exhaustive()

@@ -150,6 +150,14 @@ impl<K, X, W, C> KeyedRateLimitLayer<K, X, W, C> {
     pub fn limiter(&self) -> &KeyedRateLimiter<K, C> {
         &self.limiter
     }
+
+    /// A handle to read and change every key's quota for every service
+    /// this layer made or will make, while they run: the shared keyed
+    /// limiter itself (see [`KeyedRateLimiter::config`] and
+    /// [`KeyedRateLimiter::update`]).
+    pub fn handle(&self) -> KeyedRateLimiter<K, C> {
+        self.limiter.clone()
+    }
 }
 
 impl<S, K, X: Clone, W: Clone, C> Layer<S> for KeyedRateLimitLayer<K, X, W, C> {

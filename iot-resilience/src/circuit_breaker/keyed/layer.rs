@@ -112,6 +112,14 @@ impl<K, F, C> KeyedCircuitBreakerLayer<K, F, C> {
     pub fn breakers(&self) -> &KeyedCircuitBreaker<K> {
         &self.breakers
     }
+
+    /// A handle to read and change the settings of every key's breaker
+    /// for every service this layer made or will make, while they run: the
+    /// shared breakers themselves (see [`KeyedCircuitBreaker::config`] and
+    /// [`KeyedCircuitBreaker::update`]).
+    pub fn handle(&self) -> KeyedCircuitBreaker<K> {
+        self.breakers.clone()
+    }
 }
 
 impl<S, K, F: Clone, C: Clone> Layer<S> for KeyedCircuitBreakerLayer<K, F, C> {

@@ -8,10 +8,12 @@ pub use config::{DEFAULT_KEYED_MAX_MEMORY, KEY_OVERHEAD_BYTES, KeyedCircuitBreak
 pub use layer::KeyedCircuitBreakerLayer;
 pub use service::KeyedCircuitBreakerService;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::CircuitBreakerHandle;
@@ -40,12 +42,20 @@ struct Shard<K> {
 }
 
 struct Shared<K> {
-    config: KeyedCircuitBreakerConfig,
+    /// The settings in effect: read when a key's breaker is made (under
+    /// its shard's lock; this lock is taken last, and never held while
+    /// taking another).
+    config: Mutex<KeyedCircuitBreakerConfig>,
+    /// Serialises [`KeyedCircuitBreaker::update`]s (taken before the shard
+    /// locks).
+    updating: Mutex<()>,
+    /// The breakers' `name`, which cannot change: for logs.
+    name: Cow<'static, str>,
     clock: Arc<dyn Clock>,
     epoch: Epoch,
     hasher: RandomState,
     shard_capacity: usize,
-    idle_nanos: u64,
+    idle_nanos: AtomicU64,
     shards: Box<[Mutex<Shard<K>>]>,
     metrics: Arc<Metrics>,
     keyed_metrics: KeyedMetrics,
@@ -98,8 +108,11 @@ impl<K> Clone for KeyedCircuitBreaker<K> {
 impl<K> fmt::Debug for KeyedCircuitBreaker<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedCircuitBreaker")
-            .field("name", &self.shared.config.breaker.name)
-            .field("capacity", &self.shared.config.capacity)
+            .field("name", &self.shared.name)
+            .field(
+                "capacity",
+                &(self.shared.shard_capacity * self.shared.shards.len()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -145,7 +158,7 @@ where
                 clock,
                 hasher: RandomState::new(),
                 shard_capacity: (config.capacity / shards).max(1),
-                idle_nanos: u64::try_from(config.idle_timeout.as_nanos()).unwrap_or(u64::MAX),
+                idle_nanos: AtomicU64::new(nanos(config.idle_timeout)),
                 shards: (0..shards)
                     .map(|_| {
                         Mutex::new(Shard {
@@ -156,14 +169,73 @@ where
                     .collect(),
                 metrics,
                 keyed_metrics: KeyedMetrics::new(&config.breaker.name),
-                config,
+                name: config.breaker.name.clone(),
+                updating: Mutex::new(()),
+                config: Mutex::new(config),
             }),
         }
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &KeyedCircuitBreakerConfig {
-        &self.shared.config
+    /// The settings in effect: the configuration the breakers were made
+    /// with, or the last one applied by [`update`](Self::update).
+    pub fn config(&self) -> KeyedCircuitBreakerConfig {
+        lock(&self.shared.config).clone()
+    }
+
+    /// Changes the settings of every key's breaker while they run, and of
+    /// those made from now on.
+    ///
+    /// `config` is validated as [`KeyedCircuitBreakerConfig::validate`]
+    /// does; an invalid one returns that [`ConfigError`] and changes
+    /// nothing, and so does a change of what sized or labels the breakers:
+    /// `capacity`, the breaker's `name` or its `sliding_window`. Each
+    /// breaker keeps its state and window, as
+    /// [`CircuitBreakerHandle::update`] describes; `idle_timeout` applies
+    /// to the next eviction and `max_memory` is only checked. The keys are
+    /// updated shard by shard, each under its lock: a breaker made
+    /// meanwhile already has the new settings.
+    pub fn update(&self, config: KeyedCircuitBreakerConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        let s = &*self.shared;
+        let _updating = lock(&s.updating);
+        {
+            let current = lock(&s.config);
+            crate::config::check_name_unchanged(
+                "circuit_breaker",
+                &current.breaker.name,
+                &config.breaker.name,
+            )?;
+            if config.capacity != current.capacity {
+                return Err(ConfigError::new(
+                    "keyed_circuit_breaker.capacity",
+                    format!(
+                        "cannot change from {} to {} at run time (it sized the shards); make a new keyed breaker",
+                        current.capacity, config.capacity
+                    ),
+                ));
+            }
+            if config.breaker.sliding_window != current.breaker.sliding_window {
+                return Err(ConfigError::new(
+                    "circuit_breaker.sliding_window",
+                    format!(
+                        "cannot change from {} to {} at run time (each key's window holds its recorded calls); make a new keyed breaker",
+                        current.breaker.sliding_window, config.breaker.sliding_window
+                    ),
+                ));
+            }
+        }
+        // From here on nothing can fail: the per-key updates check what
+        // was just checked.
+        *lock(&s.config) = config.clone();
+        s.idle_nanos
+            .store(nanos(config.idle_timeout), Ordering::Relaxed);
+        for shard in s.shards.iter() {
+            let shard = lock(shard);
+            for entry in shard.map.values() {
+                entry.handle.update(config.breaker.clone())?;
+            }
+        }
+        Ok(())
     }
 
     /// Most breakers held at once (the configured capacity, rounded down to
@@ -175,7 +247,7 @@ where
     fn shard(&self, key: &K) -> MutexGuard<'_, Shard<K>> {
         let shards = &self.shared.shards;
         let i = (self.shared.hasher.hash_one(key) % shards.len() as u64) as usize;
-        shards[i].lock().unwrap_or_else(|e| e.into_inner())
+        lock(&shards[i])
     }
 
     fn now(&self) -> u64 {
@@ -217,8 +289,9 @@ where
             self.make_room(shard, now);
         }
         let s = &self.shared;
+        let breaker = lock(&s.config).breaker.clone();
         let handle = CircuitBreakerHandle::from_parts(
-            s.config.breaker.clone(),
+            breaker,
             Arc::clone(&s.clock),
             Arc::clone(&s.metrics),
             Some(format!("{key:?}").into_boxed_str()),
@@ -254,7 +327,7 @@ where
         }
         self.shared.keyed_metrics.removed(idle + evicted);
         tracing::debug!(
-            name = %self.shared.config.breaker.name,
+            name = %self.shared.name,
             idle,
             lru = evicted,
             "evicted per-key circuit breakers"
@@ -262,7 +335,7 @@ where
     }
 
     fn evict_idle_in(&self, shard: &mut Shard<K>, now: u64) -> usize {
-        let idle = self.shared.idle_nanos;
+        let idle = self.shared.idle_nanos.load(Ordering::Relaxed);
         let before = shard.map.len();
         shard
             .map
@@ -280,7 +353,7 @@ where
         let now = self.now();
         let mut total = 0;
         for shard in self.shared.shards.iter() {
-            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let mut shard = lock(shard);
             total += self.evict_idle_in(&mut shard, now);
         }
         self.shared.keyed_metrics.removed(total);
@@ -331,4 +404,14 @@ where
 /// ones, least recently used first.
 fn rank(e: &Entry) -> (bool, u64) {
     (!e.handle.state().admits_all(), e.seq)
+}
+
+/// Locks `mutex`, going on after a panic elsewhere: nothing it guards is
+/// left half-updated in a way that matters more than availability.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
