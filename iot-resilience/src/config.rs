@@ -26,14 +26,29 @@ impl ConfigError {
 /// The check every `update` of a running layer makes on `name`: it labels
 /// metrics registered when the layer was made, so it cannot change.
 pub(crate) fn check_name_unchanged(layer: &str, old: &str, new: &str) -> Result<(), ConfigError> {
+    check_unchanged(
+        &format!("{layer}.name"),
+        &old,
+        &new,
+        "it labels the metrics registered when the layer was made",
+    )
+}
+
+/// The check an `update` makes on a setting that cannot change at run
+/// time: a `ConfigError` naming `field`, both values (as `Debug`) and
+/// `why`, when `new` differs from `old`.
+pub(crate) fn check_unchanged<T: PartialEq + std::fmt::Debug>(
+    field: &str,
+    old: &T,
+    new: &T,
+    why: &str,
+) -> Result<(), ConfigError> {
     if old == new {
         Ok(())
     } else {
         Err(ConfigError::new(
-            format!("{layer}.name"),
-            format!(
-                "cannot change from {old:?} to {new:?} at run time (it labels the metrics registered when the layer was made)"
-            ),
+            field.to_owned(),
+            format!("cannot change from {old:?} to {new:?} at run time ({why})"),
         ))
     }
 }

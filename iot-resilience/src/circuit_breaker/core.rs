@@ -217,15 +217,12 @@ impl Core {
         config.validate()?;
         let mut locked = self.lock();
         crate::config::check_name_unchanged("circuit_breaker", &locked.config.name, &config.name)?;
-        if config.sliding_window != locked.config.sliding_window {
-            return Err(super::config::err(
-                "sliding_window",
-                format!(
-                    "cannot change from {} to {} at run time (the window holds the recorded calls); make a new breaker",
-                    locked.config.sliding_window, config.sliding_window
-                ),
-            ));
-        }
+        crate::config::check_unchanged(
+            "circuit_breaker.sliding_window",
+            &locked.config.sliding_window,
+            &config.sliding_window,
+            "the window holds the recorded calls; make a new breaker",
+        )?;
         self.failure_ppm
             .store(ppm(config.failure_rate_threshold), Ordering::Relaxed);
         self.slow_ppm

@@ -282,15 +282,12 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
         let inner = &*self.inner;
         let mut current = inner.config.lock().unwrap_or_else(PoisonError::into_inner);
         crate::config::check_name_unchanged("keyed_rate_limit", &current.name, &config.name)?;
-        if config.capacity != current.capacity {
-            return Err(ConfigError::new(
-                "keyed_rate_limit.capacity",
-                format!(
-                    "cannot change from {} to {} at run time (it sized the limiter's shards); make a new limiter",
-                    current.capacity, config.capacity
-                ),
-            ));
-        }
+        crate::config::check_unchanged(
+            "keyed_rate_limit.capacity",
+            &current.capacity,
+            &config.capacity,
+            "it sized the limiter's shards; make a new limiter",
+        )?;
         let new = Gcra::new(config.permits, config.period, config.effective_burst());
         inner.gcra.store(new);
         for shard in inner.shards.iter() {

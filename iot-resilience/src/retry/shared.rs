@@ -73,15 +73,12 @@ impl Settings {
         config.validate()?;
         let mut current = self.config.write().unwrap_or_else(PoisonError::into_inner);
         crate::config::check_name_unchanged("retry", &current.name, &config.name)?;
-        if config.budget != current.budget {
-            return Err(ConfigError::new(
-                "retry.budget",
-                format!(
-                    "cannot change from {:?} to {:?} at run time (the budget's balance would be lost); share a new RetryBudget through RetryLayer::with_budget instead",
-                    current.budget, config.budget
-                ),
-            ));
-        }
+        crate::config::check_unchanged(
+            "retry.budget",
+            &current.budget,
+            &config.budget,
+            "the budget's balance would be lost; share a new RetryBudget through RetryLayer::with_budget instead",
+        )?;
         self.max_attempts
             .store(config.max_attempts, Ordering::Relaxed);
         self.deadline

@@ -205,24 +205,18 @@ where
                 &current.breaker.name,
                 &config.breaker.name,
             )?;
-            if config.capacity != current.capacity {
-                return Err(ConfigError::new(
-                    "keyed_circuit_breaker.capacity",
-                    format!(
-                        "cannot change from {} to {} at run time (it sized the shards); make a new keyed breaker",
-                        current.capacity, config.capacity
-                    ),
-                ));
-            }
-            if config.breaker.sliding_window != current.breaker.sliding_window {
-                return Err(ConfigError::new(
-                    "circuit_breaker.sliding_window",
-                    format!(
-                        "cannot change from {} to {} at run time (each key's window holds its recorded calls); make a new keyed breaker",
-                        current.breaker.sliding_window, config.breaker.sliding_window
-                    ),
-                ));
-            }
+            crate::config::check_unchanged(
+                "keyed_circuit_breaker.capacity",
+                &current.capacity,
+                &config.capacity,
+                "it sized the shards; make a new keyed breaker",
+            )?;
+            crate::config::check_unchanged(
+                "circuit_breaker.sliding_window",
+                &current.breaker.sliding_window,
+                &config.breaker.sliding_window,
+                "each key's window holds its recorded calls; make a new keyed breaker",
+            )?;
         }
         // From here on nothing can fail: the per-key updates check what
         // was just checked.
