@@ -140,6 +140,11 @@ impl<P, B: MakeBackoff, H, C> Shared<P, B, H, C> {
 
     /// Classifies the outcome of an attempt. `can_resend` is false when no
     /// copy of the request is left (only with `max_attempts == 1`).
+    ///
+    /// Inlined for the common case, a first attempt that is accepted: its
+    /// result then stays in registers (returned through memory from an
+    /// out-of-line call, it cost a store-forwarding stall per call).
+    #[inline]
     pub(crate) fn after_attempt<Res, E>(
         &self,
         progress: &mut Progress<B::Backoff>,
@@ -151,8 +156,32 @@ impl<P, B: MakeBackoff, H, C> Shared<P, B, H, C> {
         H: ResponseHint<Res>,
         C: ErrorHint<E>,
     {
+        let retry = self.predicate.should_retry(&result);
+        match result {
+            Ok(response) if !retry && progress.attempts == 1 => {
+                self.metrics.call(Outcome::Success);
+                Step::Done(Ok(response))
+            }
+            result => self.classify(progress, can_resend, result, retry),
+        }
+    }
+
+    /// [`after_attempt`](Self::after_attempt) past its common case;
+    /// `retry` is the predicate's verdict on `result`.
+    #[inline(never)]
+    fn classify<Res, E>(
+        &self,
+        progress: &mut Progress<B::Backoff>,
+        can_resend: bool,
+        result: Result<Res, E>,
+        retry: bool,
+    ) -> Step<Result<Res, RetryError<E>>, Result<Res, E>>
+    where
+        H: ResponseHint<Res>,
+        C: ErrorHint<E>,
+    {
         let attempts = progress.attempts;
-        if !self.predicate.should_retry(&result) {
+        if !retry {
             return match result {
                 Ok(response) => {
                     let outcome = if attempts == 1 {
