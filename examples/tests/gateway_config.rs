@@ -215,3 +215,34 @@ fn a_changed_file_is_reloaded_without_a_signal() {
     let (json, _) = gw.finish(&summary);
     assert!(json["stored"].as_u64().unwrap() > 0, "{json}");
 }
+
+/// `--device-limit` changes while running: at 0.1 frames/s per device
+/// almost every frame is rate limited; after the reload to 100/s the
+/// frames are stored (each device kept the permits it had used).
+#[test]
+fn a_reload_changes_the_per_device_limit() {
+    let dir = temp_dir("device-limit");
+    let summary = dir.join("summary.json");
+    let file = dir.join("gateway.toml");
+    let settings = |limit: &str| {
+        format!(
+            "sink = \"memory\"\ndevices = 2\nrate = 5\nnoisy_devices = 0\n\
+             device_limit = {limit}\nduration = \"7s\"\nprogress = \"plain\"\n\
+             summary_json = {:?}\n",
+            summary.display()
+        )
+    };
+    std::fs::write(&file, settings("0.1")).unwrap();
+    let mut gw = Running::start(&file);
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::write(&file, settings("100")).unwrap();
+    gw.hup();
+    gw.wait_for("config reloaded: device_limit changed");
+    let (json, _) = gw.finish(&summary);
+    // Before the reload: at most a burst of 1 and 0.1/s per device, so
+    // the rest of 2 devices x 5/s was refused. After it, about 5 s at
+    // 10 frames/s is stored: far above the 4 or so the old limit allows
+    // over the whole run.
+    assert!(json["rate_limited"].as_u64().unwrap() >= 5, "{json}");
+    assert!(json["stored"].as_u64().unwrap() >= 20, "{json}");
+}

@@ -36,12 +36,13 @@ use iot_core::mqtt::{
 use iot_resilience::backoff::BackoffConfig;
 use iot_resilience::circuit_breaker::{CircuitBreakerError, CircuitBreakerLayer};
 use iot_resilience::retry::{RetryConfig, RetryError, RetryLayer};
-use iot_resilience::timeout::{TimeoutConfig, TimeoutError, TimeoutHandle, TimeoutLayer};
+use iot_resilience::timeout::{TimeoutConfig, TimeoutError, TimeoutLayer};
 use tokio::sync::watch;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 use super::console::Console;
 use super::pipeline::{Shared, heartbeat, intern, sent_at_us};
+use super::reloadable::{DeviceLimit, Handles};
 use crate::sink::Faults;
 use crate::store::{Batch, Store, StoreError, WriteReport};
 use crate::util::now_us;
@@ -53,8 +54,9 @@ pub struct DurableConfig {
     pub batch_frames: usize,
     /// ...or its oldest frame waited this long.
     pub batch_age: Duration,
-    /// Frames per second of device time each device may send.
-    pub device_quota: f64,
+    /// Frames per second of device time each device may send (a reload
+    /// of `--device-limit` changes it while the path runs).
+    pub device_quota: Arc<AtomicU64>,
     /// Batches written at once at most (at least 1).
     pub batches_in_flight: usize,
     /// Timeout of one write.
@@ -128,7 +130,8 @@ pub async fn prime_aliases(mut mqtt: MqttConfig, limit: Duration) -> Result<Prim
 }
 
 /// Consumes `consumer` into `store` until `stop`; returns the consumer
-/// (when the task ends) and the write timeout's handle (changed on reload).
+/// (when the task ends) and the handles a reload changes (the write
+/// timeout, the per-device quota).
 pub fn spawn(
     consumer: Consumer,
     store: Arc<dyn Store>,
@@ -137,7 +140,8 @@ pub fn spawn(
     counters: Arc<StoreCounters>,
     console: Arc<Console>,
     stop: watch::Receiver<bool>,
-) -> Result<(tokio::task::JoinHandle<Consumer>, TimeoutHandle), String> {
+) -> Result<(tokio::task::JoinHandle<Consumer>, Handles), String> {
+    let device_limit = DeviceLimit::Quota(config.device_quota.clone());
     let retry = RetryLayer::new(
         RetryConfig::default()
             .name("store")
@@ -173,7 +177,13 @@ pub fn spawn(
         .layer(timeout)
         .service(write);
     let task = tokio::spawn(run(consumer, svc, config, shared, counters, console, stop));
-    Ok((task, timeout_handle))
+    Ok((
+        task,
+        Handles {
+            sink_timeout: timeout_handle,
+            device_limit,
+        },
+    ))
 }
 
 /// Frames waiting for their batch's commit.
@@ -201,7 +211,7 @@ where
     S::Future: Send + 'static,
 {
     let c = &shared.counters;
-    let mut quota = DeviceQuota::new(config.device_quota);
+    let mut quota = DeviceQuota::new(config.device_quota.clone());
     let mut interned: HashMap<Box<str>, Arc<str>> = HashMap::new();
     let aliases = Aliases {
         primed: std::mem::take(&mut config.primed),
@@ -645,7 +655,8 @@ impl Writes {
 /// Frames per second of device time, per device: a one-second window on
 /// the frame timestamps, with `quota` frames allowed in each.
 struct DeviceQuota {
-    quota: u64,
+    /// Frames per device second; changed by a reload (`--device-limit`).
+    quota: Arc<AtomicU64>,
     windows: HashMap<Arc<str>, (u64, u64)>,
 }
 
@@ -654,9 +665,9 @@ impl DeviceQuota {
     /// then gets one fresh window: a bounded leniency, not a leak).
     const MAX_DEVICES: usize = 100_000;
 
-    fn new(per_second: f64) -> Self {
+    fn new(quota: Arc<AtomicU64>) -> Self {
         Self {
-            quota: per_second.ceil().max(1.0) as u64,
+            quota,
             windows: HashMap::new(),
         }
     }
@@ -676,7 +687,7 @@ impl DeviceQuota {
             return true;
         }
         *count += 1;
-        *count <= self.quota
+        *count <= self.quota.load(Relaxed)
     }
 }
 
@@ -686,12 +697,17 @@ mod tests {
 
     #[test]
     fn quota_counts_device_time_not_arrival() {
-        let mut q = DeviceQuota::new(10.0);
+        let quota = Arc::new(AtomicU64::new(DeviceLimit::quota(10.0)));
+        let mut q = DeviceQuota::new(quota.clone());
         let d: Arc<str> = Arc::from("d");
         // A backlog of 60 s at 10/s arriving at once: all admitted.
         assert!((0..600).all(|i| q.admit(&d, 1_000_000 + i * 100)));
         // 40 frames in one device second: 10 admitted.
         let admitted = (0..40).filter(|i| q.admit(&d, 2_000_000 + i * 25)).count();
         assert_eq!(admitted, 10);
+        // A reload raises the quota: the next device second admits 40.
+        DeviceLimit::Quota(quota).apply(40.0).unwrap();
+        let admitted = (0..40).filter(|i| q.admit(&d, 2_001_000 + i * 25)).count();
+        assert_eq!(admitted, 40);
     }
 }

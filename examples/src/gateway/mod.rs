@@ -17,11 +17,12 @@ pub const DEFAULT_LOG_FILTER: &str =
     "warn,rumqttd=off,iot_core=error,iot_resilience=error,iot_observe::health=error";
 
 /// The flags (by id) a running gateway changes on a reload (SIGHUP or a
-/// changed `--config` file): `sink_timeout` by [`Reloader::reload`],
-/// `log_filter` by the binary, which owns the log handle. Any other
-/// changed flag is reported as needing a restart.
-pub const RELOADABLE: &[&str] = &["sink_timeout", "log_filter"];
+/// changed `--config` file): `sink_timeout` and `device_limit` by
+/// [`Reloader::reload`], `log_filter` by the binary, which owns the log
+/// handle. Any other changed flag is reported as needing a restart.
+pub const RELOADABLE: &[&str] = &["sink_timeout", "device_limit", "log_filter"];
 mod pipeline;
+mod reloadable;
 mod summary;
 
 use std::net::SocketAddr;
@@ -120,7 +121,7 @@ pub struct GatewayArgs {
     /// Fault injection: latency added to every sink call.
     #[arg(long, default_value = "0ms", value_parser = parse_duration)]
     pub sink_latency: Duration,
-    /// Timeout of one sink attempt.
+    /// Timeout of one sink attempt; changed on reload.
     #[arg(long, default_value = "250ms", value_parser = parse_duration)]
     pub sink_timeout: Duration,
     /// Fault injection: take the broker down after this long (all
@@ -131,7 +132,7 @@ pub struct GatewayArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub broker_down: Duration,
     /// Frames per second each device may send to the sink (default: twice
-    /// --rate).
+    /// --rate); changed on reload.
     #[arg(long)]
     pub device_limit: Option<f64>,
     /// Devices that misbehave and send at 4x --rate (caught by the
@@ -301,6 +302,8 @@ pub struct Reloader {
     console: Arc<Console>,
     /// The sink's (or store's) timeout.
     sink_timeout: TimeoutHandle,
+    /// The per-device limit (the pipeline's limiter or the durable quota).
+    device_limit: reloadable::DeviceLimit,
     durable: bool,
 }
 
@@ -588,7 +591,7 @@ impl Gateway {
         )));
         let (stop_tx, stop_rx) = watch::channel(false);
         let store_counters = Arc::new(StoreCounters::default());
-        let (dispatcher, sink_timeout) = match &store {
+        let (dispatcher, handles) = match &store {
             Some(store) => durable::spawn(
                 consumer,
                 store.clone(),
@@ -596,7 +599,9 @@ impl Gateway {
                     batch_frames: args.batch_frames.max(1),
                     batches_in_flight: args.batches_in_flight,
                     batch_age: args.batch_age,
-                    device_quota: device_limit,
+                    device_quota: Arc::new(std::sync::atomic::AtomicU64::new(
+                        reloadable::DeviceLimit::quota(device_limit),
+                    )),
                     // A batch is many rows: the per-frame timeout is too tight.
                     write_timeout: args.sink_timeout.max(Duration::from_secs(5)),
                     faults,
@@ -779,7 +784,8 @@ impl Gateway {
             summary_json,
             reloader: Reloader {
                 console: reload_console,
-                sink_timeout,
+                sink_timeout: handles.sink_timeout,
+                device_limit: handles.device_limit,
                 durable,
             },
         })
@@ -802,14 +808,27 @@ impl Reloader {
         let (now, later): (Vec<&String>, Vec<&String>) = changed
             .iter()
             .partition(|id| RELOADABLE.contains(&id.as_str()));
-        for id in &now {
-            if id.as_str() == "sink_timeout" {
-                let timeout = self.write_timeout(args.sink_timeout);
-                let config = self.sink_timeout.config().timeout(timeout);
-                self.sink_timeout
-                    .update(config)
-                    .map_err(|e| format!("sink_timeout: {e}"))?;
-            }
+        let changes = |id: &str| now.iter().any(|c| c.as_str() == id);
+        // Every change is checked before any is made: all or nothing.
+        let timeout = changes("sink_timeout").then(|| {
+            let timeout = self.write_timeout(args.sink_timeout);
+            self.sink_timeout.config().timeout(timeout)
+        });
+        if let Some(config) = &timeout {
+            iot_resilience::Validate::validate(config).map_err(|e| format!("sink_timeout: {e}"))?;
+        }
+        let device_limit =
+            changes("device_limit").then(|| args.device_limit.unwrap_or(args.rate * 2.0));
+        if let Some(limit) = device_limit {
+            self.device_limit.check(limit)?;
+        }
+        if let Some(config) = timeout {
+            self.sink_timeout
+                .update(config)
+                .map_err(|e| format!("sink_timeout: {e}"))?;
+        }
+        if let Some(limit) = device_limit {
+            self.device_limit.apply(limit)?;
         }
         let list = |ids: &[&String]| {
             ids.iter()

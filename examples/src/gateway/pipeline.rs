@@ -17,9 +17,11 @@ use iot_resilience::circuit_breaker::{
     CircuitBreakerConfig, CircuitBreakerError, CircuitBreakerHandle, CircuitBreakerLayer,
     SlidingWindow,
 };
-use iot_resilience::rate_limit::{KeyedRateLimitConfig, KeyedRateLimitLayer, RateLimitError};
+use iot_resilience::rate_limit::{KeyedRateLimitLayer, RateLimitError};
 use iot_resilience::retry::{GiveUpReason, RetryBudgetConfig, RetryConfig, RetryError, RetryLayer};
-use iot_resilience::timeout::{TimeoutConfig, TimeoutError, TimeoutHandle, TimeoutLayer};
+use iot_resilience::timeout::{TimeoutConfig, TimeoutError, TimeoutLayer};
+
+use super::reloadable::{DeviceLimit, Handles};
 use tokio::sync::{Semaphore, watch};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -193,16 +195,13 @@ pub fn spawn(
     shared: Arc<Shared>,
     console: Arc<Console>,
     stop: watch::Receiver<bool>,
-) -> Result<(tokio::task::JoinHandle<Consumer>, TimeoutHandle), String> {
-    let limit = config.device_limit.max(0.1);
+) -> Result<(tokio::task::JoinHandle<Consumer>, Handles), String> {
     let limiter = KeyedRateLimitLayer::<Arc<str>, _>::new(
-        KeyedRateLimitConfig::per((limit * 10.0).round() as u32, Duration::from_secs(10))
-            .burst(limit.ceil() as u32)
-            .name("per_device")
-            .capacity(100_000),
+        DeviceLimit::limiter_config(config.device_limit),
         |r: &Arc<SinkRequest>| r.device.clone(),
     )
     .map_err(|e| e.to_string())?;
+    let device_limit = DeviceLimit::Limiter(limiter.handle());
     let retry = RetryLayer::new(
         RetryConfig::default()
             .name("sink")
@@ -241,7 +240,13 @@ pub fn spawn(
         .layer(MetricsLayer::new("sink"))
         .service(sink);
     let task = tokio::spawn(dispatch(consumer, svc, shared, console, stop));
-    Ok((task, timeout_handle))
+    Ok((
+        task,
+        Handles {
+            sink_timeout: timeout_handle,
+            device_limit,
+        },
+    ))
 }
 
 async fn dispatch<S>(
