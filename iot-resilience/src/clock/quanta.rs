@@ -42,6 +42,26 @@ impl QuantaClock {
     }
 }
 
+impl QuantaClock {
+    /// The counter's reading now.
+    #[inline]
+    pub(crate) fn raw(&self) -> u64 {
+        self.clock.raw()
+    }
+
+    /// Nanoseconds from reading `start` to reading `end` (0 if `end` is not
+    /// after `start`).
+    #[inline]
+    pub(crate) fn nanos_between(&self, start: u64, end: u64) -> u64 {
+        self.clock.delta_as_nanos(start, end)
+    }
+
+    /// The instant of reading `raw`.
+    pub(crate) fn instant_at(&self, raw: u64) -> Instant {
+        self.origin + Duration::from_nanos(self.nanos_between(self.origin_raw, raw))
+    }
+}
+
 impl Default for QuantaClock {
     fn default() -> Self {
         Self::new()

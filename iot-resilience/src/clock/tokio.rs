@@ -68,34 +68,74 @@ impl Clock for TokioClock {
     }
 }
 
-/// A moment on [`TokioClock`], cheap to take and to add a duration to: the
-/// counter's nanoseconds since a process-wide epoch where tokio's time
-/// cannot be paused, tokio's `Instant` where it can. Converted to an
-/// `Instant` only when a timer needs one (the timeout layer's deadline).
+/// A moment on [`TokioClock`], cheap to take: the counter's reading where
+/// tokio's time cannot be paused (feature `quanta`), tokio's `Instant`
+/// otherwise. Converted to nanoseconds since an epoch of `TokioClock`
+/// ([`TokioClock::nanos_at`]) or to an `Instant` for a timer
+/// ([`instant_after`](Self::instant_after)) only when needed.
+///
+/// Within [`during`](Self::during), [`Stamp::now`] is the stamp given
+/// there instead of a new reading: the retry layer reads the time once per
+/// call for its budget and the timeout layers below it, which `call`
+/// reaches in the same instant.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Stamp {
-    /// Nanoseconds since [`process_epoch`].
-    Nanos(u64),
-    /// tokio's clock, which paused time moves.
+    /// The time-stamp counter.
+    #[cfg(feature = "quanta")]
+    Raw(u64),
+    /// tokio's clock (which paused time moves), or the OS clock it is
+    /// where it cannot be paused and the counter is not compiled in.
     Tokio(::tokio::time::Instant),
 }
 
+std::thread_local! {
+    /// The stamp of the call in progress on this thread, if a layer set one.
+    static IN_CALL: std::cell::Cell<Option<Stamp>> = const { std::cell::Cell::new(None) };
+}
+
 impl Stamp {
-    /// Now.
+    /// Now: the stamp of the call in progress (see [`during`](Self::during)),
+    /// or a new reading.
     #[inline]
     pub(crate) fn now() -> Self {
+        IN_CALL
+            .with(std::cell::Cell::get)
+            .unwrap_or_else(Self::read)
+    }
+
+    /// A new reading of the clock.
+    #[inline]
+    fn read() -> Self {
         if TokioClock::FOLLOWS_PAUSED_TIME {
             Stamp::Tokio(::tokio::time::Instant::now())
         } else {
-            Stamp::Nanos(fast::nanos_since(process_epoch()))
+            fast::stamp()
         }
+    }
+
+    /// Runs `f`, in which [`Stamp::now`] on this thread is `self`.
+    #[inline]
+    pub(crate) fn during<R>(self, f: impl FnOnce() -> R) -> R {
+        /// Puts the previous stamp back, also when `f` panics.
+        struct Restore(Option<Stamp>);
+        impl Drop for Restore {
+            #[inline]
+            fn drop(&mut self) {
+                IN_CALL.with(|c| c.set(self.0));
+            }
+        }
+        let _restore = Restore(IN_CALL.with(|c| c.replace(Some(self))));
+        f()
     }
 
     /// The instant `after` this one, for tokio's timer; about 30 years from
     /// now past the clock's range, as `tokio::time::sleep` does.
+    // One variant without the `quanta` feature: still a `match`, for both.
+    #[allow(clippy::infallible_destructuring_match)]
     pub(crate) fn instant_after(self, after: std::time::Duration) -> ::tokio::time::Instant {
         let at = match self {
-            Stamp::Nanos(nanos) => ::tokio::time::Instant::from_std(process_epoch().instant(nanos)),
+            #[cfg(feature = "quanta")]
+            Stamp::Raw(raw) => ::tokio::time::Instant::from_std(fast::instant_at(raw)),
             Stamp::Tokio(at) => at,
         };
         at.checked_add(after).unwrap_or_else(|| {
@@ -104,11 +144,17 @@ impl Stamp {
     }
 }
 
-/// One epoch for the process, for [`Stamp`]s.
-#[inline]
-fn process_epoch() -> &'static Epoch {
-    static EPOCH: std::sync::OnceLock<Epoch> = std::sync::OnceLock::new();
-    EPOCH.get_or_init(fast::epoch)
+impl TokioClock {
+    /// Nanoseconds from `epoch` (made by this clock) to `stamp`; 0 if the
+    /// stamp is before it.
+    #[inline]
+    pub(crate) fn nanos_at(&self, epoch: &Epoch, stamp: Stamp) -> u64 {
+        match stamp {
+            #[cfg(feature = "quanta")]
+            Stamp::Raw(raw) => fast::nanos_at(epoch, raw),
+            Stamp::Tokio(at) => epoch.nanos(at.into_std()),
+        }
+    }
 }
 
 /// The monotonic time when tokio's cannot be paused.
@@ -142,6 +188,20 @@ mod fast {
     pub(super) fn nanos_since(epoch: &Epoch) -> u64 {
         counter().nanos_since(epoch)
     }
+
+    #[inline]
+    pub(super) fn stamp() -> super::Stamp {
+        super::Stamp::Raw(counter().raw())
+    }
+
+    #[inline]
+    pub(super) fn nanos_at(epoch: &Epoch, raw: u64) -> u64 {
+        counter().nanos_between(epoch.raw(), raw)
+    }
+
+    pub(super) fn instant_at(raw: u64) -> Instant {
+        counter().instant_at(raw)
+    }
 }
 
 /// The monotonic time when tokio's cannot be paused.
@@ -164,6 +224,11 @@ mod fast {
     #[inline]
     pub(super) fn nanos_since(epoch: &Epoch) -> u64 {
         epoch.nanos(Instant::now())
+    }
+
+    #[inline]
+    pub(super) fn stamp() -> super::Stamp {
+        super::Stamp::Tokio(::tokio::time::Instant::from_std(Instant::now()))
     }
 }
 
@@ -221,6 +286,35 @@ mod tests {
     fn test_builds_follow_paused_time() {
         // Through `black_box`: a constant in an assertion is a clippy lint.
         assert!(std::hint::black_box(TokioClock::FOLLOWS_PAUSED_TIME));
+    }
+
+    /// Inside `during`, `Stamp::now` is the given stamp (nested scopes
+    /// too); outside, and after a panic inside, it reads the clock again.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_scope_shares_one_stamp_and_ends_with_it() {
+        let clock = TokioClock;
+        let epoch = clock.epoch();
+        let nanos = |stamp: Stamp| clock.nanos_at(&epoch, stamp);
+        let first = Stamp::now();
+        ::tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        first.during(|| {
+            assert_eq!(
+                nanos(Stamp::now()),
+                0,
+                "the scope's stamp, not a new reading"
+            );
+            let inner = Stamp::read();
+            inner.during(|| assert_eq!(nanos(Stamp::now()), 1_000_000_000));
+            assert_eq!(nanos(Stamp::now()), 0, "the outer scope again");
+        });
+        assert_eq!(nanos(Stamp::now()), 1_000_000_000);
+        let panicked = std::panic::catch_unwind(|| first.during(|| panic!("in a call")));
+        assert!(panicked.is_err());
+        assert_eq!(
+            nanos(Stamp::now()),
+            1_000_000_000,
+            "restored after the panic"
+        );
     }
 
     #[tokio::test(start_paused = true)]

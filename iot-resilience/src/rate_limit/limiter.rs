@@ -193,7 +193,11 @@ impl<C: Clock> RateLimiter<C> {
     /// (nanoseconds, so the hot path makes no `Duration` when it is 0),
     /// and the [`Reservation`] that gives it back if the service is
     /// dropped unused.
-    #[inline]
+    ///
+    /// Always inlined: returned from an out-of-line call, its result went
+    /// through memory and reading it back stalled (store forwarding) on
+    /// every `poll_ready`.
+    #[inline(always)]
     pub(crate) fn reserve_unit(&self, max_wait: u64) -> Result<(u64, Reservation), CheckError> {
         let inner = &*self.inner;
         let now = inner.clock.nanos_since(&inner.epoch);

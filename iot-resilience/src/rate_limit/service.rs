@@ -84,25 +84,28 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
     /// exhausted.
     fn acquire(&mut self, unit: bool) -> State {
         let (mode, max_wait) = self.limiter.mode();
+        // Waits in nanoseconds: the common answer, 0, makes no `Duration`.
         let taken = match (mode, unit) {
-            (RateLimitMode::Reject, false) => Ok((Duration::ZERO, None)),
+            (RateLimitMode::Reject, false) => Ok((0, None)),
             (RateLimitMode::Reject, true) => self
                 .limiter
                 .reserve_unit(0)
-                .map(|(wait, r)| (Duration::from_nanos(wait), Some(r))),
+                .map(|(wait, r)| (wait, Some(r))),
             (RateLimitMode::Wait, true) => {
                 let max_wait = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
                 self.limiter
                     .reserve_unit(max_wait)
-                    .map(|(wait, r)| (Duration::from_nanos(wait), Some(r)))
+                    .map(|(wait, r)| (wait, Some(r)))
             }
             (RateLimitMode::Wait, false) => match self.limiter.time_until(1) {
                 Ok(wait) if wait > max_wait => return self.reject_after(wait),
-                other => other.map(|wait| (wait, None)),
+                other => {
+                    other.map(|wait| (u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX), None))
+                }
             },
         };
         match taken {
-            Ok((wait, permit)) if wait.is_zero() => {
+            Ok((0, permit)) => {
                 if unit {
                     self.limiter.metrics().allowed();
                 }
@@ -112,6 +115,7 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
                 }
             }
             Ok((wait, permit)) => {
+                let wait = Duration::from_nanos(wait);
                 tracing::trace!(name = %self.limiter.name(), ?wait, "rate limit: waiting for a permit");
                 let deadline = tokio::time::Instant::now() + wait;
                 match &mut self.sleep {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use super::config::RetryBudgetConfig;
-use crate::clock::Epoch;
+use crate::clock::{Epoch, Stamp};
 use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// The sliding window is split into this many buckets; a deposit expires
@@ -42,7 +42,7 @@ const BUCKETS: usize = 10;
 /// bucket; the sum stays exact afterwards.
 pub struct RetryBudget {
     config: RetryBudgetConfig,
-    clock: Arc<dyn Clock>,
+    clock: BudgetClock,
     epoch: Epoch,
     /// The bucket length in nanoseconds, as a reciprocal: see
     /// [`BucketDivisor`].
@@ -80,7 +80,7 @@ impl RetryBudget {
         clock: impl Clock,
     ) -> Self {
         let config = config.into_inner();
-        let clock: Arc<dyn Clock> = Arc::new(clock);
+        let clock = BudgetClock::new(clock);
         let (deposit_units, withdraw_units) = units(config.ratio);
         // The reserve lasts one ttl; it refills as its withdrawals expire.
         let reserve_retries =
@@ -112,7 +112,26 @@ impl RetryBudget {
         if self.deposit_units == 0 {
             return;
         }
-        let bucket = self.current_bucket();
+        self.deposit_in(self.current_bucket());
+    }
+
+    /// [`deposit`](Self::deposit) for a call made at `stamp` (read by the
+    /// retry layer, which shares it with the layers below): no second clock
+    /// read when the budget is on the default clock.
+    #[inline]
+    pub(crate) fn deposit_at(&self, stamp: Stamp) {
+        if self.deposit_units == 0 {
+            return;
+        }
+        let nanos = match &self.clock {
+            BudgetClock::Tokio(clock) => clock.nanos_at(&self.epoch, stamp),
+            BudgetClock::Other(clock) => clock.nanos_since(&self.epoch),
+        };
+        self.deposit_in(self.bucket.quotient(nanos) as u32);
+    }
+
+    #[inline]
+    fn deposit_in(&self, bucket: u32) {
         let change = self.add_to_bucket(bucket, self.deposit_units);
         self.balance.fetch_add(change, Ordering::AcqRel);
     }
@@ -224,6 +243,38 @@ impl fmt::Debug for RetryBudget {
             .field("config", &self.config)
             .field("available", &self.available())
             .finish_non_exhaustive()
+    }
+}
+
+/// The budget's clock: the default one known as such (so a call's shared
+/// [`Stamp`] can stand for a reading), any other through a trait object.
+enum BudgetClock {
+    Tokio(TokioClock),
+    Other(Arc<dyn Clock>),
+}
+
+impl BudgetClock {
+    fn new<C: Clock>(clock: C) -> Self {
+        let any: &dyn std::any::Any = &clock;
+        match any.downcast_ref::<TokioClock>() {
+            Some(tokio) => BudgetClock::Tokio(*tokio),
+            None => BudgetClock::Other(Arc::new(clock)),
+        }
+    }
+
+    fn epoch(&self) -> Epoch {
+        match self {
+            BudgetClock::Tokio(clock) => clock.epoch(),
+            BudgetClock::Other(clock) => clock.epoch(),
+        }
+    }
+
+    #[inline]
+    fn nanos_since(&self, epoch: &Epoch) -> u64 {
+        match self {
+            BudgetClock::Tokio(clock) => clock.nanos_since(epoch),
+            BudgetClock::Other(clock) => clock.nanos_since(epoch),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use super::policy::{
 };
 use super::shared::Shared;
 use crate::backoff::{BackoffConfig, MakeBackoff};
+use crate::clock::Stamp;
 
 /// Retries calls to the inner service; made by [`RetryLayer`](super::RetryLayer).
 ///
@@ -123,13 +124,20 @@ where
         if !std::mem::take(&mut self.ready) {
             return ResponseFuture::not_ready(self.inner.clone(), Arc::clone(&self.shared));
         }
-        if let Some(budget) = &self.shared.budget {
-            budget.deposit();
-        }
         let copy = (self.shared.settings.max_attempts() > 1).then(|| request.clone());
         // Call the clone that was made ready; retries use a fresh clone,
         // which the future drives to readiness itself.
-        let future = self.inner.call(request);
+        let future = match &self.shared.budget {
+            // One reading of the time for the call: the budget's deposit,
+            // and the layers below (a timeout's deadline) through
+            // `Stamp::now`.
+            Some(budget) => {
+                let stamp = Stamp::now();
+                budget.deposit_at(stamp);
+                stamp.during(|| self.inner.call(request))
+            }
+            None => self.inner.call(request),
+        };
         ResponseFuture::new(future, self.inner.clone(), copy, Arc::clone(&self.shared))
     }
 }
