@@ -77,8 +77,8 @@ where
                 classifier,
             } => {
                 let result = ready!(future.poll(cx));
-                if let Some(permit) = permit.take() {
-                    permit.record(classifier.classify(&result));
+                if let Some(permit) = permit.as_mut() {
+                    permit.record_in_place(classifier.classify(&result));
                 }
                 Poll::Ready(result.map_err(CircuitBreakerError::Inner))
             }

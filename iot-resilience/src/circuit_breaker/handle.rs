@@ -312,6 +312,17 @@ impl CallPermit {
         }
     }
 
+    /// [`record`](Self::record) without moving the permit: the response
+    /// future records through it where it lies (moved out, its fields were
+    /// read back from the copy at other widths than written, a stalled
+    /// read per call). Recording twice records once.
+    #[inline]
+    pub(crate) fn record_in_place(&mut self, outcome: Outcome) {
+        if let Some(raw) = self.raw.take() {
+            self.handle.core.finish(raw, outcome, self.start);
+        }
+    }
+
     /// Records `outcome` for a call that took `elapsed`.
     pub fn record_with_duration(mut self, outcome: Outcome, elapsed: Duration) {
         if let Some(raw) = self.raw.take() {

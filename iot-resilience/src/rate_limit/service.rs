@@ -82,7 +82,11 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
     /// Decides the next state from `Idle`: takes (or reserves) a unit
     /// permit, or for weighted costs checks that the limiter is not
     /// exhausted.
-    fn acquire(&mut self, unit: bool) -> State {
+    /// Takes a permit and sets `self.state` to what came of it: written in
+    /// place, not returned (a returned `State` went through the stack and
+    /// was read back in words over its one-byte field, a stalled read on
+    /// every `poll_ready`).
+    fn acquire(&mut self, unit: bool) {
         let (mode, max_wait) = self.limiter.mode();
         // Waits in nanoseconds: the common answer, 0, makes no `Duration`.
         let taken = match (mode, unit) {
@@ -109,10 +113,10 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
                 if unit {
                     self.limiter.metrics().allowed();
                 }
-                State::Ready {
+                self.state = State::Ready {
                     permit,
                     waited: false,
-                }
+                };
             }
             Ok((wait, permit)) => {
                 let wait = Duration::from_nanos(wait);
@@ -122,7 +126,7 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
                     Some(sleep) => sleep.as_mut().reset(deadline),
                     None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
                 }
-                State::Waiting { permit }
+                self.state = State::Waiting { permit };
             }
             Err(CheckError::NotUntil(n)) => self.reject_after(n.retry_after()),
             // Cost 1 never exceeds a burst of at least 1.
@@ -130,10 +134,10 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
         }
     }
 
-    fn reject_after(&self, retry_after: Duration) -> State {
+    fn reject_after(&mut self, retry_after: Duration) {
         self.limiter.metrics().rejected();
         tracing::debug!(name = %self.limiter.name(), ?retry_after, "rate limit: request rejected");
-        State::Rejected { retry_after }
+        self.state = State::Rejected { retry_after };
     }
 }
 
@@ -197,7 +201,7 @@ where
                 // `Buffer`, `Balance` and others treat a `poll_ready` error
                 // as the end of the service. Polling again retries.
                 State::Idle | State::Rejected { .. } => {
-                    self.state = self.acquire(W::UNIT);
+                    self.acquire(W::UNIT);
                     if let State::Rejected { .. } = self.state {
                         return Poll::Ready(Ok(()));
                     }
