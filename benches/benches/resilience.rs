@@ -131,12 +131,12 @@ fn paired_targets() {
             }
         )
         .0,
-        "<= 200 ns"
+        "<= 100 ns"
     );
     pair!(
         "iot-resilience stack, breaker leaked, `QuantaClock`",
         iot_stack_quanta(Echo, StackConfig::default()),
-        "<= 200 ns"
+        "<= 100 ns"
     );
     pair!(
         "tower `RateLimit`",
