@@ -246,3 +246,32 @@ fn a_reload_changes_the_per_device_limit() {
     assert!(json["rate_limited"].as_u64().unwrap() >= 5, "{json}");
     assert!(json["stored"].as_u64().unwrap() >= 20, "{json}");
 }
+
+/// The breaker's threshold changes while running: with 60% of sink
+/// attempts failing, about a quarter of calls still fail after their
+/// retries; a 90% threshold never opens on that, the 5% a reload sets
+/// opens the breaker.
+#[test]
+fn a_reload_changes_the_breaker_threshold() {
+    let dir = temp_dir("breaker");
+    let summary = dir.join("summary.json");
+    let file = dir.join("gateway.toml");
+    let settings = |threshold: u32| {
+        format!(
+            "sink = \"memory\"\nsink_fail_rate = 0.6\ndevices = 2\nrate = 5\n\
+             noisy_devices = 0\nbreaker_failure_rate = {threshold}\nduration = \"8s\"\n\
+             progress = \"plain\"\nsummary_json = {:?}\n",
+            summary.display()
+        )
+    };
+    std::fs::write(&file, settings(90)).unwrap();
+    let mut gw = Running::start(&file);
+    // 2.5 s at 10 calls/s: the window holds its 20 calls before the reload.
+    std::thread::sleep(Duration::from_millis(2500));
+    std::fs::write(&file, settings(5)).unwrap();
+    gw.hup();
+    gw.wait_for("config reloaded: breaker_failure_rate changed");
+    let (json, _) = gw.finish(&summary);
+    assert!(json["failed"].as_u64().unwrap() > 0, "{json}");
+    assert!(json["breaker_opened"].as_u64().unwrap() >= 1, "{json}");
+}

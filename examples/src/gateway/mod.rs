@@ -17,10 +17,16 @@ pub const DEFAULT_LOG_FILTER: &str =
     "warn,rumqttd=off,iot_core=error,iot_resilience=error,iot_observe::health=error";
 
 /// The flags (by id) a running gateway changes on a reload (SIGHUP or a
-/// changed `--config` file): `sink_timeout` and `device_limit` by
-/// [`Reloader::reload`], `log_filter` by the binary, which owns the log
-/// handle. Any other changed flag is reported as needing a restart.
-pub const RELOADABLE: &[&str] = &["sink_timeout", "device_limit", "log_filter"];
+/// changed `--config` file): the sink timeout, the device limit and the
+/// breaker's settings by [`Reloader::reload`], `log_filter` by the binary,
+/// which owns the log handle. Any other changed flag is reported as needing a restart.
+pub const RELOADABLE: &[&str] = &[
+    "sink_timeout",
+    "device_limit",
+    "breaker_failure_rate",
+    "breaker_open",
+    "log_filter",
+];
 mod pipeline;
 mod reloadable;
 mod summary;
@@ -135,6 +141,14 @@ pub struct GatewayArgs {
     /// --rate); changed on reload.
     #[arg(long)]
     pub device_limit: Option<f64>,
+    /// The sink's circuit breaker opens when this share of its last 100
+    /// calls (at least 20) failed, in percent; changed on reload.
+    #[arg(long, default_value_t = 50.0)]
+    pub breaker_failure_rate: f32,
+    /// How long the open breaker refuses calls before it lets probes
+    /// through; changed on reload (from its next opening).
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub breaker_open: Duration,
     /// Devices that misbehave and send at 4x --rate (caught by the
     /// per-device rate limit).
     #[arg(long, default_value_t = 1)]
@@ -304,6 +318,8 @@ pub struct Reloader {
     sink_timeout: TimeoutHandle,
     /// The per-device limit (the pipeline's limiter or the durable quota).
     device_limit: reloadable::DeviceLimit,
+    /// The sink's (or store's) circuit breaker.
+    breaker: iot_resilience::circuit_breaker::CircuitBreakerHandle,
     durable: bool,
 }
 
@@ -451,7 +467,13 @@ impl Gateway {
                 "dev".into()
             }
         });
-        let shared = pipeline::shared(registry, args.max_in_flight, &fleet_prefix)?;
+        let shared = pipeline::shared(
+            registry,
+            args.max_in_flight,
+            &fleet_prefix,
+            pipeline::breaker_config(args.breaker_failure_rate, args.breaker_open),
+        )?;
+        let breaker_handle = shared.breaker.clone();
         // The store, before anything consumes: a bad path fails the start.
         let store: Option<Arc<dyn Store>> = match (&args.sink_url, &args.sink) {
             (Some(_), _) | (None, SinkSpec::Memory) => None,
@@ -786,6 +808,7 @@ impl Gateway {
                 console: reload_console,
                 sink_timeout: handles.sink_timeout,
                 device_limit: handles.device_limit,
+                breaker: breaker_handle,
                 durable,
             },
         })
@@ -822,6 +845,11 @@ impl Reloader {
         if let Some(limit) = device_limit {
             self.device_limit.check(limit)?;
         }
+        let breaker = (changes("breaker_failure_rate") || changes("breaker_open"))
+            .then(|| pipeline::breaker_config(args.breaker_failure_rate, args.breaker_open));
+        if let Some(config) = &breaker {
+            iot_resilience::Validate::validate(config).map_err(|e| format!("breaker: {e}"))?;
+        }
         if let Some(config) = timeout {
             self.sink_timeout
                 .update(config)
@@ -829,6 +857,11 @@ impl Reloader {
         }
         if let Some(limit) = device_limit {
             self.device_limit.apply(limit)?;
+        }
+        if let Some(config) = breaker {
+            self.breaker
+                .update(config)
+                .map_err(|e| format!("breaker: {e}"))?;
         }
         let list = |ids: &[&String]| {
             ids.iter()

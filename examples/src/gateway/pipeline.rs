@@ -154,23 +154,28 @@ impl OutcomeMetrics {
     }
 }
 
+/// The sink's breaker: opens at `failure_rate` percent of failed calls
+/// among the last 100 (at least 20), for `open` (`--breaker-failure-rate`,
+/// `--breaker-open`; a reload applies a new one through the handle).
+pub fn breaker_config(failure_rate: f32, open: Duration) -> CircuitBreakerConfig {
+    CircuitBreakerConfig::default()
+        .name("sink")
+        .sliding_window(SlidingWindow::count(100))
+        .minimum_number_of_calls(20)
+        .failure_rate_threshold(failure_rate)
+        .wait_duration_in_open(open)
+        .permitted_calls_in_half_open(5)
+}
+
 /// Builds the shared state and the breaker (so health checks can watch it
 /// before frames flow).
 pub fn shared(
     fleet: FleetRegistry,
     max_in_flight: usize,
     own_prefix: &str,
+    breaker: CircuitBreakerConfig,
 ) -> Result<Arc<Shared>, String> {
-    let breaker = CircuitBreakerHandle::new(
-        CircuitBreakerConfig::default()
-            .name("sink")
-            .sliding_window(SlidingWindow::count(100))
-            .minimum_number_of_calls(20)
-            .failure_rate_threshold(50.0)
-            .wait_duration_in_open(Duration::from_secs(3))
-            .permitted_calls_in_half_open(5),
-    )
-    .map_err(|e| e.to_string())?;
+    let breaker = CircuitBreakerHandle::new(breaker).map_err(|e| format!("breaker: {e}"))?;
     Ok(Arc::new(Shared {
         counters: Counters::default(),
         receive_latency: Histogram::new(),
