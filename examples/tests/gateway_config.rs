@@ -216,29 +216,43 @@ fn a_changed_file_is_reloaded_without_a_signal() {
     assert!(json["stored"].as_u64().unwrap() > 0, "{json}");
 }
 
+/// Runs the demo for `duration` with the in-memory sink failing
+/// `fail_rate` of its attempts and `key = before`; after 1.5 s (2.5 s with
+/// `settle`) rewrites the file with `key = after`, signals a reload, waits
+/// for the console to report `key` changed, and returns the summary.
+fn reload_one(
+    key: &str,
+    before: &str,
+    after: &str,
+    fail_rate: f64,
+    settle: bool,
+) -> serde_json::Value {
+    let dir = temp_dir(&format!("reload-{key}"));
+    let summary = dir.join("summary.json");
+    let file = dir.join("gateway.toml");
+    let settings = |value: &str| {
+        format!(
+            "sink = \"memory\"\nsink_fail_rate = {fail_rate}\ndevices = 2\nrate = 5\n\
+             noisy_devices = 0\n{key} = {value}\nduration = \"7s\"\n\
+             progress = \"plain\"\nsummary_json = {:?}\n",
+            summary.display()
+        )
+    };
+    std::fs::write(&file, settings(before)).unwrap();
+    let mut gw = Running::start(&file);
+    std::thread::sleep(Duration::from_millis(if settle { 2500 } else { 1500 }));
+    std::fs::write(&file, settings(after)).unwrap();
+    gw.hup();
+    gw.wait_for(&format!("config reloaded: {key} changed"));
+    gw.finish(&summary).0
+}
+
 /// `--device-limit` changes while running: at 0.1 frames/s per device
 /// almost every frame is rate limited; after the reload to 100/s the
 /// frames are stored (each device kept the permits it had used).
 #[test]
 fn a_reload_changes_the_per_device_limit() {
-    let dir = temp_dir("device-limit");
-    let summary = dir.join("summary.json");
-    let file = dir.join("gateway.toml");
-    let settings = |limit: &str| {
-        format!(
-            "sink = \"memory\"\ndevices = 2\nrate = 5\nnoisy_devices = 0\n\
-             device_limit = {limit}\nduration = \"7s\"\nprogress = \"plain\"\n\
-             summary_json = {:?}\n",
-            summary.display()
-        )
-    };
-    std::fs::write(&file, settings("0.1")).unwrap();
-    let mut gw = Running::start(&file);
-    std::thread::sleep(Duration::from_millis(1500));
-    std::fs::write(&file, settings("100")).unwrap();
-    gw.hup();
-    gw.wait_for("config reloaded: device_limit changed");
-    let (json, _) = gw.finish(&summary);
+    let json = reload_one("device_limit", "0.1", "100", 0.0, false);
     // Before the reload: at most a burst of 1 and 0.1/s per device, so
     // the rest of 2 devices x 5/s was refused. After it, about 5 s at
     // 10 frames/s is stored: far above the 4 or so the old limit allows
@@ -250,28 +264,21 @@ fn a_reload_changes_the_per_device_limit() {
 /// The breaker's threshold changes while running: with 60% of sink
 /// attempts failing, about a quarter of calls still fail after their
 /// retries; a 90% threshold never opens on that, the 5% a reload sets
-/// opens the breaker.
+/// opens the breaker. (2.5 s before the reload at 10 calls/s: the window
+/// holds its 20 calls by then.)
 #[test]
 fn a_reload_changes_the_breaker_threshold() {
-    let dir = temp_dir("breaker");
-    let summary = dir.join("summary.json");
-    let file = dir.join("gateway.toml");
-    let settings = |threshold: u32| {
-        format!(
-            "sink = \"memory\"\nsink_fail_rate = 0.6\ndevices = 2\nrate = 5\n\
-             noisy_devices = 0\nbreaker_failure_rate = {threshold}\nduration = \"8s\"\n\
-             progress = \"plain\"\nsummary_json = {:?}\n",
-            summary.display()
-        )
-    };
-    std::fs::write(&file, settings(90)).unwrap();
-    let mut gw = Running::start(&file);
-    // 2.5 s at 10 calls/s: the window holds its 20 calls before the reload.
-    std::thread::sleep(Duration::from_millis(2500));
-    std::fs::write(&file, settings(5)).unwrap();
-    gw.hup();
-    gw.wait_for("config reloaded: breaker_failure_rate changed");
-    let (json, _) = gw.finish(&summary);
+    let json = reload_one("breaker_failure_rate", "90", "5", 0.6, true);
     assert!(json["failed"].as_u64().unwrap() > 0, "{json}");
     assert!(json["breaker_opened"].as_u64().unwrap() >= 1, "{json}");
+}
+
+/// The retry layer's attempts change while running: with one attempt no
+/// failed sink call is retried; after the reload to three, calls are.
+#[test]
+fn a_reload_changes_the_retry_attempts() {
+    let json = reload_one("retry_attempts", "1", "3", 0.5, false);
+    // Failures from the single attempts before the reload, retries after.
+    assert!(json["failed"].as_u64().unwrap() > 0, "{json}");
+    assert!(json["retries"].as_u64().unwrap() > 0, "{json}");
 }

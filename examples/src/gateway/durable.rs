@@ -54,6 +54,8 @@ pub struct DurableConfig {
     pub batch_frames: usize,
     /// ...or its oldest frame waited this long.
     pub batch_age: Duration,
+    /// Attempts per batch write, the first included.
+    pub retry_attempts: u32,
     /// Frames per second of device time each device may send (a reload
     /// of `--device-limit` changes it while the path runs).
     pub device_quota: Arc<AtomicU64>,
@@ -145,13 +147,14 @@ pub fn spawn(
     let retry = RetryLayer::new(
         RetryConfig::default()
             .name("store")
-            .max_attempts(3)
+            .max_attempts(config.retry_attempts)
             .backoff(BackoffConfig::full_jitter(
                 Duration::from_millis(20),
                 Duration::from_millis(500),
             )),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| format!("retry: {e}"))?;
+    let retry_handle = retry.handle();
     let timeout = TimeoutLayer::new(TimeoutConfig::new(config.write_timeout).name("store"))
         .map_err(|e| e.to_string())?;
     let timeout_handle = timeout.handle();
@@ -182,6 +185,7 @@ pub fn spawn(
         Handles {
             sink_timeout: timeout_handle,
             device_limit,
+            retry: retry_handle,
         },
     ))
 }

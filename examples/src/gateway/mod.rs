@@ -17,14 +17,15 @@ pub const DEFAULT_LOG_FILTER: &str =
     "warn,rumqttd=off,iot_core=error,iot_resilience=error,iot_observe::health=error";
 
 /// The flags (by id) a running gateway changes on a reload (SIGHUP or a
-/// changed `--config` file): the sink timeout, the device limit and the
-/// breaker's settings by [`Reloader::reload`], `log_filter` by the binary,
+/// changed `--config` file): the sink timeout, the device limit, the
+/// breaker's settings and the retry attempts by [`Reloader::reload`], `log_filter` by the binary,
 /// which owns the log handle. Any other changed flag is reported as needing a restart.
 pub const RELOADABLE: &[&str] = &[
     "sink_timeout",
     "device_limit",
     "breaker_failure_rate",
     "breaker_open",
+    "retry_attempts",
     "log_filter",
 ];
 mod pipeline;
@@ -141,6 +142,10 @@ pub struct GatewayArgs {
     /// --rate); changed on reload.
     #[arg(long)]
     pub device_limit: Option<f64>,
+    /// Attempts per frame (a batch with a database), the first included;
+    /// changed on reload.
+    #[arg(long, default_value_t = 3)]
+    pub retry_attempts: u32,
     /// The sink's circuit breaker opens when this share of its last 100
     /// calls (at least 20) failed, in percent; changed on reload.
     #[arg(long, default_value_t = 50.0)]
@@ -320,6 +325,8 @@ pub struct Reloader {
     device_limit: reloadable::DeviceLimit,
     /// The sink's (or store's) circuit breaker.
     breaker: iot_resilience::circuit_breaker::CircuitBreakerHandle,
+    /// The sink's (or store's) retry layer.
+    retry: iot_resilience::retry::RetryHandle,
     durable: bool,
 }
 
@@ -620,6 +627,7 @@ impl Gateway {
                 DurableConfig {
                     batch_frames: args.batch_frames.max(1),
                     batches_in_flight: args.batches_in_flight,
+                    retry_attempts: args.retry_attempts,
                     batch_age: args.batch_age,
                     device_quota: Arc::new(std::sync::atomic::AtomicU64::new(
                         reloadable::DeviceLimit::quota(device_limit),
@@ -641,6 +649,7 @@ impl Gateway {
                 &pipeline::StackConfig {
                     device_limit,
                     sink_timeout: args.sink_timeout,
+                    retry_attempts: args.retry_attempts,
                 },
                 shared.clone(),
                 console.clone(),
@@ -715,15 +724,16 @@ impl Gateway {
         let noisy = args.noisy_devices.min(args.devices);
         let stack_desc = if store.is_some() {
             format!(
-                "per-device quota {device_limit}/s of device time -> batch -> circuit breaker -> retry (3 attempts) \
+                "per-device quota {device_limit}/s of device time -> batch -> circuit breaker -> retry ({} attempts) \
                  -> timeout {:?} -> store; held, not dropped, while the store fails",
+                args.retry_attempts,
                 args.sink_timeout.max(Duration::from_secs(5))
             )
         } else {
             format!(
-                "per-device limit {device_limit}/s -> circuit breaker -> retry (3 attempts, 20% budget) \
+                "per-device limit {device_limit}/s -> circuit breaker -> retry ({} attempts, 20% budget) \
                  -> timeout {:?} -> sink",
-                args.sink_timeout
+                args.retry_attempts, args.sink_timeout
             )
         };
         console.event(&format!(
@@ -809,6 +819,7 @@ impl Gateway {
                 sink_timeout: handles.sink_timeout,
                 device_limit: handles.device_limit,
                 breaker: breaker_handle,
+                retry: handles.retry,
                 durable,
             },
         })
@@ -850,6 +861,11 @@ impl Reloader {
         if let Some(config) = &breaker {
             iot_resilience::Validate::validate(config).map_err(|e| format!("breaker: {e}"))?;
         }
+        let retry = changes("retry_attempts")
+            .then(|| self.retry.config().max_attempts(args.retry_attempts));
+        if let Some(config) = &retry {
+            iot_resilience::Validate::validate(config).map_err(|e| format!("retry: {e}"))?;
+        }
         if let Some(config) = timeout {
             self.sink_timeout
                 .update(config)
@@ -862,6 +878,11 @@ impl Reloader {
             self.breaker
                 .update(config)
                 .map_err(|e| format!("breaker: {e}"))?;
+        }
+        if let Some(config) = retry {
+            self.retry
+                .update(config)
+                .map_err(|e| format!("retry: {e}"))?;
         }
         let list = |ids: &[&String]| {
             ids.iter()

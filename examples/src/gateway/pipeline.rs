@@ -41,6 +41,8 @@ pub struct StackConfig {
     pub device_limit: f64,
     /// Per-attempt timeout of the sink.
     pub sink_timeout: Duration,
+    /// Attempts per frame, the first included.
+    pub retry_attempts: u32,
 }
 
 /// What happened to the frames, updated as they go.
@@ -210,7 +212,7 @@ pub fn spawn(
     let retry = RetryLayer::new(
         RetryConfig::default()
             .name("sink")
-            .max_attempts(3)
+            .max_attempts(config.retry_attempts)
             .backoff(BackoffConfig::full_jitter(
                 Duration::from_millis(10),
                 Duration::from_millis(200),
@@ -221,7 +223,8 @@ pub fn spawn(
                     .min_retries_per_second(10),
             ),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| format!("retry: {e}"))?;
+    let retry_handle = retry.handle();
     let timeout = TimeoutLayer::new(TimeoutConfig::new(config.sink_timeout).name("sink"))
         .map_err(|e| e.to_string())?;
     let timeout_handle = timeout.handle();
@@ -250,6 +253,7 @@ pub fn spawn(
         Handles {
             sink_timeout: timeout_handle,
             device_limit,
+            retry: retry_handle,
         },
     ))
 }

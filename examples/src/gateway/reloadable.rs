@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use iot_resilience::rate_limit::{KeyedRateLimitConfig, KeyedRateLimiter};
+use iot_resilience::retry::RetryHandle;
 use iot_resilience::timeout::TimeoutHandle;
 
 /// The handles a dispatcher (the pipeline's or the durable path's) gives
@@ -15,6 +16,8 @@ pub struct Handles {
     pub sink_timeout: TimeoutHandle,
     /// The per-device limit.
     pub device_limit: DeviceLimit,
+    /// The retry layer in front of the sink's (or store's) timeout.
+    pub retry: RetryHandle,
 }
 
 /// `--device-limit`, as the path in use enforces it.
