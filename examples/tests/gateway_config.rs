@@ -282,3 +282,25 @@ fn a_reload_changes_the_retry_attempts() {
     assert!(json["failed"].as_u64().unwrap() > 0, "{json}");
     assert!(json["retries"].as_u64().unwrap() > 0, "{json}");
 }
+
+/// A change that needs a restart is reported at every reload until it is
+/// undone, not only at the first: the process still runs the old value.
+#[test]
+fn a_change_that_needs_a_restart_is_reported_until_undone() {
+    let dir = temp_dir("restart");
+    let summary = dir.join("summary.json");
+    let file = dir.join("gateway.toml");
+    std::fs::write(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
+    let mut gw = Running::start(&file);
+    std::fs::write(&file, reload_settings(&summary, "2s", 3, "6s")).unwrap();
+    gw.hup();
+    gw.wait_for("config reloaded: sink_timeout changed; needs a restart: devices");
+    std::fs::write(&file, reload_settings(&summary, "1s", 3, "6s")).unwrap();
+    gw.hup();
+    gw.wait_for("config reloaded: sink_timeout changed; needs a restart: devices");
+    std::fs::write(&file, reload_settings(&summary, "1s", 2, "6s")).unwrap();
+    gw.hup();
+    gw.wait_for("config reloaded: nothing changed");
+    let (json, _) = gw.finish(&summary);
+    assert_eq!(json["devices"], 2, "{json}");
+}

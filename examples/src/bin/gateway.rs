@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::ArgMatches;
-use iot_examples::gateway::{Gateway, GatewayArgs, Reloader, layered};
+use iot_examples::gateway::{Gateway, GatewayArgs, RELOADABLE, Reloader, layered};
 use iot_observe::tracing_init::LogHandle;
 use iot_observe::tracing_init::{self, Output, TracingConfig};
 
@@ -26,7 +26,8 @@ Examples:
   gateway --broker mqtt://127.0.0.1:1883         # a real broker; run it twice to split the load
   gateway --sink-url http://127.0.0.1:9000/ingest  # POST each frame as SenML JSON
   gateway --config gateway.toml                  # settings from a file (flags and env override it);
-                                                 # re-read on change or kill -HUP (--sink-timeout, --log-filter)
+                                                 # re-read on change or kill -HUP (--sink-timeout, --device-limit,
+                                                 # --breaker-*, --retry-attempts, --log-filter)
   gateway healthcheck                            # exit 0 if the gateway on GATEWAY_HTTP is ready
 
 Probes: GET /health/live, /health/ready, /health/startup, /health; metrics: GET /metrics.
@@ -57,7 +58,13 @@ fn parse_layered(argv: &[OsString]) -> Result<(Cli, ArgMatches, Option<FileStamp
     // before and cannot fail.
     let first = Cli::command().get_matches_from(argv);
     let mut file_stamp = None;
-    let matches = match first.get_one::<PathBuf>("config").cloned() {
+    // `healthcheck` takes its address from its own flag or GATEWAY_HTTP:
+    // a container's probe must not fail on a half-written config file.
+    let config = match first.subcommand_name() {
+        Some(_) => None,
+        None => first.get_one::<PathBuf>("config").cloned(),
+    };
+    let matches = match config {
         None => first,
         Some(path) => {
             file_stamp = stamp(&path);
@@ -82,9 +89,10 @@ async fn reload_on_sighup(
     gateway: Reloader,
     log: Option<LogHandle>,
     argv: Vec<OsString>,
-    mut current: ArgMatches,
+    started: ArgMatches,
     mut seen: Option<FileStamp>,
 ) {
+    let mut current = started.clone();
     let file = current.get_one::<PathBuf>("config").cloned();
     let mut look = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
@@ -99,7 +107,7 @@ async fn reload_on_sighup(
         // Whatever the trigger, the file as it is before this read: a
         // SIGHUP after an edit is not followed by a second reload.
         seen = file.as_deref().and_then(stamp);
-        match reload(&gateway, log.as_ref(), &argv, &current) {
+        match reload(&gateway, log.as_ref(), &argv, &started, &current) {
             Ok(matches) => current = matches,
             Err(e) => eprintln!(
                 "gateway: reload refused, the settings stay as they were: {}",
@@ -124,10 +132,24 @@ fn reload(
     gateway: &Reloader,
     log: Option<&LogHandle>,
     argv: &[OsString],
+    started: &ArgMatches,
     current: &ArgMatches,
 ) -> Result<ArgMatches, String> {
     let (cli, matches, _) = parse_layered(argv)?;
-    let changed = layered::changed(&Cli::command(), current, &matches);
+    // What a reload applies is compared with what the last one applied;
+    // the rest with what the process started with, which it still runs
+    // (a change that needs a restart is reported until it is undone).
+    let cmd = Cli::command();
+    let reloadable = |id: &String| RELOADABLE.contains(&id.as_str());
+    let changed: Vec<String> = layered::changed(&cmd, current, &matches)
+        .into_iter()
+        .filter(reloadable)
+        .chain(
+            layered::changed(&cmd, started, &matches)
+                .into_iter()
+                .filter(|id| !reloadable(id)),
+        )
+        .collect();
     let mut old_filter = None;
     if let (true, Some(log)) = (changed.iter().any(|id| id == "log_filter"), log) {
         old_filter = log.filter().ok();

@@ -55,11 +55,6 @@ impl QuantaClock {
     pub(crate) fn nanos_between(&self, start: u64, end: u64) -> u64 {
         self.clock.delta_as_nanos(start, end)
     }
-
-    /// The instant of reading `raw`.
-    pub(crate) fn instant_at(&self, raw: u64) -> Instant {
-        self.origin + Duration::from_nanos(self.nanos_between(self.origin_raw, raw))
-    }
 }
 
 impl Default for QuantaClock {

@@ -23,10 +23,13 @@ use super::{Clock, Epoch};
 ///   to the OS clock on CPUs without an invariant counter). Without the
 ///   feature it calls `Instant::now()`.
 ///
-/// Instants it returns may therefore differ from `Instant::now()` by the
-/// counter's calibration error (parts per million): pass a limiter's
-/// `check_at` instants read from this clock when they must agree with
-/// `check`'s to the nanosecond.
+/// Durations it measures are the OS clock's to the counter's calibration
+/// error (parts per million). Instants it returns are not the OS clock's:
+/// the OS slews its clock for NTP and the counter runs on, so the two drift
+/// apart by the accumulated correction since the first use (up to 500 ppm
+/// of the uptime). Pass a limiter's `check_at` instants read from this
+/// clock, and wait with OS timers for durations (`retry_after`), not for
+/// its instants; the layers' own timers do so.
 ///
 /// [`QuantaClock`]: crate::QuantaClock
 #[derive(Debug, Clone, Copy, Default)]
@@ -130,13 +133,23 @@ impl Stamp {
 
     /// The instant `after` this one, for tokio's timer; about 30 years from
     /// now past the clock's range, as `tokio::time::sleep` does.
+    ///
+    /// A counter stamp is turned into "the OS clock now, minus the time
+    /// elapsed on the counter since the stamp": tokio's timer runs on the OS
+    /// clock, which NTP slews and the counter does not, so an instant
+    /// derived from the counter alone would drift from the timer's by the
+    /// accumulated slew (seconds after days of uptime). Only the elapsed
+    /// part, microseconds, is measured on the counter.
     // One variant without the `quanta` feature: still a `match`, for both.
     #[allow(clippy::infallible_destructuring_match)]
     pub(crate) fn instant_after(self, after: std::time::Duration) -> ::tokio::time::Instant {
-        let at = match self {
+        let (at, after) = match self {
             #[cfg(feature = "quanta")]
-            Stamp::Raw(raw) => ::tokio::time::Instant::from_std(fast::instant_at(raw)),
-            Stamp::Tokio(at) => at,
+            Stamp::Raw(raw) => (
+                ::tokio::time::Instant::now(),
+                after.saturating_sub(std::time::Duration::from_nanos(fast::nanos_from(raw))),
+            ),
+            Stamp::Tokio(at) => (at, after),
         };
         at.checked_add(after).unwrap_or_else(|| {
             ::tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365 * 30)
@@ -145,6 +158,17 @@ impl Stamp {
 }
 
 impl TokioClock {
+    /// Does now what the first reading needs (quanta's calibration, where
+    /// the counter is read), so a layer that reads the clock only per call
+    /// (the timeout) does not make its first call wait for it. Layers that
+    /// make an epoch when they are made (limiters, breakers, budgets)
+    /// already do.
+    pub(crate) fn warm_up() {
+        if !Self::FOLLOWS_PAUSED_TIME {
+            let _ = fast::epoch();
+        }
+    }
+
     /// Nanoseconds from `epoch` (made by this clock) to `stamp`; 0 if the
     /// stamp is before it.
     #[inline]
@@ -165,8 +189,9 @@ mod fast {
 
     use crate::clock::{Clock, Epoch, QuantaClock};
 
-    /// One counter for the process: quanta calibrates once (a few
-    /// milliseconds at the first use), and every epoch shares one origin.
+    /// One counter for the process: quanta calibrates once, at the first
+    /// use (up to 200 ms; [`warm_up`] does it when a layer is made), and
+    /// every epoch shares one origin.
     /// Inlined: after the first use this is one load and a branch.
     #[inline]
     fn counter() -> &'static QuantaClock {
@@ -199,8 +224,10 @@ mod fast {
         counter().nanos_between(epoch.raw(), raw)
     }
 
-    pub(super) fn instant_at(raw: u64) -> Instant {
-        counter().instant_at(raw)
+    /// Nanoseconds from counter reading `raw` to now.
+    pub(super) fn nanos_from(raw: u64) -> u64 {
+        let counter = counter();
+        counter.nanos_between(raw, counter.raw())
     }
 }
 
@@ -280,8 +307,8 @@ mod tests {
     use super::*;
 
     /// This crate's tests compile tokio with `test-util`, so the default
-    /// clock must follow paused time here (the benchmarks, built without
-    /// it, check the other side).
+    /// clock must follow paused time here (`clock-check/`, built without
+    /// it, checks the other side).
     #[test]
     fn test_builds_follow_paused_time() {
         // Through `black_box`: a constant in an assertion is a clippy lint.

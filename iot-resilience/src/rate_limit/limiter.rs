@@ -33,7 +33,11 @@ impl NotUntil {
         self.retry_after
     }
 
-    /// The instant, on the limiter's clock, at which it would conform.
+    /// The instant, on the limiter's clock, at which it would conform. With
+    /// the default clock this is the time-stamp counter's timeline, which
+    /// drifts from the OS clock over a long uptime (see
+    /// [`TokioClock`](crate::TokioClock)): to wait with a timer, use
+    /// [`retry_after`](Self::retry_after).
     pub fn earliest_possible(&self) -> Instant {
         self.earliest
     }

@@ -183,19 +183,15 @@ impl<P, B: MakeBackoff, H, C> Shared<P, B, H, C> {
         let attempts = progress.attempts;
         if !retry {
             return match result {
+                // An accepted first attempt was answered by `after_attempt`.
                 Ok(response) => {
-                    let outcome = if attempts == 1 {
-                        Outcome::Success
-                    } else {
-                        tracing::debug!(
-                            target: TARGET,
-                            name = %self.name,
-                            attempts,
-                            "succeeded after retrying"
-                        );
-                        Outcome::SuccessAfterRetry
-                    };
-                    self.metrics.call(outcome);
+                    tracing::debug!(
+                        target: TARGET,
+                        name = %self.name,
+                        attempts,
+                        "succeeded after retrying"
+                    );
+                    self.metrics.call(Outcome::SuccessAfterRetry);
                     Step::Done(Ok(response))
                 }
                 Err(error) => {

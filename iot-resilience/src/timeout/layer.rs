@@ -30,6 +30,7 @@ impl TimeoutLayer {
     /// A layer for a configuration validated by
     /// [`TimeoutConfig::build`]; cannot fail.
     pub fn from_validated(config: Validated<TimeoutConfig>) -> Self {
+        crate::TokioClock::warm_up();
         Self {
             per_request: DefaultTimeout,
             shared: Arc::new(Shared::new(config.into_inner())),
