@@ -9,17 +9,43 @@ use std::time::{Duration, Instant};
 pub struct Epoch {
     origin: Instant,
     raw: u64,
+    /// The process's counter, where [`TokioClock`](crate::TokioClock) made
+    /// this epoch on it: readings then use it without first checking that
+    /// it is initialised (a global's check on every call).
+    #[cfg(feature = "quanta")]
+    counter: Option<&'static super::QuantaClock>,
 }
 
 impl Epoch {
     /// An epoch at `origin`.
     pub fn new(origin: Instant) -> Self {
-        Self { origin, raw: 0 }
+        Self::with_raw(origin, 0)
     }
 
     /// An epoch at `origin`, where the clock's own counter read `raw`.
     pub fn with_raw(origin: Instant, raw: u64) -> Self {
-        Self { origin, raw }
+        Self {
+            origin,
+            raw,
+            #[cfg(feature = "quanta")]
+            counter: None,
+        }
+    }
+
+    /// This epoch, made on the process's `counter`.
+    #[cfg(feature = "quanta")]
+    pub(crate) fn on_counter(self, counter: &'static super::QuantaClock) -> Self {
+        Self {
+            counter: Some(counter),
+            ..self
+        }
+    }
+
+    /// The counter this epoch was made on, if [`on_counter`](Self::on_counter) said.
+    #[cfg(feature = "quanta")]
+    #[inline]
+    pub(crate) fn counter(&self) -> Option<&'static super::QuantaClock> {
+        self.counter
     }
 
     /// The clock's counter at the origin (0 for clocks without one).

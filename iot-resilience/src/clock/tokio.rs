@@ -206,12 +206,15 @@ mod fast {
 
     #[inline]
     pub(super) fn epoch() -> Epoch {
-        counter().epoch()
+        let counter = counter();
+        counter.epoch().on_counter(counter)
     }
 
+    /// Through the epoch's reference to the counter where it has one (every
+    /// epoch [`epoch`] made): no check of the `OnceLock` per reading.
     #[inline]
     pub(super) fn nanos_since(epoch: &Epoch) -> u64 {
-        counter().nanos_since(epoch)
+        epoch.counter().unwrap_or_else(counter).nanos_since(epoch)
     }
 
     #[inline]

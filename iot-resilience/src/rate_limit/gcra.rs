@@ -7,17 +7,21 @@
 //! `tat' = max(tat, now) + n * t`, and conforms iff `tat' - tau <= now`.
 //! A fresh state (`tat = 0`, or any `tat <= now`) is a full bucket.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::Duration;
 
 /// The quota in nanoseconds.
+///
+/// The burst is not kept: validated quotas have `tau = t * burst` exactly
+/// (`tau` within half the u64 range), so it is `tau / t`. Two words are
+/// returned in registers, three through memory, and the check reads a
+/// quota on every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Gcra {
     /// Emission interval: nanoseconds per permit.
     t: u64,
     /// Tolerance: `t * burst`.
     tau: u64,
-    burst: u32,
 }
 
 impl Gcra {
@@ -30,12 +34,20 @@ impl Gcra {
         Self {
             t,
             tau: t.saturating_mul(u64::from(burst)),
-            burst,
         }
     }
 
+    /// The most permits available at once.
     pub(crate) fn burst(&self) -> u32 {
-        self.burst
+        u32::try_from(self.tau / self.t).unwrap_or(u32::MAX)
+    }
+
+    /// Whether `cost` exceeds the burst (so can never be admitted): without
+    /// the division `burst` makes. A burst is at least 1, so a cost of 1
+    /// never does (and a check of the constant cost 1 compiles to nothing).
+    #[inline]
+    pub(crate) fn exceeds_burst(&self, cost: u32) -> bool {
+        cost > 1 && u64::from(cost).saturating_mul(self.t) > self.tau
     }
 
     pub(crate) fn interval(&self) -> Duration {
@@ -87,22 +99,26 @@ impl Gcra {
     pub(crate) fn available(&self, tat: u64, now: u64) -> u32 {
         let used = tat.saturating_sub(now);
         let free = self.tau.saturating_sub(used) / self.t;
-        u32::try_from(free).unwrap_or(u32::MAX).min(self.burst)
+        // At most `tau / t`, the burst.
+        u32::try_from(free).unwrap_or(u32::MAX)
     }
 }
 
 /// A [`Gcra`] that can be replaced while limiters read it: a sequence
 /// lock over plain atomics, so a reader never mixes the interval of one
-/// quota with the tolerance of another. Reading is five loads and a
-/// compare (no read-modify-write); writers must be serialised by the
+/// quota with the tolerance of another. Reading is four loads and one
+/// branch (no read-modify-write); writers must be serialised by the
 /// caller.
+///
+/// Two words, not three: the burst is derived ([`Gcra::burst`]). Packing
+/// the quotas that fit into one word (interval and burst, the tolerance
+/// recomputed with a multiplication) measured slower than this.
 #[derive(Debug)]
 pub(crate) struct GcraCell {
     /// Odd while a write is in progress.
     version: AtomicU64,
     t: AtomicU64,
     tau: AtomicU64,
-    burst: AtomicU32,
 }
 
 impl GcraCell {
@@ -111,28 +127,39 @@ impl GcraCell {
             version: AtomicU64::new(0),
             t: AtomicU64::new(g.t),
             tau: AtomicU64::new(g.tau),
-            burst: AtomicU32::new(g.burst),
         }
     }
 
     /// The quota in effect.
     #[inline]
     pub(crate) fn load(&self) -> Gcra {
+        self.try_load().unwrap_or_else(|| self.load_contended())
+    }
+
+    /// One read, `None` if a write overlapped it.
+    #[inline]
+    fn try_load(&self) -> Option<Gcra> {
+        let before = self.version.load(Ordering::Acquire);
+        let g = Gcra {
+            t: self.t.load(Ordering::Relaxed),
+            tau: self.tau.load(Ordering::Relaxed),
+        };
+        fence(Ordering::Acquire);
+        let after = self.version.load(Ordering::Relaxed);
+        // Unchanged and even, in one branch.
+        ((before ^ after) | (before & 1) == 0).then_some(g)
+    }
+
+    /// Reads until no write overlaps, out of line: only a writer preempted
+    /// in the middle of its two stores keeps a reader here.
+    #[cold]
+    #[inline(never)]
+    fn load_contended(&self) -> Gcra {
         let mut spins = 0u32;
         loop {
-            let before = self.version.load(Ordering::Acquire);
-            let g = Gcra {
-                t: self.t.load(Ordering::Relaxed),
-                tau: self.tau.load(Ordering::Relaxed),
-                burst: self.burst.load(Ordering::Relaxed),
-            };
-            fence(Ordering::Acquire);
-            let after = self.version.load(Ordering::Relaxed);
-            if before == after && before & 1 == 0 {
+            if let Some(g) = self.try_load() {
                 return g;
             }
-            // A write is three stores; only a writer preempted in the
-            // middle of one keeps readers here, so let it run.
             spins += 1;
             if spins % 64 == 0 {
                 std::thread::yield_now();
@@ -149,7 +176,6 @@ impl GcraCell {
         fence(Ordering::Release);
         self.t.store(g.t, Ordering::Relaxed);
         self.tau.store(g.tau, Ordering::Relaxed);
-        self.burst.store(g.burst, Ordering::Relaxed);
         self.version.store(v.wrapping_add(2), Ordering::Release);
     }
 }
@@ -209,6 +235,76 @@ mod tests {
         let cell = GcraCell::new(old);
         cell.store(new);
         assert_eq!(cell.load(), new);
+    }
+
+    /// Small and large quotas (up to u32::MAX permits with the tolerance
+    /// at half the clock's range) read back whole, burst included.
+    #[test]
+    fn quotas_read_back_whole() {
+        let quotas = [
+            ten_per_second_burst_3(),
+            Gcra::new(1, Duration::from_secs(3600), 1),
+            Gcra::new(1_000_000, Duration::from_secs(1), 1 << 23),
+            Gcra::new(
+                1,
+                Duration::from_nanos(u64::MAX / 2 / u64::from(u32::MAX)),
+                u32::MAX,
+            ),
+        ];
+        assert_eq!(quotas.map(|g| g.burst()), [3, 1, 1 << 23, u32::MAX]);
+        let cell = GcraCell::new(quotas[1]);
+        assert_eq!(cell.load(), quotas[1]);
+        for g in quotas.iter().chain(quotas.iter().rev()) {
+            cell.store(*g);
+            assert_eq!(cell.load(), *g);
+        }
+    }
+
+    /// `exceeds_burst` is `cost > burst`, without the division, also where
+    /// `cost * t` overflows.
+    #[test]
+    fn exceeds_burst_is_cost_above_burst() {
+        let large = Gcra::new(1, Duration::from_nanos(u64::MAX / 2 / 1000), 1000);
+        for g in [ten_per_second_burst_3(), large] {
+            let burst = g.burst();
+            for cost in [0, 1, burst - 1, burst, burst + 1, u32::MAX] {
+                assert_eq!(g.exceeds_burst(cost), cost > burst, "{g:?} cost {cost}");
+            }
+        }
+    }
+
+    /// Readers racing a writer that alternates between two quotas only
+    /// ever see one of the two, whole.
+    #[test]
+    fn concurrent_readers_never_mix_two_quotas() {
+        use std::sync::atomic::AtomicBool;
+        let a = ten_per_second_burst_3();
+        let b = Gcra::new(1, Duration::from_secs(3600), 1000);
+        let cell = GcraCell::new(a);
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let readers: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut seen = [0u64; 2];
+                        while !done.load(Ordering::Relaxed) {
+                            let g = cell.load();
+                            assert!(g == a || g == b, "mixed quota {g:?}");
+                            seen[usize::from(g == b)] += 1;
+                        }
+                        seen
+                    })
+                })
+                .collect();
+            for i in 0..200_000 {
+                cell.store(if i % 2 == 0 { b } else { a });
+            }
+            done.store(true, Ordering::Relaxed);
+            for r in readers {
+                let seen = r.join().expect("reader");
+                assert!(seen[0] + seen[1] > 0);
+            }
+        });
     }
 
     #[test]

@@ -180,7 +180,7 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedRateLimiter<K, C> {
         }
         let mut shard = self.shard(key);
         let gcra = shard.gcra;
-        if cost > gcra.burst() {
+        if gcra.exceeds_burst(cost) {
             return Err(CheckError::InsufficientCapacity {
                 cost,
                 burst: gcra.burst(),

@@ -225,7 +225,7 @@ impl<C: Clock> RateLimiter<C> {
     pub fn time_until(&self, cost: u32) -> Result<Duration, CheckError> {
         let inner = &*self.inner;
         let gcra = inner.gcra.load();
-        if cost > gcra.burst() {
+        if gcra.exceeds_burst(cost) {
             return Err(insufficient(&gcra, cost));
         }
         let now = inner.clock.nanos_since(&inner.epoch);
@@ -260,7 +260,7 @@ impl<C: Clock> RateLimiter<C> {
     #[inline]
     fn take_tat(&self, gcra: &Gcra, cost: u32, now: u64, max_wait: u64) -> Result<u64, CheckError> {
         let inner = &*self.inner;
-        if cost > gcra.burst() {
+        if gcra.exceeds_burst(cost) {
             return Err(insufficient(gcra, cost));
         }
         // Relaxed is enough: the limiter publishes no other memory through
