@@ -201,6 +201,32 @@ fn sighup_reloads_what_can_change_and_names_what_cannot() {
     assert_eq!(json["devices"], 2, "{json}");
 }
 
+/// A reload is all or nothing: a good value next to a bad one is not
+/// applied either. Here the sink timeout that would let calls through
+/// comes with a breaker threshold of 150% (a number, so the file parses;
+/// the breaker's validation refuses it).
+#[test]
+fn a_reload_with_one_bad_value_changes_nothing() {
+    let dir = temp_dir("reload-mixed");
+    let summary = dir.join("summary.json");
+    let file = dir.join("gateway.toml");
+    // 20 ms against 200 ms of sink latency: every call times out.
+    std::fs::write(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
+    let gw = Running::start(&file);
+    std::thread::sleep(Duration::from_millis(1500));
+    let mixed = reload_settings(&summary, "2s", 2, "6s") + "breaker_failure_rate = 150\n";
+    std::fs::write(&file, mixed).unwrap();
+    gw.hup();
+    let (json, stderr) = gw.finish(&summary);
+    assert!(
+        stderr.contains("reload refused") && stderr.contains("breaker"),
+        "{stderr}"
+    );
+    // The 2 s timeout was not applied: no call got through.
+    assert!(json["timeouts"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(json["stored"], 0, "{json}");
+}
+
 /// A changed file is read again without a signal (it is looked at every
 /// second).
 #[test]
