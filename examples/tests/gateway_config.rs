@@ -242,10 +242,10 @@ fn a_changed_file_is_reloaded_without_a_signal() {
     assert!(json["stored"].as_u64().unwrap() > 0, "{json}");
 }
 
-/// Runs the demo for `duration` with the in-memory sink failing
-/// `fail_rate` of its attempts and `key = before`; after 1.5 s (2.5 s with
-/// `settle`) rewrites the file with `key = after`, signals a reload, waits
-/// for the console to report `key` changed, and returns the summary.
+/// Runs the demo for 7 s with the in-memory sink failing `fail_rate` of
+/// its attempts and `key = before`; after 1.5 s (2.5 s with `settle`)
+/// rewrites the file with `key = after`, signals a reload, waits for the
+/// console to report `key` changed, and returns the summary.
 fn reload_one(
     key: &str,
     before: &str,
@@ -253,12 +253,24 @@ fn reload_one(
     fail_rate: f64,
     settle: bool,
 ) -> serde_json::Value {
-    let dir = temp_dir(&format!("reload-{key}"));
+    reload_one_on("memory", key, before, after, fail_rate, settle)
+}
+
+/// [`reload_one`] with `sink` (the durable path for a database).
+fn reload_one_on(
+    sink: &str,
+    key: &str,
+    before: &str,
+    after: &str,
+    fail_rate: f64,
+    settle: bool,
+) -> serde_json::Value {
+    let dir = temp_dir(&format!("reload-{key}-{}", sink.len()));
     let summary = dir.join("summary.json");
     let file = dir.join("gateway.toml");
     let settings = |value: &str| {
         format!(
-            "sink = \"memory\"\nsink_fail_rate = {fail_rate}\ndevices = 2\nrate = 5\n\
+            "sink = {sink:?}\nsink_fail_rate = {fail_rate}\ndevices = 2\nrate = 5\n\
              noisy_devices = 0\n{key} = {value}\nduration = \"7s\"\n\
              progress = \"plain\"\nsummary_json = {:?}\n",
             summary.display()
@@ -285,6 +297,20 @@ fn a_reload_changes_the_per_device_limit() {
     // over the whole run.
     assert!(json["rate_limited"].as_u64().unwrap() >= 5, "{json}");
     assert!(json["stored"].as_u64().unwrap() >= 20, "{json}");
+}
+
+/// The durable path (here SQLite) reloads too: its per-device quota of
+/// frames per second of device time goes from 1 (0.1/s, rounded up) to
+/// 100.
+#[test]
+fn a_reload_changes_the_durable_paths_device_limit() {
+    let db = temp_dir("reload-durable").join("gateway.db");
+    let sink = format!("sqlite:{}", db.display());
+    let json = reload_one_on(&sink, "device_limit", "0.1", "100", 0.0, false);
+    // Before: 1 of each device's 5 frames a second. After, about 5 s at
+    // 10 frames/s: far above the 14 the old quota allows over the run.
+    assert!(json["rate_limited"].as_u64().unwrap() >= 5, "{json}");
+    assert!(json["stored"].as_u64().unwrap() >= 30, "{json}");
 }
 
 /// The breaker's threshold changes while running: with 60% of sink
