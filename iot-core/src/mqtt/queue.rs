@@ -565,6 +565,31 @@ mod tests {
         assert_eq!(q.outstanding(), 0);
     }
 
+    /// A failed run of QoS 0 frames (after a control publish): the writer
+    /// takes their `Outgoing::Publish(0)` events out and has `reset` send
+    /// them again, so none completes without having been written.
+    #[test]
+    fn qos0_frames_of_a_failed_run_are_sent_again() {
+        let mut q = q(10, 1000, OverflowPolicy::DropOldest, 10);
+        for i in 0..3 {
+            q.push(frame(i)).unwrap();
+        }
+        q.push_control(Control {
+            topic: "t".into(),
+            payload: Bytes::from_static(b"online"),
+        });
+        assert_eq!(pump(&mut q), [255, 0, 1, 2]);
+        // Only the control's event is left after the failed write.
+        assert_eq!(q.on_outgoing_publish(1), Outgoing::Control);
+        assert_eq!(q.reset(3), 3, "the three frames");
+        assert_eq!(q.len(), 3, "none completed");
+        assert_eq!(pump(&mut q), [0, 1, 2], "sent again, in order");
+        for _ in 0..3 {
+            assert_eq!(q.on_outgoing_publish(0), Outgoing::Frame { done: true });
+        }
+        assert_eq!(q.len(), 0);
+    }
+
     #[test]
     fn reset_resends_inflight_and_drained_in_order() {
         let mut q = q(100, 10_000, OverflowPolicy::DropOldest, 10);

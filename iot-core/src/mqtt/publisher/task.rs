@@ -31,29 +31,39 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link:
             written = writer.write_ready(&shared, &mut eventloop) => written,
             () = shutdown.as_mut() => break,
         };
+        // QoS 0 publishes of a failed run, to send again (`Broken`).
+        let mut unsent = 0;
         let polled = match written {
-            Err(error) => {
+            Err(broken) => {
                 // What `poll` does after its own errors: drop the
                 // connection, move rumqttc's unacknowledged publishes to
                 // its `pending` list (which `take_stale` discards).
                 eventloop.clean();
-                Err(error)
+                unsent = broken.unsent;
+                Err(broken.error)
             }
             // rumqttc first: the shutdown and the kick are looked at only
             // while it waits. The kick interrupts `poll` only while
             // connected: there it waits on the socket and the keepalive,
             // which a later `poll` resumes (its read is buffered by the
-            // codec and its events stay queued); a connection attempt
-            // would be dropped half-way.
-            Ok(()) => tokio::select! {
-                biased;
-                polled = eventloop.poll() => polled,
-                () = shutdown.as_mut() => break,
-                () = kick.as_mut(), if eventloop.network.is_some() => {
-                    kick.set(shared.kick.notified());
-                    continue;
+            // codec and its events stay queued; a packet it writes is
+            // encoded at once, its write buffer being empty (`Writer`), and
+            // a flush left half-done is finished by the next write); a
+            // connection attempt would be dropped half-way. Not after a
+            // collision either: nothing new can be written until `poll`
+            // reads the acknowledgement that frees the packet id.
+            Ok(()) => {
+                let kickable = eventloop.network.is_some() && eventloop.state.collision.is_none();
+                tokio::select! {
+                    biased;
+                    polled = eventloop.poll() => polled,
+                    () = shutdown.as_mut() => break,
+                    () = kick.as_mut(), if kickable => {
+                        kick.set(shared.kick.notified());
+                        continue;
+                    }
                 }
-            },
+            }
         };
         match polled {
             Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
@@ -73,7 +83,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link:
                 let closing = {
                     let mut core = shared.lock();
                     core.connected = false;
-                    let moved = core.queue.reset(drained);
+                    let moved = core.queue.reset(drained + unsent);
                     if moved > 0 {
                         tracing::debug!(moved, "unacknowledged frames will be re-sent");
                     }

@@ -12,7 +12,9 @@
 
 use std::time::Duration;
 
-use rumqttc::{ConnectionError, EventLoop, Packet, Publish, Request, StateError};
+use rumqttc::{
+    ConnectionError, Event, EventLoop, MqttState, Outgoing, Packet, Publish, Request, StateError,
+};
 
 use super::super::queue::Item;
 use super::shared::Shared;
@@ -38,16 +40,26 @@ impl Writer {
     /// holds that one and writes it when the id is acknowledged, and, as
     /// in its own loop, nothing new may go out before it.
     ///
+    /// First it flushes what rumqttc's own `poll` left buffered (a
+    /// `poll` the task's kick interrupted in its flush), so `poll` always
+    /// starts with an empty write buffer: a packet it writes (a PINGREQ,
+    /// the publish held back after a collision) is then encoded without
+    /// waiting, and the kick cannot drop it half-way.
+    ///
     /// An error means the connection broke; the caller cleans up as
-    /// `poll` does after its own errors (`EventLoop::clean`). Publishes
-    /// given to rumqttc's state but not written by then have their
-    /// `Outgoing::Publish` events queued, so the queue treats them as
-    /// written and unacknowledged, and sends them again.
+    /// `poll` does after its own errors (`EventLoop::clean`). The run's
+    /// QoS 1 publishes have their `Outgoing::Publish(pkid)` events queued:
+    /// the queue treats them as written and unacknowledged, and sends them
+    /// again. A QoS 0 publish has no acknowledgement to wait for, so its
+    /// event would complete it: those events are taken out here
+    /// ([`Broken::unsent`]) and the caller has the queue send the frames
+    /// again (those of the run that had left in an earlier buffer-full
+    /// write then arrive twice; consumers drop duplicates by sequence).
     pub(super) async fn write_ready(
         &mut self,
         shared: &Shared,
         eventloop: &mut EventLoop,
-    ) -> Result<(), ConnectionError> {
+    ) -> Result<(), Broken> {
         let EventLoop {
             state,
             network,
@@ -57,6 +69,12 @@ impl Writer {
         let Some(network) = network.as_mut() else {
             return Ok(());
         };
+        let timeout = Duration::from_secs(network_options.connection_timeout());
+        match tokio::time::timeout(timeout, network.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Broken::before_the_run(ConnectionError::MqttState(e))),
+            Err(_) => return Err(Broken::before_the_run(ConnectionError::FlushTimeout)),
+        }
         if !state.events.is_empty() || state.collision.is_some() {
             return Ok(());
         }
@@ -119,7 +137,11 @@ impl Writer {
             shared.wake_waiters();
         }
         if let Some(e) = failed {
-            return Err(ConnectionError::MqttState(e));
+            let unsent = take_unsent_qos0(state);
+            return Err(Broken {
+                error: ConnectionError::MqttState(e),
+                unsent,
+            });
         }
         if packets.is_empty() {
             return Ok(());
@@ -134,10 +156,85 @@ impl Writer {
             }
             network.flush().await
         };
-        let timeout = Duration::from_secs(network_options.connection_timeout());
-        match tokio::time::timeout(timeout, write).await {
-            Ok(written) => written.map_err(ConnectionError::MqttState),
-            Err(_) => Err(ConnectionError::FlushTimeout),
+        let error = match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => ConnectionError::MqttState(e),
+            Err(_) => ConnectionError::FlushTimeout,
+        };
+        Err(Broken {
+            error,
+            unsent: take_unsent_qos0(state),
+        })
+    }
+}
+
+/// [`Writer::write_ready`] failed: the connection is broken.
+#[derive(Debug)]
+pub(super) struct Broken {
+    /// Why.
+    pub(super) error: ConnectionError,
+    /// The QoS 0 publishes of the failed run, not confirmed written: the
+    /// queue sends them again, as it does the publishes rumqttc held
+    /// (`take_stale`'s `drained`).
+    pub(super) unsent: usize,
+}
+
+impl Broken {
+    /// Broken before any publish of a run was handed to rumqttc.
+    fn before_the_run(error: ConnectionError) -> Self {
+        Self { error, unsent: 0 }
+    }
+}
+
+/// Takes the `Outgoing::Publish(0)` events (QoS 0 publishes) out of
+/// `state`'s queue and returns how many there were.
+///
+/// Called after a failed run, when the queue holds only that run's events
+/// (a run starts only with it empty). The run handed control publishes
+/// (QoS 1) before frames, so the events left pair with the queue's first
+/// FIFO places, and the QoS 0 frames are the places after them, which
+/// `FrameQueue::reset` sends again when told they were not written.
+fn take_unsent_qos0(state: &mut MqttState) -> usize {
+    let before = state.events.len();
+    state
+        .events
+        .retain(|e| !matches!(e, Event::Outgoing(Outgoing::Publish(0))));
+    before - state.events.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a failed run of two control publishes (QoS 1) and three QoS 0
+    /// frames, rumqttc's real state holds five events; the three QoS 0
+    /// ones are taken out, the control ones stay in order.
+    #[test]
+    fn the_qos0_publishes_of_a_failed_run_are_taken_out() {
+        let mut state = MqttState::new(10, false);
+        let publish = |qos| Request::Publish(Publish::new("t", qos, vec![1u8]));
+        for qos in [rumqttc::QoS::AtLeastOnce, rumqttc::QoS::AtLeastOnce] {
+            assert!(
+                state
+                    .handle_outgoing_packet(publish(qos))
+                    .unwrap()
+                    .is_some()
+            );
         }
+        for _ in 0..3 {
+            let p = publish(rumqttc::QoS::AtMostOnce);
+            assert!(state.handle_outgoing_packet(p).unwrap().is_some());
+        }
+        assert_eq!(state.events.len(), 5);
+        assert_eq!(take_unsent_qos0(&mut state), 3);
+        let left: Vec<_> = state.events.iter().cloned().collect();
+        assert_eq!(
+            left,
+            [
+                Event::Outgoing(Outgoing::Publish(1)),
+                Event::Outgoing(Outgoing::Publish(2)),
+            ]
+        );
+        assert_eq!(take_unsent_qos0(&mut state), 0);
     }
 }
