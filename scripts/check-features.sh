@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every published crate with no features, with each feature alone,
-# and with its defaults, warnings denied (`cargo clippy -- -D warnings`: a
+# and with its defaults (all targets: tests, examples, benches), warnings denied (`cargo clippy -- -D warnings`: a
 # `cargo check` that also fails on rustc and clippy warnings), so a feature
 # that only compiles, or only compiles cleanly, next to another one is
 # caught (the test run uses --all-features). Then checks that the default
@@ -69,8 +69,10 @@ for crate in "${crates[@]}"; do
         echo "--- $crate: --features $feature alone"
         check_or_known "$crate" "$feature" -p "$crate" --lib --no-default-features --features "$feature"
     done
-    echo "--- $crate: default features"
-    check_or_known "$crate" default -p "$crate" --lib
+    # Tests, examples and benches too: `cargo test -p <crate>` (default
+    # features) must build, and the test run only sees --all-features.
+    echo "--- $crate: default features, all targets"
+    check_or_known "$crate" default -p "$crate" --all-targets
 done
 
 # Default trees: what a plain `cargo add` brings in.

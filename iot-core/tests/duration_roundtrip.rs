@@ -5,7 +5,6 @@
 #![cfg(feature = "std")]
 
 use std::fmt::Debug;
-use std::time::Duration;
 
 use iot_core::fleet::FleetConfig;
 use iot_testkit::duration::any_duration;
@@ -61,6 +60,8 @@ proptest! {
 #[cfg(feature = "mqtt")]
 #[test]
 fn fractions_and_microseconds_load_and_save_exactly() {
+    use std::time::Duration;
+
     use iot_core::mqtt::MqttConfig;
 
     let config: MqttConfig =

@@ -8,6 +8,7 @@
 //! buffers and stall, the stalled write times out (`connect_timeout`) and
 //! the publisher drops the connection and reconnects. The second
 //! connection reads everything.
+#![cfg(feature = "mqtt")]
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -338,7 +338,8 @@ pub(crate) fn read_str<'a, const CHECK: bool>(
     })
 }
 
-#[cfg(all(test, feature = "std"))]
+// `layout` exists for the MQTT consumer only.
+#[cfg(all(test, feature = "mqtt"))]
 mod tests {
     use super::*;
     use crate::codec::{Encoder, Value};
