@@ -91,6 +91,12 @@ pub struct StoreCounters {
     /// Frames not committed when the gateway stopped: not acknowledged,
     /// so the broker keeps them for the next run under this client id.
     pub held_at_exit: AtomicU64,
+    /// Frames whose batch was still being written when the stop deadline
+    /// passed: the write may have committed (a SQLite write runs on to
+    /// its end; a PostgreSQL COMMIT may already be sent) or not. Not
+    /// acknowledged either, so the broker delivers them to the next run,
+    /// and the database's key drops the ones it already has.
+    pub in_doubt_at_exit: AtomicU64,
 }
 
 /// The write path's error, outermost first.
@@ -347,7 +353,10 @@ where
     let _ = tokio::time::timeout(Duration::from_secs(2), last_attempt).await;
     counters
         .held_at_exit
-        .fetch_add(writes.frames_not_committed(), Relaxed);
+        .fetch_add(writes.frames_held(), Relaxed);
+    counters
+        .in_doubt_at_exit
+        .fetch_add(writes.running_frames, Relaxed);
     shared.copy_consumer_stats(&consumer);
     consumer
 }
@@ -527,7 +536,7 @@ type Done = (Flight, Result<WriteReport, WriteError>);
 /// batch starts and the consumer is not read.
 struct Writes {
     running: tokio::task::JoinSet<Done>,
-    /// Frames of the running batches (for `held_at_exit` at a hard stop).
+    /// Frames of the running batches (`in_doubt_at_exit` at a hard stop).
     running_frames: u64,
     held: std::collections::VecDeque<Flight>,
     max: usize,
@@ -650,9 +659,9 @@ impl Writes {
         }
     }
 
-    /// Frames of batches running or held: not committed.
-    fn frames_not_committed(&self) -> u64 {
-        self.running_frames + self.held.iter().map(|f| f.batch.frames()).sum::<u64>()
+    /// Frames of the batches held after a failed write: not committed.
+    fn frames_held(&self) -> u64 {
+        self.held.iter().map(|f| f.batch.frames()).sum()
     }
 }
 

@@ -1261,6 +1261,7 @@ impl Run {
             write_failures: sc.write_failures.load(Relaxed),
             batches: sc.batches.load(Relaxed),
             held_at_exit: sc.held_at_exit.load(Relaxed),
+            in_doubt_at_exit: sc.in_doubt_at_exit.load(Relaxed),
             run_seconds,
             devices: self.args.devices,
             rate: self.args.rate,

@@ -77,6 +77,9 @@ pub struct Summary {
     /// Frames not committed at the stop: unacknowledged, so the broker
     /// keeps them for the next run under the same client id.
     pub held_at_exit: u64,
+    /// Frames whose write was still running at the stop deadline: stored
+    /// or not (the database's count says), unacknowledged either way.
+    pub in_doubt_at_exit: u64,
     /// Seconds the fleet published.
     pub run_seconds: f64,
     /// Simulated devices.
@@ -216,6 +219,7 @@ impl Summary {
             "write_failures": self.write_failures,
             "batches": self.batches,
             "held_at_exit": self.held_at_exit,
+            "in_doubt_at_exit": self.in_doubt_at_exit,
         });
         if let (Some(all), Value::Object(more)) = (value.as_object_mut(), storage) {
             all.extend(more);
@@ -249,10 +253,18 @@ impl Summary {
                 t(self.lost),
                 if self.durable {
                     format!(
-                        "published by this fleet, not in the database ({} never received, {} not stored, {} held at the broker)",
+                        "published by this fleet, not in the database ({} never received, {} not stored, {} held at the broker{})",
                         t(self.lost_in_transport),
                         t(self.not_stored_own),
-                        t(self.held_at_exit)
+                        t(self.held_at_exit + self.in_doubt_at_exit),
+                        if self.in_doubt_at_exit > 0 {
+                            format!(
+                                ", {} of them written as the stop deadline passed, stored or not",
+                                t(self.in_doubt_at_exit)
+                            )
+                        } else {
+                            String::new()
+                        }
                     )
                 } else {
                     format!(
