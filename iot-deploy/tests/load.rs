@@ -73,3 +73,38 @@ fn all_problems_in_one_pass() {
     }
     assert_eq!(e.len(), expected.len(), "{text}");
 }
+
+/// A name is refused when an object named after it would be too long for
+/// Kubernetes, with the object and the longest name that fits; the longest
+/// that fits loads. The headless Service (`<name>-headless`, a label of at
+/// most 63) bounds every spec at 54; a CronJob (`<name>-cron`, at most 52)
+/// at 47.
+#[test]
+fn a_name_too_long_for_a_derived_object_is_refused_with_its_limit() {
+    let spec = |name: &str, cron: bool| {
+        let cron = if cron {
+            "cronjob:\n  schedule: \"0 3 * * *\"\n  args: [\"compact\"]\n"
+        } else {
+            ""
+        };
+        format!("name: {name}\nimage:\n  repository: ghcr.io/acme/gw\n  tag: \"1.0\"\n{cron}")
+    };
+    let name = |len: usize| format!("g{}", "w".repeat(len - 1));
+    assert!(SpecFile::parse(&spec(&name(54), false), Format::Yaml).is_ok());
+    let e = SpecFile::parse(&spec(&name(55), false), Format::Yaml)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("name: 55 characters is too long for this spec: the headless Service")
+            && e.contains("use at most 54"),
+        "{e}"
+    );
+    assert!(SpecFile::parse(&spec(&name(47), true), Format::Yaml).is_ok());
+    let e = SpecFile::parse(&spec(&name(48), true), Format::Yaml)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the CronJob") && e.contains("may have at most 52; use at most 47"),
+        "{e}"
+    );
+}

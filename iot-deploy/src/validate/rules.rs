@@ -354,6 +354,40 @@ fn text(s: &DeploySpec, p: &mut Problems) {
     }
 }
 
+/// The Kubernetes objects named after the spec's name that this spec
+/// generates, with the longest name each may have: the first (what, name,
+/// limit) whose name is over its limit, the one leaving the name the
+/// fewest characters. Without this a name valid on its own (up to 63)
+/// produced manifests the API server refuses.
+fn tightest_derived_name(s: &DeploySpec) -> Option<(String, String, usize)> {
+    use crate::generate::k8s::{headless_name, migrations, platform};
+    // Services are DNS-1035 labels (63); a CronJob's name at most 52 (its
+    // Jobs get an 11-character suffix); a Job's name is a label value of
+    // its pods (63).
+    let mut names = vec![("the headless Service".to_string(), headless_name(s), 63)];
+    for suffix in platform::strategy_services(s) {
+        names.push((
+            format!("the Rollout's {suffix} Service"),
+            format!("{}-{suffix}", s.name),
+            63,
+        ));
+    }
+    if s.cronjob.is_some() {
+        names.push(("the CronJob".to_string(), format!("{}-cron", s.name), 52));
+    }
+    if let Some((_, sql)) = migrations::migration(s) {
+        names.push((
+            "the migrations Job".to_string(),
+            migrations::job_name(s, sql),
+            63,
+        ));
+    }
+    names
+        .into_iter()
+        .filter(|(_, name, limit)| name.len() > *limit)
+        .max_by_key(|(_, name, limit)| name.len() - limit)
+}
+
 fn identity(s: &DeploySpec, p: &mut Problems) {
     if s.name.is_empty() {
         p.add(
@@ -370,6 +404,15 @@ fn identity(s: &DeploySpec, p: &mut Problems) {
             s.name
         );
         p.suggest("name", msg, fix);
+    } else if let Some((object, derived, limit)) = tightest_derived_name(s) {
+        let most = s.name.len() - (derived.len() - limit);
+        p.add(
+            "name",
+            format!(
+                "{} characters is too long for this spec: {object} is named {derived:?}, which may have at most {limit}; use at most {most}",
+                s.name.len()
+            ),
+        );
     }
     if let Some(ns) = &s.namespace {
         if !is_dns1123_label(ns) {
