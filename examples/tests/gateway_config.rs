@@ -89,6 +89,20 @@ fn a_bad_setting_names_its_file_and_line() {
     );
     let stderr = refused(&dir.join("missing.toml"));
     assert!(stderr.contains("missing.toml"), "{stderr}");
+    // Refused at start as on a reload, not clamped.
+    std::fs::write(
+        &file,
+        "devices = 3
+device_limit = 0
+",
+    )
+    .unwrap();
+    let stderr = refused(&file);
+    assert!(
+        stderr.contains("not a positive number")
+            && stderr.contains(&format!("{}:2", file.display())),
+        "{stderr}"
+    );
 }
 
 /// A gateway started with `--config`, its console read line by line.

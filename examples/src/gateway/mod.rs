@@ -140,7 +140,7 @@ pub struct GatewayArgs {
     pub broker_down: Duration,
     /// Frames per second each device may send to the sink (default: twice
     /// --rate); changed on reload.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_per_second)]
     pub device_limit: Option<f64>,
     /// Attempts per frame (a batch with a database), the first included;
     /// changed on reload.
@@ -281,6 +281,17 @@ fn postgres_from_env() -> Result<String, String> {
     port.parse::<u16>()
         .map_err(|_| format!("--sink postgres: POSTGRES_PORT {port:?} is not a port"))?;
     Ok(format!("host={host} port={port} dbname={db} user={user}"))
+}
+
+/// A positive, finite rate (at start as on a reload, where
+/// `DeviceLimit::check` refuses the same values).
+fn parse_per_second(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a positive number of frames per second"
+        )),
+    }
 }
 
 fn parse_share(s: &str) -> Result<f64, String> {
