@@ -202,6 +202,7 @@ mod clock;
 mod config;
 pub mod fallback;
 mod hint;
+mod lock;
 pub mod rate_limit;
 pub mod retry;
 pub mod timeout;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::ConfigError;
+use crate::clock::nanos;
 
 /// The shape of a backoff schedule.
 ///
@@ -221,11 +222,6 @@ fn grow(base: u64, cap: u64, factor: f64, n: u32) -> u64 {
     } else {
         (exact as u64).clamp(base, cap)
     }
-}
-
-/// Nanoseconds, saturated at `u64::MAX` (584 years).
-pub(crate) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 crate::config::validated_config!(BackoffConfig);

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use fastrand::Rng;
 
-use super::config::{BackoffConfig, BackoffStrategy, nanos};
+use super::config::{BackoffConfig, BackoffStrategy};
+use crate::clock::nanos;
 
 /// A backoff schedule in progress: [`next_delay`](Self::next_delay) returns
 /// the delay before the next retry, [`reset`](Self::reset) starts over

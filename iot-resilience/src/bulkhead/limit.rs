@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use super::config::BulkheadConfig;
 use super::metrics::BulkheadMetrics;
 use crate::ConfigError;
+use crate::clock::nanos;
 
 #[derive(Debug)]
 pub(crate) struct Limit {
@@ -147,10 +148,4 @@ impl Drop for WaitGuard {
     fn drop(&mut self) {
         self.0.waiters.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-/// Whole nanoseconds, saturating at `u64::MAX` (about 584 years, which the
-/// service treats as "wait as long as it takes").
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -18,6 +18,7 @@ use super::window::{Counts, Padded, Sample, Window};
 use super::{CircuitBreakerConfig, Outcome, Rejected, State, StateTransition, TransitionReason};
 use crate::circuit_breaker::telemetry::Metrics;
 use crate::clock::Epoch;
+use crate::clock::nanos;
 use crate::{Clock, ConfigError};
 
 const TAG_MASK: u64 = 0b111;
@@ -114,10 +115,6 @@ pub(crate) struct Core {
     pub(super) metrics: Arc<Metrics>,
     /// The key of a per-key breaker, for logs.
     pub(super) key: Option<Box<str>>,
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn ppm(percent: f32) -> u64 {

@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 use super::core::{Core, RawPermit};
 use super::telemetry::Metrics;
 use super::{CircuitBreakerConfig, Outcome, Rejected, State, StateTransition, Stats};
+use crate::clock::nanos;
 use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// A cloneable handle to one circuit breaker.
@@ -327,7 +328,7 @@ impl CallPermit {
     pub fn record_with_duration(mut self, outcome: Outcome, elapsed: Duration) {
         if let Some(raw) = self.raw.take() {
             let core = &self.handle.core;
-            let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+            let elapsed = nanos(elapsed);
             core.record(raw, outcome, elapsed, core.now());
         }
     }

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use super::core::{Core, Locked, generation, pack, tag};
 use super::window::Counts;
 use super::{State, StateTransition, Stats, TransitionReason};
+use crate::clock::nanos;
 
 impl Core {
     /// Moves to `to`. With `expected`, only if the state is still the one
@@ -69,7 +70,7 @@ impl Core {
                 };
                 let d = locked.config.open_duration(locked.trips);
                 locked.trips = locked.trips.saturating_add(1);
-                let until = now.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+                let until = now.saturating_add(nanos(d));
                 self.open_until.store(until, Ordering::Release);
                 open_for = Some(d);
             }

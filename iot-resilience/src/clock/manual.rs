@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Clock;
+use super::nanos;
 
 /// A clock that only moves when told to. Clones share the same time.
 #[derive(Debug, Clone)]
@@ -24,7 +25,7 @@ impl ManualClock {
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let nanos = nanos(by);
         self.offset_nanos.fetch_add(nanos, Ordering::SeqCst);
     }
 }

@@ -20,6 +20,13 @@ pub use self::quanta::QuantaClock;
 pub(crate) use self::tokio::Stamp;
 pub use self::tokio::TokioClock;
 
+/// `d` in nanoseconds, saturating at `u64::MAX` (584 years): how the layers
+/// keep durations in atomics.
+#[inline]
+pub(crate) fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// A monotonic time source.
 ///
 /// The default, [`TokioClock`], follows tokio's clock: in builds that can

@@ -15,6 +15,7 @@ use super::limiter::{CheckError, NotUntil};
 use super::metrics::{DecisionMetrics, KeyMetrics};
 use crate::clock::Epoch;
 use crate::{Clock, ConfigError, TokioClock, Validated};
+use crate::lock::lock;
 
 /// Keys evicted so far, by reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -420,11 +421,6 @@ impl<K: Hash + Eq> Shard<K> {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section leaves the map consistent, so a panic elsewhere
-    // does not invalidate it.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 impl<K, C> Clone for KeyedRateLimiter<K, C> {
     fn clone(&self) -> Self {

@@ -10,6 +10,7 @@ use super::config::{RateLimitConfig, RateLimitMode};
 use super::gcra::{Gcra, GcraCell};
 use super::metrics::DecisionMetrics;
 use crate::clock::Epoch;
+use crate::clock::nanos;
 use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// The request does not conform yet: it would after `retry_after`.
@@ -215,7 +216,7 @@ impl<C: Clock> RateLimiter<C> {
     /// available now). The permits are reserved at once, so concurrent
     /// callers are served in reservation order.
     pub fn reserve(&self, cost: u32, max_wait: Duration) -> Result<Duration, CheckError> {
-        let max_wait = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
+        let max_wait = nanos(max_wait);
         let inner = &*self.inner;
         let now = inner.clock.nanos_since(&inner.epoch);
         self.take(cost, now, max_wait).map(Duration::from_nanos)
@@ -364,10 +365,6 @@ impl<C: Clock> RateLimiter<C> {
 /// The quota of a validated configuration.
 fn gcra(config: &RateLimitConfig) -> Gcra {
     Gcra::new(config.permits, config.period, config.effective_burst())
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cold]

@@ -14,6 +14,7 @@ use super::cost::{RequestCost, UnitCost};
 use super::error::RateLimitError;
 use super::future::ResponseFuture;
 use super::limiter::{CheckError, RateLimiter, Reservation};
+use crate::clock::nanos;
 use crate::{Clock, TokioClock};
 
 /// Limits the rate of requests to `S` with a shared [`RateLimiter`].
@@ -96,16 +97,14 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
                 .reserve_unit(0)
                 .map(|(wait, r)| (wait, Some(r))),
             (RateLimitMode::Wait, true) => {
-                let max_wait = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
+                let max_wait = nanos(max_wait);
                 self.limiter
                     .reserve_unit(max_wait)
                     .map(|(wait, r)| (wait, Some(r)))
             }
             (RateLimitMode::Wait, false) => match self.limiter.time_until(1) {
                 Ok(wait) if wait > max_wait => return self.reject_after(wait),
-                other => {
-                    other.map(|wait| (u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX), None))
-                }
+                other => other.map(|wait| (nanos(wait), None)),
             },
         };
         match taken {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::config::TimeoutConfig;
 use crate::ConfigError;
+use crate::clock::nanos;
 
 #[cfg(feature = "metrics")]
 const ELAPSED: &str = "resilience_timeout_elapsed_total";
@@ -79,9 +80,4 @@ impl Shared {
         self.elapsed.increment(1);
         tracing::debug!(name = %self.name, ?after, "timeout: call timed out");
     }
-}
-
-/// Whole nanoseconds, saturating at `u64::MAX` (about 584 years).
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

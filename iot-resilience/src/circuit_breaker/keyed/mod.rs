@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::CircuitBreakerHandle;
 use super::telemetry::{KeyedMetrics, Metrics};
 use crate::clock::Epoch;
+use crate::clock::nanos;
 use crate::{Clock, ConfigError, TokioClock, Validated};
+use crate::lock::lock;
 
 /// Most shards; each has its own mutex.
 const MAX_SHARDS: usize = 16;
@@ -400,12 +402,3 @@ fn rank(e: &Entry) -> (bool, u64) {
     (!e.handle.state().admits_all(), e.seq)
 }
 
-/// Locks `mutex`, going on after a panic elsewhere: nothing it guards is
-/// left half-updated in a way that matters more than availability.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn nanos(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
