@@ -6,17 +6,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-/// Durations spread over every magnitude: nanoseconds to `Duration::MAX`.
-fn any_duration() -> impl Strategy<Value = Duration> {
-    prop_oneof![
-        (any::<u64>(), 0..1_000_000_000u32).prop_map(|(s, n)| Duration::new(s, n)),
-        (0..100_000u64, 0..1_000_000_000u32).prop_map(|(s, n)| Duration::new(s, n)),
-        (0..1_000_000_000u64).prop_map(Duration::from_nanos),
-        (0..u64::MAX / 1000).prop_map(Duration::from_millis),
-        Just(Duration::MAX),
-        Just(Duration::ZERO),
-    ]
-}
+use iot_testkit::duration::any_duration;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4096))]
@@ -51,15 +41,6 @@ proptest! {
         let text = format!("{whole}.{frac:0digits$}s");
         let want = Duration::new(whole, frac * 10u32.pow(9 - digits as u32));
         prop_assert_eq!(iot_duration::parse(&text), Ok(want), "{}", text);
-    }
-
-    /// A parsed duration prints in canonical form, which is a fixed point.
-    #[test]
-    fn parse_then_format_is_canonical(text in "[0-9 .]{0,12}(ns|us|ms|s|m|h|d|x)?([0-9.]{1,6}(ns|us|ms|s|m|h|d))?") {
-        if let Ok(d) = iot_duration::parse(&text) {
-            let canonical = iot_duration::format(d);
-            prop_assert_eq!(iot_duration::format(iot_duration::parse(canonical.as_str()).unwrap()), canonical);
-        }
     }
 
     /// Arbitrary text: an error whose span lies in the input, or a value.

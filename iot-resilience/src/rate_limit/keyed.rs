@@ -14,8 +14,8 @@ use super::gcra::{Gcra, GcraCell};
 use super::limiter::{CheckError, NotUntil};
 use super::metrics::{DecisionMetrics, KeyMetrics};
 use crate::clock::Epoch;
-use crate::{Clock, ConfigError, TokioClock, Validated};
 use crate::lock::lock;
+use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// Keys evicted so far, by reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -420,7 +420,6 @@ impl<K: Hash + Eq> Shard<K> {
         (idle, excess)
     }
 }
-
 
 impl<K, C> Clone for KeyedRateLimiter<K, C> {
     fn clone(&self) -> Self {

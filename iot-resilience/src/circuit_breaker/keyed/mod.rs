@@ -20,8 +20,8 @@ use super::CircuitBreakerHandle;
 use super::telemetry::{KeyedMetrics, Metrics};
 use crate::clock::Epoch;
 use crate::clock::nanos;
-use crate::{Clock, ConfigError, TokioClock, Validated};
 use crate::lock::lock;
+use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// Most shards; each has its own mutex.
 const MAX_SHARDS: usize = 16;
@@ -401,4 +401,3 @@ where
 fn rank(e: &Entry) -> (bool, u64) {
     (!e.handle.state().admits_all(), e.seq)
 }
-
