@@ -209,6 +209,13 @@ pub struct GatewayArgs {
     pub summary_json: Option<PathBuf>,
 }
 
+impl GatewayArgs {
+    /// `--device-limit`, or its default: twice `--rate`.
+    pub fn effective_device_limit(&self) -> f64 {
+        self.device_limit.unwrap_or(self.rate * 2.0)
+    }
+}
+
 /// Where the gateway stores frames (`--sink`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkSpec {
@@ -292,6 +299,12 @@ fn parse_per_second(s: &str) -> Result<f64, String> {
             "{s:?} is not a positive number of frames per second"
         )),
     }
+}
+
+/// The store's write timeout for `--sink-timeout`: a batch is many rows,
+/// so the per-frame timeout would be too tight; at least 5 s.
+fn store_write_timeout(sink_timeout: Duration) -> Duration {
+    sink_timeout.max(Duration::from_secs(5))
 }
 
 fn parse_share(s: &str) -> Result<f64, String> {
@@ -622,7 +635,7 @@ impl Gateway {
             None => Sink::memory(Aggregator::default(), faults),
         };
         let sink_stats = sink.stats().clone();
-        let device_limit = args.device_limit.unwrap_or(args.rate * 2.0);
+        let device_limit = args.effective_device_limit();
         let breaker_opened = Arc::new(std::sync::atomic::AtomicU64::new(0));
         background.push(tokio::spawn(follow_breaker(
             shared.breaker.subscribe(),
@@ -643,8 +656,7 @@ impl Gateway {
                     device_quota: Arc::new(std::sync::atomic::AtomicU64::new(
                         reloadable::DeviceLimit::quota(device_limit),
                     )),
-                    // A batch is many rows: the per-frame timeout is too tight.
-                    write_timeout: args.sink_timeout.max(Duration::from_secs(5)),
+                    write_timeout: store_write_timeout(args.sink_timeout),
                     faults,
                     max_parked: max_unacked / 2,
                     primed,
@@ -738,7 +750,7 @@ impl Gateway {
                 "per-device quota {device_limit}/s of device time -> batch -> circuit breaker -> retry ({} attempts) \
                  -> timeout {:?} -> store; held, not dropped, while the store fails",
                 args.retry_attempts,
-                args.sink_timeout.max(Duration::from_secs(5))
+                store_write_timeout(args.sink_timeout)
             )
         } else {
             format!(
@@ -863,7 +875,7 @@ impl Reloader {
             iot_resilience::Validate::validate(config).map_err(|e| format!("sink_timeout: {e}"))?;
         }
         let device_limit =
-            changes("device_limit").then(|| args.device_limit.unwrap_or(args.rate * 2.0));
+            changes("device_limit").then(|| args.effective_device_limit());
         if let Some(limit) = device_limit {
             self.device_limit.check(limit)?;
         }
@@ -918,11 +930,10 @@ impl Reloader {
         Ok(())
     }
 
-    /// The sink timeout in effect for `--sink-timeout` (a batch is many
-    /// rows: at least 5 s for a durable store).
+    /// The sink timeout in effect for `--sink-timeout`.
     fn write_timeout(&self, sink_timeout: Duration) -> Duration {
         if self.durable {
-            sink_timeout.max(Duration::from_secs(5))
+            store_write_timeout(sink_timeout)
         } else {
             sink_timeout
         }
