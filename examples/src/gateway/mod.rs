@@ -874,8 +874,7 @@ impl Reloader {
         if let Some(config) = &timeout {
             iot_resilience::Validate::validate(config).map_err(|e| format!("sink_timeout: {e}"))?;
         }
-        let device_limit =
-            changes("device_limit").then(|| args.effective_device_limit());
+        let device_limit = changes("device_limit").then(|| args.effective_device_limit());
         if let Some(limit) = device_limit {
             self.device_limit.check(limit)?;
         }

@@ -117,6 +117,21 @@ pub(crate) struct Core {
     pub(super) key: Option<Box<str>>,
 }
 
+/// What a running breaker cannot change: its name (it labels the metrics)
+/// and its window (it holds the recorded calls).
+pub(crate) fn check_update(
+    current: &CircuitBreakerConfig,
+    new: &CircuitBreakerConfig,
+) -> Result<(), ConfigError> {
+    crate::config::check_name_unchanged("circuit_breaker", &current.name, &new.name)?;
+    crate::config::check_unchanged(
+        "circuit_breaker.sliding_window",
+        &current.sliding_window,
+        &new.sliding_window,
+        "the window holds the recorded calls; make a new breaker",
+    )
+}
+
 fn ppm(percent: f32) -> u64 {
     (f64::from(percent) * 10_000.0).round() as u64
 }
@@ -213,13 +228,21 @@ impl Core {
     pub(crate) fn update(&self, config: CircuitBreakerConfig) -> Result<(), ConfigError> {
         config.validate()?;
         let mut locked = self.lock();
-        crate::config::check_name_unchanged("circuit_breaker", &locked.config.name, &config.name)?;
-        crate::config::check_unchanged(
-            "circuit_breaker.sliding_window",
-            &locked.config.sliding_window,
-            &config.sliding_window,
-            "the window holds the recorded calls; make a new breaker",
-        )?;
+        check_update(&locked.config, &config)?;
+        self.apply(&mut locked, Arc::new(config));
+        Ok(())
+    }
+
+    /// [`update`](Self::update) with a configuration already validated and
+    /// checked against this breaker ([`check_update`]): the keyed breaker
+    /// checks once and shares one `Arc` among all its keys.
+    pub(crate) fn update_checked(&self, config: Arc<CircuitBreakerConfig>) {
+        let mut locked = self.lock();
+        debug_assert!(check_update(&locked.config, &config).is_ok());
+        self.apply(&mut locked, config);
+    }
+
+    fn apply(&self, locked: &mut Locked, config: Arc<CircuitBreakerConfig>) {
         self.failure_ppm
             .store(ppm(config.failure_rate_threshold), Ordering::Relaxed);
         self.slow_ppm
@@ -234,8 +257,7 @@ impl Core {
         );
         self.max_half_open_nanos
             .store(max_half_open_nanos(&config), Ordering::Relaxed);
-        locked.config = Arc::new(config);
-        Ok(())
+        locked.config = config;
     }
 
     /// Whether `permit` was granted by the current generation.

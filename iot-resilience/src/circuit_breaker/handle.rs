@@ -152,6 +152,12 @@ impl CircuitBreakerHandle {
         self.core.update(config)
     }
 
+    /// [`update`](Self::update) with a configuration validated and checked
+    /// against this breaker's name and window by the caller.
+    pub(crate) fn update_checked(&self, config: Arc<CircuitBreakerConfig>) {
+        self.core.update_checked(config);
+    }
+
     /// The current state.
     ///
     /// Transitions out of open happen on the next call after the wait (no

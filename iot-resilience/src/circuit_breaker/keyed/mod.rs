@@ -220,15 +220,17 @@ where
                 "each key's window holds its recorded calls; make a new keyed breaker",
             )?;
         }
-        // From here on nothing can fail: the per-key updates check what
-        // was just checked.
-        *lock(&s.config) = config.clone();
+        // Nothing can fail from here on. Keys made meanwhile take the new
+        // configuration from `s.config`; the others get one shared copy,
+        // without validating or allocating per key under the shard locks.
+        let breaker = Arc::new(config.breaker.clone());
         s.idle_nanos
             .store(nanos(config.idle_timeout), Ordering::Relaxed);
+        *lock(&s.config) = config;
         for shard in s.shards.iter() {
             let shard = lock(shard);
             for entry in shard.map.values() {
-                entry.handle.update(config.breaker.clone())?;
+                entry.handle.update_checked(breaker.clone());
             }
         }
         Ok(())
