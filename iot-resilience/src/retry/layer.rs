@@ -199,6 +199,11 @@ impl<P, B, H, C> RetryLayer<P, B, H, C> {
 
     /// A handle to read and change the settings of every service this
     /// layer made or will make, while they run.
+    ///
+    /// The handle's [`budget`](RetryHandle::budget) is the budget the layer
+    /// has now: take the handle after [`with_budget`](Self::with_budget) or
+    /// [`without_budget`](Self::without_budget), which make a layer with
+    /// another budget (a handle taken before still changes the settings).
     pub fn handle(&self) -> RetryHandle {
         RetryHandle {
             settings: Arc::clone(&self.settings),
@@ -285,7 +290,9 @@ impl RetryHandle {
         self.settings.config()
     }
 
-    /// The budget shared by the layer's services (kept across updates).
+    /// The budget shared by the layer's services (kept across updates), as
+    /// the layer had it when this handle was taken
+    /// ([`RetryLayer::handle`]).
     pub fn budget(&self) -> Option<&Arc<RetryBudget>> {
         self.budget.as_ref()
     }
