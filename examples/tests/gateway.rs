@@ -200,6 +200,46 @@ async fn faults_open_the_breaker_and_broker_outages_lose_nothing() {
     check_accounting(&s);
 }
 
+/// The durable path into PostgreSQL over TLS (a server that takes TCP
+/// connections over TLS only), its certificate checked against
+/// `--db-ca-file`: every published frame is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sink_over_tls_stores_every_frame() {
+    let dir = std::env::temp_dir().join(format!("iot-gw-pg-tls-{}", std::process::id()));
+    let ca = iot_testkit::pki::Ca::new(&dir, "pg-ca");
+    let server = ca.server("pg-server", &["127.0.0.1"]);
+    let Some(pg) =
+        iot_testkit::postgres::Postgres::start_with(iot_testkit::postgres::PostgresOptions {
+            tls: Some(server),
+            ..Default::default()
+        })
+    else {
+        return;
+    };
+    let sink = format!("{}?sslmode=require", pg.url());
+    let gateway = Gateway::start(args(&[
+        "--sink",
+        &sink,
+        "--db-ca-file",
+        ca.cert.to_str().unwrap(),
+        "--devices",
+        "2",
+        "--rate",
+        "20",
+        "--noisy-devices",
+        "0",
+        "--duration",
+        "2s",
+    ]))
+    .await
+    .unwrap();
+    let s = gateway.wait().await.unwrap();
+    assert!(s.durable && s.published > 0, "{s:#?}");
+    assert_eq!(s.db_frames, Some(s.published), "{s:#?}");
+    check_accounting(&s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The default durable path under the same faults: half the writes fail
 /// and the broker goes away; the store holds and retries, and every
 /// published frame's readings are in the SQLite file exactly once.

@@ -508,6 +508,54 @@ async fn postgres_store() {
     assert_eq!(pg.psql("SELECT count(*) FROM readings"), "0");
 }
 
+/// TLS to PostgreSQL, against a server that takes TCP connections over
+/// TLS only (`hostssl`): with the CA that signed the server's certificate
+/// the store connects with `sslmode=require` and with the default
+/// (`prefer`) and writes; without TLS the server refuses it; with another
+/// CA the store refuses the server, also with `prefer` (it never falls
+/// back to an unchecked or plaintext connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_checks_the_server_certificate() {
+    use iot_core::mqtt::TlsConfig;
+
+    let dir = std::env::temp_dir().join(format!("iot-pg-tls-{}", std::process::id()));
+    let ca = iot_testkit::pki::Ca::new(&dir, "pg-ca");
+    let other = iot_testkit::pki::Ca::new(&dir, "other-ca");
+    let server = ca.server("pg-server", &["127.0.0.1", "localhost"]);
+    let Some(pg) = Postgres::start_with(iot_testkit::postgres::PostgresOptions {
+        tls: Some(server),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let with_ca = |ca: &std::path::Path| PostgresOptions {
+        tls: TlsConfig::default().ca_file(ca),
+        ..pg_options("over_tls", WriteMode::Copy)
+    };
+    let require = format!("{}?sslmode=require", pg.url());
+    for (url, device) in [(&require, "dev-require"), (&pg.url(), "dev-prefer")] {
+        let store = PostgresStore::connect(url, with_ca(&ca.cert))
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        round_trip(&store, device).await;
+    }
+    let plain = format!("{}?sslmode=disable", pg.url());
+    let err = PostgresStore::connect(&plain, with_ca(&ca.cert))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("pg_hba.conf"), "{err}");
+    for url in [&require, &pg.url()] {
+        let err = PostgresStore::connect(url, with_ca(&other.cert))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("certificate") && err.is_transient(),
+            "{url}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn postgres_unreachable_is_a_typed_error() {
     // Nothing listens on this port: refused at once.

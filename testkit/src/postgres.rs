@@ -43,6 +43,10 @@ pub struct PostgresOptions {
     pub no_fsync: bool,
     /// Extra `-c name=value` settings.
     pub settings: Vec<String>,
+    /// Serve TLS with this certificate and key (`ssl = on`), and only TLS
+    /// over TCP (`pg_hba.conf`: `hostssl`), so a connection that works
+    /// used TLS.
+    pub tls: Option<crate::pki::Issued>,
 }
 
 /// A PostgreSQL server on `127.0.0.1:<port>`.
@@ -181,6 +185,31 @@ impl Postgres {
         self.dir.join("postgres.log")
     }
 
+    /// Copies the certificate and key into the data directory, owned by
+    /// the server's user with the key private: PostgreSQL refuses a key
+    /// that others can read.
+    fn install_tls(&self, tls: &crate::pki::Issued) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let cert = self.data_dir().join("server.crt");
+        let key = self.data_dir().join("server.key");
+        std::fs::copy(&tls.cert, &cert).expect("copy the server certificate");
+        std::fs::copy(&tls.key, &key).expect("copy the server key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod the server key");
+        if let Some((uid, gid)) = self.run_as {
+            for file in [&cert, &key] {
+                std::os::unix::fs::chown(file, Some(uid), Some(gid)).expect("chown a TLS file");
+            }
+        }
+        let hba = self.data_dir().join("pg_hba.conf");
+        std::fs::write(
+            &hba,
+            format!("local all all trust\nhostssl all {USER} 127.0.0.1/32 trust\n"),
+        )
+        .expect("write pg_hba.conf");
+        (cert, key)
+    }
+
     fn initdb(&self) {
         let out = self
             .command("initdb")
@@ -228,6 +257,13 @@ impl Postgres {
         }
         for setting in &self.options.settings {
             cmd.arg("-c").arg(setting);
+        }
+        if let Some(tls) = &self.options.tls {
+            let (cert, key) = self.install_tls(tls);
+            cmd.args(["-c", "ssl=on", "-c"])
+                .arg(format!("ssl_cert_file={}", cert.display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", key.display()));
         }
         // Its own process group, so `kill9` can take the backends down with
         // the postmaster, as a crash would.

@@ -91,7 +91,8 @@ pub struct GatewayArgs {
     /// Where frames are stored: `sqlite:PATH` (the default,
     /// `sqlite:gateway.db` in the current directory), `postgres://...`
     /// (or `postgres` alone: POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB,
-    /// POSTGRES_USER and the password from POSTGRES_PASSWORD_FILE), or
+    /// POSTGRES_USER, optionally POSTGRES_SSLMODE, and the password from
+    /// POSTGRES_PASSWORD_FILE), or
     /// `memory` (latest value per device and channel, nothing durable).
     /// Durable sinks acknowledge a frame to the broker only after its
     /// batch committed.
@@ -101,6 +102,29 @@ pub struct GatewayArgs {
     /// --sink.
     #[arg(long, value_name = "URL")]
     pub sink_url: Option<String>,
+    /// PostgreSQL over TLS: trust the CAs in this PEM file instead of the
+    /// platform's (with `sslmode=require` in the URL, or the default
+    /// `prefer`: the server's certificate is always checked when TLS is
+    /// used; `sslmode=disable` turns TLS off).
+    #[arg(long, value_name = "PATH", env = "GATEWAY_DB_CA_FILE")]
+    pub db_ca_file: Option<PathBuf>,
+    /// PostgreSQL over TLS: the client certificate chain (PEM) for mutual
+    /// TLS; needs --db-client-key.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "GATEWAY_DB_CLIENT_CERT",
+        requires = "db_client_key"
+    )]
+    pub db_client_cert: Option<PathBuf>,
+    /// PostgreSQL over TLS: the client's private key (PEM).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "GATEWAY_DB_CLIENT_KEY",
+        requires = "db_client_cert"
+    )]
+    pub db_client_key: Option<PathBuf>,
     /// Durable sinks: frames per batch (one transaction) at most.
     #[arg(long, default_value_t = 1000)]
     pub batch_frames: usize,
@@ -214,6 +238,19 @@ impl GatewayArgs {
     pub fn effective_device_limit(&self) -> f64 {
         self.device_limit.unwrap_or(self.rate * 2.0)
     }
+
+    /// The PostgreSQL store's TLS settings from `--db-ca-file` and
+    /// `--db-client-cert`/`--db-client-key`.
+    fn db_tls(&self) -> iot_core::mqtt::TlsConfig {
+        let mut tls = iot_core::mqtt::TlsConfig::default();
+        if let Some(ca) = &self.db_ca_file {
+            tls = tls.ca_file(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.db_client_cert, &self.db_client_key) {
+            tls = tls.client_auth(cert, key);
+        }
+        tls
+    }
 }
 
 /// Where the gateway stores frames (`--sink`).
@@ -287,7 +324,20 @@ fn postgres_from_env() -> Result<String, String> {
     }
     port.parse::<u16>()
         .map_err(|_| format!("--sink postgres: POSTGRES_PORT {port:?} is not a port"))?;
-    Ok(format!("host={host} port={port} dbname={db} user={user}"))
+    // TLS: `prefer` (the default) or `require`, the certificate checked
+    // either way (--db-ca-file); `disable` for none.
+    let sslmode = match std::env::var("POSTGRES_SSLMODE") {
+        Ok(mode) if matches!(mode.as_str(), "disable" | "prefer" | "require") => {
+            format!(" sslmode={mode}")
+        }
+        Ok(mode) => {
+            return Err(format!(
+                "--sink postgres: POSTGRES_SSLMODE {mode:?} is not disable, prefer or require"
+            ));
+        }
+        Err(_) => String::new(),
+    };
+    Ok(format!("host={host} port={port} dbname={db} user={user}{sslmode}"))
 }
 
 /// A positive, finite rate (at start as on a reload, where
@@ -521,6 +571,7 @@ impl Gateway {
                     PostgresOptions {
                         connections: args.batches_in_flight,
                         mode: args.pg_write,
+                        tls: args.db_tls(),
                         ..PostgresOptions::default()
                     },
                 )

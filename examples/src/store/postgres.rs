@@ -12,10 +12,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use iot_core::mqtt::TlsConfig;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::config::Host;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
@@ -97,6 +99,16 @@ pub struct PostgresOptions {
     /// free one, so the server works on several batches at once. Each is
     /// opened on its first use.
     pub connections: usize,
+    /// How the server's certificate is checked (and the client's
+    /// certificate, for mutual TLS), whenever the connection uses TLS: with
+    /// the URL's `sslmode=prefer` (tokio-postgres's default: TLS if the
+    /// server offers it) or `sslmode=require` (TLS or no connection); never
+    /// with `sslmode=disable`. The default trusts the platform's CAs;
+    /// [`TlsConfig::ca_file`] a private CA. The files are read again for
+    /// every connection, so rotated certificates are picked up. Checks are
+    /// never skipped: a server whose certificate does not verify is not
+    /// connected to, also with `prefer`.
+    pub tls: TlsConfig,
 }
 
 impl Default for PostgresOptions {
@@ -107,6 +119,7 @@ impl Default for PostgresOptions {
             connect_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
             connections: 1,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -234,12 +247,19 @@ impl PostgresStore {
 
     /// Connects and runs the migration.
     async fn open(&self) -> Result<Conn, StoreError> {
-        let (client, connection) = self.config.connect(NoTls).await.map_err(connect_error)?;
-        let task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "PostgreSQL connection ended");
-            }
-        });
+        let (client, task) = if self.config.get_ssl_mode() == SslMode::Disable {
+            let (client, connection) = self.config.connect(NoTls).await.map_err(connect_error)?;
+            (client, spawn_connection(connection))
+        } else {
+            let tls = self
+                .options
+                .tls
+                .client_config()
+                .map_err(|e| StoreError::Config(format!("PostgreSQL TLS: {e}")))?;
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+            let (client, connection) = self.config.connect(tls).await.map_err(connect_error)?;
+            (client, spawn_connection(connection))
+        };
         let conn = Conn {
             client,
             task,
@@ -349,6 +369,21 @@ fn describe(config: &Config) -> String {
 /// A failure to connect (or to migrate right after): the server's
 /// "starting up", "shutting down" and "too many connections" answers are
 /// unavailability too.
+/// Drives a connection until it ends.
+fn spawn_connection<S, T>(
+    connection: tokio_postgres::Connection<S, T>,
+) -> tokio::task::JoinHandle<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "PostgreSQL connection ended");
+        }
+    })
+}
+
 fn connect_error(e: tokio_postgres::Error) -> StoreError {
     match write_error(e) {
         StoreError::ConnectionLost(m) => StoreError::Unavailable(m),
