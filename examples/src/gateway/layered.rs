@@ -175,7 +175,7 @@ pub fn apply(
                     ),
                 )
             })?;
-        if sources.contains_key(&name) {
+        if sources.contains_key(&name) || conflicts_with_a_higher_layer(cmd, arg, &sources) {
             continue; // the environment or the command line wins
         }
         let long = arg.get_long().expect("checked above");
@@ -224,6 +224,32 @@ pub fn apply(
     out.extend(from_file);
     out.extend(argv);
     Ok(Layered { argv: out, sources })
+}
+
+/// Whether the command line or the environment set an argument that
+/// `arg` conflicts with (in either direction: clap reports a conflict
+/// declared on either side): the file's `share_group` must give way to a
+/// `--no-share` on the command line, not fail the start.
+fn conflicts_with_a_higher_layer(
+    cmd: &Command,
+    arg: &clap::Arg,
+    sources: &BTreeMap<String, Source>,
+) -> bool {
+    let higher = |id: &clap::Id| {
+        sources
+            .get(id.as_str())
+            .is_some_and(|s| matches!(s, Source::CommandLine | Source::Env(_)))
+    };
+    cmd.get_arg_conflicts_with(arg)
+        .iter()
+        .any(|other| higher(other.get_id()))
+        || cmd.get_arguments().any(|other| {
+            higher(other.get_id())
+                && cmd
+                    .get_arg_conflicts_with(other)
+                    .iter()
+                    .any(|c| c.get_id() == arg.get_id())
+        })
 }
 
 /// The ids of the arguments whose values differ between two parses of
@@ -280,6 +306,10 @@ mod tests {
         topic: Vec<String>,
         #[arg(long, default_value = "x", env = "CARGO_MANIFEST_DIR")]
         manifest: String,
+        #[arg(long)]
+        share_group: Option<String>,
+        #[arg(long, conflicts_with = "share_group")]
+        no_share: bool,
     }
 
     fn layer(argv: &[&str], text: &str) -> Result<(Layered, Result<Cli, clap::Error>), FileError> {
@@ -311,6 +341,25 @@ mod tests {
             layered.source("manifest"),
             Source::Env("CARGO_MANIFEST_DIR".into())
         );
+    }
+
+    /// A file setting that conflicts with a flag on the command line gives
+    /// way to it, whichever side declares the conflict; two conflicting
+    /// settings in the file are still an error.
+    #[test]
+    fn the_command_line_wins_over_a_conflicting_file_setting() {
+        let (layered, cli) = layer(&["gw", "--no-share"], "share_group = \"g\"\n").unwrap();
+        let cli = cli.unwrap();
+        assert!(cli.no_share && cli.share_group.is_none(), "{cli:?}");
+        assert_eq!(layered.source("share_group"), Source::Default);
+        let (_, cli) = layer(&["gw", "--share-group", "g"], "no_share = true\n").unwrap();
+        let cli = cli.unwrap();
+        assert!(
+            !cli.no_share && cli.share_group.as_deref() == Some("g"),
+            "{cli:?}"
+        );
+        let (_, cli) = layer(&["gw"], "share_group = \"g\"\nno_share = true\n").unwrap();
+        assert!(cli.is_err());
     }
 
     #[test]

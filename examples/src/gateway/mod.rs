@@ -337,7 +337,9 @@ fn postgres_from_env() -> Result<String, String> {
         }
         Err(_) => String::new(),
     };
-    Ok(format!("host={host} port={port} dbname={db} user={user}{sslmode}"))
+    Ok(format!(
+        "host={host} port={port} dbname={db} user={user}{sslmode}"
+    ))
 }
 
 /// A positive, finite rate (at start as on a reload, where
