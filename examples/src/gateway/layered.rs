@@ -175,6 +175,14 @@ pub fn apply(
                     ),
                 )
             })?;
+        if name == "config" {
+            // The file was found through it: set inside, it would be
+            // ignored (the file is not read again from there).
+            return Err(err(
+                offset,
+                "`config` names this file and cannot be set inside it".to_string(),
+            ));
+        }
         if sources.contains_key(&name) || conflicts_with_a_higher_layer(cmd, arg, &sources) {
             continue; // the environment or the command line wins
         }
@@ -307,6 +315,8 @@ mod tests {
         #[arg(long, default_value = "x", env = "CARGO_MANIFEST_DIR")]
         manifest: String,
         #[arg(long)]
+        config: Option<String>,
+        #[arg(long)]
         share_group: Option<String>,
         #[arg(long, conflicts_with = "share_group")]
         no_share: bool,
@@ -360,6 +370,14 @@ mod tests {
         );
         let (_, cli) = layer(&["gw"], "share_group = \"g\"\nno_share = true\n").unwrap();
         assert!(cli.is_err());
+    }
+
+    /// `config` inside the file would be ignored: it is refused.
+    #[test]
+    fn config_inside_the_file_is_refused() {
+        let e = layer(&["gw"], "batch_frames = 5\nconfig = \"other.toml\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("cannot be set inside"), "{}", e.message);
     }
 
     #[test]
