@@ -280,7 +280,13 @@ pub fn changed(cmd: &Command, old: &ArgMatches, new: &ArgMatches) -> Vec<String>
 fn scalars(value: &DeValue<'_>) -> Option<Vec<String>> {
     Some(match value {
         DeValue::String(s) => vec![s.to_string()],
-        DeValue::Integer(i) => vec![i.to_string()],
+        // In decimal: TOML's `0x3E8`, `0o1750`, `0b...` and `1_000` are
+        // integers, the flags' parsers take decimal.
+        DeValue::Integer(i) => vec![
+            i128::from_str_radix(i.as_str(), i.radix())
+                .ok()?
+                .to_string(),
+        ],
         DeValue::Float(f) => vec![f.to_string()],
         DeValue::Boolean(b) => vec![b.to_string()],
         DeValue::Array(items) => {
@@ -370,6 +376,20 @@ mod tests {
         );
         let (_, cli) = layer(&["gw"], "share_group = \"g\"\nno_share = true\n").unwrap();
         assert!(cli.is_err());
+    }
+
+    /// TOML integers in any base and with separators reach the flags as
+    /// decimal.
+    #[test]
+    fn integers_in_any_base_are_decimal_to_the_flags() {
+        for text in [
+            "batch_frames = 0x3E8",
+            "batch_frames = 0o1750",
+            "batch_frames = 1_000",
+        ] {
+            let (_, cli) = layer(&["gw"], text).unwrap();
+            assert_eq!(cli.unwrap().batch_frames, 1000, "{text}");
+        }
     }
 
     /// `config` inside the file would be ignored: it is refused.
