@@ -138,7 +138,7 @@ pg_start() {
         -o "-p $PG_PORT -k $parent -c listen_addresses=127.0.0.1 -c max_connections=30 ${PG_SETTINGS:-}" start >/dev/null \
         || { cat "$parent/postgres.log" >&2; return 2; }
     PG_PID="$(head -1 "$PG_DATA/postmaster.pid")"
-    PG_URL="postgres://iot@127.0.0.1:$PG_PORT/postgres"
+    PG_URL="postgres://iot@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 }
 
 pg_stop() {

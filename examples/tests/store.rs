@@ -560,7 +560,7 @@ async fn postgres_over_tls_checks_the_server_certificate() {
 async fn postgres_unreachable_is_a_typed_error() {
     // Nothing listens on this port: refused at once.
     let port = iot_testkit::mosquitto::free_port();
-    let url = format!("postgres://iot@127.0.0.1:{port}/postgres");
+    let url = format!("postgres://iot@127.0.0.1:{port}/postgres?sslmode=disable");
     let err = PostgresStore::connect(&url, PostgresOptions::default())
         .await
         .unwrap_err();

@@ -99,6 +99,21 @@ fn a_name_too_long_for_a_derived_object_is_refused_with_its_limit() {
             && e.contains("use at most 54"),
         "{e}"
     );
+    // A share group makes the workload a StatefulSet (at most 52).
+    let shared = |name: &str| {
+        format!(
+            "name: {name}\nimage:\n  repository: ghcr.io/acme/gw\n  tag: \"1.0\"\n\
+             dependencies:\n  mqtt:\n    share_group: {{}}\n"
+        )
+    };
+    assert!(SpecFile::parse(&shared(&name(52)), Format::Yaml).is_ok());
+    let e = SpecFile::parse(&shared(&name(53)), Format::Yaml)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the StatefulSet") && e.contains("use at most 52"),
+        "{e}"
+    );
     assert!(SpecFile::parse(&spec(&name(47), true), Format::Yaml).is_ok());
     let e = SpecFile::parse(&spec(&name(48), true), Format::Yaml)
         .unwrap_err()

@@ -318,6 +318,11 @@ const CASES: &[(Format, &str, &str)] = &[
     ),
     (
         Format::Toml,
+        "name = \"gw\"\n[dependencies.mqtt]\nhost = \"mqtt-broker-with-a-name-much-longer-than-fifty-two-chars\"\n",
+        "dependencies.mqtt.host: \"mqtt-broker-with-a-name-much-longer-than-fifty-two-chars\" (56 characters) would name the broker's StatefulSet, which may have at most 52",
+    ),
+    (
+        Format::Toml,
         "name = \"gw\"\n[dependencies.mqtt]\nimage = \"eclipse-mosquitto:2.0.20\\nprivileged: true\"\n",
         "dependencies.mqtt.image: \"eclipse-mosquitto:2.0.20\\nprivileged: true\" contains a line break",
     ),

@@ -322,9 +322,17 @@ impl Postgres {
         self.port
     }
 
-    /// `postgres://iot@127.0.0.1:<port>/postgres`.
+    /// `postgres://iot@127.0.0.1:<port>/postgres`, with `?sslmode=disable`
+    /// when the server has no TLS.
     pub fn url(&self) -> String {
-        format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port)
+        let url = format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port);
+        if self.options.tls.is_some() {
+            url
+        } else {
+            // No TLS to try: clients that check certificates would
+            // otherwise need trust anchors on the machine to start.
+            url + "?sslmode=disable"
+        }
     }
 
     /// The server's private directory (`data/`, `postgres.log`, socket).

@@ -150,6 +150,8 @@ const TYPES: [Type; 13] = [
 /// at a time).
 pub struct PostgresStore {
     config: Config,
+    /// Whether connections try TLS (checked at `new`).
+    tls: bool,
     described: String,
     options: PostgresOptions,
     conns: Vec<Mutex<Option<Conn>>>,
@@ -208,9 +210,16 @@ impl PostgresStore {
                 config.password(password.trim_end_matches(['\r', '\n']));
             }
         }
+        let tls = uses_tls(&config)?;
+        if tls {
+            // The files now, so a bad one fails the start; they are read
+            // again for every connection (rotated certificates).
+            options.tls.client_config().map_err(tls_error)?;
+        }
         Ok(Self {
             described: describe(&config),
             config,
+            tls,
             conns: (0..options.connections.max(1))
                 .map(|_| Mutex::new(None))
                 .collect(),
@@ -247,15 +256,11 @@ impl PostgresStore {
 
     /// Connects and runs the migration.
     async fn open(&self) -> Result<Conn, StoreError> {
-        let (client, task) = if self.config.get_ssl_mode() == SslMode::Disable {
+        let (client, task) = if !self.tls {
             let (client, connection) = self.config.connect(NoTls).await.map_err(connect_error)?;
             (client, spawn_connection(connection))
         } else {
-            let tls = self
-                .options
-                .tls
-                .client_config()
-                .map_err(|e| StoreError::Config(format!("PostgreSQL TLS: {e}")))?;
+            let tls = self.options.tls.client_config().map_err(tls_error)?;
             let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
             let (client, connection) = self.config.connect(tls).await.map_err(connect_error)?;
             (client, spawn_connection(connection))
@@ -366,9 +371,33 @@ fn describe(config: &Config) -> String {
     format!("postgres://{user}@{host}:{port}/{db}")
 }
 
-/// A failure to connect (or to migrate right after): the server's
-/// "starting up", "shutting down" and "too many connections" answers are
-/// unavailability too.
+/// Whether connections to `config`'s hosts try TLS. Never with
+/// `sslmode=disable`, nor to Unix sockets (PostgreSQL has no TLS there);
+/// otherwise yes, and the certificate must be checked against a name: a
+/// `hostaddr` without a `host` has none and is refused.
+fn uses_tls(config: &Config) -> Result<bool, StoreError> {
+    use tokio_postgres::config::Host;
+    if config.get_ssl_mode() == SslMode::Disable {
+        return Ok(false);
+    }
+    let hosts = config.get_hosts();
+    if hosts.is_empty() && !config.get_hostaddrs().is_empty() {
+        return Err(StoreError::Config(
+            "PostgreSQL TLS: hostaddr without host leaves no name to check the server's \
+             certificate against: add host=<its name>, or sslmode=disable"
+                .into(),
+        ));
+    }
+    Ok(hosts.iter().any(|h| matches!(h, Host::Tcp(_))))
+}
+
+fn tls_error(e: iot_core::mqtt::TlsError) -> StoreError {
+    StoreError::Config(format!(
+        "PostgreSQL TLS (the server's certificate is checked whenever TLS is used, with \
+         sslmode=prefer too): {e}; set --db-ca-file, or sslmode=disable"
+    ))
+}
+
 /// Drives a connection until it ends.
 fn spawn_connection<S, T>(
     connection: tokio_postgres::Connection<S, T>,
@@ -384,6 +413,9 @@ where
     })
 }
 
+/// A failure to connect (or to migrate right after): the server's
+/// "starting up", "shutting down" and "too many connections" answers are
+/// unavailability too.
 fn connect_error(e: tokio_postgres::Error) -> StoreError {
     match write_error(e) {
         StoreError::ConnectionLost(m) => StoreError::Unavailable(m),
@@ -755,6 +787,34 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests {
+
+    /// TLS is tried on TCP hosts unless `sslmode=disable`, never on Unix
+    /// sockets; a `hostaddr` alone leaves no name to check and is refused;
+    /// TLS files are read at `new`, so a bad one fails the start.
+    #[test]
+    fn which_connections_try_tls() {
+        let tls = |url: &str| uses_tls(&url.parse::<Config>().unwrap());
+        assert!(tls("postgres://iot@db.example/iot").unwrap());
+        assert!(tls("host=db.example dbname=iot sslmode=require").unwrap());
+        assert!(!tls("postgres://iot@db.example/iot?sslmode=disable").unwrap());
+        assert!(!tls("host=/var/run/postgresql dbname=iot").unwrap());
+        let e = tls("hostaddr=10.0.0.5 dbname=iot").unwrap_err();
+        assert!(e.to_string().contains("host=<its name>"), "{e}");
+        assert!(!tls("hostaddr=10.0.0.5 dbname=iot sslmode=disable").unwrap());
+        let options = PostgresOptions {
+            tls: TlsConfig::default().ca_file("/nonexistent/ca.pem"),
+            ..PostgresOptions::default()
+        };
+        let e = PostgresStore::new("postgres://iot@db.example/iot", options.clone()).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Config(m) if m.contains("/nonexistent/ca.pem")),
+            "{e}"
+        );
+        assert!(
+            PostgresStore::new("postgres://iot@db.example/iot?sslmode=disable", options).is_ok()
+        );
+    }
+
     use super::*;
 
     fn round_trip(v: u64) -> u64 {

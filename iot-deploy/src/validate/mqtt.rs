@@ -114,6 +114,17 @@ fn placement(s: &DeploySpec, m: &Mqtt, p: &mut Problems) {
             format!("{BASE}.host"),
             format!("{svc:?} would name the broker's Service, which must be a DNS-1035 label (lowercase letters, digits, '-', starting with a letter)"),
         );
+    } else if svc.len() > 52 {
+        // Its StatefulSet's pods carry `controller-revision-hash:
+        // <name>-<hash of up to 10>` (a label, 63), and `<name>-headless`
+        // is a Service too.
+        p.add(
+            format!("{BASE}.host"),
+            format!(
+                "{svc:?} ({} characters) would name the broker's StatefulSet, which may have at most 52",
+                svc.len()
+            ),
+        );
     }
     let own = [s.name.clone(), crate::generate::k8s::headless_name(s)];
     let broker = [

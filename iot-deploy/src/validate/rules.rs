@@ -362,8 +362,8 @@ fn text(s: &DeploySpec, p: &mut Problems) {
 fn tightest_derived_name(s: &DeploySpec) -> Option<(String, String, usize)> {
     use crate::generate::k8s::{headless_name, migrations, platform};
     // Services are DNS-1035 labels (63); a CronJob's name at most 52 (its
-    // Jobs get an 11-character suffix); a Job's name is a label value of
-    // its pods (63).
+    // Jobs get an 11-character suffix), a StatefulSet's too (its revision
+    // label adds 11); a Job's name is a label value of its pods (63).
     let mut names = vec![("the headless Service".to_string(), headless_name(s), 63)];
     for suffix in platform::strategy_services(s) {
         names.push((
@@ -374,6 +374,11 @@ fn tightest_derived_name(s: &DeploySpec) -> Option<(String, String, usize)> {
     }
     if s.cronjob.is_some() {
         names.push(("the CronJob".to_string(), format!("{}-cron", s.name), 52));
+    }
+    if s.share_group().is_some() && s.rollout.is_none() {
+        // Its pods carry `controller-revision-hash: <name>-<hash of up to
+        // 10>`, a label value (63).
+        names.push(("the StatefulSet".to_string(), s.name.clone(), 52));
     }
     if let Some((_, sql)) = migrations::migration(s) {
         names.push((
