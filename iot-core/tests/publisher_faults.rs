@@ -126,7 +126,15 @@ async fn qos0_frames_of_a_failed_write_are_sent_again() {
     }
     let (mut second, _) = listener.accept().await.unwrap();
     let before = serve(&mut first, None).await;
-    let after = serve(&mut second, Some(FRAMES - 1)).await;
+    let after = tokio::time::timeout(
+        Duration::from_secs(60),
+        serve(&mut second, Some(FRAMES - 1)),
+    )
+    .await
+    .expect("every frame on the second connection within 60 s");
+    // `sent` counts when the publisher processes a write's events, which
+    // may trail the broker's reading.
+    publisher.flush().await;
 
     let stats = publisher.stats().snapshot();
     let report = format!(

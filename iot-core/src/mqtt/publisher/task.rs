@@ -60,6 +60,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut eventloop: EventLoop, mut link:
                     () = shutdown.as_mut() => break,
                     () = kick.as_mut(), if kickable => {
                         kick.set(shared.kick.notified());
+                        writer.poll_interrupted();
                         continue;
                     }
                 }

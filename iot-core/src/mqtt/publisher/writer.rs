@@ -22,13 +22,22 @@ use super::shared::Shared;
 /// The connection task's writer; keeps its buffer between runs.
 pub(super) struct Writer {
     packets: Vec<Packet>,
+    /// rumqttc's `poll` was cancelled (the task's kick) and may have left
+    /// bytes in its write buffer: flush them before the next run.
+    poll_interrupted: bool,
 }
 
 impl Writer {
     pub(super) fn new() -> Self {
         Self {
             packets: Vec::new(),
+            poll_interrupted: false,
         }
+    }
+
+    /// The task cancelled rumqttc's `poll`; see `write_ready`.
+    pub(super) fn poll_interrupted(&mut self) {
+        self.poll_interrupted = true;
     }
 
     /// Writes the publishes the queue has ready (up to the free window)
@@ -40,8 +49,8 @@ impl Writer {
     /// holds that one and writes it when the id is acknowledged, and, as
     /// in its own loop, nothing new may go out before it.
     ///
-    /// First it flushes what rumqttc's own `poll` left buffered (a
-    /// `poll` the task's kick interrupted in its flush), so `poll` always
+    /// First it flushes what rumqttc's own `poll` left buffered when the
+    /// task's kick interrupted it ([`poll_interrupted`](Self::poll_interrupted)), so `poll` always
     /// starts with an empty write buffer: a packet it writes (a PINGREQ,
     /// the publish held back after a collision) is then encoded without
     /// waiting, and the kick cannot drop it half-way.
@@ -70,10 +79,14 @@ impl Writer {
             return Ok(());
         };
         let timeout = Duration::from_secs(network_options.connection_timeout());
-        match tokio::time::timeout(timeout, network.flush()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(Broken::before_the_run(ConnectionError::MqttState(e))),
-            Err(_) => return Err(Broken::before_the_run(ConnectionError::FlushTimeout)),
+        // Only a cancelled `poll` leaves bytes behind: every `poll` that
+        // returns has flushed (or failed, and the connection is gone).
+        if std::mem::take(&mut self.poll_interrupted) {
+            match tokio::time::timeout(timeout, network.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(Broken::before_the_run(ConnectionError::MqttState(e))),
+                Err(_) => return Err(Broken::before_the_run(ConnectionError::FlushTimeout)),
+            }
         }
         if !state.events.is_empty() || state.collision.is_some() {
             return Ok(());
@@ -147,24 +160,37 @@ impl Writer {
             return Ok(());
         }
         // `write` only buffers (and flushes when the buffer is full), so
-        // the run leaves in as few writes as the buffer allows. One
-        // timeout for all of it, as rumqttc has for its flushes: a broker
-        // that stops reading must not hold the task forever.
+        // the run leaves in as few writes as the buffer allows. A broker
+        // that stops reading must not hold the task forever, so each step
+        // has the timeout rumqttc gives its flushes: a step is one packet
+        // or one buffer-full, so a slow link that keeps moving is never cut
+        // off, where one timeout for a whole run (up to `max_inflight`
+        // packets) could fail the same run on every connection.
         let write = async {
             for packet in packets.drain(..) {
-                network.write(packet).await?;
+                step(timeout, network.write(packet)).await?;
             }
-            network.flush().await
+            step(timeout, network.flush()).await
         };
-        let error = match tokio::time::timeout(timeout, write).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(e)) => ConnectionError::MqttState(e),
-            Err(_) => ConnectionError::FlushTimeout,
+        let error = match write.await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
         };
         Err(Broken {
             error,
             unsent: take_unsent_qos0(state),
         })
+    }
+}
+
+/// One step of a run's write, within `timeout`.
+async fn step(
+    timeout: Duration,
+    io: impl std::future::Future<Output = Result<(), StateError>>,
+) -> Result<(), ConnectionError> {
+    match tokio::time::timeout(timeout, io).await {
+        Ok(done) => done.map_err(ConnectionError::MqttState),
+        Err(_) => Err(ConnectionError::FlushTimeout),
     }
 }
 
