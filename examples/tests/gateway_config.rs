@@ -13,6 +13,12 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A fresh directory's config file and summary path, for a gateway run.
+fn config_and_summary(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = temp_dir(name);
+    (dir.join("gateway.toml"), dir.join("summary.json"))
+}
+
 #[test]
 fn settings_come_from_the_file_unless_the_environment_or_command_line_set_them() {
     let dir = temp_dir("layers");
@@ -188,9 +194,7 @@ fn reload_settings(
 /// restart is reported as such, and a bad file changes nothing.
 #[test]
 fn sighup_reloads_what_can_change_and_names_what_cannot() {
-    let dir = temp_dir("reload");
-    let summary = dir.join("summary.json");
-    let file = dir.join("gateway.toml");
+    let (file, summary) = config_and_summary("reload");
     // 20 ms against 200 ms of sink latency: every call times out.
     std::fs::write(&file, reload_settings(&summary, "20ms", 2, "8s")).unwrap();
     let mut gw = Running::start(&file);
@@ -221,9 +225,7 @@ fn sighup_reloads_what_can_change_and_names_what_cannot() {
 /// the breaker's validation refuses it).
 #[test]
 fn a_reload_with_one_bad_value_changes_nothing() {
-    let dir = temp_dir("reload-mixed");
-    let summary = dir.join("summary.json");
-    let file = dir.join("gateway.toml");
+    let (file, summary) = config_and_summary("reload-mixed");
     // 20 ms against 200 ms of sink latency: every call times out.
     std::fs::write(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
     let gw = Running::start(&file);
@@ -245,9 +247,7 @@ fn a_reload_with_one_bad_value_changes_nothing() {
 /// second).
 #[test]
 fn a_changed_file_is_reloaded_without_a_signal() {
-    let dir = temp_dir("watch");
-    let summary = dir.join("summary.json");
-    let file = dir.join("gateway.toml");
+    let (file, summary) = config_and_summary("watch");
     std::fs::write(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
     let mut gw = Running::start(&file);
     std::fs::write(&file, reload_settings(&summary, "2s", 2, "6s")).unwrap();
@@ -279,9 +279,7 @@ fn reload_one_on(
     fail_rate: f64,
     settle: bool,
 ) -> serde_json::Value {
-    let dir = temp_dir(&format!("reload-{key}-{}", sink.len()));
-    let summary = dir.join("summary.json");
-    let file = dir.join("gateway.toml");
+    let (file, summary) = config_and_summary(&format!("reload-{key}-{}", sink.len()));
     let settings = |value: &str| {
         format!(
             "sink = {sink:?}\nsink_fail_rate = {fail_rate}\ndevices = 2\nrate = 5\n\
@@ -353,9 +351,7 @@ fn a_reload_changes_the_retry_attempts() {
 /// undone, not only at the first: the process still runs the old value.
 #[test]
 fn a_change_that_needs_a_restart_is_reported_until_undone() {
-    let dir = temp_dir("restart");
-    let summary = dir.join("summary.json");
-    let file = dir.join("gateway.toml");
+    let (file, summary) = config_and_summary("restart");
     std::fs::write(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
     let mut gw = Running::start(&file);
     std::fs::write(&file, reload_settings(&summary, "2s", 3, "6s")).unwrap();

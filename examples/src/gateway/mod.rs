@@ -52,7 +52,6 @@ use iot_observe::health::{
 use iot_observe::prometheus::{PrometheusConfig, PrometheusExporter};
 use iot_observe::shutdown::Shutdown;
 use iot_resilience::circuit_breaker::State;
-use iot_resilience::timeout::TimeoutHandle;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -395,21 +394,17 @@ pub struct Gateway {
 #[derive(Clone)]
 pub struct Reloader {
     console: Arc<Console>,
-    /// The sink's (or store's) timeout.
-    sink_timeout: TimeoutHandle,
-    /// The per-device limit (the pipeline's limiter or the durable quota).
-    device_limit: reloadable::DeviceLimit,
+    /// The sink's (or store's) timeout, retry and device limit.
+    handles: reloadable::Handles,
     /// The sink's (or store's) circuit breaker.
     breaker: iot_resilience::circuit_breaker::CircuitBreakerHandle,
-    /// The sink's (or store's) retry layer.
-    retry: iot_resilience::retry::RetryHandle,
     durable: bool,
 }
 
 impl std::fmt::Debug for Reloader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reloader")
-            .field("sink_timeout", &self.sink_timeout.config().timeout)
+            .field("sink_timeout", &self.handles.sink_timeout.config().timeout)
             .finish_non_exhaustive()
     }
 }
@@ -892,10 +887,8 @@ impl Gateway {
             summary_json,
             reloader: Reloader {
                 console: reload_console,
-                sink_timeout: handles.sink_timeout,
-                device_limit: handles.device_limit,
+                handles,
                 breaker: breaker_handle,
-                retry: handles.retry,
                 durable,
             },
         })
@@ -922,32 +915,37 @@ impl Reloader {
         // Every change is checked before any is made: all or nothing.
         let timeout = changes("sink_timeout").then(|| {
             let timeout = self.write_timeout(args.sink_timeout);
-            self.sink_timeout.config().timeout(timeout)
+            self.handles.sink_timeout.config().timeout(timeout)
         });
         if let Some(config) = &timeout {
             iot_resilience::Validate::validate(config).map_err(|e| format!("sink_timeout: {e}"))?;
         }
         let device_limit = changes("device_limit").then(|| args.effective_device_limit());
         if let Some(limit) = device_limit {
-            self.device_limit.check(limit)?;
+            self.handles.device_limit.check(limit)?;
         }
         let breaker = (changes("breaker_failure_rate") || changes("breaker_open"))
             .then(|| pipeline::breaker_config(args.breaker_failure_rate, args.breaker_open));
         if let Some(config) = &breaker {
             iot_resilience::Validate::validate(config).map_err(|e| format!("breaker: {e}"))?;
         }
-        let retry = changes("retry_attempts")
-            .then(|| self.retry.config().max_attempts(args.retry_attempts));
+        let retry = changes("retry_attempts").then(|| {
+            self.handles
+                .retry
+                .config()
+                .max_attempts(args.retry_attempts)
+        });
         if let Some(config) = &retry {
             iot_resilience::Validate::validate(config).map_err(|e| format!("retry: {e}"))?;
         }
         if let Some(config) = timeout {
-            self.sink_timeout
+            self.handles
+                .sink_timeout
                 .update(config)
                 .map_err(|e| format!("sink_timeout: {e}"))?;
         }
         if let Some(limit) = device_limit {
-            self.device_limit.apply(limit)?;
+            self.handles.device_limit.apply(limit)?;
         }
         if let Some(config) = breaker {
             self.breaker
@@ -955,7 +953,8 @@ impl Reloader {
                 .map_err(|e| format!("breaker: {e}"))?;
         }
         if let Some(config) = retry {
-            self.retry
+            self.handles
+                .retry
                 .update(config)
                 .map_err(|e| format!("retry: {e}"))?;
         }

@@ -11,6 +11,7 @@ use iot_resilience::timeout::TimeoutHandle;
 
 /// The handles a dispatcher (the pipeline's or the durable path's) gives
 /// back for reloads.
+#[derive(Clone)]
 pub struct Handles {
     /// The sink's (or store's) timeout.
     pub sink_timeout: TimeoutHandle,

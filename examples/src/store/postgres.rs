@@ -16,8 +16,7 @@ use iot_core::mqtt::TlsConfig;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::config::Host;
-use tokio_postgres::config::SslMode;
+use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
@@ -376,7 +375,6 @@ fn describe(config: &Config) -> String {
 /// otherwise yes, and the certificate must be checked against a name: a
 /// `hostaddr` without a `host` has none and is refused.
 fn uses_tls(config: &Config) -> Result<bool, StoreError> {
-    use tokio_postgres::config::Host;
     if config.get_ssl_mode() == SslMode::Disable {
         return Ok(false);
     }
@@ -391,6 +389,7 @@ fn uses_tls(config: &Config) -> Result<bool, StoreError> {
     Ok(hosts.iter().any(|h| matches!(h, Host::Tcp(_))))
 }
 
+/// A TLS file or setting the store cannot use.
 fn tls_error(e: iot_core::mqtt::TlsError) -> StoreError {
     StoreError::Config(format!(
         "PostgreSQL TLS (the server's certificate is checked whenever TLS is used, with \
@@ -399,9 +398,7 @@ fn tls_error(e: iot_core::mqtt::TlsError) -> StoreError {
 }
 
 /// Drives a connection until it ends.
-fn spawn_connection<S, T>(
-    connection: tokio_postgres::Connection<S, T>,
-) -> tokio::task::JoinHandle<()>
+fn spawn_connection<S, T>(connection: tokio_postgres::Connection<S, T>) -> JoinHandle<()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -787,6 +784,7 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// TLS is tried on TCP hosts unless `sslmode=disable`, never on Unix
     /// sockets; a `hostaddr` alone leaves no name to check and is refused;
@@ -814,8 +812,6 @@ mod tests {
             PostgresStore::new("postgres://iot@db.example/iot?sslmode=disable", options).is_ok()
         );
     }
-
-    use super::*;
 
     fn round_trip(v: u64) -> u64 {
         let mut buf = BytesMut::new();

@@ -40,9 +40,7 @@ impl QuantaClock {
             origin_raw,
         }
     }
-}
 
-impl QuantaClock {
     /// The counter's reading now.
     #[inline]
     pub(crate) fn raw(&self) -> u64 {

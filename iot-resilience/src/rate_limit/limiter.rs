@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use super::config::{RateLimitConfig, RateLimitMode};
 use super::gcra::{Gcra, GcraCell};
 use super::metrics::DecisionMetrics;
-use crate::clock::Epoch;
-use crate::clock::nanos;
+use crate::clock::{Epoch, nanos};
 use crate::{Clock, ConfigError, TokioClock, Validated};
 
 /// The request does not conform yet: it would after `retry_after`.

@@ -82,11 +82,9 @@ impl<S, W, C: Clock> RateLimit<S, W, C> {
 
     /// Decides the next state from `Idle`: takes (or reserves) a unit
     /// permit, or for weighted costs checks that the limiter is not
-    /// exhausted.
-    /// Takes a permit and sets `self.state` to what came of it: written in
-    /// place, not returned (a returned `State` went through the stack and
-    /// was read back in words over its one-byte field, a stalled read on
-    /// every `poll_ready`).
+    /// exhausted. The state is written in place, not returned (a returned
+    /// `State` went through the stack and was read back in words over its
+    /// one-byte field, a stalled read on every `poll_ready`).
     fn acquire(&mut self, unit: bool) {
         let (mode, max_wait) = self.limiter.mode();
         // Waits in nanoseconds: the common answer, 0, makes no `Duration`.

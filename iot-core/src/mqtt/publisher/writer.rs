@@ -82,11 +82,9 @@ impl Writer {
         // Only a cancelled `poll` leaves bytes behind: every `poll` that
         // returns has flushed (or failed, and the connection is gone).
         if std::mem::take(&mut self.poll_interrupted) {
-            match tokio::time::timeout(timeout, network.flush()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(Broken::before_the_run(ConnectionError::MqttState(e))),
-                Err(_) => return Err(Broken::before_the_run(ConnectionError::FlushTimeout)),
-            }
+            step(timeout, network.flush())
+                .await
+                .map_err(Broken::before_the_run)?;
         }
         if !state.events.is_empty() || state.collision.is_some() {
             return Ok(());
