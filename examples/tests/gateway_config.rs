@@ -13,6 +13,15 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Replaces the config file at once (write, then rename), as an editor
+/// or a ConfigMap update does: the running gateway looks at the file every
+/// second and must not catch it half-written.
+fn write_config(file: &std::path::Path, text: impl AsRef<[u8]>) -> std::io::Result<()> {
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, file)
+}
+
 /// A fresh directory's config file and summary path, for a gateway run.
 fn config_and_summary(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let dir = temp_dir(name);
@@ -78,13 +87,13 @@ fn refused(path: &std::path::Path) -> String {
 fn a_bad_setting_names_its_file_and_line() {
     let dir = temp_dir("bad");
     let file = dir.join("gateway.toml");
-    std::fs::write(&file, "devices = 3\n\nbatch_age = \"soon\"\n").unwrap();
+    write_config(&file, "devices = 3\n\nbatch_age = \"soon\"\n").unwrap();
     let stderr = refused(&file);
     assert!(
         stderr.contains("soon") && stderr.contains(&format!("{}:3", file.display())),
         "{stderr}"
     );
-    std::fs::write(&file, "devices = 3\nbatch_sise = 10\n").unwrap();
+    write_config(&file, "devices = 3\nbatch_sise = 10\n").unwrap();
     let stderr = refused(&file);
     assert!(
         stderr.contains(&format!(
@@ -196,15 +205,15 @@ fn reload_settings(
 fn sighup_reloads_what_can_change_and_names_what_cannot() {
     let (file, summary) = config_and_summary("reload");
     // 20 ms against 200 ms of sink latency: every call times out.
-    std::fs::write(&file, reload_settings(&summary, "20ms", 2, "8s")).unwrap();
+    write_config(&file, reload_settings(&summary, "20ms", 2, "8s")).unwrap();
     let mut gw = Running::start(&file);
     std::thread::sleep(Duration::from_millis(1500));
     // A bad value: refused, nothing changes.
-    std::fs::write(&file, reload_settings(&summary, "soon", 2, "8s")).unwrap();
+    write_config(&file, reload_settings(&summary, "soon", 2, "8s")).unwrap();
     gw.hup();
     std::thread::sleep(Duration::from_millis(500));
     // Then a good one, with a flag that needs a restart.
-    std::fs::write(&file, reload_settings(&summary, "2s", 3, "8s")).unwrap();
+    write_config(&file, reload_settings(&summary, "2s", 3, "8s")).unwrap();
     gw.hup();
     gw.wait_for("config reloaded: sink_timeout changed; needs a restart: devices");
     let (json, stderr) = gw.finish(&summary);
@@ -227,11 +236,11 @@ fn sighup_reloads_what_can_change_and_names_what_cannot() {
 fn a_reload_with_one_bad_value_changes_nothing() {
     let (file, summary) = config_and_summary("reload-mixed");
     // 20 ms against 200 ms of sink latency: every call times out.
-    std::fs::write(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
+    write_config(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
     let gw = Running::start(&file);
     std::thread::sleep(Duration::from_millis(1500));
     let mixed = reload_settings(&summary, "2s", 2, "6s") + "breaker_failure_rate = 150\n";
-    std::fs::write(&file, mixed).unwrap();
+    write_config(&file, mixed).unwrap();
     gw.hup();
     let (json, stderr) = gw.finish(&summary);
     assert!(
@@ -248,9 +257,9 @@ fn a_reload_with_one_bad_value_changes_nothing() {
 #[test]
 fn a_changed_file_is_reloaded_without_a_signal() {
     let (file, summary) = config_and_summary("watch");
-    std::fs::write(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
+    write_config(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
     let mut gw = Running::start(&file);
-    std::fs::write(&file, reload_settings(&summary, "2s", 2, "6s")).unwrap();
+    write_config(&file, reload_settings(&summary, "2s", 2, "6s")).unwrap();
     gw.wait_for("config reloaded: sink_timeout changed");
     let (json, _) = gw.finish(&summary);
     assert!(json["stored"].as_u64().unwrap() > 0, "{json}");
@@ -288,10 +297,10 @@ fn reload_one_on(
             summary.display()
         )
     };
-    std::fs::write(&file, settings(before)).unwrap();
+    write_config(&file, settings(before)).unwrap();
     let mut gw = Running::start(&file);
     std::thread::sleep(Duration::from_millis(if settle { 2500 } else { 1500 }));
-    std::fs::write(&file, settings(after)).unwrap();
+    write_config(&file, settings(after)).unwrap();
     gw.hup();
     gw.wait_for(&format!("config reloaded: {key} changed"));
     gw.finish(&summary).0
@@ -352,15 +361,15 @@ fn a_reload_changes_the_retry_attempts() {
 #[test]
 fn a_change_that_needs_a_restart_is_reported_until_undone() {
     let (file, summary) = config_and_summary("restart");
-    std::fs::write(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
+    write_config(&file, reload_settings(&summary, "20ms", 2, "6s")).unwrap();
     let mut gw = Running::start(&file);
-    std::fs::write(&file, reload_settings(&summary, "2s", 3, "6s")).unwrap();
+    write_config(&file, reload_settings(&summary, "2s", 3, "6s")).unwrap();
     gw.hup();
     gw.wait_for("config reloaded: sink_timeout changed; needs a restart: devices");
-    std::fs::write(&file, reload_settings(&summary, "1s", 3, "6s")).unwrap();
+    write_config(&file, reload_settings(&summary, "1s", 3, "6s")).unwrap();
     gw.hup();
     gw.wait_for("config reloaded: sink_timeout changed; needs a restart: devices");
-    std::fs::write(&file, reload_settings(&summary, "1s", 2, "6s")).unwrap();
+    write_config(&file, reload_settings(&summary, "1s", 2, "6s")).unwrap();
     gw.hup();
     gw.wait_for("config reloaded: nothing changed");
     let (json, _) = gw.finish(&summary);
